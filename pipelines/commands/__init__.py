@@ -1,0 +1,84 @@
+"""The CLI's commands, one module per command group, and what they share.
+
+Each module has `register(subcommands)`, which adds its parsers and sets
+`handler` to a function taking the parsed arguments and returning the exit code.
+Modules import heavy libraries (HTTP, Pulumi) inside their handlers only, so
+that `tag parse` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from pipelines.errors import InputError
+from pipelines.git import Git
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_command(
+    subcommands: Any, name: str, *, summary: str, description: str, handler: Handler, examples: str = ""
+) -> argparse.ArgumentParser:
+    """Add a leaf command with `--help` text, examples and `--json`."""
+    parser: argparse.ArgumentParser = subcommands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"examples:\n{examples}" if examples else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_group(subcommands: Any, name: str, *, summary: str) -> Any:
+    """Add a command group (`tag`, `versions`) whose subcommands are required."""
+    parser = subcommands.add_parser(name, help=summary, description=summary)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+
+def add_root_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--root", type=Path, metavar="DIR", help="the monorepo's root (default: the git top level of the working directory)"
+    )
+
+
+def resolve_root(args: argparse.Namespace) -> Path:
+    """--root when given (it must be a folder), else the git top level of the working directory."""
+    if args.root is None:
+        return Git.toplevel().root
+    if not args.root.is_dir():
+        raise InputError(f"--root {args.root} is not a folder", hint="pass the monorepo's root folder")
+    return args.root.resolve()
+
+
+def timestamp(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time with a zone, e.g. 2025-10-25T14:30:00Z."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2025-10-25T14:30:00Z)") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z for UTC (e.g. 2025-10-25T14:30:00Z)")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def environment(name: str) -> str | None:
+    """A non-empty environment variable, or None."""
+    return os.environ.get(name) or None

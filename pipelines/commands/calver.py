@@ -1,0 +1,67 @@
+"""`calver`: the CalVer tag of one platform image of an RC build."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipelines.calver import EXPECTED_FORM, make_build_tag
+from pipelines.catalog import DEFAULT_REGISTRY, get_project
+from pipelines.commands import add_command, environment, now, positive_int, timestamp
+from pipelines.errors import InputError
+from pipelines.output import emit
+
+
+def _calver(args: argparse.Namespace) -> int:
+    project = get_project(args.project)
+    if args.arch not in project.platforms:
+        if not project.ships_images:
+            project.image_repository()  # raises the "ships no container image" error
+        raise InputError(
+            f"{project.name} is not built for {args.arch!r}", hint=f"its platforms: {', '.join(project.platforms)}"
+        )
+    build_tag = make_build_tag(version=args.version, sha=args.sha, arch=args.arch, build=args.build, at=args.at or now())
+    reference = f"{project.image_name}:{build_tag.tag}"
+    data = {
+        "project": project.name,
+        "tag": build_tag.tag,
+        "reference": reference,
+        "image": f"{project.image_repository(args.registry)}:{build_tag.tag}",
+        "built_at": build_tag.built_at.isoformat().replace("+00:00", "Z"),
+        "build": build_tag.build,
+        "version": build_tag.version.release,
+        "sha": build_tag.sha,
+        "arch": build_tag.arch,
+    }
+    emit(args.json, data, reference)
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    parser = add_command(
+        subcommands,
+        "calver",
+        summary="format the CalVer tag of an RC image build",
+        description=f"Print PROJECT:TAG with TAG of the form {EXPECTED_FORM}.\n"
+        "The time is taken to UTC and whole minutes; N is the Actions run number. Build tags order by\n"
+        "(time, N) as numbers, never as text. --json adds the full image reference under --registry.",
+        handler=_calver,
+        examples="  python -m pipelines calver percolate --version 0.1.0 --sha abc1234def --arch amd64 \\\n"
+        "      --build 123 --at 2025-10-25T14:30:00Z\n"
+        "  -> percolate:2025.10.25.1430-build.123-v0.1.0-abc1234-amd64",
+    )
+    parser.add_argument("project", metavar="PROJECT", help="an image project: percolate or percolate-reading")
+    parser.add_argument("--version", required=True, metavar="V", help="the final version being built, X.Y.Z")
+    parser.add_argument("--sha", default=environment("GITHUB_SHA"), metavar="SHA", help="the commit (default: $GITHUB_SHA)")
+    parser.add_argument("--arch", required=True, metavar="ARCH", help="the platform's architecture, e.g. amd64")
+    parser.add_argument(
+        "--build",
+        type=positive_int,
+        default=environment("GITHUB_RUN_NUMBER"),
+        metavar="N",
+        help="the build number (default: $GITHUB_RUN_NUMBER)",
+    )
+    parser.add_argument("--at", type=timestamp, metavar="ISO8601", help="the build time (default: now)")
+    parser.add_argument(
+        "--registry", default=DEFAULT_REGISTRY, metavar="HOST[:PORT]/NAMESPACE", help=f"default {DEFAULT_REGISTRY}"
+    )

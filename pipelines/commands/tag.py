@@ -1,0 +1,81 @@
+"""`tag parse` and `tag next-rc`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipelines.catalog import get_project
+from pipelines.commands import add_command, add_group, add_root_option, resolve_root
+from pipelines.errors import CheckFailed
+from pipelines.git import Git
+from pipelines.output import emit
+from pipelines.tags import EXPECTED_FORM, ReleaseTag, next_rc, parse_tag
+from pipelines.versionfiles import VersionFiles
+from pipelines.versions import check_versions
+
+
+def tag_fields(tag: ReleaseTag) -> dict[str, Any]:
+    return {
+        "tag": tag.name,
+        "project": tag.project,
+        "version": tag.version.release,
+        "rc": tag.rc,
+        "stage": tag.stage.value,
+        "package_version": tag.package_version.pep440(),
+        "cargo_version": tag.package_version.cargo(),
+    }
+
+
+def _parse(args: argparse.Namespace) -> int:
+    tag = parse_tag(args.tag)
+    fields = tag_fields(tag)
+    emit(args.json, fields, "\n".join(f"{key}: {'-' if value is None else value}" for key, value in fields.items()))
+    return 0
+
+
+def _next_rc(args: argparse.Namespace) -> int:
+    project = get_project(args.project)
+    root = resolve_root(args)
+    check = check_versions(project.name, VersionFiles(root).read(project))
+    check.raise_for_problems()
+    version = check.version
+    assert version is not None  # a check without problems parsed every file
+    if version.is_prerelease:
+        raise CheckFailed(
+            f"{project.version_files[0]} holds the pre-release {version}; tags are cut from a final version",
+            hint=f"python -m pipelines versions bump {project.name} {version.release}",
+        )
+    tag = next_rc(project.name, version, Git(root).tags())
+    emit(args.json, tag_fields(tag), tag.name)
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    group = add_group(subcommands, "tag", summary="parse release tags and number release candidates")
+    parse = add_command(
+        group,
+        "parse",
+        summary="parse a tag: project, version, rc, stage",
+        description=f"Parse a release tag of the form {EXPECTED_FORM}.\n"
+        "An RC tag starts a build (stage build); a tag without -rc starts a release (stage release).\n"
+        "A leading refs/tags/ is accepted. Exit 2 with the reason when the tag is malformed.",
+        handler=_parse,
+        examples="  python -m pipelines tag parse percolate-reading-v0.1.0-rc2 --json\n"
+        "  python -m pipelines tag parse refs/tags/percolate-v1.0.0",
+    )
+    parse.add_argument("tag", metavar="TAG", help="the tag name, e.g. percolate-v1.2.0-rc1")
+
+    rc = add_command(
+        group,
+        "next-rc",
+        summary="the next unused rc tag for the version in the project's version file",
+        description="Read the project's version file and the repository's git tags, and print the next rc tag:\n"
+        "one above every existing rc of that version, so a number is never reused (even after a\n"
+        "deleted tag, as long as the tag is still fetched). Exit 1 when the version is released already\n"
+        "or the version files disagree. In CI, fetch tags first (actions/checkout with fetch-depth: 0).",
+        handler=_next_rc,
+        examples="  python -m pipelines tag next-rc percolate\n  git tag \"$(python -m pipelines tag next-rc percolate)\"",
+    )
+    rc.add_argument("project", metavar="PROJECT", help="a catalog project, e.g. percolate-reading")
+    add_root_option(rc)

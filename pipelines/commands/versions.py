@@ -1,0 +1,120 @@
+"""`versions show`, `versions check` and `versions bump`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipelines.catalog import PROJECTS, Project, get_project
+from pipelines.commands import add_command, add_group, add_root_option, resolve_root
+from pipelines.errors import CheckFailed
+from pipelines.output import emit, report_error
+from pipelines.tags import parse_tag
+from pipelines.versionfiles import VersionFiles
+from pipelines.versions import VersionCheck, check_versions, parse_version
+
+
+def _selected_checks(args: argparse.Namespace) -> list[VersionCheck]:
+    """One check per project, or only the tag's project (against the tag's version) with --tag."""
+    files = VersionFiles(resolve_root(args))
+    if args.tag:
+        tag = parse_tag(args.tag)
+        project = get_project(tag.project)
+        return [check_versions(project.name, files.read(project), expected=tag.version)]
+    return [check_versions(project.name, files.read(project)) for project in PROJECTS]
+
+
+def _describe(check: VersionCheck) -> str:
+    lines = [f"{check.project}: {check.version or '?'}" + ("" if check.ok else "  (files disagree)")]
+    width = max(len(f"{r.path} ({r.key})") for r in check.readings)
+    for reading in check.readings:
+        where = f"{reading.path} ({reading.key})".ljust(width)
+        lines.append(f"  {where}  {reading.raw or '-'}" + (f"  <- {reading.problem}" if reading.problem else ""))
+    return "\n".join(lines)
+
+
+def _show(args: argparse.Namespace) -> int:
+    checks = _selected_checks(args)
+    emit(args.json, [check.to_dict() for check in checks], "\n".join(_describe(check) for check in checks))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    checks = _selected_checks(args)
+    if args.json:
+        emit(True, {"ok": all(c.ok for c in checks), "checks": [c.to_dict() for c in checks]}, "")
+    for check in checks:
+        try:
+            check.raise_for_problems()
+        except CheckFailed as error:
+            report_error(error, as_json=False)
+        else:
+            if not args.json:
+                against = f" and equals the tag's {check.expected}" if check.expected else ""
+                print(f"ok: {check.project} {check.version}: every version file agrees{against}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def _bump(args: argparse.Namespace) -> int:
+    project: Project = get_project(args.project)
+    version = parse_version(args.version)
+    changes = VersionFiles(resolve_root(args)).bump(project, version, dry_run=args.dry_run)
+    verb = "would set" if args.dry_run else "set"
+    lines = [
+        f"{change.path} ({change.key}): {change.old} -> {change.new}"
+        if change.old != change.new
+        else f"{change.path} ({change.key}): already {change.new}"
+        for change in changes
+    ]
+    data: dict[str, Any] = {
+        "project": project.name,
+        "version": version.pep440(),
+        "dry_run": args.dry_run,
+        "files": [vars(change) for change in changes],
+    }
+    emit(args.json, data, f"{verb} {project.name} to {version}:\n  " + "\n  ".join(lines))
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    group = add_group(subcommands, "versions", summary="read, check and bump the projects' version files")
+    show = add_command(
+        group,
+        "show",
+        summary="print every project's version files and what they say",
+        description="Print the version of record of each project and every file that carries it\n"
+        "(percolate-rocks: Cargo.toml, pyproject.toml and Cargo.lock's own entry when present).",
+        handler=_show,
+        examples="  python -m pipelines versions show\n  python -m pipelines versions show --tag percolate-v0.1.0 --json",
+    )
+    check = add_command(
+        group,
+        "check",
+        summary="check that version files agree (and equal a tag's version)",
+        description="Exit 0 when every project's version files agree; with --tag, when the tag's project's\n"
+        "files also equal the tag's version (an RC tag X.Y.Z-rcN expects X.Y.Z in the files).\n"
+        "Exit 1 naming each disagreement and the command that fixes it.",
+        handler=_check,
+        examples="  python -m pipelines versions check\n  python -m pipelines versions check --tag percolate-rocks-v0.2.0-rc1",
+    )
+    for parser in (show, check):
+        parser.add_argument("--tag", metavar="TAG", help="only the tag's project, checked against the tag's version")
+        add_root_option(parser)
+
+    bump = add_command(
+        group,
+        "bump",
+        summary="set a project's version in every one of its version files",
+        description="Set VERSION in every version file of PROJECT in one step (percolate-rocks: Cargo.toml,\n"
+        "pyproject.toml and Cargo.lock's own entry). VERSION may be spelt the PEP 440 way (0.2.0rc1)\n"
+        "or the Cargo way (0.2.0-rc.1); each file gets its own spelling. Only the version value\n"
+        "changes: comments, key order, quoting and every other byte stay. Nothing is written unless\n"
+        "every file could be updated.",
+        handler=_bump,
+        examples="  python -m pipelines versions bump percolate-rocks 0.3.0\n"
+        "  python -m pipelines versions bump percolate 1.0.0 --dry-run",
+    )
+    bump.add_argument("project", metavar="PROJECT", help="a catalog project")
+    bump.add_argument("version", metavar="VERSION", help="the new version, e.g. 0.3.0")
+    bump.add_argument("--dry-run", action="store_true", help="print what would change and write nothing")
+    add_root_option(bump)

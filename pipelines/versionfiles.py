@@ -1,0 +1,177 @@
+"""Reading and bumping the version files of the catalog's projects on disk.
+
+Reads go through `tomllib`; bumps through `tomlkit`, which rewrites only the
+version value so comments, key order, quoting and every other byte stay as they
+were. A bump prepares every file first and replaces them only when all parsed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import tomlkit
+from tomlkit.items import String
+
+from pipelines.catalog import Project
+from pipelines.errors import InputError
+from pipelines.versions import ProjectVersion, VersionReading, parse_cargo, parse_pep440
+
+CARGO_KEY = ("package", "version")
+PYPROJECT_KEY = ("project", "version")
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a bump rewrote (or would rewrite): its path and the old and new version text."""
+
+    path: str
+    key: str
+    old: str
+    new: str
+
+
+def _is_cargo_manifest(path: str) -> bool:
+    return Path(path).name == "Cargo.toml"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, path.stat().st_mode & 0o7777)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _dig(document: Any, key: tuple[str, ...]) -> Any:
+    node = document
+    for part in key:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+class VersionFiles:
+    """The version files of a monorepo checkout rooted at `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _load(self, relative: str) -> tuple[str, dict[str, Any]]:
+        path = self.root / relative
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(
+                f"version file {relative} not found under {self.root}",
+                hint="run from the monorepo (or pass --root DIR pointing at it)",
+            ) from None
+        try:
+            return text, tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise InputError(f"{relative} is not valid TOML: {error}", hint=f"fix the syntax of {relative}") from None
+
+    def read(self, project: Project) -> tuple[VersionReading, ...]:
+        """One reading per version file, plus the crate's own Cargo.lock entry when a lock file exists."""
+        readings = []
+        for relative in project.version_files:
+            _, data = self._load(relative)
+            if _is_cargo_manifest(relative):
+                readings.append(_reading(relative, data, CARGO_KEY, parse_cargo))
+                lock = Path(relative).with_name("Cargo.lock").as_posix()
+                if (self.root / lock).exists():
+                    readings.append(self._lock_reading(lock, data))
+            else:
+                readings.append(_reading(relative, data, PYPROJECT_KEY, parse_pep440))
+        return tuple(readings)
+
+    def _lock_reading(self, lock: str, manifest: dict[str, Any]) -> VersionReading:
+        crate = _dig(manifest, ("package", "name"))
+        key = f"[[package]] name = {crate!r}"
+        _, data = self._load(lock)
+        # The workspace's own crate is the entry without a `source`; registry crates carry one.
+        entries = [p for p in data.get("package", []) if p.get("name") == crate and "source" not in p]
+        if len(entries) != 1:
+            return VersionReading(lock, key, "", None, problem=f"no single entry for crate {crate!r}; run cargo update")
+        return _reading(lock, entries[0], ("version",), parse_cargo, label=key)
+
+    def plan_bump(self, project: Project, version: ProjectVersion) -> list[tuple[Path, str, FileChange]]:
+        """Every file a bump would rewrite, with its new text; reads all before anything is written."""
+        planned = []
+        for relative in project.version_files:
+            if _is_cargo_manifest(relative):
+                planned.append(self._bump_text(relative, CARGO_KEY, version.cargo()))
+                lock = Path(relative).with_name("Cargo.lock").as_posix()
+                if (self.root / lock).exists():
+                    crate = str(_dig(self._load(relative)[1], ("package", "name")))
+                    planned.append(self._bump_lock_text(lock, crate, version.cargo()))
+            else:
+                planned.append(self._bump_text(relative, PYPROJECT_KEY, version.pep440()))
+        return planned
+
+    def bump(self, project: Project, version: ProjectVersion, *, dry_run: bool = False) -> list[FileChange]:
+        """Set every version file of `project` to `version`; returns what changed."""
+        planned = self.plan_bump(project, version)
+        if not dry_run:
+            for path, text, change in planned:
+                if change.old != change.new:
+                    _atomic_write(path, text)
+        return [change for _, _, change in planned]
+
+    def _bump_text(self, relative: str, key: tuple[str, ...], new: str) -> tuple[Path, str, FileChange]:
+        text, _ = self._load(relative)
+        document = tomlkit.parse(text)
+        table = _dig(document, key[:-1])
+        if table is None or not isinstance(table.get(key[-1]), String):
+            raise InputError(
+                f"{relative} has no static string {'.'.join(key)}",
+                hint=f"declare {key[-1]} = \"X.Y.Z\" under [{'.'.join(key[:-1])}] (dynamic versions are not supported)",
+            )
+        old = _replace_string(table, key[-1], new)
+        return self.root / relative, tomlkit.dumps(document), FileChange(relative, ".".join(key), old, new)
+
+    def _bump_lock_text(self, lock: str, crate: str, new: str) -> tuple[Path, str, FileChange]:
+        text, _ = self._load(lock)
+        document = tomlkit.parse(text)
+        entries = [p for p in document.get("package", []) if p.get("name") == crate and "source" not in p]
+        if len(entries) != 1:
+            raise InputError(f"{lock} has no single entry for crate {crate!r}", hint="run cargo update, then bump")
+        old = _replace_string(entries[0], "version", new)
+        key = f"[[package]] name = {crate!r}"
+        return self.root / lock, tomlkit.dumps(document), FileChange(lock, key, old, new)
+
+
+def _replace_string(table: Any, key: str, new: str) -> str:
+    """Replace a string value in place, keeping its quoting style; its comment stays with the key."""
+    old_item = table[key]
+    table[key] = tomlkit.string(new, literal=old_item.type.is_literal())
+    return str(old_item)
+
+
+def _reading(
+    relative: str,
+    data: dict[str, Any],
+    key: tuple[str, ...],
+    parse: Callable[[str], ProjectVersion],
+    *,
+    label: str | None = None,
+) -> VersionReading:
+    label = label or ".".join(key)
+    raw = _dig(data, key)
+    if not isinstance(raw, str):
+        return VersionReading(relative, label, "", None, problem=f"no static string {'.'.join(key)}")
+    try:
+        return VersionReading(relative, label, raw, parse(raw))
+    except InputError as error:
+        return VersionReading(relative, label, raw, None, problem=error.message)
