@@ -1,0 +1,99 @@
+"""Fixtures every test area shares: a real git monorepo in a temp folder and the CLI run as a subprocess.
+
+Area-specific fixtures (registry, Pulumi mocks, package index, ...) live in the
+conftest.py of that area's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_MONOREPO = REPO_ROOT / "examples" / "monorepo"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git with a fixed identity and no user or system config; return stdout."""
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    }
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+@dataclass
+class Monorepo:
+    """A temp copy of examples/monorepo as a git repository with one commit on main."""
+
+    root: Path
+
+    def git(self, *args: str) -> str:
+        return git(self.root, *args)
+
+    def commit_all(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def tag(self, name: str, ref: str = "HEAD") -> None:
+        self.git("tag", "-a", name, "-m", name, ref)
+
+    @property
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Monorepo:
+    root = tmp_path / "monorepo"
+    shutil.copytree(EXAMPLE_MONOREPO, root)
+    repo = Monorepo(root)
+    repo.git("init", "-q", "-b", "main")
+    repo.commit_all("initial import")
+    return repo
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliResult:
+    """Run `python -m pipelines ARGS` in a subprocess, as a workflow step would."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    environment.update(env or {})
+    environment["PYTHONPATH"] = str(REPO_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=cwd or REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return CliResult(result.returncode, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
