@@ -52,12 +52,20 @@ def register(subcommands: Any) -> None:
     )
     parser.add_argument("project", metavar="PROJECT", help="an image project: percolate or percolate-reading")
     parser.add_argument("--version", required=True, metavar="V", help="the final version being built, X.Y.Z")
-    parser.add_argument("--sha", default=environment("GITHUB_SHA"), metavar="SHA", help="the commit (default: $GITHUB_SHA)")
+    # Inside Actions the run supplies the commit and run number; elsewhere they must be given.
+    parser.add_argument(
+        "--sha",
+        default=environment("GITHUB_SHA"),
+        required=environment("GITHUB_SHA") is None,
+        metavar="SHA",
+        help="the commit (default: $GITHUB_SHA)",
+    )
     parser.add_argument("--arch", required=True, metavar="ARCH", help="the platform's architecture, e.g. amd64")
     parser.add_argument(
         "--build",
         type=positive_int,
         default=environment("GITHUB_RUN_NUMBER"),
+        required=environment("GITHUB_RUN_NUMBER") is None,
         metavar="N",
         help="the build number (default: $GITHUB_RUN_NUMBER)",
     )

@@ -1,0 +1,173 @@
+"""The CLI as workflows and people run it: a subprocess, exit codes 0/1/2, JSON on stdout, no tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from pipelines.cli import build_parser
+
+
+def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += leaf_commands(sub, (*prefix, name))
+    return found or [prefix]
+
+
+def test_tag_parse_json_matches_the_contract(cli):
+    result = cli("tag", "parse", "percolate-reading-v0.1.0-rc2", "--json")
+    assert result.code == 0, result.stderr
+    data = result.json()
+    assert (data["project"], data["version"], data["rc"], data["stage"]) == ("percolate-reading", "0.1.0", 2, "build")
+
+
+@pytest.mark.parametrize(
+    "tag", ["percolate-v1.0", "percolate-v01.0.0", "percolate-v1.0.0-rc0", "percolate-v1.0.0-beta1", "unknown-v1.0.0"]
+)
+def test_malformed_tags_exit_2_with_a_one_line_reason(cli, tag):
+    result = cli("tag", "parse", tag)
+    assert result.code == 2
+    assert result.stdout == ""
+    first, *rest = result.stderr.splitlines()
+    assert first.startswith(f"error: malformed tag '{tag}': ")
+    assert all(line.startswith("  hint: ") for line in rest)
+    assert "Traceback" not in result.stderr
+
+
+def test_errors_with_json_are_machine_readable_too(cli):
+    result = cli("tag", "parse", "percolate-v1.0", "--json")
+    assert result.code == 2
+    assert result.json()["exit_code"] == 2
+    assert "MAJOR.MINOR.PATCH" in result.json()["error"]
+
+
+def test_calver_prints_the_design_example(cli):
+    result = cli(
+        "calver", "percolate", "--version", "0.1.0", "--sha", "abc1234def", "--arch", "amd64",
+        "--build", "123", "--at", "2025-10-25T14:30:00Z",
+    )
+    assert result.code == 0, result.stderr
+    assert result.stdout == "percolate:2025.10.25.1430-build.123-v0.1.0-abc1234-amd64\n"
+
+
+def test_calver_takes_sha_and_build_from_the_actions_environment(cli):
+    result = cli(
+        "calver", "percolate-reading", "--version", "1.2.3", "--arch", "arm64", "--at", "2025-10-25T14:30:00Z", "--json",
+        env={"GITHUB_SHA": "fedcba9876543210", "GITHUB_RUN_NUMBER": "77"},
+    )
+    assert result.code == 0, result.stderr
+    assert result.json()["tag"] == "2025.10.25.1430-build.77-v1.2.3-fedcba9-arm64"
+    assert result.json()["image"] == "ghcr.io/percolation-labs/percolate-reading:" + result.json()["tag"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["calver", "percolate-rocks", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "1"], "ships no container image"),
+        (["calver", "percolate", "--version", "0.1.0", "--sha", "abc1234", "--arch", "s390x", "--build", "1"], "not built for 's390x'"),
+        (["calver", "percolate", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "0"], "at least 1"),
+        (["calver", "percolate", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "1", "--at", "2025-10-25T14:30:00"], "no time zone"),
+        (["calver", "percolate", "--version", "0.1.0", "--arch", "amd64", "--build", "1"], "required: --sha"),
+        (["calver", "percolate", "--version", "0.1.0", "--sha", "12345", "--arch", "amd64", "--build", "1"], "hex SHA"),
+        (["calver", "nope", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "1"], "unknown project"),
+        (["versions", "bump", "percolate", "1.0"], "PEP 440"),
+        (["tag"], "required"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_without_a_traceback(cli, monorepo, args, message):
+    result = cli(*args, cwd=monorepo.root)
+    assert result.code == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", leaf_commands(build_parser()), ids=" ".join)
+def test_every_command_has_help(cli, command):
+    result = cli(*command, "--help")
+    assert result.code == 0
+    assert "usage: python -m pipelines" in result.stdout
+    assert len(result.stdout.splitlines()) > 4
+
+
+def test_versions_show_check_and_bump_on_a_real_checkout(cli, monorepo):
+    shown = cli("versions", "show", "--json", cwd=monorepo.root)
+    assert shown.code == 0, shown.stderr
+    assert {c["project"]: c["version"] for c in shown.json()} == {
+        "percolate-rocks": "0.2.0", "percolate-reading": "0.1.0", "percolate": "0.1.0",
+    }
+    assert cli("versions", "check", "--tag", "percolate-rocks-v0.2.0-rc1", cwd=monorepo.root).code == 0
+
+    wrong = cli("versions", "check", "--tag", "percolate-rocks-v0.3.0", cwd=monorepo.root)
+    assert wrong.code == 1
+    assert "the tag says 0.3.0" in wrong.stderr and "versions bump percolate-rocks" in wrong.stderr
+
+    bumped = cli("versions", "bump", "percolate-rocks", "0.3.0", "--json", cwd=monorepo.root)
+    assert bumped.code == 0, bumped.stderr
+    assert {f["path"] for f in bumped.json()["files"]} == {
+        "percolate-rocks/Cargo.toml", "percolate-rocks/Cargo.lock", "percolate-rocks/pyproject.toml",
+    }
+    assert cli("versions", "check", "--tag", "percolate-rocks-v0.3.0", cwd=monorepo.root).code == 0
+    assert monorepo.git("status", "--porcelain").count("\n") + 1 == 3
+
+
+def test_disagreeing_files_fail_the_check_with_exit_1(cli, monorepo):
+    pyproject = monorepo.root / "percolate-rocks/pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "0.2.0"', 'version = "0.2.1"'))
+    result = cli("versions", "check", "--json", cwd=monorepo.root)
+    assert result.code == 1
+    assert result.json()["ok"] is False
+    assert "percolate-rocks/pyproject.toml (project.version) says 0.2.1" in result.stderr
+
+
+def test_next_rc_reads_the_real_git_tags(cli, monorepo):
+    assert cli("tag", "next-rc", "percolate", cwd=monorepo.root).stdout == "percolate-v0.1.0-rc1\n"
+    monorepo.tag("percolate-v0.1.0-rc1")
+    monorepo.tag("percolate-v0.1.0-rc2")
+    monorepo.git("tag", "percolate-v0.1.0-rc4")  # lightweight tags count too
+    assert cli("tag", "next-rc", "percolate", cwd=monorepo.root).stdout == "percolate-v0.1.0-rc5\n"
+    monorepo.tag("percolate-v0.1.0")
+    released = cli("tag", "next-rc", "percolate", cwd=monorepo.root)
+    assert released.code == 1
+    assert "exists already" in released.stderr
+
+
+def test_root_outside_a_checkout_is_a_clear_error(cli, tmp_path):
+    result = cli("versions", "show", cwd=tmp_path)
+    assert result.code == 2
+    assert "not inside a git checkout" in result.stderr and "--root" in result.stderr
+    missing = cli("versions", "show", "--root", str(tmp_path / "nope"))
+    assert missing.code == 2 and "is not a folder" in missing.stderr
+
+
+def test_plan_json_uses_the_tag_commit_and_run_number(cli, monorepo):
+    monorepo.tag("percolate-v0.1.0-rc1")
+    tagged = monorepo.head
+    (monorepo.root / "later.txt").write_text("a later commit\n")
+    monorepo.commit_all("later")
+    result = cli(
+        "plan", "percolate-v0.1.0-rc1", "--json", "--at", "2026-01-02T03:04:00Z",
+        cwd=monorepo.root, env={"GITHUB_RUN_NUMBER": "9"},
+    )
+    assert result.code == 0, result.stderr
+    plan = result.json()
+    assert plan["commit"] == tagged
+    assert plan["environment"] is None
+    assert [a["name"] for a in plan["artifacts"]] == [
+        f"ghcr.io/percolation-labs/percolate:2026.01.02.0304-build.9-v0.1.0-{tagged[:7]}-{arch}" for arch in ("amd64", "arm64")
+    ]
+
+
+def test_plan_text_for_people_and_exit_1_on_a_failed_check(cli, monorepo):
+    ok = cli("plan", "percolate-rocks-v0.2.0", cwd=monorepo.root)
+    assert ok.code == 0, ok.stderr
+    assert "stage        release" in ok.stdout and "environment  production" in ok.stdout
+    assert "percolate_rocks-0.2.0.tar.gz" in ok.stdout
+    failed = cli("plan", "percolate-rocks-v0.3.0-rc1", cwd=monorepo.root)
+    assert failed.code == 1
+    assert "versions     FAILED" in failed.stdout
+    assert "note: tag percolate-rocks-v0.3.0-rc1 is not in this checkout" in failed.stderr
