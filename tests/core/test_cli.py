@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +175,21 @@ def test_plan_text_for_people_and_exit_1_on_a_failed_check(cli, monorepo):
     assert failed.code == 1
     assert "versions     FAILED" in failed.stdout
     assert "note: tag percolate-rocks-v0.3.0-rc1 is not in this checkout" in failed.stderr
+
+
+
+def test_tag_parse_imports_neither_pulumi_nor_an_http_stack(tmp_path):
+    # -X importtime lists every module the process imported, on stderr.
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pipelines", "tag", "parse", "percolate-v1.0.0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=True,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "pipelines.cli" in imported
+    heavy = {name for name in imported if name.split(".")[0] in {"pulumi", "requests", "urllib3", "httpx", "grpc"}}
+    assert heavy == set()
+    assert "http.client" not in imported
