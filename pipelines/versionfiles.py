@@ -131,15 +131,15 @@ class VersionFiles:
 
     def _bump_text(self, relative: str, key: tuple[str, ...], new: str) -> tuple[Path, str, FileChange]:
         text, _ = self._load(relative)
-        document = tomlkit.parse(text)
-        table = _dig(document, key[:-1])
-        if table is None or not isinstance(table.get(key[-1]), String):
-            raise InputError(
-                f"{relative} has no static string {'.'.join(key)}",
-                hint=f"declare {key[-1]} = \"X.Y.Z\" under [{'.'.join(key[:-1])}] (dynamic versions are not supported)",
-            )
-        old = _replace_string(table, key[-1], new)
-        return self.root / relative, tomlkit.dumps(document), FileChange(relative, ".".join(key), old, new)
+        new_text, old = replace_toml_string(text, key, new, where=relative)
+        return self.root / relative, new_text, FileChange(relative, ".".join(key), old, new)
+
+    def set_pyproject_version(self, relative: str, version: ProjectVersion, *, dry_run: bool = False) -> FileChange:
+        """Set only the pyproject.toml at `relative` to `version` (an RC build's workspace); returns the change."""
+        path, text, change = self._bump_text(relative, PYPROJECT_KEY, version.pep440())
+        if not dry_run and change.old != change.new:
+            _atomic_write(path, text)
+        return change
 
     def _bump_lock_text(self, lock: str, crate: str, new: str) -> tuple[Path, str, FileChange]:
         text, _ = self._load(lock)
@@ -150,6 +150,22 @@ class VersionFiles:
         old = _replace_string(entries[0], "version", new)
         key = f"[[package]] name = {crate!r}"
         return self.root / lock, tomlkit.dumps(document), FileChange(lock, key, old, new)
+
+
+def replace_toml_string(text: str, key: tuple[str, ...], new: str, *, where: str) -> tuple[str, str]:
+    """Set the string at `key` in TOML `text`, changing no other byte; returns (new text, old value).
+
+    `where` names the file in the InputError raised when the key is not a static string.
+    """
+    document = tomlkit.parse(text)
+    table = _dig(document, key[:-1])
+    if table is None or not isinstance(table.get(key[-1]), String):
+        raise InputError(
+            f"{where} has no static string {'.'.join(key)}",
+            hint=f"declare {key[-1]} = \"X.Y.Z\" under [{'.'.join(key[:-1])}] (dynamic versions are not supported)",
+        )
+    old = _replace_string(table, key[-1], new)
+    return tomlkit.dumps(document), old
 
 
 def _replace_string(table: Any, key: str, new: str) -> str:

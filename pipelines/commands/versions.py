@@ -1,16 +1,17 @@
-"""`versions show`, `versions check` and `versions bump`."""
+"""`versions show`, `versions check`, `versions bump` and `versions set-rc`."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import PurePosixPath
 from typing import Any
 
 from pipelines.catalog import PROJECTS, Project, get_project
 from pipelines.commands import add_command, add_group, add_root_option, resolve_root
-from pipelines.errors import CheckFailed
+from pipelines.errors import CheckFailed, InputError
 from pipelines.output import emit, report_error
 from pipelines.tags import parse_tag
-from pipelines.versionfiles import VersionFiles
+from pipelines.versionfiles import FileChange, VersionFiles
 from pipelines.versions import VersionCheck, check_versions, parse_version
 
 
@@ -55,17 +56,21 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
-def _bump(args: argparse.Namespace) -> int:
-    project: Project = get_project(args.project)
-    version = parse_version(args.version)
-    changes = VersionFiles(resolve_root(args)).bump(project, version, dry_run=args.dry_run)
-    verb = "would set" if args.dry_run else "set"
-    lines = [
+def _change_lines(changes: list[FileChange]) -> list[str]:
+    return [
         f"{change.path} ({change.key}): {change.old} -> {change.new}"
         if change.old != change.new
         else f"{change.path} ({change.key}): already {change.new}"
         for change in changes
     ]
+
+
+def _bump(args: argparse.Namespace) -> int:
+    project: Project = get_project(args.project)
+    version = parse_version(args.version)
+    changes = VersionFiles(resolve_root(args)).bump(project, version, dry_run=args.dry_run)
+    verb = "would set" if args.dry_run else "set"
+    lines = _change_lines(changes)
     data: dict[str, Any] = {
         "project": project.name,
         "version": version.pep440(),
@@ -73,6 +78,40 @@ def _bump(args: argparse.Namespace) -> int:
         "files": [vars(change) for change in changes],
     }
     emit(args.json, data, f"{verb} {project.name} to {version}:\n  " + "\n  ".join(lines))
+    return 0
+
+
+def _set_rc(args: argparse.Namespace) -> int:
+    tag = parse_tag(args.tag)
+    if tag.rc is None:
+        raise InputError(
+            f"{tag.name} is a release tag; set-rc prepares the build of a release candidate",
+            hint=f"pass an RC tag, e.g. {tag.name}-rc1",
+        )
+    project = get_project(tag.project)
+    pyprojects = [path for path in project.version_files if PurePosixPath(path).name == "pyproject.toml"]
+    if not pyprojects:
+        raise InputError(f"{project.name} has no pyproject.toml version file", hint="set-rc is for Python packages")
+    target = tag.package_version
+    files = VersionFiles(resolve_root(args))
+    # Re-running on a workspace already set to this RC is fine; any other disagreement is not.
+    pending = [
+        reading
+        for reading in files.read(project)
+        if not (reading.path in pyprojects and reading.version == target)
+    ]
+    check_versions(project.name, pending, expected=tag.version).raise_for_problems()
+    changes = [files.set_pyproject_version(path, target, dry_run=args.dry_run) for path in pyprojects]
+    verb = "would set" if args.dry_run else "set"
+    lines = _change_lines(changes)
+    data: dict[str, Any] = {
+        "project": project.name,
+        "tag": tag.name,
+        "version": target.pep440(),
+        "dry_run": args.dry_run,
+        "files": [vars(change) for change in changes],
+    }
+    emit(args.json, data, f"{verb} {project.name}'s package version to {target} for the RC build:\n  " + "\n  ".join(lines))
     return 0
 
 
@@ -118,3 +157,21 @@ def register(subcommands: Any) -> None:
     bump.add_argument("version", metavar="VERSION", help="the new version, e.g. 0.3.0")
     bump.add_argument("--dry-run", action="store_true", help="print what would change and write nothing")
     add_root_option(bump)
+
+    set_rc = add_command(
+        group,
+        "set-rc",
+        summary="set only pyproject.toml to X.Y.ZrcN for an RC build (wheels carry the rc version)",
+        description="For the build of RC tag PROJECT-vX.Y.Z-rcN: check that every version file of the project\n"
+        "says X.Y.Z, then set only its pyproject.toml [project].version to X.Y.ZrcN in the build\n"
+        "workspace (never committed). The wheels are then published as X.Y.ZrcN while everything\n"
+        "compiled (percolate-rocks: Cargo.toml) already carries X.Y.Z, so `wheels promote` can\n"
+        "release the same binaries as X.Y.Z. Refuses a release tag; exit 1 when the files do not\n"
+        "say X.Y.Z. Re-running on a workspace already set to X.Y.ZrcN changes nothing.",
+        handler=_set_rc,
+        examples="  python -m pipelines versions set-rc --tag percolate-rocks-v0.2.0-rc3\n"
+        "  python -m pipelines versions set-rc --tag \"$GITHUB_REF_NAME\" --json",
+    )
+    set_rc.add_argument("--tag", required=True, metavar="TAG", help="the RC tag being built")
+    set_rc.add_argument("--dry-run", action="store_true", help="print what would change and write nothing")
+    add_root_option(set_rc)

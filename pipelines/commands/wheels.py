@@ -1,0 +1,205 @@
+"""`wheels find-rc` and `wheels promote`: the tested RC wheels of a project, re-versioned for release.
+
+Both commands fill a hidden temp folder beside `--to` and move it into place only
+when every file is written and verified, so a failure leaves no `--to` behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipelines.catalog import PROJECTS, Project, get_project
+from pipelines.commands import add_command, add_group
+from pipelines.errors import InputError
+from pipelines.output import emit, progress
+from pipelines.versions import parse_release
+
+
+def _wheel_project(name: str) -> Project:
+    project = get_project(name)
+    if not project.ships_wheels:
+        wheel_projects = ", ".join(p.name for p in PROJECTS if p.ships_wheels)
+        raise InputError(f"{project.name} ships no wheels", hint=f"wheel projects are: {wheel_projects}")
+    return project
+
+
+def _default_wheel_project() -> str | None:
+    names = [p.name for p in PROJECTS if p.ships_wheels]
+    return names[0] if len(names) == 1 else None
+
+
+def _source_files(folder: Path) -> list[Path]:
+    """The regular, non-hidden files of `--from`."""
+    if not folder.is_dir():
+        raise InputError(f"--from {folder} is not a folder", hint="pass the folder holding the RC's files")
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+@contextlib.contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A temp folder beside `target` that becomes `target` when the block succeeds, and vanishes when it fails."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(f"--to {target} exists and is not an empty folder", hint="remove it or pass another --to")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield temp
+        os.chmod(temp, 0o755)
+        # rename(2) replaces an empty folder in one step.
+        os.replace(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _file_entry(path: Path, sha256: str) -> dict[str, Any]:
+    return {"filename": path.name, "sha256": sha256, "size": path.stat().st_size}
+
+
+def _find_rc(args: argparse.Namespace) -> int:
+    from pipelines.packageindex import PackageIndex
+    from pipelines.wheelfile import file_sha256
+    from pipelines.wheels import select_rc
+
+    project = _wheel_project(args.project)
+    release = parse_release(args.version)
+    distribution = project.distribution or project.name
+    if args.source_dir is not None:
+        local = {p.name: p for p in _source_files(args.source_dir)}
+        names, source, yanked = list(local), str(args.source_dir), []
+    else:
+        index = PackageIndex(args.index)
+        progress(f"reading {distribution} on {index.base_url}")
+        listed = index.project_files(distribution)
+        remote = {f.filename: f for f in listed if not f.yanked}
+        names, source, yanked = list(remote), index.base_url, sorted(f.filename for f in listed if f.yanked)
+    selection = select_rc(project, release, names)
+    chosen = selection.require()
+    files = []
+    with _staged(args.to) as staging:
+        for name in chosen.files:
+            target = staging / name.filename
+            progress(f"{'copying' if args.source_dir else 'downloading'} {name.filename}")
+            if args.source_dir is not None:
+                shutil.copyfile(local[name.filename], target)
+                sha256 = file_sha256(target)
+            else:
+                sha256 = index.download(remote[name.filename], target)
+            files.append(_file_entry(target, sha256))
+    skipped = [{"rc": c.rc, "missing": list(c.missing)} for c in selection.candidates if c.rc > chosen.rc]
+    data = {
+        "project": project.name,
+        "version": release.pep440(),
+        "rc": chosen.rc,
+        "package_version": chosen.version,
+        "source": source,
+        "to": str(args.to),
+        "files": files,
+        "skipped": skipped,
+        "yanked": yanked,
+    }
+    lines = [f"chose {distribution} {chosen.version} from {source} into {args.to}"]
+    lines += [f"  skipped rc{s['rc']}: lacks {', '.join(s['missing'])}" for s in skipped]
+    lines += [f"  {f['filename']}  sha256:{f['sha256']}  {f['size']} bytes" for f in files]
+    emit(args.json, data, "\n".join(lines))
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from pipelines.wheelfile import file_sha256, rewrite
+    from pipelines.wheels import plan_promotion
+
+    if args.project is None:
+        raise InputError("the catalog has more than one wheel project", hint="pass --project PROJECT")
+    project = _wheel_project(args.project)
+    release = parse_release(args.version)
+    sources = {p.name: p for p in _source_files(args.source_dir)}
+    plan = plan_promotion(project, release, sources)
+    files = []
+    with _staged(args.to) as staging:
+        for rename in plan.renames:
+            source = sources[rename.source.filename]
+            progress(f"re-versioning {rename.source.filename} -> {rename.target.filename}")
+            report = rewrite(source, staging, rename.source, rename.target)
+            target = staging / rename.target.filename
+            files.append(
+                {
+                    **_file_entry(target, file_sha256(target)),
+                    "kind": rename.kind.value,
+                    "source": _file_entry(source, file_sha256(source)),
+                    **report.to_dict(),
+                }
+            )
+    data = {
+        "project": project.name,
+        "version": plan.to_version,
+        "from_version": plan.from_version,
+        "rc": plan.rc,
+        "to": str(args.to),
+        "files": files,
+    }
+    lines = [f"promoted {project.name} {plan.from_version} -> {plan.to_version} into {args.to}"]
+    for f in files:
+        lines.append(f"  {f['filename']}  sha256:{f['sha256']}  {f['size']} bytes")
+        lines.append(
+            f"    {f['unchanged_members']} members byte for byte from {f['source']['filename']};"
+            f" rewrote {', '.join(m.rsplit('/', 1)[-1] for m in f['rewritten_members'])}"
+        )
+    emit(args.json, data, "\n".join(lines))
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    group = add_group(subcommands, "wheels", summary="find the tested RC wheels and re-version them for release")
+    find = add_command(
+        group,
+        "find-rc",
+        summary="download the newest complete X.Y.ZrcN set of a wheel project",
+        description="Find the newest X.Y.ZrcN of PROJECT with a complete set of files (a wheel for every\n"
+        "platform of the catalog, and the sdist) and copy it into --to: from a package index's simple API\n"
+        "(PEP 691 JSON when offered, else PEP 503 HTML; every download checked against the index's\n"
+        "sha256; yanked files never chosen), or from a folder of files (--from). An incomplete newer RC\n"
+        "is skipped and reported. --to must not exist or be empty; it appears only when every file is in.\n"
+        "Exit 1 when no RC is complete, a download fails or a hash differs; 2 for bad input.",
+        handler=_find_rc,
+        examples="  python -m pipelines wheels find-rc percolate-rocks 0.2.0 --index https://HOST/simple/ --to dist/rc\n"
+        "  python -m pipelines wheels find-rc percolate-rocks 0.2.0 --from downloads/ --to dist/rc --json",
+    )
+    find.add_argument("project", metavar="PROJECT", help="a catalog project that ships wheels")
+    find.add_argument("version", metavar="X.Y.Z", help="the final version whose release candidates to search")
+    source = find.add_mutually_exclusive_group(required=True)
+    source.add_argument("--index", metavar="URL", help="a simple-API index, e.g. TestPyPI's /simple/ URL")
+    source.add_argument("--from", dest="source_dir", type=Path, metavar="DIR", help="a folder of RC files instead")
+    find.add_argument("--to", type=Path, required=True, metavar="DIR", help="where to put the chosen files")
+
+    promote = add_command(
+        group,
+        "promote",
+        summary="re-version one complete RC set to the final version without rebuilding",
+        description="Write each file of --from at --version into --to. A wheel keeps every member byte for byte\n"
+        "except METADATA (its Version header) and RECORD (the rows that changed, recomputed); its\n"
+        ".dist-info and .data folders and its file name take the final version. An sdist keeps every\n"
+        "member except PKG-INFO and pyproject.toml's [project].version. Each input's RECORD is checked\n"
+        "against its contents first, and each output is read back and compared member by member.\n"
+        "Refused: files that are not exactly one rc of --version, files of another project, a set that\n"
+        "lacks a platform or the sdist, a wheel whose RECORD does not match. --json lists each promoted\n"
+        "file with its sha256 and size, for the GitHub release and attestations.",
+        handler=_promote,
+        examples="  python -m pipelines wheels promote --from dist/rc --to dist/release --version 0.2.0\n"
+        "  python -m pipelines wheels promote --from dist/rc --to dist/release --version 0.2.0 --json",
+    )
+    promote.add_argument("--from", dest="source_dir", type=Path, required=True, metavar="DIR", help="the RC's files")
+    promote.add_argument("--to", type=Path, required=True, metavar="DIR", help="where to write the release files")
+    promote.add_argument("--version", required=True, metavar="X.Y.Z", help="the final version, e.g. 0.2.0")
+    promote.add_argument(
+        "--project",
+        default=_default_wheel_project(),
+        metavar="PROJECT",
+        help=f"the wheel project (default: {_default_wheel_project()})",
+    )
