@@ -10,11 +10,11 @@ import argparse
 import sys
 from typing import Sequence
 
-from pipelines.commands import calver, plan, tag, trusted_publishers, versions, wheels
+from pipelines.commands import calver, plan, tag, versions, wheels
 from pipelines.errors import PipelineError
 from pipelines.output import report_error
 
-COMMAND_MODULES = (tag, versions, calver, plan, wheels, trusted_publishers)
+COMMAND_MODULES = (tag, versions, calver, plan, wheels)
 
 
 def build_parser() -> argparse.ArgumentParser:
