@@ -7,8 +7,6 @@ were. A bump prepares every file first and replaces them only when all parsed.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from tomlkit.items import String
 
 from pipelines.catalog import Project
 from pipelines.errors import InputError
+from pipelines.files import atomic_write_text
 from pipelines.versions import ProjectVersion, VersionReading, parse_cargo, parse_pep440
 
 CARGO_KEY = ("package", "version")
@@ -37,20 +36,6 @@ class FileChange:
 
 def _is_cargo_manifest(path: str) -> bool:
     return Path(path).name == "Cargo.toml"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, path.stat().st_mode & 0o7777)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _dig(document: Any, key: tuple[str, ...]) -> Any:
@@ -126,7 +111,7 @@ class VersionFiles:
         if not dry_run:
             for path, text, change in planned:
                 if change.old != change.new:
-                    _atomic_write(path, text)
+                    atomic_write_text(path, text)
         return [change for _, _, change in planned]
 
     def _bump_text(self, relative: str, key: tuple[str, ...], new: str) -> tuple[Path, str, FileChange]:
@@ -138,7 +123,7 @@ class VersionFiles:
         """Set only the pyproject.toml at `relative` to `version` (an RC build's workspace); returns the change."""
         path, text, change = self._bump_text(relative, PYPROJECT_KEY, version.pep440())
         if not dry_run and change.old != change.new:
-            _atomic_write(path, text)
+            atomic_write_text(path, text)
         return change
 
     def _bump_lock_text(self, lock: str, crate: str, new: str) -> tuple[Path, str, FileChange]:
