@@ -1,0 +1,311 @@
+"""Fixtures of the wheels area: real RC wheels and sdists built from a tiny C extension, and package indexes.
+
+The catalog's wheel project is built in Rust with maturin, which cannot be fetched
+here; a tiny setuptools package with a C extension stands in for it, under the
+catalog's distribution name, compiled by the machine's gcc. One real wheel is built
+per version (this machine's platform); the other platform files of a set are copies
+re-tagged with `wheel tags` (file name and WHEEL Tag lines only, RECORD updated by
+that tool), so a set covers every wheel target of the catalog.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from pipelines.catalog import PROJECTS, Project
+
+# One concrete platform tag per catalog wheel target (checked against the target's glob below).
+PLATFORM_TAGS = {
+    "manylinux-x86_64": "manylinux_2_17_x86_64.manylinux2014_x86_64",
+    "manylinux-aarch64": "manylinux_2_17_aarch64.manylinux2014_aarch64",
+    "macos-x86_64": "macosx_10_12_x86_64",
+    "macos-arm64": "macosx_11_0_arm64",
+    "windows-x64": "win_amd64",
+}
+# The re-tagged copy of this machine's wheel that pip here can install.
+INSTALLABLE_TARGET = "manylinux-x86_64"
+
+CORE_C = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *add(PyObject *self, PyObject *args) {
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+    return PyLong_FromLong(a + b);
+}
+
+static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "Add two integers."}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_core", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&module); }
+"""
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{name}"
+version = "{version}"  # set by versions set-rc in a real RC build
+description = "Stand-in for the Rust core: one C extension"
+readme = "README.md"
+requires-python = ">=3.9"
+
+[tool.setuptools]
+package-dir = {{"" = "src"}}
+packages = ["{package}"]
+ext-modules = [{{ name = "{package}._core", sources = ["src/core.c"] }}]
+# Gives the wheel a .data folder, which promotion renames too.
+data-files = {{ "share/{package}" = ["README.md"] }}
+"""
+
+
+def wheel_project() -> Project:
+    (project,) = [p for p in PROJECTS if p.ships_wheels]
+    return project
+
+
+@dataclass(frozen=True)
+class Build:
+    """The real wheel and sdist of one version of the stand-in package."""
+
+    version: str
+    wheel: Path
+    sdist: Path
+
+
+def _build(root: Path, version: str) -> Build:
+    project = wheel_project()
+    distribution = project.distribution or project.name
+    package = distribution.replace("-", "_")
+    source = root / f"src-{version}"
+    (source / "src" / package).mkdir(parents=True)
+    (source / "pyproject.toml").write_text(PYPROJECT.format(name=distribution, version=version, package=package))
+    (source / "README.md").write_text(f"# {distribution}\n\nA stand-in package for release tests.\n")
+    (source / "src" / "core.c").write_text(CORE_C)
+    (source / "src" / package / "__init__.py").write_text("from ._core import add\n")
+    out = root / f"dist-{version}"
+    out.mkdir()
+    # The PEP 517 hooks themselves, one per process, without build isolation (nothing can be fetched).
+    for hook in ("build_wheel", "build_sdist"):
+        result = subprocess.run(
+            [sys.executable, "-c", f"import setuptools.build_meta as b, sys; b.{hook}(sys.argv[1])", str(out)],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    (wheel,) = out.glob("*.whl")
+    (sdist,) = out.glob("*.tar.gz")
+    return Build(version, wheel, sdist)
+
+
+def retag(wheel: Path, platform_tag: str, into: Path) -> Path:
+    """A copy of `wheel` in `into` carrying `platform_tag`, made by the `wheel tags` tool."""
+    scratch = into / f".retag-{platform_tag}"
+    scratch.mkdir()
+    copy = scratch / wheel.name
+    shutil.copyfile(wheel, copy)
+    result = subprocess.run(
+        [sys.executable, "-m", "wheel", "tags", "--remove", "--platform-tag", platform_tag, str(copy)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (made,) = [p for p in scratch.iterdir()]
+    target = into / made.name
+    made.rename(target)
+    scratch.rmdir()
+    return target
+
+
+class RcSets:
+    """Builds each version once per session and lays out sets of its files on demand."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.builds: dict[str, Build] = {}
+        self.sets: dict[str, dict[str, Path]] = {}
+        targets = {t.name: t.platform_tag_glob for t in wheel_project().wheel_targets}
+        assert set(targets) == set(PLATFORM_TAGS), "a catalog wheel target has no platform tag in PLATFORM_TAGS"
+        for name, tag in PLATFORM_TAGS.items():
+            assert any(fnmatch.fnmatchcase(t, targets[name]) for t in tag.split(".")), (name, tag)
+
+    def build(self, version: str) -> Build:
+        if version not in self.builds:
+            self.builds[version] = _build(self.root, version)
+        return self.builds[version]
+
+    def full_set(self, version: str) -> dict[str, Path]:
+        """Every platform wheel and the sdist of `version`, by target name (and "sdist"), made once."""
+        if version not in self.sets:
+            build = self.build(version)
+            folder = self.root / f"set-{version}"
+            folder.mkdir()
+            files = {name: retag(build.wheel, tag, folder) for name, tag in PLATFORM_TAGS.items()}
+            files["sdist"] = Path(shutil.copyfile(build.sdist, folder / build.sdist.name))
+            self.sets[version] = files
+        return self.sets[version]
+
+    def lay_out(self, version: str, into: Path, *, without: tuple[str, ...] = ()) -> dict[str, Path]:
+        """Copies of the full set of `version` in `into`, minus the targets (or "sdist") named."""
+        into.mkdir(parents=True, exist_ok=True)
+        return {
+            name: Path(shutil.copyfile(path, into / path.name))
+            for name, path in self.full_set(version).items()
+            if name not in without
+        }
+
+
+@pytest.fixture(scope="session")
+def platform_tags() -> dict[str, str]:
+    return dict(PLATFORM_TAGS)
+
+
+@pytest.fixture(scope="session")
+def installable_target() -> str:
+    return INSTALLABLE_TARGET
+
+
+@pytest.fixture(scope="session")
+def rc_sets(tmp_path_factory: pytest.TempPathFactory) -> RcSets:
+    return RcSets(tmp_path_factory.mktemp("builds"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within 30 s")
+
+
+@pytest.fixture
+def pypiserver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real pypiserver on a loopback port serving a temp folder: (simple URL, folder)."""
+    folder = tmp_path / "index-files"
+    folder.mkdir()
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "pypiserver", "run",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--authenticate", ".", "--passwords", ".",
+            "--disable-fallback", "--hash-algo", "sha256",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/simple/", process)
+        yield f"http://127.0.0.1:{port}/simple/", folder
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class JsonIndex:
+    """A PEP 691 index on loopback: project pages in the spec's JSON shape, files under /files/.
+
+    `files` maps a file name to its path; `sha256` overrides the hash announced for a
+    file; `yanked` holds yank reasons; `api_version` is what meta.api-version says.
+    """
+
+    url: str = ""
+    files: dict[str, Path] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+    yanked: dict[str, str] = field(default_factory=dict)
+    api_version: str = "1.1"
+    requests_seen: list[tuple[str, str]] = field(default_factory=list)
+
+    def page(self) -> dict[str, object]:
+        entries = []
+        for name, path in sorted(self.files.items()):
+            data = path.read_bytes()
+            entries.append(
+                {
+                    "filename": name,
+                    # Relative, as the spec allows: resolved against the page URL.
+                    "url": f"../../files/{name}",
+                    "hashes": {"sha256": self.sha256.get(name, hashlib.sha256(data).hexdigest())},
+                    "requires-python": ">=3.9",
+                    "yanked": self.yanked.get(name, False),
+                    "size": len(data),
+                }
+            )
+        project = wheel_project()
+        return {
+            "meta": {"api-version": self.api_version},
+            "name": project.distribution,
+            "files": entries,
+            "versions": [],
+        }
+
+
+@pytest.fixture
+def json_index() -> Iterator[JsonIndex]:
+    index = JsonIndex()
+    project_path = f"/simple/{wheel_project().distribution}/"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            index.requests_seen.append((self.path, self.headers.get("Accept", "")))
+            if self.path == project_path and "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
+                self._send(200, "application/vnd.pypi.simple.v1+json", json.dumps(index.page()).encode())
+            elif self.path.startswith("/files/") and self.path[len("/files/") :] in index.files:
+                self._send(200, "application/octet-stream", index.files[self.path[len("/files/") :]].read_bytes())
+            else:
+                self._send(404, "text/plain", b"not found")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server API
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    index.url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    try:
+        yield index
+    finally:
+        server.shutdown()
+        server.server_close()
