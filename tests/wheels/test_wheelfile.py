@@ -1,0 +1,105 @@
+"""pipelines.wheelfile on edge cases of real wheels: compression kept, weak or signed RECORDs refused."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipelines.errors import CheckFailed
+from pipelines.wheelfile import record_hash, rewrite_wheel
+from pipelines.wheels import parse_wheel_filename
+
+RC, FINAL = "0.2.0rc3", "0.2.0"
+
+
+@pytest.fixture
+def wheel(rc_sets, tmp_path) -> Path:
+    build = rc_sets.build(RC)
+    target = tmp_path / "in" / build.wheel.name
+    target.parent.mkdir()
+    target.write_bytes(build.wheel.read_bytes())
+    return target
+
+
+def repack(wheel: Path, *, stored: str = "", record_edit=None, extra: dict[str, bytes] | None = None) -> None:
+    """Rewrite `wheel` in place: members ending in `stored` uncompressed, RECORD passed through `record_edit`."""
+    with zipfile.ZipFile(wheel) as old:
+        members = [(info, old.read(info)) for info in old.infolist()]
+    with zipfile.ZipFile(wheel, "w") as new:
+        for info, data in members:
+            if stored and info.filename.endswith(stored):
+                info.compress_type = zipfile.ZIP_STORED
+            if record_edit and info.filename.endswith(".dist-info/RECORD"):
+                data = record_edit(data)
+            new.writestr(info, data)
+        for name, data in (extra or {}).items():
+            new.writestr(name, data)
+
+
+def promote(wheel: Path, out: Path):
+    out.mkdir(exist_ok=True)
+    name = parse_wheel_filename(wheel.name)
+    return rewrite_wheel(wheel, out, name, name.with_version(FINAL))
+
+
+def test_record_hash_is_urlsafe_base64_without_padding():
+    digest = hashlib.sha256(b"payload").digest()
+    assert record_hash(b"payload") == "sha256=" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def test_each_members_compression_is_kept(wheel, tmp_path):
+    repack(wheel, stored=".so")
+    report = promote(wheel, tmp_path / "out")
+    with zipfile.ZipFile(tmp_path / "out" / report.target) as promoted:
+        kinds = {info.filename.rsplit("/", 1)[-1]: info.compress_type for info in promoted.infolist()}
+    assert {kind for name, kind in kinds.items() if name.endswith(".so")} == {zipfile.ZIP_STORED}
+    assert kinds["METADATA"] == zipfile.ZIP_DEFLATED
+
+
+def test_a_crlf_record_stays_crlf(wheel, tmp_path):
+    repack(wheel, record_edit=lambda data: data.replace(b"\n", b"\r\n"))
+    report = promote(wheel, tmp_path / "out")
+    with zipfile.ZipFile(tmp_path / "out" / report.target) as promoted:
+        (record,) = [promoted.read(n) for n in promoted.namelist() if n.endswith("RECORD")]
+    assert record.count(b"\r\n") == record.count(b"\n") > 0
+
+
+def test_md5_record_hashes_are_refused(wheel, tmp_path):
+    def weaken(data: bytes) -> bytes:
+        lines = data.decode().splitlines()
+        path, _, size = lines[0].split(",")
+        return "\n".join([f"{path},md5=AAAA,{size}", *lines[1:]]).encode() + b"\n"
+
+    repack(wheel, record_edit=weaken)
+    with pytest.raises(CheckFailed, match="no sha256"):
+        promote(wheel, tmp_path / "out")
+    assert not list((tmp_path / "out").iterdir())
+
+
+def test_a_signed_record_is_refused(wheel, tmp_path):
+    dist_info = f"percolate_rocks-{RC}.dist-info"
+    repack(wheel, extra={f"{dist_info}/RECORD.jws": b"{}"})
+    with pytest.raises(CheckFailed, match="signed RECORD"):
+        promote(wheel, tmp_path / "out")
+
+
+def test_a_wrong_size_in_record_is_refused(wheel, tmp_path):
+    def resize(data: bytes) -> bytes:
+        lines = data.decode().splitlines()
+        path, digest, size = lines[0].split(",")
+        return "\n".join([f"{path},{digest},{int(size) + 1}", *lines[1:]]).encode() + b"\n"
+
+    repack(wheel, record_edit=resize)
+    with pytest.raises(CheckFailed, match="RECORD says"):
+        promote(wheel, tmp_path / "out")
+
+
+def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
+    bogus = tmp_path / f"percolate_rocks-{RC}-cp311-cp311-win_amd64.whl"
+    bogus.write_bytes(b"not a zip")
+    with pytest.raises(CheckFailed, match="not a readable zip"):
+        promote(bogus, tmp_path / "out")
