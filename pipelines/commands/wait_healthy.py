@@ -1,0 +1,173 @@
+"""`wait-healthy`: the deploy's health gate, polling an Argo CD Application until it runs the new digest.
+
+The rule (pipelines.health) decides from each Application object; this module polls
+through pipelines.kube, reports state changes on stderr and the outcome on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.catalog import Project, image_projects, project_for_application
+from pipelines.commands import add_command
+from pipelines.errors import InputError
+from pipelines.health import DIGEST_FORM, State, Verdict, judge, parse_digest
+from pipelines.output import emit, progress
+
+DEFAULT_NAMESPACE = "argocd"
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_INTERVAL = 5.0
+# Without a state change, still say something this often so a CI log never looks stuck.
+HEARTBEAT_SECONDS = 30.0
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """How the wait ended: healthy, failed (Degraded or a failed sync) or timeout."""
+
+    app: str
+    namespace: str
+    project: str
+    digest: str
+    outcome: str
+    verdict: Verdict
+    elapsed: float
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        fields = self.verdict.to_dict()
+        return {
+            "app": self.app,
+            "namespace": self.namespace,
+            "project": self.project,
+            "digest": self.digest,
+            "outcome": self.outcome,
+            "failure": fields["failure"],
+            "reason": self.note or fields["reason"],
+            "sync": fields["sync"],
+            "health": fields["health"],
+            "health_message": fields["health_message"],
+            "operation_phase": fields["operation_phase"],
+            "operation_message": fields["operation_message"],
+            "conditions": fields["conditions"],
+            "unhealthy_resources": fields["unhealthy_resources"],
+            "running_images": fields["running_images"],
+            "elapsed_seconds": round(self.elapsed, 1),
+        }
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _watch(client: Any, args: argparse.Namespace, project: Project, digest: str) -> GateResult:
+    from pipelines.kube import ApiUnavailable
+
+    start = time.monotonic()
+    deadline = start + args.timeout
+    last: Verdict | None = None
+    last_said, said_at = "", start
+    while True:
+        try:
+            application = client.get_application(args.namespace, args.app, deadline)
+        except ApiUnavailable as error:
+            if last is None:
+                raise
+            return GateResult(args.app, args.namespace, project.name, digest, "timeout", last, time.monotonic() - start, error.message)
+        now = time.monotonic()
+        last = judge(application, digest)
+        line = f"{last.status_line} - {last.reason}"
+        if line != last_said or now - said_at >= HEARTBEAT_SECONDS:
+            progress(f"[{now - start:6.1f}s] {args.app}: {line}")
+            last_said, said_at = line, now
+        if last.final:
+            return GateResult(args.app, args.namespace, project.name, digest, last.state.value, last, now - start)
+        if now >= deadline:
+            note = f"not Synced and Healthy with {digest} within {args.timeout:g}s; last: {last.reason}"
+            return GateResult(args.app, args.namespace, project.name, digest, "timeout", last, now - start, note)
+        time.sleep(min(args.interval, deadline - now))
+
+
+def _describe(result: GateResult) -> str:
+    verdict = result.verdict
+    if result.outcome == State.HEALTHY.value:
+        return f"{result.app} is Synced and Healthy with {result.digest} (after {result.elapsed:.1f}s)"
+    headline = "TIMED OUT" if result.outcome == "timeout" else "FAILED"
+    lines = [
+        f"{result.app} {headline} after {result.elapsed:.1f}s: {result.note or verdict.reason}",
+        f"  sync       {verdict.sync or '-'}",
+        f"  health     {verdict.health or '-'}" + (f"  ({verdict.health_message})" if verdict.health_message else ""),
+    ]
+    if verdict.operation_phase:
+        lines.append(f"  operation  {verdict.operation_phase}" + (f": {verdict.operation_message}" if verdict.operation_message else ""))
+    lines.append(f"  images     {', '.join(verdict.running_images) or '-'}")
+    lines.append("  conditions" + ("" if verdict.conditions else "  -"))
+    lines += [f"    {condition.type}: {condition.message}" for condition in verdict.conditions]
+    if verdict.unhealthy_resources:
+        lines.append("  unhealthy resources")
+        lines += [f"    {resource.label}" for resource in verdict.unhealthy_resources]
+    return "\n".join(lines)
+
+
+def _wait_healthy(args: argparse.Namespace) -> int:
+    project = project_for_application(args.app)
+    digest = parse_digest(args.digest)
+    if not _NAMESPACE.fullmatch(args.namespace):
+        raise InputError(f"--namespace {args.namespace!r} is not a Kubernetes namespace name", hint="e.g. argocd")
+    from pipelines.kube import KubeClient, load_access
+
+    access = load_access(args.kubeconfig, args.context)
+    progress(
+        f"waiting up to {args.timeout:g}s for {args.app} ({project.name}) in namespace {args.namespace} "
+        f"to be Synced and Healthy with {digest}; reading {access.server} as {access.origin}"
+    )
+    with KubeClient(access, first_backoff=min(args.interval, 1.0)) as client:
+        result = _watch(client, args, project, digest)
+    emit(args.json, result.to_dict(), _describe(result))
+    if result.outcome == State.HEALTHY.value:
+        return 0
+    progress(
+        f"error: {args.app} did not become healthy with {digest} ({result.outcome})\n"
+        f"  hint: roll back with `python -m pipelines rollback {project.name}`, then `pulumi up --stack prod`"
+    )
+    return 1
+
+
+def register(subcommands: Any) -> None:
+    apps = ", ".join(str(project.argocd_application) for project in image_projects())
+    parser = add_command(
+        subcommands,
+        "wait-healthy",
+        summary="the deploy's health gate: wait until an Argo CD app is Synced and Healthy with a digest",
+        description="Poll the Argo CD Application APP through the Kubernetes API until it is Synced and Healthy\n"
+        "with the image index digest D: Argo CD lists D among the running images (status.summary.images)\n"
+        "or compared the cluster against a source pinning D. Fails early when, on that revision, the app\n"
+        "turns Degraded or its sync operation ends Failed/Error; a Degraded state of the previous revision\n"
+        "does not count. Credentials as kubectl finds them: --kubeconfig, $KUBECONFIG, ~/.kube/config,\n"
+        "else the pod's service account. It only needs `get` on applications.argoproj.io.\n\n"
+        "Exit 0 healthy; 1 failed or timed out (stdout shows the Application's conditions; --json has\n"
+        "outcome healthy|failed|timeout), or the app could not be read; 2 bad input.",
+        handler=_wait_healthy,
+        examples="  python -m pipelines wait-healthy percolate-api --digest sha256:<64 hex> --timeout 600\n"
+        "  python -m pipelines wait-healthy percolate-reading --digest \"$DIGEST\" --context prod --json",
+    )
+    parser.add_argument("app", metavar="APP", help=f"an Argo CD application of the catalog: {apps}")
+    parser.add_argument("--digest", required=True, metavar="D", help=f"the image index digest deployed, {DIGEST_FORM}")
+    parser.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S", help=f"give up after S seconds (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--interval", type=seconds, default=DEFAULT_INTERVAL, metavar="S", help=f"poll every S seconds (default {DEFAULT_INTERVAL:g})")
+    parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, metavar="NS", help=f"where Argo CD keeps its Applications (default {DEFAULT_NAMESPACE})")
+    parser.add_argument("--kubeconfig", type=Path, metavar="FILE", help="the kubeconfig (default: $KUBECONFIG, else ~/.kube/config)")
+    parser.add_argument("--context", metavar="NAME", help="the kubeconfig context (default: its current-context)")

@@ -1,0 +1,306 @@
+"""Fixtures of the health gate's tests: a loopback server answering like the Kubernetes API, kubeconfigs, Applications.
+
+A Kubernetes API server with Argo CD cannot run here, so `FakeKubeApi` answers the one
+request the gate makes, GET /apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name},
+the way the API server does: 401 Status for a wrong bearer token, 403 Status for a
+forbidden namespace, 404 Status for an Application it does not hold, and otherwise the
+next object of a scripted sequence (the last one repeats). Applications are built in
+the shape of Argo CD's CRD (spec.source.kustomize.images, status.sync/health/
+operationState/summary/conditions/resources).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import ssl
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable, Iterator
+
+import pytest
+import yaml
+
+TOKEN = "test-token-0123456789"
+NEW_DIGEST = "sha256:" + "1a" * 32
+OLD_DIGEST = "sha256:" + "0f" * 32
+APP = "percolate-api"
+REPOSITORY = "ghcr.io/percolation-labs/percolate"
+_APPLICATION_PATH = re.compile(r"/apis/argoproj\.io/v1alpha1/namespaces/([^/]+)/applications/([^/?]+)")
+
+
+@dataclass
+class Reply:
+    """A scripted non-Application answer: an HTTP status with a body and headers."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def status_object(code: int, reason: str, message: str) -> dict[str, Any]:
+    """A Kubernetes `Status` object as the API server returns it with an error."""
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
+
+
+@dataclass
+class FakeKubeApi:
+    """What the loopback API server serves and what it was asked."""
+
+    url: str = ""
+    token: str = TOKEN
+    scripts: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    forbidden_namespaces: set[str] = field(default_factory=set)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def script(self, *replies: Any, app: str = APP, namespace: str = "argocd") -> None:
+        """Serve `replies` (Application dicts or Reply objects) in order to GETs of that Application."""
+        self.scripts[(namespace, app)] = list(replies)
+
+    def answer(self, path: str, authorization: str | None) -> Reply:
+        match = _APPLICATION_PATH.fullmatch(path)
+        if authorization != f"Bearer {self.token}":
+            return Reply(401, status_object(401, "Unauthorized", "Unauthorized"))
+        if match is None:
+            return Reply(404, status_object(404, "NotFound", "the server could not find the requested resource"))
+        namespace, name = match.groups()
+        if namespace in self.forbidden_namespaces:
+            return Reply(403, status_object(
+                403, "Forbidden",
+                f'applications.argoproj.io "{name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot get '
+                f'resource "applications" in API group "argoproj.io" in the namespace "{namespace}"',
+            ))
+        with self.lock:
+            script = self.scripts.get((namespace, name))
+            if not script:
+                return Reply(404, status_object(404, "NotFound", f'applications.argoproj.io "{name}" not found'))
+            reply = script.pop(0) if len(script) > 1 else script[0]
+        return reply if isinstance(reply, Reply) else Reply(200, reply)
+
+    @property
+    def application_requests(self) -> list[dict[str, Any]]:
+        return [request for request in self.requests if _APPLICATION_PATH.fullmatch(request["path"])]
+
+
+def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+            with api.lock:
+                api.requests.append({"path": self.path, "headers": dict(self.headers)})
+            reply = api.answer(self.path, self.headers.get("Authorization"))
+            body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.headers.get("Content-Type", "application/json"))
+            for name, value in reply.headers.items():
+                if name != "Content-Type":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def _serve(api: FakeKubeApi, tls: ssl.SSLContext | None) -> Iterator[FakeKubeApi]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
+    server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls else "http"
+    api.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def kube_api() -> Iterator[FakeKubeApi]:
+    """The fake API over plain http on loopback."""
+    yield from _serve(FakeKubeApi(), None)
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A throwaway CA with a server certificate for 127.0.0.1 and a client certificate, made by openssl."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    other_ca_cert: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    where = tmp_path_factory.mktemp("pki")
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca}",
+                 "-keyout", f"{ca}.key", "-out", f"{ca}.crt", cwd=where)
+    (where / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, subject in (("server", "/CN=127.0.0.1"), ("client", "/CN=deployer/O=ci")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=where)
+        extension = ["-extfile", "server.ext"] if name == "server" else []
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-days", "2", "-out", f"{name}.crt", *extension, cwd=where)
+    return Pki(where / "ca.crt", where / "server.crt", where / "server.key", where / "client.crt", where / "client.key", where / "other-ca.crt")
+
+
+@pytest.fixture
+def tls_kube_api(pki: Pki) -> Iterator[FakeKubeApi]:
+    """The fake API over TLS on loopback, requiring a client certificate signed by the test CA."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    context.load_verify_locations(pki.ca_cert)
+    context.verify_mode = ssl.CERT_REQUIRED
+    yield from _serve(FakeKubeApi(), context)
+
+
+def b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+@pytest.fixture
+def write_kubeconfig(tmp_path: Path) -> Callable[..., Path]:
+    """Write a kubeconfig with one context `test` (current) for `server`; `user`/`cluster` add fields."""
+
+    def write(server: str, *, user: dict[str, Any] | None = None, cluster: dict[str, Any] | None = None,
+              name: str = "kubeconfig", context: str = "test") -> Path:
+        document = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "clusters": [{"name": f"{context}-cluster", "cluster": {"server": server, **(cluster or {})}}],
+            "users": [{"name": f"{context}-user", "user": {"token": TOKEN} if user is None else user}],
+            "contexts": [{"name": context, "context": {"cluster": f"{context}-cluster", "user": f"{context}-user", "namespace": "default"}}],
+        }
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    return write
+
+
+def make_application(
+    *,
+    sync: str | None = "Synced",
+    health: str | None = "Healthy",
+    pinned: str | None = NEW_DIGEST,
+    compared: str | None = None,
+    running: tuple[str, ...] = (),
+    phase: str | None = "Succeeded",
+    operation_message: str | None = None,
+    synced_digest: str | None = None,
+    health_message: str | None = None,
+    conditions: tuple[tuple[str, str], ...] = (),
+    resources: tuple[tuple[str, str, str, str | None], ...] = (),
+    name: str = APP,
+) -> dict[str, Any]:
+    """An Argo CD Application of the CRD's shape; digests go into kustomize images as `repo@digest`."""
+
+    def source(digest: str | None) -> dict[str, Any]:
+        kustomize = {"images": [f"{REPOSITORY}@{digest}"]} if digest else {}
+        return {"repoURL": "https://github.com/percolation-labs/percolate", "path": "deploy/percolate", "targetRevision": "main", "kustomize": kustomize}
+
+    status: dict[str, Any] = {
+        "sync": {"status": sync, "comparedTo": {"source": source(compared), "destination": {"server": "https://kubernetes.default.svc", "namespace": "percolate"}}, "revision": "a" * 40},
+        "health": {"status": health, **({"message": health_message} if health_message else {})},
+        "summary": {"images": [f"{REPOSITORY}@{digest}" for digest in running]},
+        "conditions": [{"type": kind, "message": message, "lastTransitionTime": "2025-10-25T14:31:00Z"} for kind, message in conditions],
+        "resources": [
+            {"group": "apps", "version": "v1", "kind": kind, "namespace": "percolate", "name": res_name, "status": "Synced",
+             "health": {"status": res_health, **({"message": res_message} if res_message else {})}}
+            for kind, res_name, res_health, res_message in resources
+        ],
+        "reconciledAt": "2025-10-25T14:31:00Z",
+        "sourceType": "Kustomize",
+    }
+    if phase is not None:
+        status["operationState"] = {
+            "phase": phase,
+            "message": operation_message or ("successfully synced (all tasks run)" if phase == "Succeeded" else ""),
+            "startedAt": "2025-10-25T14:30:10Z",
+            "operation": {"sync": {"revision": "a" * 40}, "initiatedBy": {"automated": True}},
+            "syncResult": {"revision": "a" * 40, "source": source(synced_digest or compared)},
+        }
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd", "resourceVersion": "1234"},
+        "spec": {
+            "project": "default",
+            "source": source(pinned),
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "percolate"},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+        },
+        "status": status,
+    }
+
+
+@pytest.fixture
+def application() -> Callable[..., dict[str, Any]]:
+    return make_application
+
+
+@pytest.fixture
+def names() -> SimpleNamespace:
+    """The constants the fixtures use, for test modules (which cannot import this conftest)."""
+    return SimpleNamespace(app=APP, token=TOKEN, new=NEW_DIGEST, old=OLD_DIGEST, repository=REPOSITORY)
+
+
+@dataclass
+class Gate:
+    """Runs `wait-healthy` as a subprocess against a fake API through a kubeconfig pointing at it."""
+
+    api: FakeKubeApi
+    kubeconfig: Path
+    cli: Callable[..., Any]
+
+    def run(self, *extra: str, app: str = APP, digest: str = NEW_DIGEST, timeout: str = "20", env: dict[str, str] | None = None) -> Any:
+        return self.cli(
+            "wait-healthy", app, "--digest", digest, "--kubeconfig", str(self.kubeconfig),
+            "--interval", "0.02", "--timeout", timeout, *extra, env=env,
+        )
+
+
+@pytest.fixture
+def gate(kube_api: FakeKubeApi, write_kubeconfig: Callable[..., Path], cli: Callable[..., Any]) -> Gate:
+    return Gate(kube_api, write_kubeconfig(kube_api.url), cli)
+
+
+@pytest.fixture
+def reply() -> Callable[..., Reply]:
+    """Build a scripted non-Application answer: reply(503, body, headers)."""
+    return Reply
+
+
+@pytest.fixture(name="b64")
+def b64_fixture() -> Callable[[Path], str]:
+    return b64
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
