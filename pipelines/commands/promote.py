@@ -1,0 +1,218 @@
+"""`promote TAG`: copy the newest complete RC build of an image project to its release tags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from pipelines.catalog import DEFAULT_REGISTRY, STACK_CONFIG_FILE, get_project, image_projects
+from pipelines.commands import add_command, add_root_option
+from pipelines.errors import InputError
+from pipelines.git import Git
+from pipelines.output import emit, progress
+from pipelines.promote import request_budget
+from pipelines.tags import ReleaseTag, Stage, parse_tag
+
+
+def _release_tag(text: str) -> ReleaseTag:
+    """Only the release tag of an image project can be promoted."""
+    tag = parse_tag(text)
+    project = get_project(tag.project)
+    if not project.ships_images:
+        raise InputError(
+            f"{tag.name} is a tag of {project.name}, which ships wheels, not images",
+            hint=f"promote takes a release tag of {' or '.join(p.name for p in image_projects())}; "
+            f"wheels are promoted with `python -m pipelines wheels promote`",
+        )
+    if tag.stage is not Stage.RELEASE:
+        raise InputError(
+            f"{tag.name} is an RC tag: RC tags start builds, and release tags promote them",
+            hint=f"promote the release tag {tag.project}-v{tag.version.release}",
+        )
+    return tag
+
+
+def _git(root: Path | None) -> Git | None:
+    """The checkout at --root or around the working directory, or None when there is none."""
+    if root is not None and not root.is_dir():
+        raise InputError(f"--root {root} is not a folder", hint="pass the monorepo's root folder")
+    try:
+        return Git.toplevel(root)
+    except InputError:
+        return None
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def describe(data: dict[str, Any]) -> str:
+    """The result as people read it."""
+    verb = "would promote" if data["dry_run"] else "promoted"
+    written, unchanged = set(data["tags_written"]), set(data["tags_unchanged"])
+
+    def state(tag: str) -> str:
+        if tag in written:
+            return "would write" if data["dry_run"] else "written"
+        return "unchanged" if tag in unchanged else "-"
+
+    version = data["version"]
+    lines = [
+        f"{verb} {data['project']} {version} from build {data['source']}",
+        f"  repository  {data['repository']}",
+        f"  commit      {data['commit_check']['status']}: {data['commit_check']['detail']}",
+    ]
+    for arch, digest in data["platforms"].items():
+        lines.append(f"  {version}-{arch:<8} {digest}  {state(f'{version}-{arch}')}")
+    lines.append(f"  {version:<14} {data['index_digest']}  {state(version)} (multi-arch index)")
+    lines += [f"  skipped     {build}" for build in data["skipped_builds"]]
+    lines += [f"  note        {note}" for note in data["notes"]]
+    requests = data["requests"]
+    lines.append(
+        f"  requests    {requests['total']} (budget {requests['budget']}: 2 per platform + 1 index + "
+        f"{requests['tag_list_pages']} tag-list page(s)); {requests['retries']} retries; "
+        f"blob bytes read {requests['blob_bytes_read']}, written 0"
+    )
+    lines.append(f"  deploy as   {data['image']}")
+    return "\n".join(lines)
+
+
+def _github_output(data: dict[str, Any]) -> str:
+    lines = [
+        f"version={data['version']}",
+        f"source-build={data['source']}",
+        f"repository={data['repository']}",
+        f"index-digest={data['index_digest']}",
+        f"image={data['image']}",
+        *(f"digest-{arch}={digest}" for arch, digest in data["platforms"].items()),
+        f"tags-written={' '.join(data['tags_written'])}",
+        f"dry-run={str(data['dry_run']).lower()}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _step_summary(data: dict[str, Any]) -> str:
+    version = data["version"]
+    title = "Dry run: would promote" if data["dry_run"] else "Promoted"
+    rows = [(f"{version}-{arch}", digest) for arch, digest in data["platforms"].items()]
+    rows.append((version, data["index_digest"]))
+    written = set(data["tags_written"])
+    table = "\n".join(f"| `{tag}` | `{digest}` | {'written' if tag in written else 'unchanged'} |" for tag, digest in rows)
+    return (
+        f"### {title} {data['project']} {version}\n\n"
+        f"From RC build `{data['source']}` in `{data['repository']}`.\n\n"
+        f"| tag | digest | this run |\n|---|---|---|\n{table}\n\n"
+        f"Commit check: {data['commit_check']['status']}. Requests: {data['requests']['total']}.\n"
+    )
+
+
+def _append(path: str, text: str) -> None:
+    # One write of the whole block: the runner reads these files after the step, never a half-line.
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _promote(args: argparse.Namespace) -> int:
+    if args.stack_config is not None:
+        raise InputError(
+            f"--stack-config is not available yet: writing the digests into {STACK_CONFIG_FILE} arrives "
+            "with the deployment stage",
+            hint="run promote without --stack-config; its --json output carries every digest",
+        )
+    tag = _release_tag(args.tag)
+    project = get_project(tag.project)
+
+    from pipelines.promoter import promote_release
+    from pipelines.registry import (
+        RegistryClient,
+        RetryPolicy,
+        docker_config_path,
+        find_credentials,
+        parse_registry,
+        read_docker_config,
+    )
+
+    location = parse_registry(args.registry)
+    git = _git(args.root)
+    commit = git.commit_of(f"refs/tags/{tag.name}") if git is not None else None
+    config_path = docker_config_path(os.environ, Path.home())
+    credentials = find_credentials(location.host, os.environ, read_docker_config(config_path), str(config_path))
+    progress(f"registry {location.host}: " + (f"credentials from {credentials.source}" if credentials else "anonymous"))
+    with RegistryClient(
+        location, credentials, push=not args.dry_run, policy=RetryPolicy(max_time=args.max_time), say=progress
+    ) as client:
+        result = promote_release(
+            project,
+            tag.version,
+            client,
+            release_tag=tag.name,
+            release_commit=commit,
+            in_checkout=git is not None,
+            allow_commit_mismatch=args.allow_commit_mismatch,
+            dry_run=args.dry_run,
+            say=progress,
+        )
+        stats = client.stats
+    data = result.to_dict()
+    data["requests"] = {**stats.to_dict(), "budget": request_budget(len(project.platforms), stats.tag_list_pages)}
+    emit(args.json, data, describe(data))
+    if os.environ.get("GITHUB_OUTPUT"):
+        _append(os.environ["GITHUB_OUTPUT"], _github_output(data))
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        _append(os.environ["GITHUB_STEP_SUMMARY"], _step_summary(data))
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    parser = add_command(
+        subcommands,
+        "promote",
+        summary="copy the newest complete RC build of an image to its release tags",
+        description="Promote the release TAG of an image project (percolate or percolate-reading):\n"
+        "find the newest RC build of its version that has every platform (newer incomplete builds are\n"
+        "skipped and reported), check that TAG's commit is that build's commit, copy each platform's\n"
+        "manifest byte for byte to {VERSION}-{ARCH}, and create the multi-arch OCI index {VERSION}.\n"
+        "No blob is copied. A release tag that holds another digest is never moved (exit 1, nothing\n"
+        "written); tags that hold the right digest are left alone, so a re-run completes a failed run\n"
+        "and is otherwise a no-op. Transient registry faults are retried within --max-time.\n"
+        "Credentials: REGISTRY_USERNAME and REGISTRY_PASSWORD, else GITHUB_TOKEN for ghcr.io, else\n"
+        "the Docker config (auths); anonymous when none. Plain HTTP only for loopback registries.\n"
+        "In GitHub Actions the digests become step outputs (GITHUB_OUTPUT) and a summary table\n"
+        "(GITHUB_STEP_SUMMARY). Exit 1 when a check fails, 2 for a TAG that is not an image release.",
+        handler=_promote,
+        examples="  python -m pipelines promote percolate-v0.1.0\n"
+        "  python -m pipelines promote percolate-reading-v1.2.0 --dry-run --json\n"
+        "  python -m pipelines promote percolate-v0.1.0 --registry 127.0.0.1:5000/percolation-labs",
+    )
+    parser.add_argument("tag", metavar="TAG", help="the release tag, e.g. percolate-v0.1.0")
+    parser.add_argument(
+        "--registry", default=DEFAULT_REGISTRY, metavar="HOST[:PORT]/NAMESPACE", help=f"default {DEFAULT_REGISTRY}"
+    )
+    parser.add_argument(
+        "--stack-config",
+        type=Path,
+        metavar="FILE",
+        help=f"write the digests into FILE ({STACK_CONFIG_FILE}); not available until the deployment stage",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="read and check everything, print the plan, write nothing")
+    parser.add_argument(
+        "--allow-commit-mismatch",
+        action="store_true",
+        help="promote even when TAG's commit is not the build's commit (or TAG is not in the checkout)",
+    )
+    parser.add_argument(
+        "--max-time",
+        type=_positive_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up on the registry after this long, retries included (default 300)",
+    )
+    add_root_option(parser)
