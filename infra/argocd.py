@@ -1,0 +1,110 @@
+"""Argo CD: the AppProject `percolate` and one Application per image project, pinned to image digests.
+
+Both are Argo CD custom resources (argoproj.io/v1alpha1) declared through the
+Kubernetes provider. The project limits sources to the manifests repository and
+destinations to the configured cluster and namespaces. Each Application renders
+`{basePath}/{application}` of the manifests repository at `targetRevision` with
+Kustomize, its image overridden to `repository@sha256:<index digest>` from the
+images config; an image not released yet is declared without the override, and
+the run warns how to release it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi_kubernetes.apiextensions import CustomResource
+
+from infra.config import ArgoCdConfig
+from pipelines.catalog import image_projects
+from pipelines.stackconfig import IMAGES_KEY, ImagePin
+
+API_VERSION = "argoproj.io/v1alpha1"
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+SYNC_OPTIONS = ("CreateNamespace=true",)
+
+
+def project_spec(config: ArgoCdConfig) -> dict[str, Any]:
+    namespaces = sorted({namespace for _, namespace in config.namespaces})
+    return {
+        "description": "The Percolate services, deployed from the manifests repository by digest",
+        "sourceRepos": [config.manifests_repo],
+        "destinations": [{"server": config.server, "namespace": namespace} for namespace in namespaces],
+        # CreateNamespace=true needs the project to allow Namespaces, and nothing else cluster-wide.
+        "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+        "orphanedResources": {"warn": True},
+    }
+
+
+def application_spec(config: ArgoCdConfig, application: str, pin: ImagePin | None) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "repoURL": config.manifests_repo,
+        "path": f"{config.base_path}/{application}",
+        "targetRevision": config.target_revision,
+    }
+    if pin is not None and pin.pinned:
+        source["kustomize"] = {"images": [pin.reference]}
+    return {
+        "project": config.project,
+        "source": source,
+        "destination": {"server": config.server, "namespace": config.namespace_of(application)},
+        "syncPolicy": {
+            "automated": {"prune": True, "selfHeal": True},
+            "syncOptions": list(SYNC_OPTIONS),
+            "retry": {
+                "limit": config.retry_limit,
+                "backoff": {
+                    "duration": config.backoff_duration,
+                    "factor": config.backoff_factor,
+                    "maxDuration": config.backoff_max_duration,
+                },
+            },
+        },
+        "revisionHistoryLimit": config.revision_history_limit,
+    }
+
+
+def unpinned_warning(application: str, project: str) -> str:
+    return (
+        f"Argo CD application {application}: {IMAGES_KEY}.{project} has no digest yet, so the Application is "
+        f"declared without an image override (its manifests' own tag would deploy). Release it: push "
+        f"{project}-vX.Y.Z-rc1, then {project}-vX.Y.Z; the release writes the digest into the stack config."
+    )
+
+
+class ArgoCd(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        config: ArgoCdConfig,
+        pins: dict[str, ImagePin],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("percolate:argocd:ArgoCd", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        metadata = {"namespace": config.namespace, "labels": {"app.kubernetes.io/part-of": config.project}}
+        project = CustomResource(
+            f"{name}-project",
+            api_version=API_VERSION,
+            kind="AppProject",
+            metadata={**metadata, "name": config.project},
+            spec=project_spec(config),
+            opts=child,
+        )
+        self.images: dict[str, str | None] = {}
+        for image_project in image_projects():
+            application = str(image_project.argocd_application)
+            pin = pins.get(image_project.name)
+            if pin is None or not pin.pinned:
+                pulumi.log.warn(unpinned_warning(application, image_project.name), resource=self)
+            self.images[application] = pin.reference if pin is not None and pin.pinned else None
+            CustomResource(
+                f"{name}-{application}",
+                api_version=API_VERSION,
+                kind="Application",
+                metadata={**metadata, "name": application, "finalizers": [RESOURCES_FINALIZER]},
+                spec=application_spec(config, application, pin),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[project]),
+            )
+        self.register_outputs({"images": self.images})

@@ -1,0 +1,206 @@
+"""Policy checks: plain functions over the resources the program declares (as `render` records them).
+
+Each check returns the problems it finds, an empty list when the policy holds. They
+run in the tests and in `python -m infra render --check`; `evaluate` runs them all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+from infra.branches import MAIN_BRANCH
+from infra.config import looks_like_token
+from infra.forkprs import APPROVAL_POLICY
+from infra.release_tags import RELEASE_TAG_PATTERN
+from infra.render import Declared
+from pipelines.catalog import PRODUCTION_ENVIRONMENT
+
+BRANCH_PROTECTION = "github:index/branchProtection:BranchProtection"
+RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
+ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
+SECRET_TYPES = {
+    "github:index/actionsSecret:ActionsSecret": ("value", "plaintextValue"),
+    "github:index/actionsOrganizationSecret:ActionsOrganizationSecret": ("value", "plaintextValue"),
+}
+APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
+FORK_PULL_REQUESTS = "pulumi-python:dynamic/github:ForkPullRequestSettings"
+_PINNED = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
+
+
+def _of(resources: Iterable[Declared], type_: str) -> list[Declared]:
+    return [resource for resource in resources if resource.type == type_]
+
+
+def _strings(value: Any, path: str = "") -> Iterable[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def no_plaintext_secrets(resources: Sequence[Declared]) -> list[str]:
+    """Secret values reach resources only as Pulumi secrets; no input holds something shaped like a token."""
+    problems = []
+    for resource in resources:
+        for field in SECRET_TYPES.get(resource.type, ()):
+            if field in resource.inputs and field not in resource.secrets:
+                problems.append(f"{resource.type} {resource.name}: {field} is plain text, not a Pulumi secret")
+        for path, text in _strings(resource.inputs):
+            if path not in resource.secrets and looks_like_token(text):
+                problems.append(f"{resource.type} {resource.name}: {path} holds a token in plain text")
+    return problems
+
+
+def images_pinned_by_digest(resources: Sequence[Declared]) -> list[str]:
+    """Every Argo CD Application overrides its image with `repository@sha256:…`."""
+    problems = []
+    applications = _of(resources, APPLICATION)
+    if not applications:
+        problems.append("no Argo CD Application is declared")
+    for application in applications:
+        images = application.inputs.get("spec", {}).get("source", {}).get("kustomize", {}).get("images", [])
+        if not images:
+            problems.append(f"Application {application.name}: no image override; it deploys whatever tag its manifests name")
+        problems += [
+            f"Application {application.name}: image {image!r} is not pinned by digest"
+            for image in images
+            if not _PINNED.fullmatch(image)
+        ]
+    return problems
+
+
+def admins_included_on_main(resources: Sequence[Declared]) -> list[str]:
+    """main is protected, with an approving review, and administrators are held to it."""
+    rules = [rule for rule in _of(resources, BRANCH_PROTECTION) if rule.inputs.get("pattern") == MAIN_BRANCH]
+    if not rules:
+        return [f"no branch protection on {MAIN_BRANCH}"]
+    problems = []
+    for rule in rules:
+        if rule.inputs.get("enforceAdmins") is not True:
+            problems.append(f"branch protection {rule.name}: administrators are not included (enforceAdmins)")
+        reviews = rule.inputs.get("requiredPullRequestReviews") or [{}]
+        if (reviews[0].get("requiredApprovingReviewCount") or 0) < 1:
+            problems.append(f"branch protection {rule.name}: no approving review required")
+    return problems
+
+
+def production_reviewed_without_bypass(resources: Sequence[Declared]) -> list[str]:
+    """production has required reviewers, prevents self-review, and administrators cannot bypass it."""
+    environments = [env for env in _of(resources, ENVIRONMENT) if env.inputs.get("environment") == PRODUCTION_ENVIRONMENT]
+    if not environments:
+        return [f"no {PRODUCTION_ENVIRONMENT} environment"]
+    problems = []
+    for environment in environments:
+        reviewers = environment.inputs.get("reviewers") or [{}]
+        if not (reviewers[0].get("users") or reviewers[0].get("teams")):
+            problems.append(f"environment {environment.name}: no required reviewers")
+        if environment.inputs.get("canAdminsBypass") is not False:
+            problems.append(f"environment {environment.name}: administrators may bypass it (canAdminsBypass)")
+        if environment.inputs.get("preventSelfReview") is not True:
+            problems.append(f"environment {environment.name}: the person who started a deployment may approve it")
+    return problems
+
+
+def release_tags_protected(resources: Sequence[Declared]) -> list[str]:
+    """Release tags: creation only by bypass actors (release managers); update and deletion by nobody."""
+    tag_rules = [
+        ruleset
+        for ruleset in _of(resources, RULESET)
+        if ruleset.inputs.get("target") == "tag"
+        and ruleset.inputs.get("enforcement") == "active"
+        and RELEASE_TAG_PATTERN in ruleset.inputs.get("conditions", {}).get("refName", {}).get("includes", [])
+    ]
+    problems = []
+    if not any(r.inputs.get("rules", {}).get("creation") is True and r.inputs.get("bypassActors") for r in tag_rules):
+        problems.append(f"no active tag ruleset lets only named release managers create {RELEASE_TAG_PATTERN}")
+    immutable = [
+        r
+        for r in tag_rules
+        if r.inputs.get("rules", {}).get("update") is True and r.inputs.get("rules", {}).get("deletion") is True
+    ]
+    if not immutable:
+        problems.append(f"no active tag ruleset forbids updating and deleting {RELEASE_TAG_PATTERN}")
+    problems += [f"tag ruleset {r.name}: someone may bypass the ban on moving or deleting release tags" for r in immutable if r.inputs.get("bypassActors")]
+    return problems
+
+
+def fork_pr_workflows_off(resources: Sequence[Declared]) -> list[str]:
+    """Fork pull requests run no workflows (private) or only after a maintainer's approval every time (public)."""
+    settings = _of(resources, FORK_PULL_REQUESTS)
+    if not settings:
+        return ["the fork pull request settings are not managed"]
+    problems = []
+    for setting in settings:
+        inputs = setting.inputs
+        if inputs.get("private"):
+            for key in ("run_workflows_from_fork_pull_requests", "send_write_tokens_to_workflows", "send_secrets_and_variables"):
+                if inputs.get(key) is not False:
+                    problems.append(f"{setting.name}: {key} is not false")
+        elif inputs.get("approval_policy") != APPROVAL_POLICY:
+            problems.append(f"{setting.name}: approval_policy is {inputs.get('approval_policy')!r}, not {APPROVAL_POLICY}")
+    return problems
+
+
+def required_checks_exist(resources: Sequence[Declared], check_names: set[str]) -> list[str]:
+    """Every status check the branch protection requires is the name of a job in .github/workflows."""
+    problems = []
+    for rule in _of(resources, BRANCH_PROTECTION):
+        for checks in rule.inputs.get("requiredStatusChecks") or []:
+            problems += [
+                f"branch protection {rule.name}: required check {context!r} is no job name in .github/workflows "
+                "(a required check that never reports blocks every merge)"
+                for context in checks.get("contexts", [])
+                if context not in check_names
+            ]
+    return problems
+
+
+POLICIES: tuple[Callable[[Sequence[Declared]], list[str]], ...] = (
+    no_plaintext_secrets,
+    images_pinned_by_digest,
+    admins_included_on_main,
+    production_reviewed_without_bypass,
+    release_tags_protected,
+    fork_pr_workflows_off,
+)
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    name: str
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PolicyReport:
+    results: tuple[PolicyResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(result.problems for result in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [{"name": r.name, "ok": not r.problems, "problems": list(r.problems)} for r in self.results],
+        }
+
+    def describe(self) -> list[str]:
+        lines = [f"policy: {'ok' if self.ok else 'FAILED'} ({len(self.results)} checks)"]
+        for result in self.results:
+            lines.append(f"  {'ok    ' if not result.problems else 'FAILED'} {result.name}")
+            lines += [f"         - {problem}" for problem in result.problems]
+        return lines
+
+
+def evaluate(resources: Sequence[Declared], check_names: set[str]) -> PolicyReport:
+    """Run every policy, and the required-checks rule against the given workflow job names."""
+    results = [PolicyResult(policy.__name__, tuple(policy(resources))) for policy in POLICIES]
+    results.append(PolicyResult(required_checks_exist.__name__, tuple(required_checks_exist(resources, check_names))))
+    return PolicyReport(tuple(results))

@@ -1,0 +1,356 @@
+"""`python -m infra render`: the program's desired state, offline, under Pulumi's mocks.
+
+The stack's config is read from `Pulumi.<stack>.yaml` (secure values stay encrypted:
+they become masked placeholders), the program runs with Pulumi's unit-test mocks in
+place of the engine, and every declared resource is printed: type, name, parent and
+inputs, secrets masked. Provider lookups (GitHub ids, registry digests) get offline
+answers, listed in the output. `--check` runs the policy checks on the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import runpy
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from pipelines.catalog import PULUMI_PROJECT, PULUMI_STACK
+from pipelines.errors import InputError, PipelineError
+from pipelines.output import emit, progress, report_error
+
+PROGRAM = Path(__file__).resolve().parent / "__main__.py"
+ROOT = PROGRAM.parent.parent
+SECRET_MASK = "[secret]"
+SECRET_PLACEHOLDER = "[secret value: encrypted in the stack file, not decrypted by render]"
+DYNAMIC_PROVIDER_KEY = "__provider"
+Answer = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """A stack file's config as Pulumi hands it to a program: flat `namespace:key` values and the secret keys."""
+
+    values: dict[str, Any]
+    secret_keys: frozenset[str]
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return set(value) == {"secure"} or any(_has_secure(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(item) for item in value)
+    return False
+
+
+def _unseal(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return SECRET_PLACEHOLDER if set(value) == {"secure"} else {k: _unseal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unseal(item) for item in value]
+    return value
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def stack_config(document: Any, path: Path) -> StackConfig:
+    """The config of a loaded stack file; structured values become JSON text, as Pulumi passes them."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("config", {}), Mapping):
+        raise InputError(f"{path}: expected a mapping with a `config:` mapping", hint="see docs/infra.md for the file's shape")
+    values: dict[str, Any] = {}
+    secret_keys = set()
+    for key, value in (document.get("config") or {}).items():
+        if not isinstance(key, str) or ":" not in key:
+            raise InputError(f"{path}: config key {key!r} has no namespace", hint=f"write it as {PULUMI_PROJECT}:{key}")
+        if _has_secure(value):
+            secret_keys.add(key)
+        if value is not None:
+            values[key] = _flat(_unseal(value))
+    return StackConfig(values, frozenset(secret_keys))
+
+
+def read_stack_file(path: Path) -> StackConfig:
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist", hint="pass --stack NAME of an existing Pulumi.NAME.yaml, or --stack-config FILE") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise InputError(f"cannot read {path}: {error}", hint="fix the stack file's YAML") from None
+    return stack_config(document, path)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One resource the program declared: what `pulumi preview` would send to its provider."""
+
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    secrets: tuple[str, ...] = ()  # input paths that held Pulumi secrets (masked in `inputs`)
+    provider: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "inputs": self.inputs,
+            "secrets": list(self.secrets),
+            "provider": self.provider,
+        }
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A provider function the program called, and the offline answer it got."""
+
+    token: str
+    args: dict[str, Any]
+    answer: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    resources: tuple[Declared, ...]
+    outputs: dict[str, Any]
+    warnings: tuple[str, ...]
+    lookups: tuple[Lookup, ...]
+
+    def of_type(self, type_: str) -> list[Declared]:
+        return [resource for resource in self.resources if resource.type == type_]
+
+    def named(self, type_: str, name: str) -> Declared:
+        matches = [resource for resource in self.of_type(type_) if resource.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources of type {type_} named {name}")
+        return matches[0]
+
+
+def _mask(value: Any, path: str, secrets: list[str]) -> Any:
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        secrets.append(path)
+        return SECRET_MASK
+    if isinstance(value, Mapping):
+        return {k: _mask(v, f"{path}.{k}" if path else str(k), secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(item, f"{path}[{index}]", secrets) for index, item in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the protobuf wire has only doubles
+    return value
+
+
+def _urn_resource(urn: str) -> str | None:
+    parts = urn.split("::")
+    if len(parts) < 4 or parts[2].endswith("pulumi:pulumi:Stack"):
+        return None
+    return f"{parts[2].split('$')[-1]}::{parts[3]}"
+
+
+def placeholder_id(name: str) -> int:
+    """A stable stand-in for a GitHub user or team id, which render cannot look up offline."""
+    return zlib.crc32(name.encode()) % 90_000_000 + 10_000_000
+
+
+def offline_answers(config: StackConfig) -> Answer:
+    """Answers to the lookups the program makes: placeholder ids, and each pinned image's configured digest."""
+    from infra.registry import release_reference
+    from pipelines.stackconfig import IMAGES_KEY, parse_images
+
+    try:
+        pins = parse_images(json.loads(config.values.get(IMAGES_KEY, "{}")))
+    except (PipelineError, ValueError):
+        pins = {}  # the program reports the config error itself, before any lookup
+    digests = {release_reference(pin): pin.digest for pin in pins.values() if pin.pinned}
+
+    def answer(token: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        if token == "github:index/getUser:getUser":
+            return {"id": str(placeholder_id(args["username"])), "login": args["username"]}
+        if token == "github:index/getTeam:getTeam":
+            return {"id": str(placeholder_id(args["slug"])), "slug": args["slug"], "name": args["slug"]}
+        if token == "docker:index/getRegistryImage:getRegistryImage":
+            return {"id": args["name"], "name": args["name"], "sha256Digest": digests.get(args["name"])}
+        raise InputError(f"render has no offline answer for {token}", hint="add one to infra.render.offline_answers")
+
+    return answer
+
+
+def run_program(config: StackConfig, answer: Answer, *, stack: str = PULUMI_STACK, program: Path = PROGRAM) -> Rendering:
+    """Run the Pulumi program under mocks with `config`, answering its lookups with `answer`.
+
+    Raises the program's own PipelineError (config error, registry mismatch) as is.
+    """
+    import pulumi
+    from pulumi.runtime import mocks, rpc, set_all_config
+    from pulumi.runtime.settings import set_root_resource
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    declared: list[Declared] = []
+    lookups: list[Lookup] = []
+    outputs: dict[str, Any] = {}
+
+    class Answers(mocks.Mocks):
+        def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            state = dict(args.inputs)
+            if args.typ == "github:index/repository:Repository":
+                state.update(repoId=placeholder_id(args.name), nodeId=f"R_{args.name}")
+            return f"{args.name}-id", state
+
+        def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+            result = answer(args.token, args.args)
+            lookups.append(Lookup(args.token, dict(args.args), result))
+            return result
+
+    class Recorder(mocks.MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                raw = rpc.deserialize_properties(request.object)
+                raw.pop(DYNAMIC_PROVIDER_KEY, None)
+                secret_paths: list[str] = []
+                inputs = _mask(raw, "", secret_paths)
+                declared.append(
+                    Declared(
+                        type=request.type,
+                        name=request.name,
+                        parent=_urn_resource(request.parent),
+                        custom=bool(request.custom),
+                        inputs=inputs,
+                        secrets=tuple(secret_paths),
+                        provider=_urn_resource(request.provider.rsplit("::", 1)[0]) if request.provider else None,
+                    )
+                )
+            return response
+
+    warnings: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                warnings.append(record.getMessage())
+
+    logger = logging.getLogger(f"infra.render.{id(declared)}")
+    logger.propagate = False
+    logger.addHandler(Collect())
+    set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack for every run in this process
+    set_all_config(dict(config.values), sorted(config.secret_keys))
+    answers = Answers()
+    mocks.set_mocks(answers, project=PULUMI_PROJECT, stack=stack, preview=True, logger=logger, monitor=Recorder(answers))
+
+    def program_run() -> None:
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        except pulumi.RunError as error:
+            if isinstance(error.__cause__, PipelineError):
+                raise error.__cause__ from None
+            raise
+
+    _sync_await(run_pulumi_func(program_run))
+    root = pulumi.runtime.get_root_resource()
+    for name, value in getattr(root, "outputs", {}).items():
+        outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
+    declared.sort(key=lambda resource: (resource.parent or "", resource.type, resource.name))
+    return Rendering(tuple(declared), outputs, tuple(warnings), tuple(lookups))
+
+
+def _describe(rendering: Rendering, stack: str, source: Path, report: Any) -> str:
+    import yaml
+
+    lines = [f"stack {stack} ({source}), rendered offline under Pulumi's mocks: {len(rendering.resources)} resources", ""]
+    for resource in rendering.resources:
+        head = f"{resource.type}  {resource.name}"
+        lines.append(head + (f"    (in {resource.parent})" if resource.parent else ""))
+        if resource.inputs:
+            dumped = yaml.safe_dump(resource.inputs, sort_keys=True, default_flow_style=False, width=120)
+            lines += [f"    {line}" for line in dumped.splitlines()]
+        lines.append("")
+    lines.append("stack outputs:")
+    lines += [f"    {line}" for line in yaml.safe_dump(rendering.outputs, sort_keys=False, width=120).splitlines()]
+    lines.append("offline answers to provider lookups (ids are placeholders; digests are the configured ones):")
+    lines += [f"    {lookup.token} {json.dumps(lookup.args, sort_keys=True)} -> {json.dumps(lookup.answer, sort_keys=True)}" for lookup in rendering.lookups]
+    lines += [f"warning: {warning}" for warning in rendering.warnings]
+    if report is not None:
+        lines.append("")
+        lines += report.describe()
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra",
+        description="Offline review of the Pulumi program: run it under Pulumi's mocks with a stack's config and\n"
+        "print every declared resource (type, name, inputs; secrets masked). No credentials, no network.",
+        epilog="Exit codes: 0 success, 1 a policy check failed, 2 bad usage or config.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    render = commands.add_parser(
+        "render",
+        help="print the desired state of a stack, rendered offline",
+        description="Run the program under Pulumi's unit-test mocks with the config of Pulumi.<stack>.yaml and print\n"
+        "every declared resource: type, name, parent and inputs, with secrets masked. GitHub user and team\n"
+        "lookups get placeholder ids and registry lookups get the configured digests (listed in the output).\n"
+        "--check also runs the policy checks (no plain-text secret, images pinned by digest, admins included\n"
+        "on main, production reviewers without admin bypass, release tags protected, fork PR workflows off,\n"
+        "required checks are real job names in .github/workflows) and exits 1 when one fails.",
+        epilog="examples:\n  python -m infra render --stack prod\n  python -m infra render --check --json > desired-state.json\n"
+        "  python -m infra render --stack-config /tmp/Pulumi.prod.yaml --check",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    render.add_argument("--stack", default=PULUMI_STACK, metavar="NAME", help=f"the stack (default: {PULUMI_STACK})")
+    render.add_argument("--stack-config", type=Path, metavar="FILE", help="the stack file (default: ROOT/Pulumi.<stack>.yaml)")
+    render.add_argument("--root", type=Path, default=ROOT, metavar="DIR", help="the project root with Pulumi.yaml and .github/ (default: this checkout)")
+    render.add_argument("--check", action="store_true", help="run the policy checks; exit 1 when one fails")
+    render.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    source = args.stack_config or args.root / f"Pulumi.{args.stack}.yaml"
+    try:
+        config = read_stack_file(source)
+        progress(f"rendering stack {args.stack} from {source} under Pulumi's mocks")
+        rendering = run_program(config, offline_answers(config), stack=args.stack)
+        report = None
+        if args.check:
+            from infra.policy import evaluate
+            from pipelines.trustedpublishers import WORKFLOWS_DIR, WorkflowFiles, job_check_names
+
+            report = evaluate(rendering.resources, job_check_names(WorkflowFiles(args.root / WORKFLOWS_DIR).all()))
+    except PipelineError as error:
+        report_error(error, args.json)
+        return error.exit_code
+    data = {
+        "stack": args.stack,
+        "stackConfig": str(source),
+        "resources": [resource.to_dict() for resource in rendering.resources],
+        "outputs": rendering.outputs,
+        "warnings": list(rendering.warnings),
+        "lookups": [vars(lookup) for lookup in rendering.lookups],
+    }
+    if report is not None:
+        data["policy"] = report.to_dict()
+    emit(args.json, data, _describe(rendering, args.stack, source, report))
+    return 1 if report is not None and not report.ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
