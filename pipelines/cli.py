@@ -10,11 +10,11 @@ import argparse
 import sys
 from typing import Sequence
 
-from pipelines.commands import calver, plan, promote, tag, versions, wait_healthy, wheels
+from pipelines.commands import calver, deploy, plan, promote, tag, trusted_publishers, versions, wait_healthy, wheels
 from pipelines.errors import PipelineError
 from pipelines.output import report_error
 
-COMMAND_MODULES = (tag, versions, calver, plan, promote, wheels, wait_healthy)
+COMMAND_MODULES = (tag, versions, calver, plan, promote, wheels, deploy, wait_healthy, trusted_publishers)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,31 @@
+"""Which URLs the pipelines may talk to: https anywhere, plain http only to this machine."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from pipelines.errors import InputError
+
+
+def is_loopback_host(hostname: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (a bare host name, without port or brackets)."""
+    if not hostname:
+        return False
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure_url(url: str, what: str, example: str) -> None:
+    """Refuse a URL that is not https, except plain http to a loopback host (tests, the demo)."""
+    parts = urlsplit(url)
+    if parts.hostname and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))):
+        return
+    raise InputError(
+        f"{what} {url!r} is not an https URL",
+        hint=f"use {example}; plain http is accepted only for loopback hosts (127.0.0.1, ::1, localhost)",
+    )
