@@ -10,7 +10,6 @@ index's; a file the index gives no sha256 for is refused.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -18,19 +17,21 @@ import tempfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin
 
 import requests
 from packaging.utils import canonicalize_name
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from pipelines.errors import CheckFailed, InputError
+from pipelines.errors import CheckFailed
+from pipelines.urls import require_secure_url
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 ACCEPT = f"{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.01"
 SUPPORTED_MAJOR = 1
+INDEX_EXAMPLE = "an https index, e.g. https://HOST/simple/"
 TIMEOUT = (10, 120)  # connect, read (seconds)
 _CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -44,30 +45,6 @@ class IndexFile:
     url: str
     sha256: str | None
     yanked: bool = False
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, what: str) -> None:
-    """Refuse a URL that is not https, or plain http to a non-loopback host."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
-        return
-    raise InputError(
-        f"{what} {url!r} is not an https URL",
-        hint="use https://HOST/simple/ (plain http only for 127.0.0.1, ::1 or localhost)",
-    )
 
 
 def _major(version: str, where: str) -> None:
@@ -156,7 +133,7 @@ class PackageIndex:
     """The simple API of one index, e.g. `https://HOST/simple/`."""
 
     def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
-        check_url(base_url, "index")
+        require_secure_url(base_url, "index", INDEX_EXAMPLE)
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.session = session or _session()
 
@@ -184,7 +161,7 @@ class PackageIndex:
             raise CheckFailed(
                 f"the index gives no sha256 for {file.filename}", hint="use an index that lists sha256 hashes"
             )
-        check_url(file.url, f"link to {file.filename}")
+        require_secure_url(file.url, f"link to {file.filename}", INDEX_EXAMPLE)
         response = self._get(file.url, stream=True)
         self._raise_for_status(response, file.url)
         digest = hashlib.sha256()
@@ -213,7 +190,7 @@ class PackageIndex:
         except requests.RequestException as error:
             raise CheckFailed(f"cannot reach {url}: {error}", hint="check --index URL and the network") from None
         # A redirect may leave https; the final URL must pass the same rule as the first.
-        check_url(response.url, "redirect target")
+        require_secure_url(response.url, "redirect target", INDEX_EXAMPLE)
         return response
 
     @staticmethod

@@ -56,29 +56,26 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
-def _change_lines(changes: list[FileChange]) -> list[str]:
-    return [
+def _report_changes(args: argparse.Namespace, data: dict[str, Any], what: str, changes: list[FileChange]) -> int:
+    """Print the file changes of a bump or set-rc: `data` plus dry_run and files as JSON, or one line each."""
+    lines = [
         f"{change.path} ({change.key}): {change.old} -> {change.new}"
         if change.old != change.new
         else f"{change.path} ({change.key}): already {change.new}"
         for change in changes
     ]
+    data = {**data, "dry_run": args.dry_run, "files": [vars(change) for change in changes]}
+    verb = "would set" if args.dry_run else "set"
+    emit(args.json, data, f"{verb} {what}:\n  " + "\n  ".join(lines))
+    return 0
 
 
 def _bump(args: argparse.Namespace) -> int:
     project: Project = get_project(args.project)
     version = parse_version(args.version)
     changes = VersionFiles(resolve_root(args)).bump(project, version, dry_run=args.dry_run)
-    verb = "would set" if args.dry_run else "set"
-    lines = _change_lines(changes)
-    data: dict[str, Any] = {
-        "project": project.name,
-        "version": version.pep440(),
-        "dry_run": args.dry_run,
-        "files": [vars(change) for change in changes],
-    }
-    emit(args.json, data, f"{verb} {project.name} to {version}:\n  " + "\n  ".join(lines))
-    return 0
+    data = {"project": project.name, "version": version.pep440()}
+    return _report_changes(args, data, f"{project.name} to {version}", changes)
 
 
 def _set_rc(args: argparse.Namespace) -> int:
@@ -102,17 +99,8 @@ def _set_rc(args: argparse.Namespace) -> int:
     ]
     check_versions(project.name, pending, expected=tag.version).raise_for_problems()
     changes = [files.set_pyproject_version(path, target, dry_run=args.dry_run) for path in pyprojects]
-    verb = "would set" if args.dry_run else "set"
-    lines = _change_lines(changes)
-    data: dict[str, Any] = {
-        "project": project.name,
-        "tag": tag.name,
-        "version": target.pep440(),
-        "dry_run": args.dry_run,
-        "files": [vars(change) for change in changes],
-    }
-    emit(args.json, data, f"{verb} {project.name}'s package version to {target} for the RC build:\n  " + "\n  ".join(lines))
-    return 0
+    data = {"project": project.name, "tag": tag.name, "version": target.pep440()}
+    return _report_changes(args, data, f"{project.name}'s package version to {target} for the RC build", changes)
 
 
 def register(subcommands: Any) -> None:

@@ -68,13 +68,18 @@ def test_a_crlf_record_stays_crlf(wheel, tmp_path):
     assert record.count(b"\r\n") == record.count(b"\n") > 0
 
 
-def test_md5_record_hashes_are_refused(wheel, tmp_path):
-    def weaken(data: bytes) -> bytes:
-        lines = data.decode().splitlines()
-        path, _, size = lines[0].split(",")
-        return "\n".join([f"{path},md5=AAAA,{size}", *lines[1:]]).encode() + b"\n"
+def edit_first_row(edit):
+    """A RECORD edit applying `edit(path, hash, size) -> row` to the first row."""
 
-    repack(wheel, record_edit=weaken)
+    def apply(data: bytes) -> bytes:
+        first, *rest = data.decode().splitlines()
+        return "\n".join([edit(*first.split(",")), *rest]).encode() + b"\n"
+
+    return apply
+
+
+def test_md5_record_hashes_are_refused(wheel, tmp_path):
+    repack(wheel, record_edit=edit_first_row(lambda path, _, size: f"{path},md5=AAAA,{size}"))
     with pytest.raises(CheckFailed, match="no sha256"):
         promote(wheel, tmp_path / "out")
     assert not list((tmp_path / "out").iterdir())
@@ -88,12 +93,7 @@ def test_a_signed_record_is_refused(wheel, tmp_path):
 
 
 def test_a_wrong_size_in_record_is_refused(wheel, tmp_path):
-    def resize(data: bytes) -> bytes:
-        lines = data.decode().splitlines()
-        path, digest, size = lines[0].split(",")
-        return "\n".join([f"{path},{digest},{int(size) + 1}", *lines[1:]]).encode() + b"\n"
-
-    repack(wheel, record_edit=resize)
+    repack(wheel, record_edit=edit_first_row(lambda path, digest, size: f"{path},{digest},{int(size) + 1}"))
     with pytest.raises(CheckFailed, match="RECORD says"):
         promote(wheel, tmp_path / "out")
 
