@@ -301,6 +301,7 @@ class FaultProxy:
     upstream: str
     page_size: int | None = None  # paginate tag lists with pages of at most this many tags
     credentials: tuple[str, str] | None = None  # demand Bearer tokens obtained with these
+    realm: str | None = None  # the token service named in challenges (default: this proxy's /token)
     faults: list[Fault] = field(default_factory=list)
     log: list[Logged] = field(default_factory=list)
     requested_page_sizes: list[int] = field(default_factory=list)
@@ -392,19 +393,21 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return denied
             match = _REPOSITORY.match(path)
             if proxy.page_size and match and path.endswith("/tags/list") and self.command == "GET":
-                outcome = self._tags_page(match.group(1), parse_qs(query))
-            else:
-                outcome = self._forward(path, query, body, tamper=fault is not None and fault.action == "tamper")
+                return self._tags_page(match.group(1), parse_qs(query))
+            status, headers, payload = self._upstream(path, query, body)
             if fault is not None and fault.action == "drop-after":
                 self.close_connection = True
                 return "dropped"
-            return outcome
+            if fault is not None and fault.action == "tamper":
+                payload += b"\n"
+            return self._send(status, headers, payload)
 
         def _send(self, status: int, headers: dict[str, str], payload: bytes) -> str:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
@@ -413,22 +416,18 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> str:
             return self._send(status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(document).encode())
 
-        def _forward(self, path: str, query: str, body: bytes, *, tamper: bool = False) -> str:
+        def _upstream(self, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+            """The registry's answer to this request: status, headers to pass on, body."""
             connection = http.client.HTTPConnection(proxy.upstream, timeout=30)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
             connection.request(self.command, path + (f"?{query}" if query else ""), body=body or None, headers=headers)
             response = connection.getresponse()
-            payload = response.read() + (b"\n" if tamper else b"")
+            payload = response.read()
             connection.close()
             kept = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS | {"content-length"}}
-            if self.command == "HEAD":
+            if self.command == "HEAD":  # no body, but the length of the one a GET would have
                 kept["Content-Length"] = response.getheader("Content-Length") or "0"
-                self.send_response(response.status)
-                for name, value in kept.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                return str(response.status)
-            return self._send(response.status, kept, payload)
+            return response.status, kept, payload
 
         def _tags_page(self, repository: str, params: dict[str, list[str]]) -> str:
             requested = int(params.get("n", ["100"])[0])
@@ -448,7 +447,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             return self._send(200, headers, json.dumps({"name": repository, "tags": page}).encode())
 
         def _challenge(self, scope: str | None) -> str:
-            value = f'Bearer realm="http://{proxy.host}/token",service="fault-proxy"'
+            value = f'Bearer realm="{proxy.realm or f"http://{proxy.host}/token"}",service="fault-proxy"'
             if scope:
                 value += f',scope="{scope}"'
             return self._json(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
