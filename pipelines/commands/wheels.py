@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from pipelines.catalog import PROJECTS, Project, get_project
 from pipelines.commands import add_command, add_group
@@ -70,28 +70,34 @@ def _find_rc(args: argparse.Namespace) -> int:
     project = _wheel_project(args.project)
     release = parse_release(args.version)
     distribution = project.distribution or project.name
+    fetch: Callable[[str, Path], str]
     if args.source_dir is not None:
         local = {p.name: p for p in _source_files(args.source_dir)}
-        names, source, yanked = list(local), str(args.source_dir), []
+        names, source, yanked, verb = list(local), str(args.source_dir), [], "copying"
+
+        def fetch(filename: str, target: Path) -> str:
+            shutil.copyfile(local[filename], target)
+            return file_sha256(target)
+
     else:
         index = PackageIndex(args.index)
         progress(f"reading {distribution} on {index.base_url}")
         listed = index.project_files(distribution)
         remote = {f.filename: f for f in listed if not f.yanked}
-        names, source, yanked = list(remote), index.base_url, sorted(f.filename for f in listed if f.yanked)
+        names, source, verb = list(remote), index.base_url, "downloading"
+        yanked = sorted(f.filename for f in listed if f.yanked)
+
+        def fetch(filename: str, target: Path) -> str:
+            return index.download(remote[filename], target)
+
     selection = select_rc(project, release, names)
     chosen = selection.require()
     files = []
     with _staged(args.to) as staging:
         for name in chosen.files:
+            progress(f"{verb} {name.filename}")
             target = staging / name.filename
-            progress(f"{'copying' if args.source_dir else 'downloading'} {name.filename}")
-            if args.source_dir is not None:
-                shutil.copyfile(local[name.filename], target)
-                sha256 = file_sha256(target)
-            else:
-                sha256 = index.download(remote[name.filename], target)
-            files.append(_file_entry(target, sha256))
+            files.append(_file_entry(target, fetch(name.filename, target)))
     skipped = [{"rc": c.rc, "missing": list(c.missing)} for c in selection.candidates if c.rc > chosen.rc]
     data = {
         "project": project.name,
