@@ -157,6 +157,43 @@ class Workflow:
         return "branches" not in push and "branches-ignore" not in push
 
 
+@dataclass(frozen=True)
+class PipelinesCommand:
+    """One `python -m pipelines …` command line of a step's script, with the variables in its scope."""
+
+    step: Step
+    text: str
+    env: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        words = self.text.split()
+        return f"{self.step.workflow}:{self.step.job_id}:{' '.join(words[3:5])}"
+
+
+def pipelines_commands(workflows: dict[str, Workflow]) -> list[PipelinesCommand]:
+    """Every command line that calls the CLI, cut at the first shell operator after it."""
+    commands = []
+    for workflow in workflows.values():
+        for job in workflow.jobs.values():
+            for step in job.steps:
+                if not step.run:
+                    continue
+                env = {**(workflow.data.get("env") or {}), **(job.data.get("env") or {}), **step.env}
+                script = step.run.replace("\\\n", " ")
+                for line in script.splitlines():
+                    start = line.find("python -m pipelines")
+                    if start != -1:
+                        commands.append(PipelinesCommand(step, line[start:], env))
+    return commands
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "pipelines_command" in metafunc.fixturenames:
+        commands = pipelines_commands(load_workflows())
+        metafunc.parametrize("pipelines_command", commands, ids=[c.id for c in commands])
+
+
 def load_workflows() -> dict[str, Workflow]:
     paths = sorted([*WORKFLOWS_DIR.glob("*.yml"), *WORKFLOWS_DIR.glob("*.yaml")])
     return {p.name: Workflow(p, p.read_text(encoding="utf-8"), load_yaml(p)) for p in paths}

@@ -1,0 +1,250 @@
+"""The hardening rules of every workflow, checked on the parsed files.
+
+Permissions are least privilege: nothing at the top, each job only what one of its
+steps uses (an OIDC token where something signs, publishes or logs in by OIDC;
+`packages: write` where images are written; `contents: write` where a release is
+created; `pull-requests: write` where a preview is commented), and a job calling a reusable workflow grants exactly what the called jobs
+declare. Every action is pinned to a commit; no credentials persist in checkouts;
+no expression is expanded inside a script; nothing that publishes uses a cache.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"#\s*v\d+(?:\.\d+){0,2}\b")
+
+# What each kind of write permission is for, recognised from the steps that use it.
+OIDC_ACTIONS = {"pypa/gh-action-pypi-publish", "sigstore/gh-action-sigstore-python", "pulumi/auth-actions"}
+OIDC_COMMANDS = re.compile(r"\bcosign (?:sign|attest)\b")
+REGISTRY_WRITES = re.compile(r"\bskopeo copy\b|\bpython -m pipelines promote\b|\bcosign (?:sign|attest)\b")
+RELEASE_WRITES = re.compile(r"\bgh release create\b")
+
+CACHE_ACTIONS = {"actions/cache", "Swatinem/rust-cache"}
+
+
+def step_uses_oidc(step) -> bool:
+    return step.action in OIDC_ACTIONS or bool(step.run and OIDC_COMMANDS.search(step.run))
+
+
+def step_writes_registry(step) -> bool:
+    return bool(step.run and REGISTRY_WRITES.search(step.run))
+
+
+def step_creates_release(step) -> bool:
+    return bool(step.run and RELEASE_WRITES.search(step.run))
+
+
+def step_comments_on_pull_request(step) -> bool:
+    return step.action == "pulumi/actions" and step.inputs.get("comment-on-pr") is True
+
+
+NEEDS = {
+    "id-token": step_uses_oidc,
+    "packages": step_writes_registry,
+    "contents": step_creates_release,
+    "pull-requests": step_comments_on_pull_request,
+}
+
+
+def all_jobs(workflows):
+    return [job for workflow in workflows.values() for job in workflow.jobs.values()]
+
+
+def all_steps(workflows):
+    return [step for workflow in workflows.values() for step in workflow.steps()]
+
+
+def writes(permissions) -> set[str]:
+    assert isinstance(permissions, dict), f"permissions must be a mapping, not {permissions!r}"
+    return {scope for scope, level in permissions.items() if level == "write"}
+
+
+def test_no_workflow_grants_anything_at_the_top(workflows):
+    for workflow in workflows.values():
+        assert workflow.data.get("permissions") == {}, f"{workflow.name}: start from `permissions: {{}}`"
+
+
+def test_every_job_declares_its_permissions(workflows):
+    for job in all_jobs(workflows):
+        assert isinstance(job.permissions, dict), f"{job.label}: declare `permissions:` (`{{}}` for none)"
+        assert set(job.permissions.values()) <= {"read", "write", "none"}, job.label
+
+
+def test_a_write_permission_is_held_only_by_a_job_that_uses_it(workflows):
+    for job in all_jobs(workflows):
+        if job.calls:
+            continue
+        for scope in writes(job.permissions):
+            uses_it = NEEDS.get(scope)
+            assert uses_it is not None, f"{job.label}: {scope}: write is not a permission any of our jobs needs"
+            assert any(uses_it(step) for step in job.steps), f"{job.label} holds {scope}: write but never uses it"
+
+
+@pytest.mark.parametrize("scope", sorted(NEEDS))
+def test_a_job_that_needs_a_write_permission_holds_it(workflows, scope):
+    for job in all_jobs(workflows):
+        if any(NEEDS[scope](step) for step in job.steps):
+            assert job.permissions.get(scope) == "write", f"{job.label} needs {scope}: write"
+
+
+def test_a_caller_grants_exactly_what_the_called_jobs_declare(workflows):
+    for job in all_jobs(workflows):
+        if not job.calls:
+            continue
+        called = workflows[job.calls]
+        assert called.reusable, f"{job.label} calls {job.calls}, which is not a reusable workflow"
+        needed: dict[str, str] = {}
+        for called_job in called.jobs.values():
+            for scope, level in called_job.permissions.items():
+                if level == "write" or needed.get(scope) != "write":
+                    needed[scope] = level
+        assert job.permissions == needed, f"{job.label} grants {job.permissions}; {job.calls} needs {needed}"
+
+
+def test_id_token_sits_only_in_signing_publishing_and_oidc_login_jobs(workflows):
+    holders = {job.label for job in all_jobs(workflows) if not job.calls and "id-token" in writes(job.permissions)}
+    assert holders == {
+        "build-rocks.yml job publish-testpypi",
+        "release-rocks.yml job sign",
+        "release-rocks.yml job publish-pypi",
+        "_release-image.yml job sign",
+        "infra-preview.yml job preview",
+        "deploy.yml job deploy",
+    }
+
+
+def test_every_action_is_pinned_to_a_full_commit_with_its_version(workflows):
+    pins: dict[str, set[str]] = {}
+    for workflow in workflows.values():
+        lines = workflow.text.splitlines()
+        for number, line in enumerate(lines, 1):
+            match = re.match(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$", line)
+            if not match:
+                continue
+            uses, rest = match.groups()
+            if uses.startswith(("$/", "./")):
+                continue
+            assert SHA_PIN.match(uses), f"{workflow.name}:{number}: {uses} is not pinned to a full commit SHA"
+            assert VERSION_COMMENT.search(rest), f"{workflow.name}:{number}: say the version in a comment (# vX.Y.Z)"
+            action, sha = uses.split("@")
+            pins.setdefault(action, set()).add(sha)
+    assert pins, "no action found: the pattern above no longer reads the files"
+    for action, shas in pins.items():
+        assert len(shas) == 1, f"{action} is pinned to different commits: {sorted(shas)}"
+
+
+def test_the_pin_check_reads_every_uses_line(workflows):
+    """The line-based pin check above must see every `uses:` the parsed files hold."""
+    for workflow in workflows.values():
+        parsed = [s.uses for s in workflow.steps() if s.uses] + [j.data["uses"] for j in workflow.jobs.values() if j.calls]
+        seen = re.findall(r"^\s*(?:-\s+)?uses:\s*(\S+)", workflow.text, re.MULTILINE)
+        assert sorted(parsed) == sorted(seen), workflow.name
+
+
+def test_checkouts_keep_no_credentials(workflows):
+    checkouts = [step for step in all_steps(workflows) if step.action == "actions/checkout"]
+    assert checkouts
+    for step in checkouts:
+        assert step.inputs.get("persist-credentials") is False, f"{step.label}: set persist-credentials: false"
+
+
+def test_no_expression_is_expanded_inside_a_script(workflows):
+    scripts = [step for step in all_steps(workflows) if step.run]
+    assert scripts
+    for step in scripts:
+        assert "${{" not in step.run, f"{step.label}: pass the value through env: instead"
+
+
+def test_no_secret_is_handed_over_wholesale(workflows):
+    for workflow in workflows.values():
+        assert "toJSON(secrets)" not in workflow.text.replace(" ", ""), workflow.name
+        for job in workflow.jobs.values():
+            assert job.data.get("secrets") != "inherit", f"{job.label}: pass the secrets it needs by name"
+
+
+def is_publishing(job) -> bool:
+    return bool(writes(job.permissions)) or "environment" in job.data
+
+
+def test_publishing_jobs_use_no_cache(workflows):
+    publishing = [job for job in all_jobs(workflows) if not job.calls and is_publishing(job)]
+    assert publishing
+    for job in publishing:
+        for step in job.steps:
+            assert step.action not in CACHE_ACTIONS, f"{step.label}: no cache where something is published"
+            for key, value in step.inputs.items():
+                if "cache" in key:
+                    assert str(value).lower() == "false", f"{step.label}: {key}={value!r} in a publishing job"
+
+
+def test_every_job_has_a_timeout(workflows):
+    for job in all_jobs(workflows):
+        if job.calls:
+            # A calling job cannot set one; the called workflow's jobs (checked here too) do.
+            continue
+        timeout = job.data.get("timeout-minutes")
+        assert isinstance(timeout, int) and 0 < timeout <= 60, f"{job.label}: timeout-minutes {timeout!r}"
+
+
+def test_runners_are_githubs(workflows):
+    for job in all_jobs(workflows):
+        if job.calls:
+            continue
+        labels = job.matrix_values("runner") if "matrix.runner" in str(job.data["runs-on"]) else [job.data["runs-on"]]
+        assert labels, job.label
+        for label in labels:
+            assert isinstance(label, str) and "self-hosted" not in label, f"{job.label} runs on {label!r}"
+
+
+def test_scripts_run_in_bash_on_windows_too(workflows):
+    """PowerShell would read `"$TAG"` as its own variable: every script is written for bash."""
+    for workflow in workflows.values():
+        for job in workflow.jobs.values():
+            if job.calls or not any(step.run for step in job.steps):
+                continue
+            runners = job.matrix_values("runner") or [job.data["runs-on"]]
+            if any("windows" in str(runner) for runner in runners):
+                shell = (job.data.get("defaults") or workflow.data.get("defaults") or {}).get("run", {}).get("shell")
+                assert shell == "bash", f"{job.label} runs scripts on Windows: set defaults.run.shell: bash"
+
+
+def test_every_workflow_limits_its_concurrency(workflows):
+    for workflow in workflows.values():
+        if workflow.reusable:
+            # The caller holds the group; the same group here too would wait for itself.
+            assert "concurrency" not in workflow.data, workflow.name
+        else:
+            assert workflow.data.get("concurrency"), f"{workflow.name}: set a concurrency group"
+
+
+def test_a_projects_builds_and_releases_run_one_at_a_time(workflows, tag_workflows):
+    groups = {}
+    for name, (project, _stage) in tag_workflows.items():
+        concurrency = workflows[name].data["concurrency"]
+        assert concurrency["cancel-in-progress"] is False, f"{name}: a release must never be cancelled half-way"
+        assert concurrency["group"] == project.name, f"{name}: group by project"
+        groups.setdefault(project.name, set()).add(name)
+    assert all(len(names) == 2 for names in groups.values()), groups
+
+
+def test_deployments_never_interleave_or_get_cancelled(workflows):
+    concurrency = workflows["deploy.yml"].data["concurrency"]
+    assert concurrency["cancel-in-progress"] is False
+    assert "${{" not in concurrency["group"], "one group for every deploy run"
+
+
+def test_pull_requests_opened_by_automation_use_the_token_that_starts_workflows(workflows):
+    """Pull requests opened with GITHUB_TOKEN start no workflow runs, so ci would never check them."""
+    openers = [
+        step
+        for step in all_steps(workflows)
+        if step.run and re.search(r"\bgh pr create\b|\bpython -m pipelines deploy-pr\b", step.run)
+    ]
+    assert {step.workflow for step in openers} == {"_release-image.yml", "deploy.yml"}
+    for step in openers:
+        tokens = {value for key, value in step.env.items() if key in ("GH_TOKEN", "GITHUB_TOKEN", "PERCOLATE_GIT_PAT")}
+        assert tokens == {"${{ secrets.PERCOLATE_GIT_PAT }}"}, step.label
