@@ -80,8 +80,17 @@ class ImagePin:
         return entry
 
 
-def _fail(path: str, problem: str, fix: str) -> InputError:
-    return InputError(f"{STACK_CONFIG_FILE}: {path}: {problem}", hint=fix)
+class StackConfigError(InputError):
+    """A contract violation, with the dotted key it is about (so a file reader can point at the line)."""
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        where = f"{STACK_CONFIG_FILE}: {key}" if key.startswith(IMAGES_KEY) else key
+        super().__init__(f"{where}: {problem}", hint=fix)
+        self.key = key
+
+
+def _fail(path: str, problem: str, fix: str) -> StackConfigError:
+    return StackConfigError(path, problem, fix)
 
 
 def _string(value: Any, path: str, example: str) -> str:

@@ -21,7 +21,7 @@ import yaml
 from pipelines.errors import CheckFailed, InputError
 from pipelines.files import atomic_write_text
 from pipelines.catalog import STACK_CONFIG_FILE
-from pipelines.stackconfig import IMAGES_KEY, ImagePin, parse_image_pin, parse_images
+from pipelines.stackconfig import IMAGES_KEY, ImagePin, StackConfigError, parse_image_pin, parse_images
 
 INDENT = 2
 
@@ -37,7 +37,9 @@ def _yaml_error(path: Path, error: yaml.YAMLError) -> InputError:
     mark = getattr(error, "problem_mark", None)
     where = f"line {mark.line + 1}: " if mark is not None else ""
     problem = getattr(error, "problem", None) or str(error)
-    return InputError(f"{path}: {where}{problem}", hint="fix the YAML; nothing was written")
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    started = f" ({context} started on line {context_mark.line + 1})" if context and context_mark else ""
+    return InputError(f"{path}: {where}{problem}{started}", hint="fix the YAML; nothing was written")
 
 
 def _find(mapping: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None:
@@ -185,7 +187,15 @@ class StackFile:
         except yaml.YAMLError as error:
             raise _yaml_error(self.path, error) from None
 
-    def _at(self, found: tuple[yaml.Node, yaml.Node] | None, error: InputError) -> InputError:
+    def _at(self, root: yaml.Node | None, error: InputError) -> InputError:
+        """`error` with the file and the line of the deepest node its key names."""
+        found = None
+        if isinstance(error, StackConfigError) and error.key.startswith(IMAGES_KEY):
+            keys = [part for part in error.key.removeprefix(IMAGES_KEY).split(".") if part]
+            for depth in range(len(keys), -1, -1):
+                found = _node_at(root, "config", IMAGES_KEY, *[k.split("[")[0] for k in keys[:depth]])
+                if found:
+                    break
         where = f"line {found[0].start_mark.line + 1}: " if found else ""
         message = error.message.removeprefix(f"{STACK_CONFIG_FILE}: ")
         return InputError(f"{self.path}: {where}{message}", hint=error.hint)
@@ -197,19 +207,21 @@ class StackFile:
             raise InputError(f"{self.path}: line 1: the file is not a mapping", hint="a stack file maps config: to keys")
         config = (data or {}).get("config")
         if config is not None and not isinstance(config, dict):
-            raise self._at(_node_at(root, "config"), InputError("config is not a mapping", hint="write config: as a mapping"))
+            line = _node_at(root, "config")
+            where = f"line {line[0].start_mark.line + 1}: " if line else ""
+            raise InputError(f"{self.path}: {where}config is not a mapping", hint="write config: as a mapping")
         images = (config or {}).get(IMAGES_KEY)
         if images is not None and not isinstance(images, dict):
             try:
                 parse_images(images)
             except InputError as error:
-                raise self._at(_node_at(root, "config", IMAGES_KEY), error) from None
+                raise self._at(root, error) from None
         pins = {}
         for name, value in (images or {}).items():
             try:
                 pins[str(name)] = parse_image_pin(str(name), value)
             except InputError as error:
-                raise self._at(_node_at(root, "config", IMAGES_KEY, str(name)), error) from None
+                raise self._at(root, error) from None
         return data, root, pins
 
     def pins_from_text(self, text: str) -> dict[str, ImagePin]:
