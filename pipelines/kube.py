@@ -268,9 +268,12 @@ def _exec_plugin(user: _Named, origin: str) -> ExecPlugin | None:
         raise InputError(
             f"the exec plugin of {origin} speaks {api_version}", hint=f"supported: {', '.join(EXEC_API_VERSIONS)}"
         )
+    env_items, args = spec.get("env") or [], spec.get("args") or []
+    if not isinstance(env_items, list) or not isinstance(args, list):
+        raise InputError(f"the exec plugin of {origin} has malformed args or env", hint="both are lists in a kubeconfig")
     env = tuple(
         (str(item.get("name")), str(item.get("value", "")))
-        for item in spec.get("env") or []
+        for item in env_items
         if isinstance(item, Mapping) and item.get("name")
     )
     # A command given as a relative path is relative to the kubeconfig; a bare name is looked up on PATH.
@@ -278,7 +281,7 @@ def _exec_plugin(user: _Named, origin: str) -> ExecPlugin | None:
         command = str(user.source.parent / command)
     return ExecPlugin(
         command=command,
-        args=tuple(str(arg) for arg in spec.get("args") or []),
+        args=tuple(str(arg) for arg in args),
         env=env,
         api_version=api_version,
         cwd=user.source.parent,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.errors import InputError
 from pipelines.kube import load_access
@@ -154,3 +157,42 @@ def test_nothing_to_go_on_is_an_input_error(tmp_path):
         load_access(environ={"KUBECONFIG": str(tmp_path / "gone")}, home=tmp_path)
     with pytest.raises(InputError, match="token"):
         load_access(environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, home=tmp_path, service_account_dir=tmp_path / "none")
+
+
+KEYS = ["apiVersion", "kind", "current-context", "clusters", "users", "contexts", "name", "cluster", "user", "context",
+        "server", "certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify", "token", "tokenFile",
+        "client-certificate", "client-certificate-data", "client-key", "client-key-data", "exec", "command", "args",
+        "env", "value", "apiVersion", "auth-provider", "namespace"]
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10)
+    | st.sampled_from(["main", "https://k.invalid", "http://127.0.0.1:1", "client.authentication.k8s.io/v1", "dG9rZW4="]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(KEYS), children, max_size=5),
+    max_leaves=25,
+)
+
+
+bodies = st.dictionaries(st.sampled_from(KEYS), yaml_values, max_size=6)
+# Well-formed skeletons whose cluster and user bodies are arbitrary, so the deep fields get exercised too.
+skeletons = st.builds(
+    lambda cluster, user, exec_: {
+        "current-context": "main",
+        "contexts": [{"name": "main", "context": {"cluster": "c", "user": "u"}}],
+        "clusters": [{"name": "c", "cluster": {"server": "https://k.invalid", **cluster}}],
+        "users": [{"name": "u", "user": {**user, **({"exec": exec_} if exec_ is not None else {})}}],
+    },
+    bodies, bodies, st.none() | yaml_values | st.builds(lambda extra: {"command": "get-token", **extra}, bodies),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=bodies | skeletons, context=st.sampled_from([None, "main"]))
+def test_any_kubeconfig_document_gives_access_or_an_input_error(document, context):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config"
+        path.write_text(yaml.safe_dump(document))
+        try:
+            access = load_access(path, context, environ=NO_ENV, home=Path(folder))
+        except InputError as error:
+            assert error.message and error.hint
+        else:
+            assert access.server.startswith(("https://", "http://127.0.0.1"))

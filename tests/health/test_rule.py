@@ -179,8 +179,20 @@ json_values = st.recursive(
 )
 
 
+# Applications whose every status field holds arbitrary JSON, so the rule's deep reads get exercised too.
+status_fields = st.fixed_dictionaries(
+    {},
+    optional={key: json_values for key in ("sync", "health", "summary", "operationState", "conditions", "resources")},
+)
+skeleton_applications = st.builds(
+    lambda spec, status: {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "spec": spec, "status": status},
+    json_values, status_fields,
+)
+
+
 @settings(max_examples=300)
-@given(document=st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "spec", "status"]), json_values))
+@given(document=st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "spec", "status"]), json_values)
+       | skeleton_applications)
 def test_any_json_object_not_mentioning_the_digest_gets_a_waiting_verdict(document):
     digest = "sha256:" + "2b" * 32  # never produced by the strategy
     verdict = judge(document, digest)
