@@ -49,25 +49,20 @@ class GitHubRest:
             raise GitHubApiError(
                 "GITHUB_TOKEN is not set: the fork pull request settings need a token that may administer the repository"
             )
-        import requests
-
         self.api_url = api_url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers.update(
-            {
-                "Accept": "application/vnd.github+json",
-                "Authorization": f"Bearer {token}",
-                "X-GitHub-Api-Version": API_VERSION,
-                "User-Agent": "percolate-platform-infra",
-            }
-        )
+        self.headers = {
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {token}",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "percolate-platform-infra",
+        }
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         import requests
 
         url = f"{self.api_url}{path}"
         try:
-            response = self.session.request(method, url, json=body, timeout=TIMEOUT_SECONDS)
+            response = requests.request(method, url, headers=self.headers, json=body, timeout=TIMEOUT_SECONDS)
         except requests.RequestException as error:
             raise GitHubApiError(f"{method} {path}: {error}") from None
         if response.status_code >= 400:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable, Sequence
 
 from infra.branches import MAIN_BRANCH
@@ -16,6 +17,7 @@ from infra.forkprs import APPROVAL_POLICY
 from infra.release_tags import RELEASE_TAG_PATTERN
 from infra.render import Declared
 from pipelines.catalog import PRODUCTION_ENVIRONMENT
+from pipelines.trustedpublishers import Workflow, job_check_names
 
 BRANCH_PROTECTION = "github:index/branchProtection:BranchProtection"
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
@@ -26,6 +28,8 @@ SECRET_TYPES = {
 }
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 FORK_PULL_REQUESTS = "pulumi-python:dynamic/github:ForkPullRequestSettings"
+ACTIONS_PERMISSIONS = "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions"
+GITHUB_OWNED = ("actions/*", "github/*")
 _PINNED = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
 
@@ -161,6 +165,22 @@ def required_checks_exist(resources: Sequence[Declared], check_names: set[str]) 
     return problems
 
 
+def workflow_actions_allowed(resources: Sequence[Declared], workflows: Sequence[Workflow]) -> list[str]:
+    """Every action a workflow uses is allowed by the Actions policy (else GitHub refuses to run the job)."""
+    problems = []
+    for permissions in _of(resources, ACTIONS_PERMISSIONS):
+        config = permissions.inputs.get("allowedActionsConfig") or {}
+        patterns = list(config.get("patternsAlloweds") or []) + (list(GITHUB_OWNED) if config.get("githubOwnedAllowed") else [])
+        for workflow in workflows:
+            for job in workflow.jobs:
+                for uses in job.uses:
+                    # Actions and reusable workflows of the repository itself always run.
+                    if uses.startswith("./") or any(fnmatchcase(uses, pattern) for pattern in patterns):
+                        continue
+                    problems.append(f"{workflow.file} job {job.id}: {uses.split('@')[0]} is not in the allowed actions")
+    return problems
+
+
 POLICIES: tuple[Callable[[Sequence[Declared]], list[str]], ...] = (
     no_plaintext_secrets,
     images_pinned_by_digest,
@@ -199,8 +219,11 @@ class PolicyReport:
         return lines
 
 
-def evaluate(resources: Sequence[Declared], check_names: set[str]) -> PolicyReport:
-    """Run every policy, and the required-checks rule against the given workflow job names."""
+def evaluate(resources: Sequence[Declared], workflows: Sequence[Workflow]) -> PolicyReport:
+    """Run every policy, and the rules that hold the declared settings against the workflow files."""
     results = [PolicyResult(policy.__name__, tuple(policy(resources))) for policy in POLICIES]
-    results.append(PolicyResult(required_checks_exist.__name__, tuple(required_checks_exist(resources, check_names))))
+    results.append(
+        PolicyResult(required_checks_exist.__name__, tuple(required_checks_exist(resources, job_check_names(list(workflows)))))
+    )
+    results.append(PolicyResult(workflow_actions_allowed.__name__, tuple(workflow_actions_allowed(resources, workflows))))
     return PolicyReport(tuple(results))

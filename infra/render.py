@@ -309,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
         "lookups get placeholder ids and registry lookups get the configured digests (listed in the output).\n"
         "--check also runs the policy checks (no plain-text secret, images pinned by digest, admins included\n"
         "on main, production reviewers without admin bypass, release tags protected, fork PR workflows off,\n"
-        "required checks are real job names in .github/workflows) and exits 1 when one fails.",
+        "required checks are real job names in .github/workflows, every action the workflows use is allowed)\n"
+        "and exits 1 when one fails.",
         epilog="examples:\n  python -m infra render --stack prod\n  python -m infra render --check --json > desired-state.json\n"
         "  python -m infra render --stack-config /tmp/Pulumi.prod.yaml --check",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -332,9 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = None
         if args.check:
             from infra.policy import evaluate
-            from pipelines.trustedpublishers import WORKFLOWS_DIR, WorkflowFiles, job_check_names
+            from pipelines.trustedpublishers import WORKFLOWS_DIR, WorkflowFiles
 
-            report = evaluate(rendering.resources, job_check_names(WorkflowFiles(args.root / WORKFLOWS_DIR).all()))
+            report = evaluate(rendering.resources, WorkflowFiles(args.root / WORKFLOWS_DIR).all())
     except PipelineError as error:
         report_error(error, args.json)
         return error.exit_code
