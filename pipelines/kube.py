@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 import os
 import subprocess
@@ -27,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from pipelines.errors import CheckFailed, InputError
 from pipelines.output import progress
+from pipelines.urls import require_secure_url
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 CONNECT_TIMEOUT = 5.0
@@ -204,29 +203,8 @@ def _server(cluster: _Named, origin: str) -> str:
             f"the cluster of {origin} sets insecure-skip-tls-verify",
             hint="the gate sends credentials, so it verifies the server: give certificate-authority(-data) instead",
         )
-    _check_server_url(server, origin)
+    require_secure_url(server, f"{origin}: server", "https://HOST[:PORT]")
     return server.rstrip("/")
-
-
-def _check_server_url(server: str, origin: str) -> None:
-    parts = urlsplit(server)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return
-    raise InputError(
-        f"server {server!r} of {origin} is not an https URL",
-        hint="use https://HOST[:PORT]; plain http is accepted only for loopback servers (127.0.0.1, ::1, localhost)",
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _user_credentials(user: _Named, origin: str) -> dict[str, Any]:
