@@ -318,12 +318,12 @@ class KubeClient:
         self._secrets = tempfile.TemporaryDirectory(prefix="pipelines-kube-")
         self._session = requests.Session()
         self._session.headers.update({"Accept": "application/json", "User-Agent": "percolate-pipelines"})
-        ca = access.ca_file or (self._secret_file("ca.crt", access.ca_data) if access.ca_data else None)
+        ca = self._material("ca.crt", access.ca_data, access.ca_file)
         # Passed on every request: a session-level value would lose to $REQUESTS_CA_BUNDLE.
         self._verify: str | bool = str(ca) if ca else True
         self._use_client_certificate(
-            access.client_cert_file or (self._secret_file("client.crt", access.client_cert_data) if access.client_cert_data else None),
-            access.client_key_file or (self._secret_file("client.key", access.client_key_data) if access.client_key_data else None),
+            self._material("client.crt", access.client_cert_data, access.client_cert_file),
+            self._material("client.key", access.client_key_data, access.client_key_file),
         )
         self._exec_token: str | None = None
         self._exec_expiry: datetime | None = None
@@ -346,6 +346,10 @@ class KubeClient:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
         return path
+
+    def _material(self, name: str, data: bytes | None, file: Path | None) -> Path | None:
+        """The file holding a CA, certificate or key; `-data` wins over the file, as in kubectl."""
+        return self._secret_file(name, data) if data else file
 
     def _use_client_certificate(self, cert: Path | None, key: Path | None) -> None:
         if cert and key:

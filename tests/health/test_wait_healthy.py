@@ -203,7 +203,8 @@ def test_tls_with_the_kubeconfigs_ca_and_client_certificate(tls_kube_api, pki, w
     tls_kube_api.script(application(compared=names.new, running=(names.new,)))
     kubeconfig = write_kubeconfig(
         tls_kube_api.url,
-        cluster={"certificate-authority-data": b64(pki.ca_cert)},
+        # -data wins over the file, as in kubectl: the file here names a CA that did not sign the server.
+        cluster={"certificate-authority-data": b64(pki.ca_cert), "certificate-authority": str(pki.other_ca_cert)},
         user={"token": names.token, "client-certificate-data": b64(pki.client_cert), "client-key-data": b64(pki.client_key)},
     )
     result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig), "--interval", "0.02", "--json")
