@@ -105,6 +105,12 @@ class Job:
         return [entry[key] for entry in self.matrix.get("include", []) if key in entry]
 
     @property
+    def runners(self) -> list[Any]:
+        """The runner labels the job runs on, one per matrix entry where `runs-on` is the matrix's."""
+        runs_on = self.data.get("runs-on")
+        return self.matrix_values("runner") if runs_on == "${{ matrix.runner }}" else [runs_on]
+
+    @property
     def label(self) -> str:
         return f"{self.workflow} job {self.id}"
 

@@ -194,9 +194,8 @@ def test_runners_are_githubs(workflows):
     for job in all_jobs(workflows):
         if job.calls:
             continue
-        labels = job.matrix_values("runner") if "matrix.runner" in str(job.data["runs-on"]) else [job.data["runs-on"]]
-        assert labels, job.label
-        for label in labels:
+        assert job.runners, job.label
+        for label in job.runners:
             assert isinstance(label, str) and "self-hosted" not in label, f"{job.label} runs on {label!r}"
 
 
@@ -206,8 +205,7 @@ def test_scripts_run_in_bash_on_windows_too(workflows):
         for job in workflow.jobs.values():
             if job.calls or not any(step.run for step in job.steps):
                 continue
-            runners = job.matrix_values("runner") or [job.data["runs-on"]]
-            if any("windows" in str(runner) for runner in runners):
+            if any("windows" in str(runner) for runner in job.runners):
                 shell = (job.data.get("defaults") or workflow.data.get("defaults") or {}).get("run", {}).get("shell")
                 assert shell == "bash", f"{job.label} runs scripts on Windows: set defaults.run.shell: bash"
 
