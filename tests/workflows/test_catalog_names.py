@@ -22,9 +22,9 @@ from pipelines.catalog import (
     project_for_application,
 )
 from pipelines.tags import Stage
+from pipelines.trustedpublishers import PYPI, TESTPYPI, expected_publishers
 
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
-TESTPYPI_UPLOAD = "https://test.pypi.org/legacy/"
 
 
 def allowed_names() -> set[str]:
@@ -133,7 +133,7 @@ def test_trusted_publishing_jobs(workflows, tag_workflows):
     """Trusted publishers name the file and environment; the publish job must sit right there."""
     (rocks,) = [p for p in PROJECTS if p.ships_wheels]
     expected = {
-        ("build-rocks.yml", "publish-testpypi"): TESTPYPI_UPLOAD,
+        ("build-rocks.yml", "publish-testpypi"): TESTPYPI.upload_url,
         ("release-rocks.yml", "publish-pypi"): None,
     }
     publishers = {
@@ -149,6 +149,19 @@ def test_trusted_publishing_jobs(workflows, tag_workflows):
         assert job.permissions == {"id-token": "write"}, f"{job.label}: the OIDC token and nothing else"
         others = [j.id for j in workflows[name].jobs.values() if j.id != job_id and "id-token" in (j.permissions or {})]
         assert all("environment" not in workflows[name].jobs[o].data for o in others)
+
+
+def test_the_trusted_publishers_infra_declares_are_the_workflows_publish_jobs(workflows):
+    """PyPI checks each upload's OIDC claims against the tuple infra exports: file, environment, index."""
+    publishers = expected_publishers("percolation-labs", "percolate")
+    assert publishers
+    for publisher in publishers:
+        workflow = workflows[publisher.workflow]
+        (job,) = [job for job in workflow.jobs.values() if any(s.action == PUBLISH_ACTION for s in job.steps)]
+        assert job.data["environment"]["name"] == publisher.environment, job.label
+        (step,) = [s for s in job.steps if s.action == PUBLISH_ACTION]
+        assert step.inputs.get("repository-url", PYPI.upload_url) == publisher.index.upload_url, step.label
+        assert publisher.project == next(p.distribution for p in PROJECTS if p.ships_wheels)
 
 
 def test_pulumi_runs_the_catalogs_stack_from_the_repository_root(workflows, repo_root, yaml_loader):
