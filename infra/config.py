@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from pipelines.catalog import PULUMI_PROJECT, image_projects
 from pipelines.errors import InputError
@@ -45,11 +45,13 @@ _TOKEN_SHAPES = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0
 _SECRET_NAMES = re.compile(r"(token|password|secret|pat|privatekey|apikey|registryauth)$", re.IGNORECASE)
 _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 _TEAM = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_OWNER = _LOGIN
 _REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _ACTION_PATTERN = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.*/-]+(?:@[A-Za-z0-9_.*/-]+)?")
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _DURATION = re.compile(r"[0-9]+(?:ms|s|m|h)")
+_GIT_URL = re.compile(r"(?:https://|ssh://|git@)\S+")
+_PATH = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
+_CHECK_NAME = re.compile(r"\S(?:.*\S)?")
 _MISSING = object()
 
 
@@ -132,72 +134,82 @@ class StackSettings:
 
 
 class _Object:
-    """A config object (a mapping) read field by field, every error naming the field's full path."""
+    """A config object read field by field, every error naming the field's full path and a fix."""
 
-    def __init__(self, data: Any, path: str, fields: tuple[str, ...], example: str) -> None:
+    def __init__(self, data: Any, path: str, fields: tuple[str, ...], example: str, separator: str = ".") -> None:
         if not isinstance(data, Mapping):
             raise _fail(path, f"expected an object, got {data!r}", f"set it as in docs/infra.md, e.g. {example}")
-        unknown = sorted(set(map(str, data)) - set(fields))
-        if unknown:
-            raise _fail(path, f"unknown field(s) {', '.join(unknown)}", f"the fields are {', '.join(fields)}")
         self.data = data
         self.path = path
+        self.separator = separator
+        unknown = sorted(set(map(str, data)) - set(fields))
+        if unknown and separator == ":":
+            raise _fail(self.where(unknown[0]), "unknown key", f"the keys of {path} are: {', '.join(fields)}")
+        if unknown:
+            raise _fail(path, f"unknown field(s) {', '.join(unknown)}", f"the fields are {', '.join(fields)}")
+
+    def where(self, field: str) -> str:
+        return f"{self.path}{self.separator}{field}"
 
     def raw(self, field: str, default: Any, example: str) -> Any:
-        value = self.data.get(field, _MISSING)
-        if value is _MISSING or value is None:
-            if default is _MISSING:
-                raise _fail(f"{self.path}.{field}", "missing", f"pulumi config set --path '{self._config_path(field)}' {example}")
+        value = self.data.get(field)
+        if value is not None:
+            return value
+        if default is not _MISSING:
             return default
-        return value
+        setting = self.where(field).split(":", 1)[-1]
+        fix = (
+            f"set it as in docs/infra.md, e.g. {example}"
+            if example.startswith(("{", "["))
+            else f"pulumi config set --path '{setting}' {example}"
+        )
+        raise _fail(self.where(field), "missing", fix)
 
-    def _config_path(self, field: str) -> str:
-        return f"{self.path.split(':', 1)[1]}.{field}"
+    def child(self, field: str, fields: tuple[str, ...], example: str, default: Any = _MISSING) -> _Object:
+        return _Object(self.raw(field, default, example), self.where(field), fields, example)
 
-    def string(self, field: str, *, example: str, default: Any = _MISSING, pattern: re.Pattern[str] | None = None) -> str:
+    def string(
+        self, field: str, *, example: str, default: Any = _MISSING, pattern: re.Pattern[str] | None = None
+    ) -> str:
         value = self.raw(field, default, example)
         if not isinstance(value, str) or not value.strip() or (pattern is not None and not pattern.fullmatch(value)):
-            raise _fail(f"{self.path}.{field}", f"{value!r} is not valid", f"use a value like {example}")
+            raise _fail(self.where(field), f"{value!r} is not valid", f"use a value like {example}")
         return value
 
     def boolean(self, field: str, *, default: bool) -> bool:
-        return _boolean(self.raw(field, default, "true"), f"{self.path}.{field}")
+        value = self.raw(field, default, "true")
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        raise _fail(self.where(field), f"{value!r} is not true or false", "set true or false")
 
     def integer(self, field: str, *, default: int, minimum: int) -> int:
         value = self.raw(field, default, str(default))
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise _fail(f"{self.path}.{field}", f"{value!r} is not a whole number of at least {minimum}", f"e.g. {default}")
+            raise _fail(self.where(field), f"{value!r} is not a whole number of at least {minimum}", f"e.g. {default}")
         return value
 
-    def strings(self, field: str, *, example: str, pattern: re.Pattern[str], default: Any = _MISSING) -> tuple[str, ...]:
-        return _strings(self.raw(field, default, f"[{example}]"), f"{self.path}.{field}", example, pattern)
+    def strings(
+        self, field: str, *, example: str, pattern: re.Pattern[str], default: Any = _MISSING
+    ) -> tuple[str, ...]:
+        value = self.raw(field, default, f"[{example}]")
+        if not isinstance(value, list):
+            raise _fail(self.where(field), f"expected a list, got {value!r}", f"e.g. [{example}]")
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not pattern.fullmatch(item):
+                raise _fail(f"{self.where(field)}[{index}]", f"{item!r} is not valid", f"use a value like {example}")
+        return tuple(dict.fromkeys(value))
 
 
-def _boolean(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise _fail(path, f"{value!r} is not true or false", "set true or false")
-
-
-def _strings(value: Any, path: str, example: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise _fail(path, f"expected a list, got {value!r}", f"e.g. [{example}]")
-    for index, item in enumerate(value):
-        if not isinstance(item, str) or not pattern.fullmatch(item):
-            raise _fail(f"{path}[{index}]", f"{item!r} is not valid", f"use a value like {example}")
-    return tuple(dict.fromkeys(value))
-
-
-def _decode(values: Mapping[str, Any], name: str) -> Any:
+def _decode(key: str, raw: Any) -> Any:
     """A config value as Pulumi hands it over: structured values arrive as JSON text."""
-    raw = values.get(_key(name))
     if isinstance(raw, str) and raw[:1] in "[{":
         try:
             return json.loads(raw)
         except json.JSONDecodeError as error:
-            raise _fail(_key(name), f"is not valid structured config: {error}", "set it again with pulumi config set --path") from None
+            fix = "set it again with pulumi config set --path"
+            raise _fail(key, f"is not valid structured config: {error}", fix) from None
     return raw
 
 
@@ -232,60 +244,68 @@ def find_plaintext_secrets(values: Mapping[str, Any], secret_keys: set[str]) -> 
     return sorted(found)
 
 
-def _actors(value: Any, path: str, *, who: str) -> Actors:
-    data = _Object(value, path, ("users", "teams"), "{users: [alice], teams: [release-managers]}")
+def _actors(root: _Object, field: str, *, who: str, most: int | None = None) -> Actors:
+    data = root.child(field, ("users", "teams"), "{users: [alice], teams: [release-managers]}")
     actors = Actors(
         users=data.strings("users", example="alice", pattern=_LOGIN, default=[]),
         teams=data.strings("teams", example="release-managers", pattern=_TEAM, default=[]),
     )
     if actors.count == 0:
-        raise _fail(path, f"no {who}: both users and teams are empty", f"name at least one: pulumi config set --path '{path.split(':', 1)[1]}.users[0]' LOGIN")
+        setting = data.path.split(":", 1)[1]
+        fix = f"name at least one: pulumi config set --path '{setting}.users[0]' LOGIN"
+        raise _fail(data.path, f"no {who}: both users and teams are empty", fix)
+    if most is not None and actors.count > most:
+        raise _fail(data.path, f"{actors.count} {who}; GitHub accepts at most {most}", "name a team instead of many users")
     return actors
 
 
-def _repository(value: Any) -> RepositoryConfig:
-    path = _key("repository")
-    data = _Object(value, path, ("owner", "name", "visibility", "description"), "{owner: percolation-labs, name: percolate}")
+def _repository(root: _Object) -> RepositoryConfig:
+    fields = ("owner", "name", "visibility", "description")
+    data = root.child("repository", fields, "{owner: percolation-labs, name: percolate}")
     visibility = data.string("visibility", example="public", default="public")
     if visibility not in ("public", "private"):
-        raise _fail(f"{path}.visibility", f"{visibility!r} is neither public nor private", "set public or private")
+        raise _fail(data.where("visibility"), f"{visibility!r} is neither public nor private", "set public or private")
     return RepositoryConfig(
-        owner=data.string("owner", example="percolation-labs", pattern=_OWNER),
+        owner=data.string("owner", example="percolation-labs", pattern=_LOGIN),
         name=data.string("name", example="percolate", pattern=_REPOSITORY),
         visibility=visibility,
         description=data.string("description", example="'The Percolate monorepo'", default="The Percolate monorepo"),
     )
 
 
-def _actions(value: Any) -> ActionsConfig:
-    data = _Object(value, _key("actions"), ("allowedActions", "verifiedAllowed"), "{allowedActions: ['docker/*']}")
+def _actions(root: _Object) -> ActionsConfig:
+    data = root.child("actions", ("allowedActions", "verifiedAllowed"), "{allowedActions: ['docker/*']}")
     return ActionsConfig(
         allowed_actions=data.strings("allowedActions", example="docker/build-push-action@*", pattern=_ACTION_PATTERN),
         verified_allowed=data.boolean("verifiedAllowed", default=False),
     )
 
 
-def _argocd(value: Any) -> ArgoCdConfig:
-    path = _key("argocd")
-    fields = (
-        "namespace", "project", "manifestsRepo", "basePath", "targetRevision", "server", "namespaces",
-        "revisionHistoryLimit", "retry",
-    )  # fmt: skip
-    data = _Object(value, path, fields, "{manifestsRepo: https://github.com/percolation-labs/percolate-manifests.git, ...}")
+ARGOCD_FIELDS = (
+    "namespace", "project", "manifestsRepo", "basePath", "targetRevision", "server", "namespaces",
+    "revisionHistoryLimit", "retry",
+)  # fmt: skip
+RETRY_FIELDS = ("limit", "backoffDuration", "backoffFactor", "backoffMaxDuration")
+
+
+def _argocd(root: _Object) -> ArgoCdConfig:
+    data = root.child("argocd", ARGOCD_FIELDS, "{manifestsRepo: ..., basePath: apps/prod, targetRevision: main, ...}")
     manifests = data.string("manifestsRepo", example="https://github.com/percolation-labs/percolate-manifests.git")
-    if not re.fullmatch(r"(?:https://|ssh://|git@)\S+", manifests):
-        raise _fail(f"{path}.manifestsRepo", f"{manifests!r} is not a git URL", "use https://HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git")
+    if not _GIT_URL.fullmatch(manifests):
+        fix = "use https://HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git"
+        raise _fail(data.where("manifestsRepo"), f"{manifests!r} is not a git URL", fix)
     server = data.string("server", example="https://kubernetes.default.svc", default="https://kubernetes.default.svc")
     if not server.startswith("https://"):
-        raise _fail(f"{path}.server", f"{server!r} is not an https URL", "use the cluster's API URL, e.g. https://kubernetes.default.svc")
-    applications = [str(project.argocd_application) for project in image_projects()]
-    namespaces = _Object(data.raw("namespaces", _MISSING, "{percolate-api: percolate}"), f"{path}.namespaces", tuple(applications), "{percolate-api: percolate}")
-    retry = _Object(data.raw("retry", {}, "{limit: 5}"), f"{path}.retry", ("limit", "backoffDuration", "backoffFactor", "backoffMaxDuration"), "{limit: 5}")
+        fix = "use the cluster's API URL, e.g. https://kubernetes.default.svc"
+        raise _fail(data.where("server"), f"{server!r} is not an https URL", fix)
+    applications = tuple(str(project.argocd_application) for project in image_projects())
+    namespaces = data.child("namespaces", applications, "{percolate-api: percolate, percolate-reading: percolate}")
+    retry = data.child("retry", RETRY_FIELDS, "{limit: 5}", default={})
     return ArgoCdConfig(
         namespace=data.string("namespace", example="argocd", default="argocd", pattern=_DNS_LABEL),
         project=data.string("project", example="percolate", default="percolate", pattern=_DNS_LABEL),
         manifests_repo=manifests,
-        base_path=data.string("basePath", example="apps/prod", pattern=re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")),
+        base_path=data.string("basePath", example="apps/prod", pattern=_PATH),
         target_revision=data.string("targetRevision", example="main"),
         server=server,
         namespaces=tuple((app, namespaces.string(app, example="percolate", pattern=_DNS_LABEL)) for app in applications),
@@ -297,58 +317,42 @@ def _argocd(value: Any) -> ArgoCdConfig:
     )
 
 
-def _required(values: Mapping[str, Any], name: str, parse: Callable[[Any], Any], example: str) -> Any:
-    value = _decode(values, name)
-    if value is None:
-        raise _fail(_key(name), "missing", f"set it (see docs/infra.md), e.g. {example}")
-    return parse(value)
-
-
 def parse_settings(values: Mapping[str, Any], secret_keys: set[str]) -> StackSettings:
     """Validate the whole stack config; the first problem found is raised, naming the key and the fix."""
-    ours = sorted(key for key in values if key.startswith(f"{NAMESPACE}:"))
-    unknown = [key for key in ours if key.split(":", 1)[1] not in KEYS]
-    if unknown:
-        raise _fail(unknown[0], "unknown key", f"the keys of {NAMESPACE} are: {', '.join(KEYS)}")
     plaintext = find_plaintext_secrets(values, secret_keys)
     if plaintext:
-        key = plaintext[0]
         raise _fail(
-            key,
+            plaintext[0],
             "holds a secret in plain text",
-            f"remove it from the stack file and set it encrypted: pulumi config set --secret {key} (then rotate the leaked value)",
+            f"remove it from the stack file and set it encrypted: pulumi config set --secret {plaintext[0]} "
+            "(then rotate the leaked value)",
         )
+    ours = {
+        # Secret values are never decoded nor kept: only whether they are set matters here.
+        key.split(":", 1)[1]: True if key in secret_keys else _decode(key, value)
+        for key, value in values.items()
+        if key.startswith(f"{NAMESPACE}:") and value not in (None, "")
+    }
+    root = _Object(ours, NAMESPACE, KEYS, "see docs/infra.md", separator=":")
     for name in REQUIRED_SECRETS:
-        if values.get(_key(name)) in (None, ""):
-            raise _fail(_key(name), "missing", f"pulumi config set --secret {_key(name)} (the value of Actions secret {SECRETS[name]})")
-
-    required_checks = _required(
-        values, "requiredChecks", lambda v: _strings(v, _key("requiredChecks"), "test", re.compile(r"\S(?:.*\S)?")), "[test]"
-    )
+        if name not in ours:
+            fix = f"pulumi config set --secret {_key(name)} (the value of Actions secret {SECRETS[name]})"
+            raise _fail(_key(name), "missing", fix)
+    required_checks = root.strings("requiredChecks", example="test", pattern=_CHECK_NAME)
     if not required_checks:
         raise _fail(_key("requiredChecks"), "is empty", "name the CI job that must pass, e.g. [test]")
-    registry_check = _decode(values, "registryCheck")
-    at_organization = _decode(values, "secretsAtOrganization")
     return StackSettings(
-        repository=_required(values, "repository", _repository, "{owner: percolation-labs, name: percolate}"),
+        repository=_repository(root),
         required_checks=required_checks,
-        release_managers=_required(values, "releaseManagers", lambda v: _actors(v, _key("releaseManagers"), who="release managers"), "{users: [alice]}"),
-        production_reviewers=_reviewers(values),
-        actions=_required(values, "actions", _actions, "{allowedActions: ['docker/*']}"),
-        secrets=tuple(name for name in SECRETS if values.get(_key(name)) not in (None, "")),
-        secrets_at_organization=False if at_organization is None else _boolean(at_organization, _key("secretsAtOrganization")),
-        argocd=_required(values, "argocd", _argocd, "{manifestsRepo: ..., basePath: apps/prod, targetRevision: main}"),
-        registry_check=True if registry_check is None else _boolean(registry_check, _key("registryCheck")),
-        images=tuple(parse_images(_decode(values, "images"), key=IMAGES_KEY).values()),
+        release_managers=_actors(root, "releaseManagers", who="release managers"),
+        production_reviewers=_actors(root, "productionReviewers", who="reviewers", most=MAX_REVIEWERS),
+        actions=_actions(root),
+        secrets=tuple(name for name in SECRETS if name in ours),
+        secrets_at_organization=root.boolean("secretsAtOrganization", default=False),
+        argocd=_argocd(root),
+        registry_check=root.boolean("registryCheck", default=True),
+        images=tuple(parse_images(ours.get("images"), key=IMAGES_KEY).values()),
     )
-
-
-def _reviewers(values: Mapping[str, Any]) -> Actors:
-    path = _key("productionReviewers")
-    reviewers = _required(values, "productionReviewers", lambda v: _actors(v, path, who="reviewers"), "{teams: [platform]}")
-    if reviewers.count > MAX_REVIEWERS:
-        raise _fail(path, f"{reviewers.count} reviewers; GitHub accepts at most {MAX_REVIEWERS}", "name a team instead of many users")
-    return reviewers
 
 
 def read_stack_config() -> tuple[dict[str, Any], set[str]]:

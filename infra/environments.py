@@ -73,20 +73,13 @@ class DeploymentEnvironments(pulumi.ComponentResource):
         tag_patterns: tuple[str, ...],
         branch: str | None,
     ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        if branch is not None:
+        refs = [("branch", branch)] if branch is not None else []
+        refs += [("tag", pattern) for pattern in tag_patterns]
+        for kind, pattern in refs:
             github.RepositoryEnvironmentDeploymentPolicy(
-                f"{prefix}-branch-{branch}",
+                f"{prefix}-{kind}-{re.sub('[^A-Za-z0-9]+', '-', pattern).strip('-')}",
                 repository=repository,
                 environment=environment.environment,
-                branch_pattern=branch,
-                opts=child,
-            )
-        for pattern in tag_patterns:
-            github.RepositoryEnvironmentDeploymentPolicy(
-                f"{prefix}-tag-{re.sub('[^A-Za-z0-9]+', '-', pattern).strip('-')}",
-                repository=repository,
-                environment=environment.environment,
-                tag_pattern=pattern,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
+                **{f"{kind}_pattern": pattern},
             )

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from infra.branches import MAIN_BRANCH
 from infra.config import looks_like_token
-from infra.forkprs import APPROVAL_POLICY
+from infra.forkprs import APPROVAL_POLICY, PRIVATE_SETTINGS
 from infra.release_tags import RELEASE_TAG_PATTERN
 from infra.render import Declared
 from pipelines.catalog import PRODUCTION_ENVIRONMENT
@@ -30,6 +30,7 @@ APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 FORK_PULL_REQUESTS = "pulumi-python:dynamic/github:ForkPullRequestSettings"
 ACTIONS_PERMISSIONS = "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions"
 GITHUB_OWNED = ("actions/*", "github/*")
+PRIVATE_OFF = tuple(key for key, value in PRIVATE_SETTINGS.items() if value is False)
 _PINNED = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
 
@@ -130,7 +131,11 @@ def release_tags_protected(resources: Sequence[Declared]) -> list[str]:
     ]
     if not immutable:
         problems.append(f"no active tag ruleset forbids updating and deleting {RELEASE_TAG_PATTERN}")
-    problems += [f"tag ruleset {r.name}: someone may bypass the ban on moving or deleting release tags" for r in immutable if r.inputs.get("bypassActors")]
+    problems += [
+        f"tag ruleset {r.name}: someone may bypass the ban on moving or deleting release tags"
+        for r in immutable
+        if r.inputs.get("bypassActors")
+    ]
     return problems
 
 
@@ -143,7 +148,7 @@ def fork_pr_workflows_off(resources: Sequence[Declared]) -> list[str]:
     for setting in settings:
         inputs = setting.inputs
         if inputs.get("private"):
-            for key in ("run_workflows_from_fork_pull_requests", "send_write_tokens_to_workflows", "send_secrets_and_variables"):
+            for key in PRIVATE_OFF:
                 if inputs.get(key) is not False:
                     problems.append(f"{setting.name}: {key} is not false")
         elif inputs.get("approval_policy") != APPROVAL_POLICY:
@@ -170,7 +175,9 @@ def workflow_actions_allowed(resources: Sequence[Declared], workflows: Sequence[
     problems = []
     for permissions in _of(resources, ACTIONS_PERMISSIONS):
         config = permissions.inputs.get("allowedActionsConfig") or {}
-        patterns = list(config.get("patternsAlloweds") or []) + (list(GITHUB_OWNED) if config.get("githubOwnedAllowed") else [])
+        patterns = list(config.get("patternsAlloweds") or [])
+        if config.get("githubOwnedAllowed"):
+            patterns += GITHUB_OWNED
         for workflow in workflows:
             for job in workflow.jobs:
                 for uses in job.uses:
@@ -222,8 +229,7 @@ class PolicyReport:
 def evaluate(resources: Sequence[Declared], workflows: Sequence[Workflow]) -> PolicyReport:
     """Run every policy, and the rules that hold the declared settings against the workflow files."""
     results = [PolicyResult(policy.__name__, tuple(policy(resources))) for policy in POLICIES]
-    results.append(
-        PolicyResult(required_checks_exist.__name__, tuple(required_checks_exist(resources, job_check_names(list(workflows)))))
-    )
+    check_names = job_check_names(list(workflows))
+    results.append(PolicyResult(required_checks_exist.__name__, tuple(required_checks_exist(resources, check_names))))
     results.append(PolicyResult(workflow_actions_allowed.__name__, tuple(workflow_actions_allowed(resources, workflows))))
     return PolicyReport(tuple(results))

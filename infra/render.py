@@ -284,7 +284,8 @@ def _describe(rendering: Rendering, stack: str, source: Path, report: Any) -> st
     lines.append("stack outputs:")
     lines += [f"    {line}" for line in yaml.safe_dump(rendering.outputs, sort_keys=False, width=120).splitlines()]
     lines.append("offline answers to provider lookups (ids are placeholders; digests are the configured ones):")
-    lines += [f"    {lookup.token} {json.dumps(lookup.args, sort_keys=True)} -> {json.dumps(lookup.answer, sort_keys=True)}" for lookup in rendering.lookups]
+    for lookup in rendering.lookups:
+        lines.append(f"    {lookup.token} {json.dumps(lookup.args, sort_keys=True)} -> {json.dumps(lookup.answer, sort_keys=True)}")
     lines += [f"warning: {warning}" for warning in rendering.warnings]
     if report is not None:
         lines.append("")
