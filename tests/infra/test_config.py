@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import copy
 
-from infra.config import find_plaintext_secrets, parse_settings
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from infra.config import KEYS, find_plaintext_secrets, parse_settings
 from pipelines.errors import InputError
 
 NS = "percolate-platform"
@@ -108,3 +112,23 @@ def test_structured_config_that_is_not_json_is_reported(config, settings_input):
     values[f"{NS}:actions"] = "{not json"
     with pytest.raises(InputError, match=f"{NS}:actions: is not valid structured config"):
         parse_settings(values, secret_keys)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(KEYS + ("unknownKey",)), junk=json_values)
+def test_any_value_under_any_key_is_accepted_or_refused_naming_that_key(config, settings_input, key, junk):
+    varied = copy.deepcopy(config)
+    varied[f"{NS}:{key}"] = junk
+    try:
+        parse_settings(*settings_input(varied))
+    except InputError as error:
+        assert error.message.startswith("stack config ") or error.message.startswith("Pulumi.prod.yaml: ")
+        assert key in error.message
+        assert error.hint

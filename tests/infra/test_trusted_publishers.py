@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pipelines.errors import InputError
 from pipelines.trustedpublishers import (
     PYPI,
     TESTPYPI,
@@ -17,6 +20,7 @@ from pipelines.trustedpublishers import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIN = "ed0c53931b1dc9bd32cbe73a98c7f6766f8a527e"
+PUBLISH = f"pypa/gh-action-pypi-publish@{PIN}"
 
 RELEASE = f"""
 name: release
@@ -183,8 +187,26 @@ def test_our_real_workflows_publish_as_the_publishers_say():
 
 
 def test_a_malformed_workflow_file_is_an_input_error(tmp_path):
-    from pipelines.errors import InputError
-
     folder = _folder(tmp_path, release="jobs: [unclosed", build=None)
     with pytest.raises(InputError, match="cannot read"):
         WorkflowFiles(folder).read("release-rocks.yml")
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["production", "staging", "write", "write-all", PUBLISH, ""]),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.sampled_from(["jobs", "steps", "uses", "with", "environment", "permissions", "id-token", "name", "x"]), children, max_size=4),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=300)
+@given(yaml_values)
+def test_any_workflow_document_parses_or_is_an_input_error_and_checks_never_crash(document):
+    try:
+        workflow = parse_workflow("release-rocks.yml", document)
+    except InputError as error:
+        assert "has no jobs mapping" in error.message
+        return
+    for publisher in expected_publishers("o", "r"):
+        assert all(isinstance(problem, str) for problem in check_publisher(publisher, workflow))
