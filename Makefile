@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Debian packages the test suite runs for real: an OCI registry, an independent registry client, git, a C compiler.
-DEBIAN_PACKAGES := docker-registry skopeo git gcc
+# Debian packages the test suite runs for real: an OCI registry, an independent registry client, git,
+# a C compiler (test wheels) and openssl (TLS certificates for the Kubernetes API stand-in).
+DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl
 
 .PHONY: test demo venv system-deps bench clean
 
