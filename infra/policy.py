@@ -181,8 +181,9 @@ def workflow_actions_allowed(resources: Sequence[Declared], workflows: Sequence[
         for workflow in workflows:
             for job in workflow.jobs:
                 for uses in job.uses:
-                    # Actions and reusable workflows of the repository itself always run.
-                    if uses.startswith("./") or any(fnmatchcase(uses, pattern) for pattern in patterns):
+                    # Actions and reusable workflows of the repository itself (`./…`, or the
+                    # self-repository reference `$/…`) always run.
+                    if uses.startswith(("./", "$/")) or any(fnmatchcase(uses, pattern) for pattern in patterns):
                         continue
                     problems.append(f"{workflow.file} job {job.id}: {uses.split('@')[0]} is not in the allowed actions")
     return problems

@@ -58,6 +58,8 @@ jobs:
       - uses: ./.github/actions/setup
   reuse:
     uses: ./.github/workflows/_build-image.yml
+  reuse-self:
+    uses: $/.github/workflows/_release-image.yml
 """
 
 
