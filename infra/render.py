@@ -80,15 +80,10 @@ def stack_config(document: Any, path: Path) -> StackConfig:
 
 
 def read_stack_file(path: Path) -> StackConfig:
-    import yaml
+    from pipelines.trustedpublishers import read_yaml
 
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist", hint="pass --stack NAME of an existing Pulumi.NAME.yaml, or --stack-config FILE") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise InputError(f"cannot read {path}: {error}", hint="fix the stack file's YAML") from None
-    return stack_config(document, path)
+    fix = "pass --stack NAME of an existing, valid Pulumi.NAME.yaml, or --stack-config FILE"
+    return stack_config(read_yaml(path, fix=fix), path)
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,18 @@ def check_publisher(publisher: TrustedPublisher, workflow: Workflow | None) -> l
     return problems
 
 
+def read_yaml(path: Path, *, fix: str) -> Any:
+    """A YAML file's document (the edge); a missing or unreadable file is an InputError with `fix` as hint."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist", hint=fix) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise InputError(f"cannot read {path}: {error}", hint=fix) from None
+
+
 class WorkflowFiles:
     """Reads workflow files from a folder (the edge; the rules above take parsed `Workflow`s)."""
 
@@ -224,16 +236,10 @@ class WorkflowFiles:
         self.directory = directory
 
     def read(self, file: str) -> Workflow | None:
-        import yaml
-
         path = self.directory / file
         if not path.is_file():
             return None
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            raise InputError(f"cannot read {path}: {error}", hint="fix the workflow file's YAML") from None
-        return parse_workflow(file, document)
+        return parse_workflow(file, read_yaml(path, fix="fix the workflow file's YAML"))
 
     def all(self) -> list[Workflow]:
         if not self.directory.is_dir():

@@ -18,6 +18,7 @@ from pipelines.trustedpublishers import (
     WorkflowFiles,
     check_publisher,
     expected_publishers,
+    read_yaml,
 )
 
 REPOSITORY_KEY = f"{PULUMI_PROJECT}:repository"
@@ -33,14 +34,7 @@ def _slug(text: str) -> tuple[str, str]:
 
 def _repository_from_stack(path: Path) -> tuple[str, str]:
     """owner and name from the stack config's `percolate-platform:repository` object."""
-    import yaml
-
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist", hint="pass --repository OWNER/NAME or --stack-config FILE") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise InputError(f"cannot read {path}: {error}", hint="fix the file, or pass --repository OWNER/NAME") from None
+    document = read_yaml(path, fix="pass --repository OWNER/NAME, or --stack-config FILE of a readable stack file")
     config = document.get("config") if isinstance(document, dict) else None
     repository = config.get(REPOSITORY_KEY) if isinstance(config, dict) else None
     owner = repository.get("owner") if isinstance(repository, dict) else None
