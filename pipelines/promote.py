@@ -67,7 +67,7 @@ def group_builds(tags: Iterable[BuildTag]) -> tuple[Build, ...]:
         Build(built_at, number, sha, version, tuple(sorted(members, key=lambda t: t.arch)))
         for (built_at, number, sha, version), members in groups.items()
     ]
-    builds.sort(key=lambda b: (b.built_at, b.number, b.sha, b.version.sort_key()), reverse=True)
+    builds.sort(key=lambda b: (b.built_at, b.number, b.sha, b.version.major, b.version.minor, b.version.patch), reverse=True)
     return tuple(builds)
 
 
@@ -89,8 +89,11 @@ def describe_skipped(choice: Choice, platforms: tuple[str, ...]) -> tuple[str, .
 
 def choose_build(tag_names: Iterable[str], version: ProjectVersion, platforms: tuple[str, ...]) -> Choice:
     """The newest build of `version` that has every platform; CheckFailed naming what exists when none does."""
-    every_build = group_builds(order_build_tags(tag_names).tags)
-    same_version = [build for build in every_build if build.version == version]
+    tag_names = tuple(tag_names)
+    # Only tags that spell this version can be its builds: parse those, not the whole repository.
+    marker = f"-v{version.release}-"
+    candidates = order_build_tags(name for name in tag_names if marker in name).tags
+    same_version = [build for build in group_builds(candidates) if build.version == version]
     skipped: list[Build] = []
     for build in same_version:
         if not build.missing(platforms):
@@ -103,7 +106,7 @@ def choose_build(tag_names: Iterable[str], version: ProjectVersion, platforms: t
             f"  - {listed}",
             hint="re-run the RC build (or push a new rcN tag) so that every platform is pushed, then promote again",
         )
-    newest = [build.name for build in every_build[:NEWEST_SHOWN]]
+    newest = [build.name for build in group_builds(order_build_tags(tag_names).tags)[:NEWEST_SHOWN]]
     existing = f"the newest builds are: {', '.join(newest)}" if newest else "the repository has no CalVer build tags"
     raise CheckFailed(
         f"no RC build of {version.release} in the registry; {existing}",

@@ -18,6 +18,7 @@ with plain HTTP requests and read back with Debian's skopeo, an independent clie
 from __future__ import annotations
 
 import base64
+import bisect
 import gzip
 import hashlib
 import http.client
@@ -288,6 +289,7 @@ class Logged:
     query: str
     outcome: str  # the status sent, or "dropped"
     auth_scheme: str | None
+    body_bytes: int = 0  # the size of the request's body
 
 
 _REPOSITORY = re.compile(r"^/v2/(.+?)/(?:manifests|blobs|tags)/")
@@ -302,9 +304,11 @@ class FaultProxy:
     page_size: int | None = None  # paginate tag lists with pages of at most this many tags
     credentials: tuple[str, str] | None = None  # demand Bearer tokens obtained with these
     realm: str | None = None  # the token service named in challenges (default: this proxy's /token)
+    latency: float = 0.0  # seconds added before each answer, as a registry across a network would take
     faults: list[Fault] = field(default_factory=list)
     log: list[Logged] = field(default_factory=list)
     requested_page_sizes: list[int] = field(default_factory=list)
+    tag_snapshots: dict[str, list[str]] = field(default_factory=dict)
     tokens: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # token -> repository -> actions
 
     def __post_init__(self) -> None:
@@ -361,6 +365,12 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body leave in separate writes: without this, Nagle's algorithm and the client's
+            # delayed ACK add tens of milliseconds to every answer.
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: Any) -> None:
             return
 
@@ -373,9 +383,11 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
+            if proxy.latency:
+                time.sleep(proxy.latency)
             scheme = (self.headers.get("Authorization") or "").split(" ", 1)[0] or None
             outcome = self._route(parts.path, parts.query, body)
-            proxy.record(Logged(self.command, parts.path, parts.query, outcome, scheme))
+            proxy.record(Logged(self.command, parts.path, parts.query, outcome, scheme, len(body)))
 
         def _route(self, path: str, query: str, body: bytes) -> str:
             if path == "/token":
@@ -419,7 +431,9 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _upstream(self, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
             """The registry's answer to this request: status, headers to pass on, body."""
             connection = http.client.HTTPConnection(proxy.upstream, timeout=30)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+            # Clients such as skopeo send several Accept lines: pass them on as one list.
+            headers = {k: ", ".join(self.headers.get_all(k, [])) for k in set(self.headers.keys())
+                       if k.lower() not in _HOP_HEADERS}
             connection.request(self.command, path + (f"?{query}" if query else ""), body=body or None, headers=headers)
             response = connection.getresponse()
             payload = response.read()
@@ -430,17 +444,21 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             return response.status, kept, payload
 
         def _tags_page(self, repository: str, params: dict[str, list[str]]) -> str:
-            requested = int(params.get("n", ["100"])[0])
+            page_size = int(proxy.page_size or 0)
+            requested = int(params.get("n", [page_size])[0])
             proxy.requested_page_sizes.append(requested)
-            size = min(requested, int(proxy.page_size or requested))
-            upstream = requests.get(f"http://{proxy.upstream}/v2/{repository}/tags/list", timeout=30)
-            if upstream.status_code != 200:
-                return self._send(upstream.status_code, {"Content-Type": "application/json"}, upstream.content)
-            tags = sorted(upstream.json().get("tags") or [])
+            size = min(requested, page_size)
             last = params.get("last", [None])[0]
-            if last is not None:
-                tags = [tag for tag in tags if tag > last]
-            page, more = tags[:size], len(tags) > size
+            # The first page reads the registry; later pages read the same snapshot, as a database-backed
+            # registry would, instead of listing every tag again.
+            tags = proxy.tag_snapshots.get(repository) if last is not None else None
+            if tags is None:
+                upstream = requests.get(f"http://{proxy.upstream}/v2/{repository}/tags/list", timeout=30)
+                if upstream.status_code != 200:
+                    return self._send(upstream.status_code, {"Content-Type": "application/json"}, upstream.content)
+                tags = proxy.tag_snapshots[repository] = sorted(upstream.json().get("tags") or [])
+            start = bisect.bisect_right(tags, last) if last is not None else 0
+            page, more = tags[start : start + size], len(tags) > start + size
             headers = {"Content-Type": "application/json"}
             if more:
                 headers["Link"] = f'</v2/{repository}/tags/list?n={requested}&last={quote(page[-1])}>; rel="next"'

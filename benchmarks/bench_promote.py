@@ -1,0 +1,241 @@
+"""Promoting from a repository of 10,050 CalVer tags: `python -m pipelines promote` next to skopeo.
+
+A real registry (Debian's docker-registry) on loopback holds 50 versions x 100
+complete RC builds x 2 platforms, plus one newer amd64-only build per version, all
+shaped like buildx pushes them (a per-arch index of the image and its attestation).
+The tags are written as tag-only manifest PUTs of a few real images, so setting up
+takes seconds, not hours.
+
+For each of several versions, fresh each time:
+- pipelines: `promote TAG` (one process): list the tags, choose the newest complete
+  build, check the commit, copy both platform manifests, create the index;
+- the same command again (a no-op re-run);
+- skopeo, given the tags pipelines chose: `skopeo list-tags`, then `skopeo copy --all
+  --preserve-digests` of each platform's RC tag to the same release tag (three
+  processes; skopeo cannot choose a build or create the index, so it does less).
+Medians are printed with the ratio. One more version goes through a counting proxy
+for each tool, to count requests and blob bytes uploaded on the wire. Results go to
+benchmarks/results/promote.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "registry"))
+
+import localregistry  # noqa: E402 - after the path setup
+import requests  # noqa: E402
+
+from pipelines.calver import make_build_tag  # noqa: E402
+from pipelines.catalog import get_project  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "promote.json"
+PROJECT = get_project("percolate")
+VERSIONS = 50
+BUILDS = 100
+IMAGES_PER_ARCH = 4
+RUNS = 5
+LATENCY = 0.025  # seconds per request through the proxy: a registry in the same region
+NAMESPACE = "bench"
+REPOSITORY = f"{NAMESPACE}/{PROJECT.image_name}"
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def git(folder: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "bench",
+           "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "bench",
+           "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
+    return subprocess.run(["git", *args], cwd=folder, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def checkout(folder: Path) -> str:
+    """A git checkout whose one commit every RC build was built from, with every release tag on it."""
+    folder.mkdir()
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "commit", "-q", "--allow-empty", "-m", "release")
+    for version in range(1, VERSIONS + 1):
+        git(folder, "tag", f"{PROJECT.name}-v0.{version}.0")
+    return git(folder, "rev-parse", "HEAD")
+
+
+def build_tag(version: int, build: int, sha: str, arch: str) -> str:
+    at = START + timedelta(days=version, minutes=build)
+    return make_build_tag(version=f"0.{version}.0", sha=sha, arch=arch, build=version * 1000 + build, at=at).tag
+
+
+def fill(registry: localregistry.LocalRegistry, sha: str) -> int:
+    """Push a few real images per platform, then point every CalVer tag at one of them; returns the tag count."""
+    pusher = localregistry.ImagePusher(registry.host)
+    images = {
+        arch: [pusher.buildx_index(REPOSITORY, arch, f"{arch}-{n}") for n in range(IMAGES_PER_ARCH)]
+        for arch in PROJECT.platforms
+    }
+    work = []
+    for version in range(1, VERSIONS + 1):
+        for build in range(1, BUILDS + 2):
+            arches = PROJECT.platforms if build <= BUILDS else ("amd64",)  # the newest build lacks arm64
+            for arch in arches:
+                work.append((build_tag(version, build, sha, arch), images[arch][build % IMAGES_PER_ARCH]))
+    sessions = threading.local()
+
+    def put(item: tuple[str, localregistry.Pushed]) -> None:
+        session = getattr(sessions, "session", None) or requests.Session()
+        sessions.session = session
+        tag, pushed = item
+        response = session.put(f"http://{registry.host}/v2/{REPOSITORY}/manifests/{tag}", data=pushed.data,
+                               headers={"Content-Type": pushed.media_type})
+        if response.status_code != 201:
+            raise RuntimeError(f"PUT {tag}: {response.status_code} {response.text}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, work))
+    return len(work)
+
+
+def promote(host: str, version: int, repo: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines", "promote", f"{PROJECT.name}-v0.{version}.0", "--registry",
+         f"{host}/{NAMESPACE}", "--root", str(repo), "--json"],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "DOCKER_CONFIG": str(repo / ".no-docker")},
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"promote failed: {result.stderr}")
+    data = json.loads(result.stdout)
+    if data["tags_unchanged"] == [] and data["tags_written"] != [f"0.{version}.0-{a}" for a in PROJECT.platforms] + [
+        f"0.{version}.0"
+    ]:
+        raise RuntimeError(f"promote wrote {data['tags_written']}")
+    return data
+
+
+def skopeo_promote(host: str, version: int, chosen: str) -> None:
+    skopeo = localregistry.Skopeo(host)
+    skopeo.tags(REPOSITORY)
+    for arch in PROJECT.platforms:
+        skopeo.copy(REPOSITORY, f"{chosen}-{arch}", f"0.{version}.0-{arch}")
+
+
+def timed(action) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def compare(host: str, versions: range, repo: Path, proxy: localregistry.FaultProxy | None = None) -> dict:
+    """Median seconds of a fresh promote, a no-op re-run and skopeo over `versions`; requests when proxied."""
+    fresh, noop, peer, ours_log, peer_log = [], [], [], [], []
+    chosen: dict = {}
+    for version in versions:
+        mark = len(proxy.log) if proxy else 0
+        fresh.append(timed(lambda: chosen.update(promote(host, version, repo))))
+        ours_log = proxy.log[mark:] if proxy else []
+        noop.append(timed(lambda: promote(host, version, repo)))
+        mark = len(proxy.log) if proxy else 0
+        peer.append(timed(lambda: skopeo_promote(host, version, chosen["source"])))
+        peer_log = proxy.log[mark:] if proxy else []
+    figures = {
+        "pipelines promote (fresh)": statistics.median(fresh),
+        "pipelines promote (re-run, no-op)": statistics.median(noop),
+        "skopeo list-tags + copy per platform": statistics.median(peer),
+    }
+    result = {"median_seconds": figures, "skopeo_over_pipelines": figures["skopeo list-tags + copy per platform"]
+              / figures["pipelines promote (fresh)"], "pipelines_requests": chosen["requests"]}
+    if proxy:
+        result["wire"] = {"pipelines promote": wire(ours_log), "skopeo": wire(peer_log)}
+    return result
+
+
+def wire(log: list) -> dict:
+    """What a proxy saw of one run: requests, tag-list pages, and bytes uploaded to blob endpoints."""
+    uploads = sum(e.body_bytes for e in log if "/blobs/" in e.path and e.method in ("POST", "PUT", "PATCH"))
+    return {"requests": len(log), "tag_list_pages": sum(1 for e in log if e.path.endswith("/tags/list")),
+            "blob_bytes_uploaded": uploads}
+
+
+def in_process(host: str, versions: range, repo: Path) -> float:
+    """Median seconds of `promote_release` called in this process: the command without interpreter start-up."""
+    from pipelines.promoter import promote_release
+    from pipelines.registry import RegistryClient, parse_registry
+    from pipelines.versions import ProjectVersion
+
+    samples = []
+    for version in versions:
+        with RegistryClient(parse_registry(f"{host}/{NAMESPACE}"), push=True) as client:
+            samples.append(timed(lambda: promote_release(
+                PROJECT, ProjectVersion(0, version, 0), client, release_tag=f"{PROJECT.name}-v0.{version}.0",
+                release_commit=git(repo, "rev-parse", f"{PROJECT.name}-v0.{version}.0^{{commit}}"), in_checkout=True)))
+    return statistics.median(samples)
+
+
+def report(title: str, result: dict) -> None:
+    print(title)
+    for label, seconds in result["median_seconds"].items():
+        print(f"  {label:40s} {seconds * 1000:8.1f} ms")
+    print(f"  skopeo / pipelines: {result['skopeo_over_pipelines']:.2f}x")
+    for tool, seen in result.get("wire", {}).items():
+        print(f"  {tool:20s} {seen['requests']:3d} requests, {seen['tag_list_pages']} tag-list pages, "
+              f"{seen['blob_bytes_uploaded']} blob bytes uploaded")
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as temp:
+        scratch = Path(temp)
+        sha = checkout(scratch / "checkout")
+        repo = scratch / "checkout"
+        registry = localregistry.LocalRegistry(scratch / "registry").start()
+        proxy = localregistry.FaultProxy(registry.host, page_size=1000, latency=LATENCY).start()
+        try:
+            setup = time.perf_counter()
+            tag_count = fill(registry, sha)
+            setup = time.perf_counter() - setup
+            print(f"registry {registry.host}: {tag_count} CalVer tags pushed in {setup:.1f}s")
+            direct = compare(registry.host, range(1, RUNS + 1), repo)
+            remote = compare(proxy.host, range(RUNS + 1, 2 * RUNS + 1), repo, proxy)
+            library = in_process(registry.host, range(2 * RUNS + 1, 3 * RUNS + 1), repo)
+            startup = statistics.median(
+                timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)) for _ in range(RUNS)
+            )
+        finally:
+            proxy.stop()
+            registry.stop()
+
+    print(f"{tag_count} tags; medians of {RUNS} versions each; interpreter start-up {startup * 1000:.1f} ms; "
+          f"promote_release in-process {library * 1000:.1f} ms")
+    report("loopback registry, no latency:", direct)
+    report(f"through a proxy adding {LATENCY * 1000:.0f} ms per request and paging tag lists at 1000:", remote)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "tags_in_repository": tag_count,
+                "versions": VERSIONS,
+                "complete_builds_per_version": BUILDS,
+                "setup_seconds": setup,
+                "runs": RUNS,
+                "interpreter_startup_seconds": startup,
+                "promote_release_in_process_seconds": library,
+                "loopback": direct,
+                f"proxy_{LATENCY * 1000:.0f}ms_per_request_paging_1000": remote,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
