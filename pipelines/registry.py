@@ -29,6 +29,7 @@ import requests
 
 from pipelines.errors import CheckFailed, InputError
 from pipelines.oci import MANIFEST_MEDIA_TYPES, Manifest, is_digest, parse_manifest, sha256_digest
+from pipelines.urls import is_loopback_host
 
 TAGS_PAGE_SIZE = 1000
 GHCR = "ghcr.io"
@@ -54,13 +55,8 @@ def hostname_of(host: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    name = hostname_of(host)
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    """Whether HOST[:PORT] is this machine, where plain HTTP is allowed."""
+    return is_loopback_host(hostname_of(host))
 
 
 @dataclass(frozen=True)
@@ -484,7 +480,7 @@ class RegistryClient:
 
     def _fetch_token(self, realm: str, service: str, scope: str) -> _Token:
         parts = urlsplit(realm)
-        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.netloc)):
+        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname)):
             raise CheckFailed(
                 f"{self.location.host} sends us to the token service {realm}, which is not HTTPS",
                 hint="credentials only travel over HTTPS (plain HTTP only on loopback)",
