@@ -28,10 +28,10 @@ class ArtifactKind(str, Enum):
 
 @dataclass(frozen=True)
 class WheelTarget:
-    """One platform a wheel is built for, and the glob its wheel platform tag matches."""
+    """One platform a wheel is built for: the Actions runner that builds it, and the glob its platform tag matches."""
 
     name: str
-    runner_os: str
+    build_runner: str
     platform_tag_glob: str
 
 
@@ -71,7 +71,7 @@ class Project:
 ROCKS_WHEEL_TARGETS = (
     WheelTarget("manylinux-x86_64", "ubuntu-latest", "manylinux*_x86_64"),
     WheelTarget("manylinux-aarch64", "ubuntu-latest", "manylinux*_aarch64"),
-    WheelTarget("macos-x86_64", "macos-13", "macosx_*_x86_64"),
+    WheelTarget("macos-x86_64", "macos-15-intel", "macosx_*_x86_64"),
     WheelTarget("macos-arm64", "macos-14", "macosx_*_arm64"),
     WheelTarget("windows-x64", "windows-latest", "win_amd64"),
 )

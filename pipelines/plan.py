@@ -155,7 +155,7 @@ def _wheels_build(project: Project, tag: ReleaseTag) -> _Parts:
             f"(the compiled crate keeps {tag.version.release})",
         ),
         Step("cargo-test", "cargo test"),
-        *(Step(f"wheel-{t.name}", f"build the {t.name} wheel on {t.runner_os}") for t in project.wheel_targets),
+        *(Step(f"wheel-{t.name}", f"build the {t.name} wheel on {t.build_runner}") for t in project.wheel_targets),
         Step("sdist", f"build the sdist {artifacts[-1].name}"),
         *(Step(f"test-{t.name}", f"Python integration tests against the {t.name} wheel") for t in project.wheel_targets),
         Step("publish", f"publish to TestPyPI by trusted publishing in environment {STAGING_ENVIRONMENT}"),

@@ -97,6 +97,7 @@ def test_wheel_targets_are_the_catalogs(workflows):
     targets = [t.name for t in rocks.wheel_targets]
     jobs = workflows["build-rocks.yml"].jobs
     assert jobs["wheels"].matrix_values("target") == targets
+    assert jobs["wheels"].matrix_values("runner") == [t.build_runner for t in rocks.wheel_targets]
     assert jobs["test-wheels"].matrix_values("target") == targets
 
 
