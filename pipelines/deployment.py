@@ -39,19 +39,20 @@ def release_pin(record: Mapping[str, Any]) -> ImagePin:
     return parse_image_pin(str(record["project"]), entry, key="promotion record")
 
 
-def apply_release(existing: ImagePin | None, release: ImagePin) -> ImagePin:
-    """The entry after deploying `release`: its digests, with the versions people blocked kept.
-
-    A blocked version is refused: a rollback blocked it, and only a person clears it.
-    """
-    blocked = existing.blocked if existing else ()
-    if release.version in blocked:
+def refuse_blocked(existing: ImagePin | None, version: str) -> None:
+    """A version a rollback blocked is never deployed by automation again; only a person clears it."""
+    if existing is not None and version in existing.blocked:
         raise CheckFailed(
-            f"{release.project} {release.version} is blocked in {IMAGES_KEY}.{release.project}.blocked "
+            f"{existing.project} {version} is blocked in {IMAGES_KEY}.{existing.project}.blocked "
             "(a rollback marked it); automation does not deploy it again",
-            hint=f"release a fixed version, or remove {release.version} from blocked in {STACK_CONFIG_FILE} by hand",
+            hint=f"release a fixed version, or remove {version} from blocked in {STACK_CONFIG_FILE} by hand",
         )
-    return dataclasses.replace(release, blocked=blocked)
+
+
+def apply_release(existing: ImagePin | None, release: ImagePin) -> ImagePin:
+    """The entry after deploying `release`: its digests, with the versions people blocked kept."""
+    refuse_blocked(existing, str(release.version))
+    return dataclasses.replace(release, blocked=existing.blocked if existing else ())
 
 
 def choose_rollback(current: ImagePin, history: Iterable[ImagePin], to_version: str | None = None) -> ImagePin:

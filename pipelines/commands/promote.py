@@ -9,10 +9,12 @@ from typing import Any
 
 from pipelines.catalog import DEFAULT_REGISTRY, STACK_CONFIG_FILE, get_project, image_projects
 from pipelines.commands import add_command, add_root_option
+from pipelines.deployment import apply_release, refuse_blocked, release_pin
 from pipelines.errors import InputError
 from pipelines.git import Git
 from pipelines.output import emit, progress
 from pipelines.promote import request_budget
+from pipelines.stackfile import StackFile
 from pipelines.tags import ReleaseTag, Stage, parse_tag
 
 
@@ -121,14 +123,12 @@ def _append(path: str, text: str) -> None:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    if args.stack_config is not None:
-        raise InputError(
-            f"--stack-config is not available yet: writing the digests into {STACK_CONFIG_FILE} arrives "
-            "with the deployment stage",
-            hint="run promote without --stack-config; its --json output carries every digest",
-        )
     tag = _release_tag(args.tag)
     project = get_project(tag.project)
+    # The stack file is read and its blocked versions checked before the registry is touched.
+    stack = StackFile(args.stack_config) if args.stack_config is not None else None
+    pinned = stack.pin(project.name) if stack is not None else None
+    refuse_blocked(pinned, tag.version.release)
 
     from pipelines.promoter import promote_release
     from pipelines.registry import (
@@ -163,6 +163,9 @@ def _promote(args: argparse.Namespace) -> int:
         stats = client.stats
     data = result.to_dict()
     data["requests"] = {**stats.to_dict(), "budget": request_budget(len(project.platforms), stats.tag_list_pages)}
+    if stack is not None:
+        changed = stack.write_pin(apply_release(pinned, release_pin(data)), dry_run=args.dry_run)
+        data["stack_config"] = {"file": str(stack.path), "changed": changed}
     emit(args.json, data, describe(data))
     if os.environ.get("GITHUB_OUTPUT"):
         _append(os.environ["GITHUB_OUTPUT"], _github_output(data))
@@ -185,12 +188,15 @@ def register(subcommands: Any) -> None:
         "and is otherwise a no-op. Transient registry faults are retried within --max-time.\n"
         "Credentials: REGISTRY_USERNAME and REGISTRY_PASSWORD, else GITHUB_TOKEN for ghcr.io, else\n"
         "the Docker config (auths); anonymous when none. Plain HTTP only for loopback registries.\n"
+        "With --stack-config FILE the digests are then written into the file's images subtree (only\n"
+        "that entry changes; comments and every other byte stay).\n"
         "In GitHub Actions the digests become step outputs (GITHUB_OUTPUT) and a summary table\n"
         "(GITHUB_STEP_SUMMARY). Exit 1 when a check fails, 2 for a TAG that is not an image release.",
         handler=_promote,
         examples="  python -m pipelines promote percolate-v0.1.0\n"
         "  python -m pipelines promote percolate-reading-v1.2.0 --dry-run --json\n"
-        "  python -m pipelines promote percolate-v0.1.0 --registry 127.0.0.1:5000/percolation-labs",
+        "  python -m pipelines promote percolate-v0.1.0 --registry 127.0.0.1:5000/percolation-labs\n"
+        "  python -m pipelines promote percolate-v0.1.0 --stack-config Pulumi.prod.yaml --json > promote.json",
     )
     parser.add_argument("tag", metavar="TAG", help="the release tag, e.g. percolate-v0.1.0")
     parser.add_argument(
@@ -200,7 +206,8 @@ def register(subcommands: Any) -> None:
         "--stack-config",
         type=Path,
         metavar="FILE",
-        help=f"write the digests into FILE ({STACK_CONFIG_FILE}); not available until the deployment stage",
+        help=f"then write the digests into images.PROJECT of FILE (e.g. {STACK_CONFIG_FILE}); a version blocked "
+        "there by a rollback is refused before the registry is touched",
     )
     parser.add_argument("--dry-run", action="store_true", help="read and check everything, print the plan, write nothing")
     parser.add_argument(
