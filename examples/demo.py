@@ -1,25 +1,43 @@
-"""`make demo`: the release flow on embedded defaults, offline, in a temp copy of examples/monorepo.
+"""`make demo`: the whole release flow on embedded defaults, offline, leaving nothing running.
 
-Each step runs the real CLI (`python -m pipelines`) the way a workflow would, and
-prints what it did. Nothing is left behind: the temp monorepo is removed at the end.
+In a temp copy of examples/monorepo (with git history, tags and a copy of
+Pulumi.prod.yaml) it releases 0.2.0 of both services:
+
+  plan -> RC images for amd64 and arm64 pushed to a local registry (Debian's docker-registry)
+  -> promote to release tags, digests written back into the stack file
+  -> `python -m infra render` showing both Applications pinned to the new index digests
+  -> the health gate against a local stand-in of the Kubernetes API, where percolate-api fails
+  -> rollback to the previous release, which blocks 0.2.0 from being promoted again.
+
+Each step runs the real CLI the way a workflow would, and prints what it did.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator
 
-from pipelines.catalog import project_names
+from pipelines.catalog import STACK_CONFIG_FILE, image_projects
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 EXAMPLE = HERE / "monorepo"
 RUN_NUMBER = "123"
-BUILD_TIME = "2025-10-25T14:30:00Z"
+BUILD_TIME = "2025-11-20T09:30:00Z"
+NAMESPACE = "percolation-labs"
+NEW_VERSION = "0.2.0"
+FAILING_APPLICATION = "percolate-api"
 
 
 def say(title: str) -> None:
@@ -39,50 +57,196 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def pipelines(root: Path, *args: str) -> str:
-    """Run the CLI in the monorepo, echoing the command line and its output; stop the demo on failure."""
-    print(f"$ python -m pipelines {' '.join(args)}", flush=True)
+def run(root: Path, *args: str, expect: int = 0, show: bool = True) -> str:
+    """Run a command of this repository (`python -m …`) in the monorepo, echoing it; stop on a surprise."""
+    print(f"$ python -m {' '.join(args)}", flush=True)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "GITHUB_RUN_NUMBER": RUN_NUMBER}
-    result = subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=root, env=env, capture_output=True, text=True)
-    print(result.stdout, end="", flush=True)
-    if result.returncode != 0:
-        print(result.stderr, end="", file=sys.stderr)
-        raise SystemExit(f"demo step failed (exit {result.returncode}): python -m pipelines {' '.join(args)}")
-    return result.stdout.strip()
+    env.pop("GITHUB_OUTPUT", None)
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    result = subprocess.run([sys.executable, "-m", *args], cwd=root, env=env, capture_output=True, text=True)
+    if show:
+        print(result.stdout, end="", flush=True)
+    if result.returncode != 0 or expect != 0:
+        print(result.stderr, end="", flush=True)
+    if result.returncode != expect:
+        raise SystemExit(f"demo step exited {result.returncode}, expected {expect}: python -m {' '.join(args)}")
+    return result.stdout
+
+
+def load_registry_machinery() -> ModuleType:
+    """The local registry and image pusher the registry tests use (real images, plain HTTP pushes)."""
+    spec = importlib.util.spec_from_file_location("demo_localregistry", REPO_ROOT / "tests" / "registry" / "localregistry.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_monorepo(workdir: Path) -> Path:
     root = workdir / "monorepo"
     shutil.copytree(EXAMPLE, root)
+    shutil.copy(REPO_ROOT / STACK_CONFIG_FILE, root / STACK_CONFIG_FILE)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Import the example monorepo")
+    git(root, "commit", "-q", "-m", "Import the monorepo; prod runs 0.1.0 of both services")
     print(f"temp monorepo at {root}, commit {git(root, 'rev-parse', '--short', 'HEAD')}")
     return root
 
 
-def release_project(root: Path, project: str) -> None:
-    """Cut the next RC of the version in the project's version file, plan it, then plan its release."""
-    rc_tag = pipelines(root, "tag", "next-rc", project)
+def build_rc(root: Path, project: str, registry: str, pusher: Any) -> None:
+    """What build-*.yml does for an RC tag: plan, then one CalVer-tagged image per platform."""
+    rc_tag = run(root, "pipelines", "tag", "next-rc", project).strip()
     git(root, "tag", "-a", rc_tag, "-m", rc_tag)
-    print(f"pushed tag {rc_tag} (an RC tag starts a build)")
-    pipelines(root, "plan", rc_tag, "--at", BUILD_TIME)
-    release_tag = rc_tag.rsplit("-rc", 1)[0]
-    git(root, "tag", "-a", release_tag, "-m", release_tag)
-    print(f"pushed tag {release_tag} on the same commit (a tag without -rc starts a release)")
-    pipelines(root, "plan", release_tag)
+    print(f"pushed tag {rc_tag}: an RC tag starts a build")
+    plan = json.loads(run(root, "pipelines", "plan", rc_tag, "--registry", registry, "--at", BUILD_TIME, "--json", show=False))
+    for artifact in plan["artifacts"]:
+        reference = artifact["name"]
+        repository, tag = reference.removeprefix(registry.split("/")[0] + "/").rsplit(":", 1)
+        # Like a buildx push with provenance: a per-arch index of the image and its attestation.
+        pushed = pusher.manifest(repository, tag, pusher.buildx_index(repository, artifact["platform"], reference))
+        print(f"  built, tested, scanned and pushed {reference} ({pushed.digest[:19]}…)")
+
+
+def release(root: Path, project: str, registry: str) -> None:
+    """What release-*.yml does for a release tag: promote and write the digests back."""
+    tag = f"{project}-v{NEW_VERSION}"
+    git(root, "tag", "-a", tag, "-m", tag)
+    print(f"pushed tag {tag}: a tag without -rc starts a release")
+    run(root, "pipelines", "promote", tag, "--registry", registry, "--stack-config", STACK_CONFIG_FILE)
+
+
+def show_applications(root: Path) -> None:
+    """The desired state of the Argo CD Applications, rendered offline from the stack file."""
+    output = run(REPO_ROOT, "infra", "render", "--stack-config", str(root / STACK_CONFIG_FILE), "--check", "--json", show=False)
+    for resource in json.loads(output)["resources"]:
+        if resource["type"].endswith(":Application"):
+            images = resource["inputs"]["spec"]["source"]["kustomize"]["images"]
+            print(f"  Application {resource['inputs']['metadata']['name']:<18} pins {', '.join(images)}")
+    print("  policy checks: ok")
+
+
+class ArgoCdStandIn:
+    """A local stand-in of the Kubernetes API serving Argo CD Applications: one Degraded, the rest Healthy."""
+
+    def __init__(self, images: dict[str, str]) -> None:
+        self.images = images
+        server_self = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+                name = self.path.rstrip("/").rsplit("/", 1)[-1]
+                body = json.dumps(server_self.application(name)).encode()
+                self.send_response(200 if name in server_self.images else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def application(self, name: str) -> dict[str, Any]:
+        if name not in self.images:
+            return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                    "message": f'applications.argoproj.io "{name}" not found'}
+        failing = name == FAILING_APPLICATION
+        status: dict[str, Any] = {
+            "sync": {"status": "Synced", "revision": "main"},
+            "health": {"status": "Degraded" if failing else "Healthy"},
+            "summary": {"images": [self.images[name]]},
+            "operationState": {"phase": "Succeeded"},
+        }
+        if failing:
+            status["health"]["message"] = "Deployment percolate-api: 0 of 2 replicas available"
+            status["conditions"] = [{"type": "SyncError", "message": "container api: CrashLoopBackOff (exit 1: cannot read settings)"}]
+        return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                "metadata": {"name": name, "namespace": "argocd"}, "status": status}
+
+    @contextmanager
+    def running(self) -> Iterator[ArgoCdStandIn]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def kubeconfig(self, path: Path) -> Path:
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "demo",
+            "clusters": [{"name": "demo", "cluster": {"server": self.url}}],
+            "users": [{"name": "demo", "user": {"token": "demo-token"}}],
+            "contexts": [{"name": "demo", "context": {"cluster": "demo", "user": "demo"}}],
+        }))
+        return path
+
+
+def health_gate(root: Path, workdir: Path) -> str:
+    """What deploy.yml does after `pulumi up`: wait for each Application; returns the project that failed."""
+    pins = json.loads(run(root, "pipelines", "stack-config", "show", "--json", show=False))
+    images = {project.argocd_application: pin["repository"] + "@" + pin["digest"]
+              for project in image_projects() for pin in pins if pin["project"] == project.name}
+    failed = ""
+    with ArgoCdStandIn(images).running() as api:
+        kubeconfig = api.kubeconfig(workdir / "kubeconfig")
+        for project in image_projects():
+            application = str(project.argocd_application)
+            digest = images[application].split("@", 1)[1]
+            expect = 1 if application == FAILING_APPLICATION else 0
+            run(root, "pipelines", "wait-healthy", application, "--digest", digest, "--kubeconfig", str(kubeconfig),
+                "--timeout", "10", "--interval", "0.2", expect=expect)
+            failed = project.name if expect else failed
+    return failed
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="percolate-demo-") as workdir:
-        say("a monorepo with git history")
-        root = make_monorepo(Path(workdir))
-        say("version files")
-        pipelines(root, "versions", "check")
-        for project in project_names():
-            say(f"{project}: RC build, then release")
-            release_project(root, project)
-    say("done: the temp monorepo is removed")
+    registry_machinery = load_registry_machinery()
+    with tempfile.TemporaryDirectory(prefix="percolate-demo-") as temp:
+        workdir = Path(temp)
+        say("1. a monorepo with git history; prod runs 0.1.0 of both services")
+        root = make_monorepo(workdir)
+        for project in image_projects():
+            run(root, "pipelines", "versions", "bump", project.name, NEW_VERSION)
+        git(root, "commit", "-qam", f"Release {NEW_VERSION} of both services")
+
+        say("2. a local OCI registry (Debian's docker-registry) on loopback")
+        local = registry_machinery.LocalRegistry(workdir / "registry").start()
+        try:
+            registry = f"{local.host}/{NAMESPACE}"
+            print(f"registry at {registry}")
+            pusher = registry_machinery.ImagePusher(local.host)
+
+            say(f"3. RC builds: plan, then images for every platform with CalVer tags (run {RUN_NUMBER})")
+            for project in image_projects():
+                build_rc(root, project.name, registry, pusher)
+
+            say("4. releases: promote the tested RC images and write the digests back")
+            for project in image_projects():
+                release(root, project.name, registry)
+            print(git(root, "diff", "--stat"))
+            git(root, "commit", "-qam", f"deploy: percolate and percolate-reading {NEW_VERSION}")
+            print("the deploy pull request is merged (here: committed)")
+
+            say("5. pulumi up would now declare (rendered offline under Pulumi's mocks)")
+            show_applications(root)
+
+            say("6. the health gate after pulumi up (a local stand-in of the Kubernetes API)")
+            failed = health_gate(root, workdir)
+
+            say(f"7. rollback of {failed}: the previous release comes back, {NEW_VERSION} is blocked")
+            run(root, "pipelines", "rollback", failed)
+            show_applications(root)
+            run(root, "pipelines", "promote", f"{failed}-v{NEW_VERSION}", "--registry", registry,
+                "--stack-config", STACK_CONFIG_FILE, expect=1)
+        finally:
+            local.stop()
+            print(f"\nlocal registry on {local.host} stopped")
+    say("done: the temp monorepo, the registry and the API stand-in are gone")
     return 0
 
 

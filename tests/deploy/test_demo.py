@@ -1,0 +1,31 @@
+"""`make demo` end to end: the whole flow offline, and nothing left running or behind."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "examples" / "demo.py")],
+        capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    pins = dict(re.findall(r"Application (\S+) +pins (\S+)", out)[:2])
+    assert set(pins) == {"percolate-api", "percolate-reading"}
+    assert all("127.0.0.1:" in image and "@sha256:" in image for image in pins.values())
+    assert "percolate-api FAILED" in out
+    assert "rolled back percolate 0.2.0 -> 0.1.0" in out
+    rolled_back = dict(re.findall(r"Application (\S+) +pins (\S+)", out)[2:])
+    assert rolled_back["percolate-api"].startswith("ghcr.io/percolation-labs/percolate@sha256:")
+    assert rolled_back["percolate-reading"] == pins["percolate-reading"]
+    assert "percolate 0.2.0 is blocked" in out
+    assert list(tmp_path.iterdir()) == []  # the temp monorepo and the registry's storage are gone
+    processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert str(tmp_path) not in processes  # the registry (configured under the temp folder) was stopped
