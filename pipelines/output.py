@@ -1,10 +1,12 @@
-"""How commands speak: readable text or `--json` on stdout, progress and errors on stderr."""
+"""How commands speak: readable text or `--json` on stdout, progress and errors on stderr, and, inside
+GitHub Actions, step outputs and a job summary."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import Any
+from typing import Any, Mapping
 
 from pipelines.errors import PipelineError
 
@@ -23,3 +25,19 @@ def report_error(error: PipelineError, as_json: bool) -> None:
     print(f"error: {error}", file=sys.stderr)
     if as_json:
         print(json.dumps({"error": error.message, "hint": error.hint, "exit_code": error.exit_code}, indent=2))
+
+
+def _append(variable: str, text: str) -> None:
+    path = os.environ.get(variable)
+    if path:
+        # One write of the whole block: the runner reads these files after the step, never a half-line.
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def actions_outputs(outputs: Mapping[str, str], summary: str | None = None) -> None:
+    """Inside Actions: `outputs` as step outputs (GITHUB_OUTPUT) and `summary` as Markdown for the job
+    summary (GITHUB_STEP_SUMMARY). Elsewhere nothing."""
+    _append("GITHUB_OUTPUT", "".join(f"{key}={value}\n" for key, value in outputs.items()))
+    if summary:
+        _append("GITHUB_STEP_SUMMARY", summary)

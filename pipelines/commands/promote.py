@@ -12,7 +12,7 @@ from pipelines.commands import add_command, add_root_option
 from pipelines.deployment import apply_release, refuse_blocked, release_pin
 from pipelines.errors import InputError
 from pipelines.git import Git
-from pipelines.output import emit, progress
+from pipelines.output import actions_outputs, emit, progress
 from pipelines.promote import request_budget
 from pipelines.stackfile import StackFile
 from pipelines.tags import ReleaseTag, Stage, parse_tag
@@ -87,18 +87,17 @@ def describe(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _github_output(data: dict[str, Any]) -> str:
-    lines = [
-        f"version={data['version']}",
-        f"source-build={data['source']}",
-        f"repository={data['repository']}",
-        f"index-digest={data['index_digest']}",
-        f"image={data['image']}",
-        *(f"digest-{arch}={digest}" for arch, digest in data["platforms"].items()),
-        f"tags-written={' '.join(data['tags_written'])}",
-        f"dry-run={str(data['dry_run']).lower()}",
-    ]
-    return "\n".join(lines) + "\n"
+def _github_output(data: dict[str, Any]) -> dict[str, str]:
+    return {
+        "version": data["version"],
+        "source-build": data["source"],
+        "repository": data["repository"],
+        "index-digest": data["index_digest"],
+        "image": data["image"],
+        **{f"digest-{arch}": digest for arch, digest in data["platforms"].items()},
+        "tags-written": " ".join(data["tags_written"]),
+        "dry-run": str(data["dry_run"]).lower(),
+    }
 
 
 def _step_summary(data: dict[str, Any]) -> str:
@@ -114,12 +113,6 @@ def _step_summary(data: dict[str, Any]) -> str:
         f"| tag | digest | this run |\n|---|---|---|\n{table}\n\n"
         f"Commit check: {data['commit_check']['status']}. Requests: {data['requests']['total']}.\n"
     )
-
-
-def _append(path: str, text: str) -> None:
-    # One write of the whole block: the runner reads these files after the step, never a half-line.
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 def _promote(args: argparse.Namespace) -> int:
@@ -167,10 +160,7 @@ def _promote(args: argparse.Namespace) -> int:
         changed = stack.write_pin(apply_release(pinned, release_pin(data)), dry_run=args.dry_run)
         data["stack_config"] = {"file": str(stack.path), "changed": changed}
     emit(args.json, data, describe(data))
-    if os.environ.get("GITHUB_OUTPUT"):
-        _append(os.environ["GITHUB_OUTPUT"], _github_output(data))
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        _append(os.environ["GITHUB_STEP_SUMMARY"], _step_summary(data))
+    actions_outputs(_github_output(data), _step_summary(data))
     return 0
 
 

@@ -17,7 +17,7 @@ from pipelines.catalog import Project, image_projects, project_for_application
 from pipelines.commands import add_command
 from pipelines.errors import InputError
 from pipelines.health import DIGEST_FORM, State, Verdict, judge, parse_digest
-from pipelines.output import emit, progress
+from pipelines.output import actions_outputs, emit, progress
 
 DEFAULT_NAMESPACE = "argocd"
 DEFAULT_TIMEOUT = 600.0
@@ -137,6 +137,8 @@ def _wait_healthy(args: argparse.Namespace) -> int:
     with KubeClient(access, first_backoff=min(args.interval, 1.0)) as client:
         result = _watch(client, args, project, digest)
     emit(args.json, result.to_dict(), _describe(result))
+    # deploy.yml rolls back on outcome failed or timeout only: an unreadable app writes no outcome.
+    actions_outputs({"outcome": result.outcome}, f"Health gate `{args.app}` with `{digest}`: **{result.outcome}**\n")
     if result.outcome == State.HEALTHY.value:
         return 0
     progress(

@@ -274,3 +274,22 @@ def test_json_errors_are_one_document(gate, names):
     result = gate.run("--json", digest="sha256:nope")
     assert result.code == 2
     assert json.loads(result.stdout)["exit_code"] == 2
+
+
+def test_in_actions_the_outcome_is_a_step_output_and_a_summary_line(gate, application, names, tmp_path):
+    outputs, summary = tmp_path / "output", tmp_path / "summary"
+    env = {"GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary)}
+    gate.api.script(application(health="Degraded", compared=names.new, running=(names.new,)))
+    assert gate.run(env=env).code == 1
+    gate.api.script(application(compared=names.new, running=(names.new,)))
+    assert gate.run(env=env).code == 0
+    assert outputs.read_text().splitlines() == ["outcome=failed", "outcome=healthy"]
+    assert f"Health gate `{names.app}` with `{names.new}`: **failed**" in summary.read_text()
+
+
+def test_an_unreadable_application_writes_no_outcome(gate, names, tmp_path):
+    outputs = tmp_path / "output"
+    gate.api.script()  # nothing scripted: the API answers 404 for the Application
+    result = gate.run(env={"GITHUB_OUTPUT": str(outputs)})
+    assert result.code == 1
+    assert not outputs.exists()

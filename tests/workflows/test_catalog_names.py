@@ -112,7 +112,7 @@ def test_every_argo_cd_application_is_gated_and_rolled_back_as_its_project(workf
         project = project_for_application(application).name
         rollbacks = [s for s in steps if s.run and re.search(rf"pipelines rollback {project} ", s.run)]
         assert len(rollbacks) == 1, f"one rollback of {project}"
-        assert rollbacks[0].data["if"] == f"steps.gate-{application}.outcome == 'failure'"
+        assert rollbacks[0].data["if"] == f"contains(fromJSON('[\"failed\", \"timeout\"]'), steps.gate-{application}.outputs.outcome)"
 
 
 def test_publishing_runs_in_the_catalogs_environments(workflows):
