@@ -147,7 +147,7 @@ def check_commit(
     if allow_mismatch:
         return CommitCheck(CommitStatus.MISMATCH_ALLOWED, f"{problem} (allowed by --allow-commit-mismatch)", commit)
     hint = (
-        f"fetch tags (git fetch --tags) or pass --root DIR of the monorepo checkout"
+        "fetch tags (git fetch --tags) or pass --root DIR of the monorepo checkout"
         if commit is None
         else f"tag the build's commit {build.sha} as {release_tag}, or build an RC of this commit and let it finish"
     )

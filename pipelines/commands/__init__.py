@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from pipelines.catalog import DEFAULT_REGISTRY
 from pipelines.errors import InputError
 from pipelines.git import Git
 
@@ -45,6 +46,15 @@ def add_group(subcommands: Any, name: str, *, summary: str) -> Any:
 def add_root_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root", type=Path, metavar="DIR", help="the monorepo's root (default: the git top level of the working directory)"
+    )
+
+
+def add_registry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        default=DEFAULT_REGISTRY,
+        metavar="HOST[:PORT]/NAMESPACE",
+        help=f"the registry and namespace of the images (default: {DEFAULT_REGISTRY}); plain HTTP only for loopback",
     )
 
 

@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from pipelines.calver import EXPECTED_FORM, make_build_tag
-from pipelines.catalog import DEFAULT_REGISTRY, get_project
-from pipelines.commands import add_command, environment, now, positive_int, timestamp
+from pipelines.catalog import get_project
+from pipelines.commands import add_command, add_registry_option, environment, now, positive_int, timestamp
 from pipelines.errors import InputError
 from pipelines.output import emit
 
@@ -70,6 +70,4 @@ def register(subcommands: Any) -> None:
         help="the build number (default: $GITHUB_RUN_NUMBER)",
     )
     parser.add_argument("--at", type=timestamp, metavar="ISO8601", help="the build time (default: now)")
-    parser.add_argument(
-        "--registry", default=DEFAULT_REGISTRY, metavar="HOST[:PORT]/NAMESPACE", help=f"default {DEFAULT_REGISTRY}"
-    )
+    add_registry_option(parser)

@@ -5,8 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipelines.catalog import DEFAULT_REGISTRY, get_project
-from pipelines.commands import add_command, add_root_option, environment, now, positive_int, resolve_root, timestamp
+from pipelines.catalog import get_project
+from pipelines.commands import (
+    add_command,
+    add_registry_option,
+    add_root_option,
+    environment,
+    now,
+    positive_int,
+    resolve_root,
+    timestamp,
+)
 from pipelines.errors import InputError
 from pipelines.git import Git
 from pipelines.output import emit, progress
@@ -94,6 +103,4 @@ def register(subcommands: Any) -> None:
         help="the Actions run number (default: $GITHUB_RUN_NUMBER)",
     )
     parser.add_argument("--at", type=timestamp, metavar="ISO8601", help="the build time (default: now)")
-    parser.add_argument(
-        "--registry", default=DEFAULT_REGISTRY, metavar="HOST[:PORT]/NAMESPACE", help=f"default {DEFAULT_REGISTRY}"
-    )
+    add_registry_option(parser)

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import DEFAULT_REGISTRY, STACK_CONFIG_FILE, get_project, image_projects
-from pipelines.commands import add_command, add_root_option
+from pipelines.catalog import STACK_CONFIG_FILE, get_project, image_projects
+from pipelines.commands import add_command, add_registry_option, add_root_option
 from pipelines.deployment import apply_release, refuse_blocked, release_pin
 from pipelines.errors import InputError
 from pipelines.git import Git
@@ -189,9 +189,7 @@ def register(subcommands: Any) -> None:
         "  python -m pipelines promote percolate-v0.1.0 --stack-config Pulumi.prod.yaml --json > promote.json",
     )
     parser.add_argument("tag", metavar="TAG", help="the release tag, e.g. percolate-v0.1.0")
-    parser.add_argument(
-        "--registry", default=DEFAULT_REGISTRY, metavar="HOST[:PORT]/NAMESPACE", help=f"default {DEFAULT_REGISTRY}"
-    )
+    add_registry_option(parser)
     parser.add_argument(
         "--stack-config",
         type=Path,

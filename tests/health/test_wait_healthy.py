@@ -253,7 +253,7 @@ def test_an_exec_credential_plugin_supplies_the_token(gate, write_kubeconfig, cl
 def test_bad_input_exits_2_before_any_request(gate, cli, names, tmp_path):
     known = ", ".join(str(p.argocd_application) for p in image_projects())
     cases = [
-        (gate.run(app="percolate"), f"unknown Argo CD application 'percolate'"),
+        (gate.run(app="percolate"), "unknown Argo CD application 'percolate'"),
         (gate.run(digest="sha256:abc"), "malformed digest 'sha256:abc'"),
         (gate.run(digest=names.new.upper()), "malformed digest"),
         (gate.run("--namespace", "Argo_CD"), "is not a Kubernetes namespace name"),
