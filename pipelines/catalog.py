@@ -27,6 +27,20 @@ class ArtifactKind(str, Enum):
 
 
 @dataclass(frozen=True)
+class PublishingIndex:
+    """A package index the wheel project publishes to: TestPyPI for RC builds, PyPI for releases."""
+
+    name: str
+    host: str
+    upload_url: str
+    simple_url: str
+
+
+PYPI = PublishingIndex("pypi", "pypi.org", "https://upload.pypi.org/legacy/", "https://pypi.org/simple/")
+TESTPYPI = PublishingIndex("testpypi", "test.pypi.org", "https://test.pypi.org/legacy/", "https://test.pypi.org/simple/")
+
+
+@dataclass(frozen=True)
 class WheelTarget:
     """One platform a wheel is built for: the Actions runner that builds it, and the glob its platform tag matches."""
 

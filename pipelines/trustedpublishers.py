@@ -15,22 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pipelines.catalog import PRODUCTION_ENVIRONMENT, PROJECTS, STAGING_ENVIRONMENT, Project
+from pipelines.catalog import PRODUCTION_ENVIRONMENT, PROJECTS, PYPI, STAGING_ENVIRONMENT, TESTPYPI, Project, PublishingIndex
 from pipelines.errors import InputError
 
 WORKFLOWS_DIR = ".github/workflows"
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
-
-
-@dataclass(frozen=True)
-class PackageIndex:
-    name: str
-    host: str
-    upload_url: str
-
-
-PYPI = PackageIndex("pypi", "pypi.org", "https://upload.pypi.org/legacy/")
-TESTPYPI = PackageIndex("testpypi", "test.pypi.org", "https://test.pypi.org/legacy/")
 
 
 def workflow_file(stage: str, project: Project) -> str:
@@ -43,7 +32,7 @@ def workflow_file(stage: str, project: Project) -> str:
 class TrustedPublisher:
     """One publisher as PyPI's form asks for it, and the index it is entered on."""
 
-    index: PackageIndex
+    index: PublishingIndex
     project: str
     owner: str
     repository: str

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from pipelines.catalog import PROJECTS, Project, get_project
+from pipelines.catalog import PROJECTS, TESTPYPI, Project, get_project
 from pipelines.commands import add_command, add_group
 from pipelines.errors import InputError
 from pipelines.output import emit, progress
@@ -174,13 +174,15 @@ def register(subcommands: Any) -> None:
         "is skipped and reported. --to must not exist or be empty; it appears only when every file is in.\n"
         "Exit 1 when no RC is complete, a download fails or a hash differs; 2 for bad input.",
         handler=_find_rc,
-        examples="  python -m pipelines wheels find-rc percolate-rocks 0.2.0 --index https://HOST/simple/ --to dist/rc\n"
+        examples="  python -m pipelines wheels find-rc percolate-rocks 0.2.0 --to dist/rc\n"
         "  python -m pipelines wheels find-rc percolate-rocks 0.2.0 --from downloads/ --to dist/rc --json",
     )
     find.add_argument("project", metavar="PROJECT", help="a catalog project that ships wheels")
     find.add_argument("version", metavar="X.Y.Z", help="the final version whose release candidates to search")
-    source = find.add_mutually_exclusive_group(required=True)
-    source.add_argument("--index", metavar="URL", help="a simple-API index, e.g. TestPyPI's /simple/ URL")
+    source = find.add_mutually_exclusive_group()
+    source.add_argument(
+        "--index", default=TESTPYPI.simple_url, metavar="URL", help=f"a simple-API index (default: {TESTPYPI.simple_url})"
+    )
     source.add_argument("--from", dest="source_dir", type=Path, metavar="DIR", help="a folder of RC files instead")
     find.add_argument("--to", type=Path, required=True, metavar="DIR", help="where to put the chosen files")
 

@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.errors import InputError
+from pipelines.catalog import PYPI, TESTPYPI
 from pipelines.trustedpublishers import (
-    PYPI,
-    TESTPYPI,
     WorkflowFiles,
     check_publisher,
     expected_publishers,

@@ -130,7 +130,7 @@ def test_a_folder_works_like_an_index(cli, rc_sets, tmp_path):
     [
         (["--index", "http://example.invalid/simple/", "--to", "out"], "is not an https URL"),
         (["--index", "ftp://127.0.0.1/simple/", "--to", "out"], "is not an https URL"),
-        (["--to", "out"], "one of the arguments --index --from is required"),
+        (["--index", "https://example.invalid/simple/", "--from", "dist", "--to", "out"], "not allowed with argument"),
         (["--from", "no-such-folder", "--to", "out"], "is not a folder"),
     ],
 )
@@ -139,6 +139,14 @@ def test_bad_input_exits_2_without_a_traceback(cli, tmp_path, args, needle):
     assert result.code == 2
     assert needle in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_default_index_is_testpypi_where_rc_builds_publish():
+    from pipelines.catalog import TESTPYPI
+    from pipelines.cli import build_parser
+
+    args = build_parser().parse_args(["wheels", "find-rc", "percolate-rocks", "0.2.0", "--to", "out"])
+    assert (args.index, args.source_dir) == (TESTPYPI.simple_url, None)
 
 
 def test_an_image_project_has_no_wheels(cli, tmp_path):

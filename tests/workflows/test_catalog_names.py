@@ -22,7 +22,8 @@ from pipelines.catalog import (
     project_for_application,
 )
 from pipelines.tags import Stage
-from pipelines.trustedpublishers import PYPI, TESTPYPI, expected_publishers
+from pipelines.catalog import PYPI, TESTPYPI
+from pipelines.trustedpublishers import expected_publishers
 
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
 
