@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # Debian packages the test suite runs for real: an OCI registry, an independent registry client, git,
-# a C compiler (test wheels) and openssl (TLS certificates for the Kubernetes API stand-in).
-DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl
+# a C compiler (test wheels), openssl (TLS certificates for the Kubernetes API stand-in) and shellcheck
+# (actionlint runs it on every `run:` script of the workflows).
+DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl shellcheck
 
 .PHONY: test demo venv system-deps bench clean
 
