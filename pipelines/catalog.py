@@ -74,12 +74,7 @@ class Project:
 
     def image_repository(self, registry: str = DEFAULT_REGISTRY) -> str:
         """The full image repository under `registry` (HOST[:PORT]/NAMESPACE)."""
-        if self.image_name is None:
-            raise InputError(
-                f"{self.name} ships no container image",
-                hint=f"image projects are: {', '.join(p.name for p in image_projects())}",
-            )
-        return f"{registry.rstrip('/')}/{self.image_name}"
+        return f"{registry.rstrip('/')}/{get_image_project(self.name).image_name}"
 
 
 ROCKS_WHEEL_TARGETS = (
@@ -141,6 +136,17 @@ def get_project(name: str) -> Project:
             f"unknown project {name!r}",
             hint=f"known projects: {', '.join(project_names())}",
         ) from None
+
+
+def get_image_project(name: str) -> Project:
+    """The image project called `name`, or an InputError naming the image projects."""
+    project = get_project(name)
+    if not project.ships_images:
+        raise InputError(
+            f"{project.name} ships no container image",
+            hint=f"image projects are: {', '.join(p.name for p in image_projects())}",
+        )
+    return project
 
 
 def project_for_application(application: str) -> Project:

@@ -6,17 +6,15 @@ import argparse
 from typing import Any
 
 from pipelines.calver import EXPECTED_FORM, make_build_tag
-from pipelines.catalog import get_project
+from pipelines.catalog import get_image_project
 from pipelines.commands import add_command, add_registry_option, environment, now, positive_int, timestamp
 from pipelines.errors import InputError
 from pipelines.output import emit
 
 
 def _calver(args: argparse.Namespace) -> int:
-    project = get_project(args.project)
+    project = get_image_project(args.project)
     if args.arch not in project.platforms:
-        if not project.ships_images:
-            project.image_repository()  # raises the "ships no container image" error
         raise InputError(
             f"{project.name} is not built for {args.arch!r}", hint=f"its platforms: {', '.join(project.platforms)}"
         )

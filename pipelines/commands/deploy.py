@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import STACK_CONFIG_FILE, get_project
+from pipelines.catalog import STACK_CONFIG_FILE, Project, get_image_project
 from pipelines.commands import add_command, add_group, add_root_option, resolve_root
 from pipelines.deployment import apply_release, choose_rollback, deploy_pull_request, previous_release_tag, release_pin
 from pipelines.errors import CheckFailed, InputError
@@ -23,13 +23,6 @@ from pipelines.stackfile import StackFile
 def _stack_file(args: argparse.Namespace) -> StackFile:
     """--stack-config FILE, else Pulumi.prod.yaml at the monorepo's root."""
     return StackFile(args.stack_config if args.stack_config else resolve_root(args) / STACK_CONFIG_FILE)
-
-
-def _image_project(name: str) -> str:
-    project = get_project(name)
-    if not project.ships_images:
-        project.image_repository()  # raises the "ships no container image" error
-    return project.name
 
 
 def _read_promotion(path: Path) -> ImagePin:
@@ -64,12 +57,12 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _requested_pin(args: argparse.Namespace) -> ImagePin:
+def _requested_pin(args: argparse.Namespace, project: Project) -> ImagePin:
     """The pin `set-image` was asked for: from a promotion record, or spelt out in options."""
     if args.promotion:
         pin = _read_promotion(args.promotion)
-        if pin.project != args.project:
-            raise InputError(f"the promotion record is of {pin.project}, not {args.project}", hint="pass the right record")
+        if pin.project != project.name:
+            raise InputError(f"the promotion record is of {pin.project}, not {project.name}", hint="pass the right record")
         return pin
     missing = [option for option, value in (("--version", args.version), ("--digest", args.digest),
                                             ("--platform", args.platform), ("--source", args.source)) if not value]
@@ -81,15 +74,15 @@ def _requested_pin(args: argparse.Namespace) -> ImagePin:
         if not separator:
             raise InputError(f"--platform {item!r} is not ARCH=DIGEST", hint="e.g. --platform amd64=sha256:…")
         platforms[arch] = digest
-    entry = {"repository": args.repository or get_project(args.project).image_repository(), "version": args.version,
+    entry = {"repository": args.repository or project.image_repository(), "version": args.version,
              "digest": args.digest, "platforms": platforms, "source": args.source}
-    return parse_image_pin(args.project, entry, key="options")
+    return parse_image_pin(project.name, entry, key="options")
 
 
 def _set_image(args: argparse.Namespace) -> int:
-    _image_project(args.project)
+    project = get_image_project(args.project)
     stack = _stack_file(args)
-    pin = apply_release(stack.pin(args.project), _requested_pin(args))
+    pin = apply_release(stack.pin(project.name), _requested_pin(args, project))
     changed = stack.write_pin(pin, dry_run=args.dry_run)
     verb = ("would write" if args.dry_run else "wrote") if changed else "unchanged:"
     emit(args.json, {"file": str(stack.path), "changed": changed, "dry_run": args.dry_run, **_pin_fields(pin)},
@@ -98,7 +91,7 @@ def _set_image(args: argparse.Namespace) -> int:
 
 
 def _deploy_pr(args: argparse.Namespace) -> int:
-    project = get_project(_image_project(args.project))
+    project = get_image_project(args.project)
     release = _read_promotion(args.promotion)
     if (release.project, release.version) != (project.name, args.version):
         raise InputError(
@@ -150,7 +143,7 @@ def _deploy_pr(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    name = _image_project(args.project)
+    name = get_image_project(args.project).name
     stack = _stack_file(args)
     current = stack.pin(name)
     if current is None:
