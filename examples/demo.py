@@ -75,7 +75,9 @@ def run(root: Path, *args: str, expect: int = 0, show: bool = True) -> str:
 
 def load_registry_machinery() -> ModuleType:
     """The local registry and image pusher the registry tests use (real images, plain HTTP pushes)."""
-    spec = importlib.util.spec_from_file_location("demo_localregistry", REPO_ROOT / "tests" / "registry" / "localregistry.py")
+    spec = importlib.util.spec_from_file_location(
+        "demo_localregistry", REPO_ROOT / "tests" / "registry" / "localregistry.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -99,7 +101,9 @@ def build_rc(root: Path, project: str, registry: str, pusher: Any) -> None:
     rc_tag = run(root, "pipelines", "tag", "next-rc", project).strip()
     git(root, "tag", "-a", rc_tag, "-m", rc_tag)
     print(f"pushed tag {rc_tag}: an RC tag starts a build")
-    plan = json.loads(run(root, "pipelines", "plan", rc_tag, "--registry", registry, "--at", BUILD_TIME, "--json", show=False))
+    plan = json.loads(
+        run(root, "pipelines", "plan", rc_tag, "--registry", registry, "--at", BUILD_TIME, "--json", show=False)
+    )
     for artifact in plan["artifacts"]:
         reference = artifact["name"]
         repository, tag = reference.removeprefix(registry.split("/")[0] + "/").rsplit(":", 1)
@@ -118,7 +122,9 @@ def release(root: Path, project: str, registry: str) -> None:
 
 def show_applications(root: Path) -> None:
     """The desired state of the Argo CD Applications, rendered offline from the stack file."""
-    output = run(REPO_ROOT, "infra", "render", "--stack-config", str(root / STACK_CONFIG_FILE), "--check", "--json", show=False)
+    output = run(
+        REPO_ROOT, "infra", "render", "--stack-config", str(root / STACK_CONFIG_FILE), "--check", "--json", show=False
+    )
     for resource in json.loads(output)["resources"]:
         if resource["type"].endswith(":Application"):
             images = resource["inputs"]["spec"]["source"]["kustomize"]["images"]
@@ -151,8 +157,14 @@ class ArgoCdStandIn:
 
     def application(self, name: str) -> dict[str, Any]:
         if name not in self.images:
-            return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
-                    "message": f'applications.argoproj.io "{name}" not found'}
+            return {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "reason": "NotFound",
+                "code": 404,
+                "message": f'applications.argoproj.io "{name}" not found',
+            }
         failing = name == FAILING_APPLICATION
         status: dict[str, Any] = {
             "sync": {"status": "Synced", "revision": "main"},
@@ -162,9 +174,15 @@ class ArgoCdStandIn:
         }
         if failing:
             status["health"]["message"] = "Deployment percolate-api: 0 of 2 replicas available"
-            status["conditions"] = [{"type": "SyncError", "message": "container api: CrashLoopBackOff (exit 1: cannot read settings)"}]
-        return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-                "metadata": {"name": name, "namespace": "argocd"}, "status": status}
+            status["conditions"] = [
+                {"type": "SyncError", "message": "container api: CrashLoopBackOff (exit 1: cannot read settings)"}
+            ]
+        return {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": name, "namespace": "argocd"},
+            "status": status,
+        }
 
     @contextmanager
     def running(self) -> Iterator[ArgoCdStandIn]:
@@ -177,20 +195,30 @@ class ArgoCdStandIn:
             self.server.server_close()
 
     def kubeconfig(self, path: Path) -> Path:
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "demo",
-            "clusters": [{"name": "demo", "cluster": {"server": self.url}}],
-            "users": [{"name": "demo", "user": {"token": "demo-token"}}],
-            "contexts": [{"name": "demo", "context": {"cluster": "demo", "user": "demo"}}],
-        }))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "demo",
+                    "clusters": [{"name": "demo", "cluster": {"server": self.url}}],
+                    "users": [{"name": "demo", "user": {"token": "demo-token"}}],
+                    "contexts": [{"name": "demo", "context": {"cluster": "demo", "user": "demo"}}],
+                }
+            )
+        )
         return path
 
 
 def health_gate(root: Path, workdir: Path) -> str:
     """What deploy.yml does after `pulumi up`: wait for each Application; returns the project that failed."""
     pins = json.loads(run(root, "pipelines", "stack-config", "show", "--json", show=False))
-    images = {project.argocd_application: pin["repository"] + "@" + pin["digest"]
-              for project in image_projects() for pin in pins if pin["project"] == project.name}
+    images = {
+        project.argocd_application: pin["repository"] + "@" + pin["digest"]
+        for project in image_projects()
+        for pin in pins
+        if pin["project"] == project.name
+    }
     failed = ""
     with ArgoCdStandIn(images).running() as api:
         kubeconfig = api.kubeconfig(workdir / "kubeconfig")
@@ -198,8 +226,21 @@ def health_gate(root: Path, workdir: Path) -> str:
             application = str(project.argocd_application)
             digest = images[application].split("@", 1)[1]
             expect = 1 if application == FAILING_APPLICATION else 0
-            run(root, "pipelines", "wait-healthy", application, "--digest", digest, "--kubeconfig", str(kubeconfig),
-                "--timeout", "10", "--interval", "0.2", expect=expect)
+            run(
+                root,
+                "pipelines",
+                "wait-healthy",
+                application,
+                "--digest",
+                digest,
+                "--kubeconfig",
+                str(kubeconfig),
+                "--timeout",
+                "10",
+                "--interval",
+                "0.2",
+                expect=expect,
+            )
             failed = project.name if expect else failed
     return failed
 
@@ -241,8 +282,17 @@ def main() -> int:
             say(f"7. rollback of {failed}: the previous release comes back, {NEW_VERSION} is blocked")
             run(root, "pipelines", "rollback", failed)
             show_applications(root)
-            run(root, "pipelines", "promote", f"{failed}-v{NEW_VERSION}", "--registry", registry,
-                "--stack-config", STACK_CONFIG_FILE, expect=1)
+            run(
+                root,
+                "pipelines",
+                "promote",
+                f"{failed}-v{NEW_VERSION}",
+                "--registry",
+                registry,
+                "--stack-config",
+                STACK_CONFIG_FILE,
+                expect=1,
+            )
         finally:
             local.stop()
             print(f"\nlocal registry on {local.host} stopped")

@@ -21,7 +21,9 @@ from pipelines.versions import parse_release
 
 def release_pin(record: Mapping[str, Any]) -> ImagePin:
     """The pin a promotion record (`promote --json`) stands for, validated against the contract."""
-    missing = [key for key in ("project", "repository", "version", "index_digest", "platforms", "source") if key not in record]
+    missing = [
+        key for key in ("project", "repository", "version", "index_digest", "platforms", "source") if key not in record
+    ]
     if missing:
         raise InputError(
             f"the promotion record lacks {', '.join(missing)}",

@@ -42,7 +42,12 @@ class Git:
 
     def _run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["git", *args], cwd=self.root, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **(env or {})},
         )
 
     def _check(self, *args: str, env: dict[str, str] | None = None) -> str:
@@ -91,9 +96,16 @@ class Git:
         """Commit `path` on a new (or reset) `branch`; returns the commit's SHA."""
         self._check("checkout", "--quiet", "-B", branch)
         self._check("add", "--", path)
-        identity = [] if self._run("config", "user.email").stdout.strip() else [
-            "-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}",
-        ]
+        identity = (
+            []
+            if self._run("config", "user.email").stdout.strip()
+            else [
+                "-c",
+                f"user.name={BOT_NAME}",
+                "-c",
+                f"user.email={BOT_EMAIL}",
+            ]
+        )
         self._check(*identity, "commit", "--quiet", "--message", message)
         return self._check("rev-parse", "HEAD").strip()
 

@@ -60,7 +60,9 @@ class GitHub:
         try:
             response = self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
         except requests.RequestException as error:
-            raise CheckFailed(f"GitHub API {method} {path} failed: {error}", hint="re-run; the PR step is idempotent") from None
+            raise CheckFailed(
+                f"GitHub API {method} {path} failed: {error}", hint="re-run; the PR step is idempotent"
+            ) from None
         if response.status_code >= 400:
             try:
                 message = response.json().get("message", "")

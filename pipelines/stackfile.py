@@ -135,8 +135,14 @@ def _mapping_edits(text: str, node: yaml.Node, entry: dict[str, Any]) -> list[_E
     return edits
 
 
-def _entry_edits(text: str, images: tuple[yaml.Node, yaml.Node] | None, config: tuple[yaml.Node, yaml.Node] | None,
-                 root: yaml.Node | None, project: str, entry: dict[str, Any]) -> list[_Edit]:
+def _entry_edits(
+    text: str,
+    images: tuple[yaml.Node, yaml.Node] | None,
+    config: tuple[yaml.Node, yaml.Node] | None,
+    root: yaml.Node | None,
+    project: str,
+    entry: dict[str, Any],
+) -> list[_Edit]:
     """The edits that make `config.<images>.<project>` equal `entry` and touch nothing else."""
     if images is not None and isinstance(images[1], yaml.MappingNode) and not images[1].flow_style:
         found = _find(images[1], project)
@@ -153,7 +159,8 @@ def _entry_edits(text: str, images: tuple[yaml.Node, yaml.Node] | None, config: 
     if images is not None:
         if not (isinstance(images[1], yaml.ScalarNode) and images[1].tag.endswith(":null")):
             raise InputError(
-                f"{IMAGES_KEY} is not a block mapping", hint="write it as a block mapping of project to image, or remove it"
+                f"{IMAGES_KEY} is not a block mapping",
+                hint="write it as a block mapping of project to image, or remove it",
             )
         key_node = images[0]
         start = _line_start(text, key_node.start_mark.index)
@@ -204,7 +211,9 @@ class StackFile:
         """The decoded file, its node tree, and its images subtree checked against the contract."""
         data, root = self._parse(text)
         if data is not None and not isinstance(data, dict):
-            raise InputError(f"{self.path}: line 1: the file is not a mapping", hint="a stack file maps config: to keys")
+            raise InputError(
+                f"{self.path}: line 1: the file is not a mapping", hint="a stack file maps config: to keys"
+            )
         config = (data or {}).get("config")
         if config is not None and not isinstance(config, dict):
             line = _node_at(root, "config")

@@ -43,7 +43,9 @@ def _pin_fields(pin: ImagePin) -> dict[str, Any]:
 
 def _describe_pin(pin: ImagePin) -> str:
     if not pin.pinned:
-        return f"{pin.project}: {pin.repository} (not released yet)" + (f", blocked {', '.join(pin.blocked)}" if pin.blocked else "")
+        return f"{pin.project}: {pin.repository} (not released yet)" + (
+            f", blocked {', '.join(pin.blocked)}" if pin.blocked else ""
+        )
     lines = [f"{pin.project} {pin.version}: {pin.reference}", f"  source  {pin.source}"]
     lines += [f"  {arch:<7} {digest}" for arch, digest in pin.platforms]
     if pin.blocked:
@@ -62,10 +64,20 @@ def _requested_pin(args: argparse.Namespace, project: Project) -> ImagePin:
     if args.promotion:
         pin = _read_promotion(args.promotion)
         if pin.project != project.name:
-            raise InputError(f"the promotion record is of {pin.project}, not {project.name}", hint="pass the right record")
+            raise InputError(
+                f"the promotion record is of {pin.project}, not {project.name}", hint="pass the right record"
+            )
         return pin
-    missing = [option for option, value in (("--version", args.version), ("--digest", args.digest),
-                                            ("--platform", args.platform), ("--source", args.source)) if not value]
+    missing = [
+        option
+        for option, value in (
+            ("--version", args.version),
+            ("--digest", args.digest),
+            ("--platform", args.platform),
+            ("--source", args.source),
+        )
+        if not value
+    ]
     if missing:
         raise InputError(f"missing {', '.join(missing)}", hint="pass --promotion FILE, or every one of those options")
     platforms = {}
@@ -74,8 +86,13 @@ def _requested_pin(args: argparse.Namespace, project: Project) -> ImagePin:
         if not separator:
             raise InputError(f"--platform {item!r} is not ARCH=DIGEST", hint="e.g. --platform amd64=sha256:…")
         platforms[arch] = digest
-    entry = {"repository": args.repository or project.image_repository(), "version": args.version,
-             "digest": args.digest, "platforms": platforms, "source": args.source}
+    entry = {
+        "repository": args.repository or project.image_repository(),
+        "version": args.version,
+        "digest": args.digest,
+        "platforms": platforms,
+        "source": args.source,
+    }
     return parse_image_pin(project.name, entry, key="options")
 
 
@@ -85,9 +102,20 @@ def _set_image(args: argparse.Namespace) -> int:
     pin = apply_release(stack.pin(project.name), _requested_pin(args, project))
     changed = stack.write_pin(pin, dry_run=args.dry_run)
     verb = ("would write" if args.dry_run else "wrote") if changed else "unchanged:"
-    emit(args.json, {"file": str(stack.path), "changed": changed, "dry_run": args.dry_run, **_pin_fields(pin)},
-         f"{verb} {IMAGES_KEY}.{pin.project} in {stack.path}\n{_describe_pin(pin)}")
+    emit(
+        args.json,
+        {"file": str(stack.path), "changed": changed, "dry_run": args.dry_run, **_pin_fields(pin)},
+        f"{verb} {IMAGES_KEY}.{pin.project} in {stack.path}\n{_describe_pin(pin)}",
+    )
     return 0
+
+
+def _changelog(git: Git, project: Project, version: str) -> tuple[list[str], str | None]:
+    """Subjects of the commits that touched the project since its previous release tag, and that tag."""
+    tag = f"{project.name}-v{version}"
+    previous = previous_release_tag(project.name, version, git.tags())
+    until = tag if git.commit_of(f"refs/tags/{tag}") else "HEAD"
+    return git.subjects(f"{previous}..{until}" if previous else until, project.directory), previous
 
 
 def _deploy_pr(args: argparse.Namespace) -> int:
@@ -102,43 +130,52 @@ def _deploy_pr(args: argparse.Namespace) -> int:
     token = token_from_environment()
     progress(f"fetching {args.remote}/{args.base}")
     git.fetch(args.remote, f"+refs/heads/{args.base}:refs/remotes/{args.remote}/{args.base}", token=token)
-    tag = f"{project.name}-v{args.version}"
-    previous = previous_release_tag(project.name, args.version, git.tags())
-    until = tag if git.commit_of(f"refs/tags/{tag}") else "HEAD"
-    changelog = git.subjects(f"{previous}..{until}" if previous else until, project.directory)
+    changelog, previous = _changelog(git, project, args.version)
 
+    # The branch is always rebuilt on the newest base in a throwaway worktree: the checkout stays as it was.
     workdir = Path(tempfile.mkdtemp(prefix="deploy-pr-"))
     try:
-        main = git.add_worktree(workdir / "main", f"refs/remotes/{args.remote}/{args.base}")
-        stack = StackFile(main.root / STACK_CONFIG_FILE)
+        base = git.add_worktree(workdir / "base", f"refs/remotes/{args.remote}/{args.base}")
+        stack = StackFile(base.root / STACK_CONFIG_FILE)
         pin = apply_release(stack.pin(project.name), release)
         request = deploy_pull_request(pin, changelog, previous)
         changed = stack.write_pin(pin, dry_run=args.dry_run)
-        result: dict[str, Any] = {"project": project.name, "version": args.version, "branch": request.branch,
-                                  "changed": changed, "dry_run": args.dry_run, "title": request.title, "body": request.body}
+        result: dict[str, Any] = {
+            "project": project.name,
+            "version": args.version,
+            "branch": request.branch,
+            "changed": changed,
+            "dry_run": args.dry_run,
+            "title": request.title,
+            "body": request.body,
+        }
         if not changed:
-            emit(args.json, result, f"{args.remote}/{args.base} already deploys {project.name} {args.version}; no pull request needed")
+            message = f"{args.remote}/{args.base} already deploys {project.name} {args.version}; no pull request needed"
+            emit(args.json, result, message)
             return 0
         if args.dry_run:
-            emit(args.json, result, f"would push {request.branch} and open \"{request.title}\":\n\n{request.body}")
+            emit(args.json, result, f'would push {request.branch} and open "{request.title}":\n\n{request.body}')
             return 0
-        result["commit"] = main.commit_file(STACK_CONFIG_FILE, request.commit_message, request.branch)
+        result["commit"] = base.commit_file(STACK_CONFIG_FILE, request.commit_message, request.branch)
         progress(f"pushing {request.branch} (rebuilt on the newest {args.base})")
-        main.push(args.remote, request.branch, token=token)
+        base.push(args.remote, request.branch, token=token)
     finally:
-        git.remove_worktree(workdir / "main")
+        git.remove_worktree(workdir / "base")
         shutil.rmtree(workdir, ignore_errors=True)
 
     github = GitHub.from_environment()
     existing = github.open_pull(request.branch, args.base)
     if existing:
-        pull = github.update_pull(existing["number"], title=request.title, body=request.body)
-        action = "updated"
+        pull, action = github.update_pull(existing["number"], title=request.title, body=request.body), "updated"
     else:
         pull = github.create_pull(branch=request.branch, base=args.base, title=request.title, body=request.body)
         action = "opened"
     result["pull_request"] = {"number": pull["number"], "url": pull.get("html_url"), "action": action}
-    emit(args.json, result, f"{action} pull request #{pull['number']}: {request.title}\n{pull.get('html_url', '')}".rstrip())
+    emit(
+        args.json,
+        result,
+        f"{action} pull request #{pull['number']}: {request.title}\n{pull.get('html_url', '')}".rstrip(),
+    )
     return 0
 
 
@@ -163,28 +200,42 @@ def _rollback(args: argparse.Namespace) -> int:
     stack.write_pin(restored, dry_run=args.dry_run)
     data = {"file": str(stack.path), "dry_run": args.dry_run, "from_version": current.version, **_pin_fields(restored)}
     verb = "would roll back" if args.dry_run else "rolled back"
-    emit(args.json, data, f"{verb} {name} {current.version} -> {restored.version} in {stack.path}; "
-                          f"{current.version} is now blocked\n{_describe_pin(restored)}")
+    emit(
+        args.json,
+        data,
+        f"{verb} {name} {current.version} -> {restored.version} in {stack.path}; "
+        f"{current.version} is now blocked\n{_describe_pin(restored)}",
+    )
     return 0
 
 
 def _stack_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack-config", type=Path, metavar="FILE",
-                        help=f"the stack config file (default: {STACK_CONFIG_FILE} at the monorepo's root)")
+    parser.add_argument(
+        "--stack-config",
+        type=Path,
+        metavar="FILE",
+        help=f"the stack config file (default: {STACK_CONFIG_FILE} at the monorepo's root)",
+    )
     add_root_option(parser)
 
 
 def register(subcommands: Any) -> None:
     group = add_group(subcommands, "stack-config", summary="read and write the images subtree of the stack config")
     show = add_command(
-        group, "show", summary="print the images the stack config pins", handler=_show,
+        group,
+        "show",
+        summary="print the images the stack config pins",
+        handler=_show,
         description=f"Print {IMAGES_KEY} of the stack config: per image project its version, index digest,\n"
         "platform digests, source RC build and blocked versions, validated against the contract.",
         examples="  python -m pipelines stack-config show --json",
     )
     _stack_option(show)
     set_image = add_command(
-        group, "set-image", summary="write one project's image pin (only that entry changes)", handler=_set_image,
+        group,
+        "set-image",
+        summary="write one project's image pin (only that entry changes)",
+        handler=_set_image,
         description=f"Write {IMAGES_KEY}.PROJECT in the stack config. Only that entry changes: every other\n"
         "byte of the file, comments included, stays. The write is atomic, read back and validated.\n"
         "A version listed in the entry's `blocked` is refused (exit 1) until a person removes it.",
@@ -196,14 +247,19 @@ def register(subcommands: Any) -> None:
     set_image.add_argument("--promotion", type=Path, metavar="FILE", help="the JSON `promote TAG --json` printed")
     set_image.add_argument("--version", help="the released version X.Y.Z")
     set_image.add_argument("--digest", help="the multi-arch index digest")
-    set_image.add_argument("--platform", action="append", metavar="ARCH=DIGEST", help="a platform manifest digest (repeat)")
+    set_image.add_argument(
+        "--platform", action="append", metavar="ARCH=DIGEST", help="a platform manifest digest (repeat)"
+    )
     set_image.add_argument("--source", help="the promoted RC build (CalVer tag without -ARCH)")
     set_image.add_argument("--repository", help="the image repository (default: the catalog's under ghcr.io)")
     set_image.add_argument("--dry-run", action="store_true", help="validate and print; write nothing")
     _stack_option(set_image)
 
     deploy_pr = add_command(
-        subcommands, "deploy-pr", summary="open (or refresh) the pull request that deploys a release", handler=_deploy_pr,
+        subcommands,
+        "deploy-pr",
+        summary="open (or refresh) the pull request that deploys a release",
+        handler=_deploy_pr,
         description="Fetch the newest main, write the release's digests into its stack config on branch\n"
         "deploy/PROJECT-vVERSION, commit, force-push the branch and open or update the pull request\n"
         "(version, digests, source RC build, changes since the previous release). Re-running it\n"
@@ -215,14 +271,18 @@ def register(subcommands: Any) -> None:
     )
     deploy_pr.add_argument("project", metavar="PROJECT", help="an image project")
     deploy_pr.add_argument("version", metavar="VERSION", help="the released version X.Y.Z")
-    deploy_pr.add_argument("--promotion", type=Path, required=True, metavar="FILE", help="the JSON `promote TAG --json` printed")
+    deploy_pr.add_argument(
+        "--promotion", type=Path, required=True, metavar="FILE", help="the JSON `promote TAG --json` printed"
+    )
     deploy_pr.add_argument("--remote", default="origin", help="the git remote (default: origin)")
     deploy_pr.add_argument("--base", default="main", help="the branch deploys merge into (default: main)")
     deploy_pr.add_argument("--dry-run", action="store_true", help="print the pull request; push and open nothing")
     add_root_option(deploy_pr)
 
     rollback = add_command(
-        subcommands, "rollback", summary="restore the previous release's images and block the failed version",
+        subcommands,
+        "rollback",
+        summary="restore the previous release's images and block the failed version",
         handler=_rollback,
         description=f"Restore {IMAGES_KEY}.PROJECT from the git history of the stack config: the newest\n"
         "earlier release that is not blocked (or --to VERSION), and add the current version to the\n"

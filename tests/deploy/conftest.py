@@ -105,8 +105,10 @@ def github():
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             owner = parts.path.split("/")[2]
             found = [
-                p for p in state.pulls
-                if f"{owner}:{p['head']['ref']}" == query.get("head") and p["base"]["ref"] == query.get("base")
+                p
+                for p in state.pulls
+                if f"{owner}:{p['head']['ref']}" == query.get("head")
+                and p["base"]["ref"] == query.get("base")
                 and p["state"] == query.get("state", "open")
             ]
             self._send(200, found)
@@ -119,8 +121,12 @@ def github():
                 return
             number = len(state.pulls) + 1
             pull = {
-                "number": number, "state": "open", "title": body["title"], "body": body["body"],
-                "head": {"ref": body["head"]}, "base": {"ref": body["base"]},
+                "number": number,
+                "state": "open",
+                "title": body["title"],
+                "body": body["body"],
+                "head": {"ref": body["head"]},
+                "base": {"ref": body["base"]},
                 "html_url": f"https://github.example/labs/percolate/pull/{number}",
             }
             state.pulls.append(pull)

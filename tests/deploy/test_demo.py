@@ -13,7 +13,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "examples" / "demo.py")],
-        capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout

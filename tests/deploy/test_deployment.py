@@ -10,7 +10,6 @@ from pipelines.deployment import apply_release, choose_rollback, deploy_pull_req
 from pipelines.errors import CheckFailed, InputError
 
 
-
 def test_a_promotion_record_becomes_a_validated_pin(make_pin, promotion_record):
     pin = make_pin("percolate", "0.2.0")
     assert release_pin(promotion_record(pin)) == pin
@@ -63,7 +62,13 @@ def test_rollback_without_an_earlier_release_fails(make_pin):
 
 
 def test_previous_release_tag_ignores_rcs_other_projects_and_newer_versions():
-    tags = ["percolate-v0.1.0", "percolate-v0.2.0-rc1", "percolate-v0.1.10", "percolate-reading-v0.1.99", "percolate-v0.3.0"]
+    tags = [
+        "percolate-v0.1.0",
+        "percolate-v0.2.0-rc1",
+        "percolate-v0.1.10",
+        "percolate-reading-v0.1.99",
+        "percolate-v0.3.0",
+    ]
     assert previous_release_tag("percolate", "0.2.0", tags) == "percolate-v0.1.10"
     assert previous_release_tag("percolate", "0.1.0", tags) is None
 
@@ -73,5 +78,12 @@ def test_the_pull_request_says_what_it_deploys_and_what_changed(make_pin):
     request = deploy_pull_request(pin, ["abc1234 fix the reader", "def5678 add a cache"], "percolate-v0.1.0")
     assert request.branch == "deploy/percolate-v0.2.0"
     assert request.title == "Deploy percolate 0.2.0"
-    for text in (pin.digest, *dict(pin.platforms).values(), pin.source, "percolate-api", "since percolate-v0.1.0", "- abc1234 fix the reader"):
+    for text in (
+        pin.digest,
+        *dict(pin.platforms).values(),
+        pin.source,
+        "percolate-api",
+        "since percolate-v0.1.0",
+        "- abc1234 fix the reader",
+    ):
         assert text in request.body

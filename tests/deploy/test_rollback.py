@@ -61,8 +61,18 @@ def test_rollback_with_nowhere_to_go_fails_and_writes_nothing(cli, monorepo, rel
 def test_a_blocked_version_cannot_be_set_again_until_a_person_clears_it(cli, monorepo, released, make_pin, tmp_path):
     assert cli("rollback", "percolate", cwd=monorepo.root).code == 0
     pin = make_pin("percolate", "0.3.0")
-    args = ["stack-config", "set-image", "percolate", "--version", "0.3.0", "--digest", pin.digest,
-            "--source", pin.source, *[f"--platform={arch}={digest}" for arch, digest in pin.platforms]]
+    args = [
+        "stack-config",
+        "set-image",
+        "percolate",
+        "--version",
+        "0.3.0",
+        "--digest",
+        pin.digest,
+        "--source",
+        pin.source,
+        *[f"--platform={arch}={digest}" for arch, digest in pin.platforms],
+    ]
     before = released.path.read_bytes()
     refused = cli(*args, cwd=monorepo.root)
     assert refused.code == 1
@@ -78,8 +88,20 @@ def test_set_image_reports_bad_options_without_writing(cli, monorepo, released):
     before = released.path.read_bytes()
     result = cli("stack-config", "set-image", "percolate", "--version", "0.4.0", cwd=monorepo.root)
     assert result.code == 2 and "missing --digest, --platform, --source" in result.stderr
-    bad = cli("stack-config", "set-image", "percolate", "--version", "0.4.0", "--digest", "sha256:nope",
-              "--platform", "amd64=x", "--source", "s", cwd=monorepo.root)
+    bad = cli(
+        "stack-config",
+        "set-image",
+        "percolate",
+        "--version",
+        "0.4.0",
+        "--digest",
+        "sha256:nope",
+        "--platform",
+        "amd64=x",
+        "--source",
+        "s",
+        cwd=monorepo.root,
+    )
     assert bad.code == 2 and "error: options.percolate.platforms: missing platform(s) arm64" in bad.stderr
     assert released.path.read_bytes() == before
 
@@ -87,4 +109,7 @@ def test_set_image_reports_bad_options_without_writing(cli, monorepo, released):
 def test_show_lists_the_pins(cli, monorepo, released):
     result = cli("stack-config", "show", "--json", cwd=monorepo.root)
     assert result.code == 0
-    assert [(p["project"], p.get("version")) for p in result.json()] == [("percolate", "0.3.0"), ("percolate-reading", None)]
+    assert [(p["project"], p.get("version")) for p in result.json()] == [
+        ("percolate", "0.3.0"),
+        ("percolate-reading", None),
+    ]

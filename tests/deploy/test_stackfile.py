@@ -14,7 +14,6 @@ from pipelines.errors import InputError
 from pipelines.stackfile import StackFile
 
 
-
 GOLDEN = Path(__file__).parent / "data" / "Pulumi.prod.golden.yaml"
 
 
@@ -50,10 +49,19 @@ def test_dry_run_and_failures_leave_the_file_untouched(stack: StackFile, make_pi
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("version: 0.1.0", "version: [0.1.0"), "line 14: expected ',' or ']', but got ':' (while parsing a flow sequence started on line 13)"),
+        (
+            ("version: 0.1.0", "version: [0.1.0"),
+            "line 14: expected ',' or ']', but got ':' (while parsing a flow sequence started on line 13)",
+        ),
         (("digest: sha256:1111", "digest: sha256:zzzz"), "line 14: percolate-platform:images.percolate.digest"),
-        (("    percolate-reading:", "    percolate-writing:"), "line 21: percolate-platform:images.percolate-writing: unknown project"),
-        (("        arm64: sha256:3333333333333333333333333333333333333333333333333333333333333333\n", ""), "line 15: percolate-platform:images.percolate.platforms: missing platform(s) arm64"),
+        (
+            ("    percolate-reading:", "    percolate-writing:"),
+            "line 21: percolate-platform:images.percolate-writing: unknown project",
+        ),
+        (
+            ("        arm64: sha256:3333333333333333333333333333333333333333333333333333333333333333\n", ""),
+            "line 15: percolate-platform:images.percolate.platforms: missing platform(s) arm64",
+        ),
     ],
 )
 def test_malformed_files_are_refused_with_the_line_and_left_untouched(stack: StackFile, edit, message, make_pin):
@@ -69,7 +77,10 @@ def test_malformed_files_are_refused_with_the_line_and_left_untouched(stack: Sta
 @pytest.mark.parametrize(
     ("text", "expected_tail"),
     [
-        ("config:\n  github:owner: labs # org\n", "  github:owner: labs # org\n  percolate-platform:images:\n    percolate:\n"),
+        (
+            "config:\n  github:owner: labs # org\n",
+            "  github:owner: labs # org\n  percolate-platform:images:\n    percolate:\n",
+        ),
         ("config:\n  percolate-platform:images:\n  other: 1\n", "  percolate-platform:images:\n    percolate:\n"),
         ("# nothing yet\n", "# nothing yet\nconfig:\n  percolate-platform:images:\n    percolate:\n"),
         (
@@ -95,9 +106,15 @@ versions = st.tuples(*[st.integers(min_value=0, max_value=999)] * 3).map(lambda 
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(project=st.sampled_from(["percolate", "percolate-reading"]), version=versions, build=st.integers(1, 10**6),
-       blocked=st.lists(versions, max_size=3, unique=True))
-def test_any_pin_reads_back_and_the_rest_of_the_file_is_byte_identical(tmp_path: Path, project, version, build, blocked, make_pin):
+@given(
+    project=st.sampled_from(["percolate", "percolate-reading"]),
+    version=versions,
+    build=st.integers(1, 10**6),
+    blocked=st.lists(versions, max_size=3, unique=True),
+)
+def test_any_pin_reads_back_and_the_rest_of_the_file_is_byte_identical(
+    tmp_path: Path, project, version, build, blocked, make_pin
+):
     path = tmp_path / "Pulumi.prod.yaml"
     shutil.copy(GOLDEN, path)
     stack = StackFile(path)
