@@ -1,7 +1,8 @@
 """`make demo`: the whole release flow on embedded defaults, offline, leaving nothing running.
 
 In a temp copy of examples/monorepo (with git history, tags and a copy of
-Pulumi.prod.yaml) it releases 0.2.0 of both services:
+Pulumi.prod.yaml) it prints the plans of percolate-rocks' RC build and release, and
+releases 0.2.0 of both services:
 
   plan -> RC images for amd64 and arm64 pushed to a local registry (Debian's docker-registry)
   -> promote to release tags, digests written back into the stack file
@@ -28,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
-from pipelines.catalog import STACK_CONFIG_FILE, image_projects
+from pipelines.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
@@ -101,6 +102,7 @@ def build_rc(root: Path, project: str, registry: str, pusher: Any) -> None:
     rc_tag = run(root, "pipelines", "tag", "next-rc", project).strip()
     git(root, "tag", "-a", rc_tag, "-m", rc_tag)
     print(f"pushed tag {rc_tag}: an RC tag starts a build")
+    run(root, "pipelines", "plan", rc_tag, "--registry", registry, "--at", BUILD_TIME)
     plan = json.loads(
         run(root, "pipelines", "plan", rc_tag, "--registry", registry, "--at", BUILD_TIME, "--json", show=False)
     )
@@ -112,11 +114,24 @@ def build_rc(root: Path, project: str, registry: str, pusher: Any) -> None:
         print(f"  built, tested, scanned and pushed {reference} ({pushed.digest[:19]}…)")
 
 
+def plan_wheels(root: Path, project: str) -> None:
+    """The wheel project's RC build and release, as plans (its builds need the Rust toolchains of CI)."""
+    rc_tag = run(root, "pipelines", "tag", "next-rc", project).strip()
+    git(root, "tag", "-a", rc_tag, "-m", rc_tag)
+    print(f"pushed tag {rc_tag}: an RC tag starts a build")
+    run(root, "pipelines", "plan", rc_tag)
+    release_tag = rc_tag.rsplit("-rc", 1)[0]
+    git(root, "tag", "-a", release_tag, "-m", release_tag)
+    print(f"pushed tag {release_tag}: a tag without -rc starts a release")
+    run(root, "pipelines", "plan", release_tag)
+
+
 def release(root: Path, project: str, registry: str) -> None:
     """What release-*.yml does for a release tag: promote and write the digests back."""
     tag = f"{project}-v{NEW_VERSION}"
     git(root, "tag", "-a", tag, "-m", tag)
     print(f"pushed tag {tag}: a tag without -rc starts a release")
+    run(root, "pipelines", "plan", tag, "--registry", registry)
     run(root, "pipelines", "promote", tag, "--registry", registry, "--stack-config", STACK_CONFIG_FILE)
 
 
@@ -255,31 +270,35 @@ def main() -> int:
             run(root, "pipelines", "versions", "bump", project.name, NEW_VERSION)
         git(root, "commit", "-qam", f"Release {NEW_VERSION} of both services")
 
-        say("2. a local OCI registry (Debian's docker-registry) on loopback")
+        for project in wheel_projects():
+            say(f"2. {project.name}: the plans of an RC build and of its release")
+            plan_wheels(root, project.name)
+
+        say("3. a local OCI registry (Debian's docker-registry) on loopback")
         local = registry_machinery.LocalRegistry(workdir / "registry").start()
         try:
             registry = f"{local.host}/{NAMESPACE}"
             print(f"registry at {registry}")
             pusher = registry_machinery.ImagePusher(local.host)
 
-            say(f"3. RC builds: plan, then images for every platform with CalVer tags (run {RUN_NUMBER})")
+            say(f"4. RC builds: plan, then images for every platform with CalVer tags (run {RUN_NUMBER})")
             for project in image_projects():
                 build_rc(root, project.name, registry, pusher)
 
-            say("4. releases: promote the tested RC images and write the digests back")
+            say("5. releases: plan, promote the tested RC images, write the digests back")
             for project in image_projects():
                 release(root, project.name, registry)
             print(git(root, "diff", "--stat"))
             git(root, "commit", "-qam", f"deploy: percolate and percolate-reading {NEW_VERSION}")
             print("the deploy pull request is merged (here: committed)")
 
-            say("5. pulumi up would now declare (rendered offline under Pulumi's mocks)")
+            say("6. pulumi up would now declare (rendered offline under Pulumi's mocks)")
             show_applications(root)
 
-            say("6. the health gate after pulumi up (a local stand-in of the Kubernetes API)")
+            say("7. the health gate after pulumi up (a local stand-in of the Kubernetes API)")
             failed = health_gate(root, workdir)
 
-            say(f"7. rollback of {failed}: the previous release comes back, {NEW_VERSION} is blocked")
+            say(f"8. rollback of {failed}: the previous release comes back, {NEW_VERSION} is blocked")
             run(root, "pipelines", "rollback", failed)
             show_applications(root)
             run(

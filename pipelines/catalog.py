@@ -127,6 +127,10 @@ def image_projects() -> tuple[Project, ...]:
     return tuple(project for project in PROJECTS if project.ships_images)
 
 
+def wheel_projects() -> tuple[Project, ...]:
+    return tuple(project for project in PROJECTS if project.ships_wheels)
+
+
 def get_project(name: str) -> Project:
     """The project called `name`, or an InputError listing the known ones."""
     try:
