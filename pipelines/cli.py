@@ -2,22 +2,40 @@
 
 Exit 0 on success, 1 when a check fails, 2 for bad usage or input; a user's
 mistake prints `error: …` with a hint, never a traceback.
+
+Every workflow step starts a fresh process, so only the module of the command
+being run is imported; the full parser (every module) is built for the top-level
+help and for anything that is not a known command.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Sequence
 
-from pipelines.commands import calver, deploy, plan, promote, tag, trusted_publishers, versions, wait_healthy, wheels
 from pipelines.errors import PipelineError
 from pipelines.output import report_error
 
-COMMAND_MODULES = (tag, versions, calver, plan, promote, wheels, deploy, wait_healthy, trusted_publishers)
+# Each command, in the order `--help` lists them, and the module under pipelines.commands that registers it.
+COMMANDS: dict[str, str] = {
+    "tag": "tag",
+    "versions": "versions",
+    "calver": "calver",
+    "plan": "plan",
+    "promote": "promote",
+    "wheels": "wheels",
+    "stack-config": "deploy",
+    "deploy-pr": "deploy",
+    "rollback": "deploy",
+    "wait-healthy": "wait_healthy",
+    "trusted-publishers": "trusted_publishers",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of `command`'s module when it is a known command."""
     parser = argparse.ArgumentParser(
         prog="python -m pipelines",
         description="Build and release logic of the Percolate monorepo: tags, versions, CalVer image tags,\n"
@@ -27,13 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
-        module.register(subcommands)
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    for name in dict.fromkeys(modules):
+        importlib.import_module(f"pipelines.commands.{name}").register(subcommands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(arguments[0] if arguments else None).parse_args(arguments)
     try:
         return int(args.handler(args))
     except PipelineError as error:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import build_parser
+from pipelines.cli import COMMANDS, build_parser
 
 
 def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -193,3 +193,12 @@ def test_tag_parse_imports_neither_pulumi_nor_an_http_stack(tmp_path):
     heavy = {name for name in imported if name.split(".")[0] in {"pulumi", "requests", "urllib3", "httpx", "grpc"}}
     assert heavy == set()
     assert "http.client" not in imported
+
+
+def test_the_command_table_names_exactly_what_the_modules_register():
+    full = build_parser()
+    (subcommands,) = [a for a in full._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(subcommands.choices) == list(COMMANDS)
+    for command in COMMANDS:
+        (only,) = [a for a in build_parser(command)._actions if isinstance(a, argparse._SubParsersAction)]
+        assert command in only.choices
