@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from typing import Any, Iterable, Mapping
 
 from pipelines.calver import BuildTag, order_build_tags
 from pipelines.errors import CheckFailed
 from pipelines.oci import REFERENCE_DIGEST, Descriptor, Manifest, Platform, image_index
+from pipelines.releasecommit import CommitCheck
 from pipelines.versions import ProjectVersion
 
 NEWEST_SHOWN = 3  # how many builds an error message lists
@@ -112,46 +112,6 @@ def choose_build(tag_names: Iterable[str], version: ProjectVersion, platforms: t
         f"no RC build of {version.release} in the registry; {existing}",
         hint=f"push an RC tag of {version.release} (`python -m pipelines tag next-rc` names it) and let its build finish",
     )
-
-
-class CommitStatus(str, Enum):
-    MATCH = "match"
-    MISMATCH_ALLOWED = "mismatch-allowed"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class CommitCheck:
-    status: CommitStatus
-    detail: str
-    release_commit: str | None = None
-
-
-def check_commit(
-    build: Build, release_tag: str, commit: str | None, *, in_checkout: bool, allow_mismatch: bool
-) -> CommitCheck:
-    """Compare the release tag's commit with the build's; CheckFailed on a mismatch unless allowed.
-
-    `commit` is what the release tag points at in the checkout (None when the tag is
-    not there); `in_checkout` is False when promote runs outside any git checkout.
-    """
-    if not in_checkout:
-        return CommitCheck(CommitStatus.SKIPPED, f"not in a git checkout: the commit of {release_tag} was not checked")
-    if commit is not None and commit.lower().startswith(build.sha):
-        return CommitCheck(CommitStatus.MATCH, f"{release_tag} is commit {commit[:12]}, the commit of build {build.name}", commit)
-    problem = (
-        f"{release_tag} is not in this checkout, so its commit cannot be compared with build {build.name}"
-        if commit is None
-        else f"{release_tag} is commit {commit[:12]}, but the newest complete build {build.name} was built from {build.sha}"
-    )
-    if allow_mismatch:
-        return CommitCheck(CommitStatus.MISMATCH_ALLOWED, f"{problem} (allowed by --allow-commit-mismatch)", commit)
-    hint = (
-        "fetch tags (git fetch --tags) or pass --root DIR of the monorepo checkout"
-        if commit is None
-        else f"tag the build's commit {build.sha} as {release_tag}, or build an RC of this commit and let it finish"
-    )
-    raise CheckFailed(problem, hint=f"{hint}; --allow-commit-mismatch promotes anyway")
 
 
 def release_tags(version: ProjectVersion, platforms: Iterable[str]) -> tuple[str, ...]:

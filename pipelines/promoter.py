@@ -16,7 +16,6 @@ from pipelines.catalog import Project
 from pipelines.promote import (
     PlatformSource,
     PromotionResult,
-    check_commit,
     choose_build,
     describe_skipped,
     plan_promotion,
@@ -24,6 +23,7 @@ from pipelines.promote import (
     source_from_image,
     source_from_index,
 )
+from pipelines.releasecommit import check_commit
 from pipelines.oci import platform_of_config
 from pipelines.registry import RegistryClient
 from pipelines.versions import ProjectVersion
@@ -70,7 +70,12 @@ def promote_release(
     build = choice.build
     say(f"newest complete build of {version.release}: {build.name}")
     commit = check_commit(
-        build, release_tag, release_commit, in_checkout=in_checkout, allow_mismatch=allow_commit_mismatch
+        f"build {build.name}",
+        build.sha,
+        release_tag,
+        release_commit,
+        in_checkout=in_checkout,
+        allow_mismatch=allow_commit_mismatch,
     )
     say(f"commit check {commit.status.value}: {commit.detail}")
 

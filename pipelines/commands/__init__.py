@@ -67,6 +67,16 @@ def resolve_root(args: argparse.Namespace) -> Path:
     return args.root.resolve()
 
 
+def optional_checkout(root: Path | None) -> Git | None:
+    """The checkout at --root or around the working directory, or None outside any (checks that need git skip)."""
+    if root is not None and not root.is_dir():
+        raise InputError(f"--root {root} is not a folder", hint="pass the monorepo's root folder")
+    try:
+        return Git.toplevel(root)
+    except InputError:
+        return None
+
+
 def timestamp(text: str) -> datetime:
     """An argparse type: an ISO 8601 time with a zone, e.g. 2025-10-25T14:30:00Z."""
     try:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.catalog import STACK_CONFIG_FILE, get_project, image_projects
-from pipelines.commands import add_command, add_registry_option, add_root_option
+from pipelines.commands import add_command, add_registry_option, add_root_option, optional_checkout
 from pipelines.deployment import apply_release, refuse_blocked, release_pin
 from pipelines.errors import InputError
-from pipelines.git import Git
 from pipelines.output import actions_outputs, emit, progress
 from pipelines.promote import request_budget
 from pipelines.stackfile import StackFile
@@ -34,16 +33,6 @@ def _release_tag(text: str) -> ReleaseTag:
             hint=f"promote the release tag {tag.project}-v{tag.version.release}",
         )
     return tag
-
-
-def _git(root: Path | None) -> Git | None:
-    """The checkout at --root or around the working directory, or None when there is none."""
-    if root is not None and not root.is_dir():
-        raise InputError(f"--root {root} is not a folder", hint="pass the monorepo's root folder")
-    try:
-        return Git.toplevel(root)
-    except InputError:
-        return None
 
 
 def _positive_seconds(text: str) -> float:
@@ -134,7 +123,7 @@ def _promote(args: argparse.Namespace) -> int:
     )
 
     location = parse_registry(args.registry)
-    git = _git(args.root)
+    git = optional_checkout(args.root)
     commit = git.commit_of(f"refs/tags/{tag.name}") if git is not None else None
     config_path = docker_config_path(os.environ, Path.home())
     credentials = find_credentials(location.host, os.environ, read_docker_config(config_path), str(config_path))

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from pipelines.catalog import PROJECTS, TESTPYPI, Project, get_project
-from pipelines.commands import add_command, add_group
+from pipelines.commands import add_command, add_group, add_root_option, optional_checkout
 from pipelines.errors import InputError
 from pipelines.output import emit, progress
-from pipelines.versions import parse_release
+from pipelines.releasecommit import CommitCheck, check_commit
+from pipelines.tags import format_tag
+from pipelines.versions import ProjectVersion, parse_release
 
 
 def _wheel_project(name: str) -> Project:
@@ -62,6 +64,20 @@ def _file_entry(path: Path, sha256: str) -> dict[str, Any]:
     return {"filename": path.name, "sha256": sha256, "size": path.stat().st_size}
 
 
+def _check_rc_commit(args: argparse.Namespace, project: Project, release: ProjectVersion, rc: int) -> CommitCheck:
+    """The release tag must sit on the commit the chosen RC was tagged on (its files were built there)."""
+    git = optional_checkout(args.root)
+    rc_tag, release_tag = format_tag(project.name, release, rc), format_tag(project.name, release)
+    return check_commit(
+        f"RC {rc_tag}",
+        git.commit_of(f"refs/tags/{rc_tag}") if git else None,
+        release_tag,
+        git.commit_of(f"refs/tags/{release_tag}") if git else None,
+        in_checkout=git is not None,
+        allow_mismatch=args.allow_commit_mismatch,
+    )
+
+
 def _find_rc(args: argparse.Namespace) -> int:
     from pipelines.packageindex import PackageIndex
     from pipelines.wheelfile import file_sha256
@@ -92,6 +108,8 @@ def _find_rc(args: argparse.Namespace) -> int:
 
     selection = select_rc(project, release, names)
     chosen = selection.require()
+    commit = _check_rc_commit(args, project, release, chosen.rc)
+    progress(f"commit check {commit.status.value}: {commit.detail}")
     files = []
     with _staged(args.to) as staging:
         for name in chosen.files:
@@ -109,6 +127,7 @@ def _find_rc(args: argparse.Namespace) -> int:
         "files": files,
         "skipped": skipped,
         "yanked": yanked,
+        "commit_check": {"status": commit.status.value, "detail": commit.detail},
     }
     lines = [f"chose {distribution} {chosen.version} from {source} into {args.to}"]
     lines += [f"  skipped rc{s['rc']}: lacks {', '.join(s['missing'])}" for s in skipped]
@@ -172,6 +191,8 @@ def register(subcommands: Any) -> None:
         "(PEP 691 JSON when offered, else PEP 503 HTML; every download checked against the index's\n"
         "sha256; yanked files never chosen), or from a folder of files (--from). An incomplete newer RC\n"
         "is skipped and reported. --to must not exist or be empty; it appears only when every file is in.\n"
+        "In a git checkout the chosen RC's tag must be on the release tag's commit (exit 1 otherwise,\n"
+        "unless --allow-commit-mismatch): what is released is what was built and tested there.\n"
         "Exit 1 when no RC is complete, a download fails or a hash differs; 2 for bad input.",
         handler=_find_rc,
         examples="  python -m pipelines wheels find-rc percolate-rocks 0.2.0 --to dist/rc\n"
@@ -185,6 +206,12 @@ def register(subcommands: Any) -> None:
     )
     source.add_argument("--from", dest="source_dir", type=Path, metavar="DIR", help="a folder of RC files instead")
     find.add_argument("--to", type=Path, required=True, metavar="DIR", help="where to put the chosen files")
+    find.add_argument(
+        "--allow-commit-mismatch",
+        action="store_true",
+        help="take the RC even when its tag's commit is not the release tag's (or either tag is not in the checkout)",
+    )
+    add_root_option(find)
 
     promote = add_command(
         group,

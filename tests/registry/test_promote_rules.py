@@ -23,8 +23,6 @@ from pipelines.oci import (
     sha256_digest,
 )
 from pipelines.promote import (
-    CommitStatus,
-    check_commit,
     choose_build,
     group_builds,
     plan_promotion,
@@ -105,27 +103,6 @@ def test_the_choice_is_the_newest_complete_build_whatever_the_tag_order(builds, 
 
 def _build_of(sha: str = "abc1234"):
     return choose_build([tag(sha=sha, arch=a) for a in PLATFORMS], V010, PLATFORMS).build
-
-
-@pytest.mark.parametrize(
-    ("commit", "in_checkout", "allow", "status"),
-    [
-        ("abc1234" + "0" * 33, True, False, CommitStatus.MATCH),
-        ("ABC1234" + "0" * 33, True, False, CommitStatus.MATCH),
-        ("fff1234" + "0" * 33, True, True, CommitStatus.MISMATCH_ALLOWED),
-        (None, True, True, CommitStatus.MISMATCH_ALLOWED),
-        (None, False, False, CommitStatus.SKIPPED),
-    ],
-)
-def test_commit_check_outcomes(commit, in_checkout, allow, status):
-    checked = check_commit(_build_of(), "percolate-v0.1.0", commit, in_checkout=in_checkout, allow_mismatch=allow)
-    assert checked.status is status
-
-
-@pytest.mark.parametrize(("commit", "message"), [("fff1234" + "0" * 33, "is commit fff12340000"), (None, "not in this checkout")])
-def test_commit_mismatch_fails(commit, message):
-    with pytest.raises(CheckFailed, match=message):
-        check_commit(_build_of(), "percolate-v0.1.0", commit, in_checkout=True, allow_mismatch=False)
 
 
 def _image(arch: str, seed: str = "") -> Manifest:

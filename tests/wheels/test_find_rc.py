@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def find_rc(cli, *args: str):
-    return cli("wheels", "find-rc", "percolate-rocks", "0.2.0", *args)
+# Outside any git checkout the commit check is skipped; tests of the check run in a real monorepo.
+OUTSIDE_A_CHECKOUT = Path(tempfile.gettempdir())
+
+
+def find_rc(cli, *args: str, cwd: Path = OUTSIDE_A_CHECKOUT):
+    return cli("wheels", "find-rc", "percolate-rocks", "0.2.0", *args, cwd=cwd)
 
 
 def stock(rc_sets, folder: Path, missing_in_rc3: tuple[str, ...] = ("macos-arm64",)) -> dict[str, dict[str, Path]]:
@@ -178,3 +183,40 @@ def test_html_pages_of_an_unknown_major_version_are_refused():
 def test_json_pages_of_the_wrong_shape_are_refused(payload):
     with pytest.raises(CheckFailed):
         parse_json_page("https://i.example/simple/p/", payload)
+
+
+def test_in_a_checkout_the_rc_tag_must_be_on_the_release_tags_commit(cli, rc_sets, monorepo, tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    stock(rc_sets, folder)
+    monorepo.tag("percolate-rocks-v0.2.0-rc2")
+    tested = monorepo.head
+    (monorepo.root / "later.txt").write_text("a commit after the RC\n")
+    monorepo.commit_all("after the RC")
+    monorepo.tag("percolate-rocks-v0.2.0")
+
+    refused = find_rc(cli, "--from", str(folder), "--to", str(tmp_path / "rc"), cwd=monorepo.root)
+    assert refused.code == 1
+    assert f"was built from {tested[:12]}" in refused.stderr
+    assert not (tmp_path / "rc").exists()
+
+    allowed = find_rc(cli, "--from", str(folder), "--to", str(tmp_path / "rc"), "--allow-commit-mismatch", "--json",
+                      cwd=monorepo.root)
+    assert allowed.code == 0, allowed.stderr
+    assert allowed.json()["commit_check"]["status"] == "mismatch-allowed"
+
+    monorepo.git("tag", "-d", "percolate-rocks-v0.2.0")
+    monorepo.tag("percolate-rocks-v0.2.0", tested)
+    matched = find_rc(cli, "--from", str(folder), "--to", str(tmp_path / "rc2"), "--json", cwd=monorepo.root)
+    assert matched.code == 0, matched.stderr
+    assert matched.json()["commit_check"]["status"] == "match"
+
+
+def test_an_rc_tag_missing_from_the_checkout_is_refused(cli, rc_sets, monorepo, tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    stock(rc_sets, folder)
+    monorepo.tag("percolate-rocks-v0.2.0")
+    result = find_rc(cli, "--from", str(folder), "--to", str(tmp_path / "rc"), cwd=monorepo.root)
+    assert result.code == 1
+    assert "RC percolate-rocks-v0.2.0-rc2 is not in this checkout" in result.stderr and "git fetch --tags" in result.stderr
