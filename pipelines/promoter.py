@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pipelines.catalog import Project
+from pipelines.catalog import Project, get_image_project
 from pipelines.promote import (
     PlatformSource,
     PromotionResult,
@@ -56,9 +56,8 @@ def promote_release(
     tag is not there); `in_checkout` False skips the commit check. A dry run reads and
     checks everything and writes nothing.
     """
-    if project.image_name is None:
-        project.image_repository()  # raises the "ships no container image" error
-    repository = client.location.repository(str(project.image_name))
+    image_name = str(get_image_project(project.name).image_name)
+    repository = client.location.repository(image_name)
     full_name = f"{client.location.host}/{repository}"
     say(f"listing the tags of {full_name}")
     listing = client.list_tags(repository)
