@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "versions": "versions",
     "calver": "calver",
     "plan": "plan",
+    "build-metadata": "build_metadata",
     "promote": "promote",
     "wheels": "wheels",
     "stack-config": "deploy",

@@ -1,7 +1,8 @@
-"""Replacing files atomically, so a failure never leaves a file half-written."""
+"""Files on disk: replaced atomically (a failure never leaves one half-written), and hashed."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -26,3 +27,12 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.fsync(directory)  # the rename itself survives a crash only once the folder is synced
     finally:
         os.close(directory)
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in chunks of 1 MiB."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -38,16 +38,6 @@ from pipelines.wheels import DistributionName, FileKind
 RECORD_SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 # The binary distribution format forbids md5 and sha1 in RECORD.
 _WEAK_HASHES = {"md5", "sha1"}
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def record_hash(data: bytes, algorithm: str = "sha256") -> str:

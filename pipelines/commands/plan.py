@@ -16,11 +16,11 @@ from pipelines.commands import (
     resolve_root,
     timestamp,
 )
-from pipelines.errors import InputError
+from pipelines.errors import CheckFailed, InputError
 from pipelines.git import Git
-from pipelines.output import emit, progress
+from pipelines.output import actions_outputs, emit, progress
 from pipelines.plan import Plan, make_plan
-from pipelines.tags import Stage, parse_tag
+from pipelines.tags import ReleaseTag, Stage, parse_tag
 from pipelines.versionfiles import VersionFiles
 from pipelines.versions import check_versions
 
@@ -55,8 +55,29 @@ def _commit(args: argparse.Namespace, git: Git, tag_name: str) -> str:
     return commit
 
 
+def _expectations(args: argparse.Namespace, tag: ReleaseTag) -> None:
+    """A workflow states which project and stage it runs; a tag of another is refused before anything runs."""
+    if args.expect_project and tag.project != args.expect_project:
+        raise CheckFailed(
+            f"{tag.name} is a tag of {tag.project}, but this workflow runs {args.expect_project}",
+            hint="check the workflow's tag filter: it must match only its own project's tags",
+        )
+    if args.expect_stage and tag.stage.value != args.expect_stage:
+        raise CheckFailed(
+            f"{tag.name} starts a {tag.stage.value}, but this workflow runs a {args.expect_stage}",
+            hint="RC tags (-rcN) start builds; tags without -rc start releases",
+        )
+
+
+def _outputs(plan: Plan) -> dict[str, str]:
+    data = plan.to_dict()
+    keys = ("project", "version", "rc", "stage", "package_version", "commit", "environment")
+    return {key.replace("_", "-"): "" if data[key] is None else str(data[key]) for key in keys}
+
+
 def _plan(args: argparse.Namespace) -> int:
     tag = parse_tag(args.tag)
+    _expectations(args, tag)
     project = get_project(tag.project)
     root = resolve_root(args)
     check = check_versions(project.name, VersionFiles(root).read(project), expected=tag.version)
@@ -74,6 +95,7 @@ def _plan(args: argparse.Namespace) -> int:
         registry=args.registry,
     )
     emit(args.json, plan.to_dict(), describe(plan))
+    actions_outputs(_outputs(plan))
     return 0 if check.ok else 1
 
 
@@ -85,12 +107,16 @@ def register(subcommands: Any) -> None:
         description="Print the plan for TAG: stage (build or release), project, version, the version-file\n"
         "check, the GitHub environment, each step, and the artifacts and tags it will produce (CalVer\n"
         "tags per platform for this commit and run number, or the release tags). Exit 1 when the\n"
-        "version files do not match the tag (the plan is still printed, with the failed check).",
+        "version files do not match the tag (the plan is still printed, with the failed check), or\n"
+        "when the tag is not of --expect-project / --expect-stage. In Actions the plan's fields are\n"
+        "also step outputs: project, version, rc, stage, package-version, commit, environment.",
         handler=_plan,
         examples="  python -m pipelines plan percolate-v0.1.0-rc1\n"
         "  python -m pipelines plan percolate-rocks-v0.2.0 --json",
     )
     parser.add_argument("tag", metavar="TAG", help="the pushed tag, e.g. percolate-v0.1.0-rc1")
+    parser.add_argument("--expect-project", metavar="PROJECT", help="exit 1 unless TAG is of this project")
+    parser.add_argument("--expect-stage", choices=[s.value for s in Stage], help="exit 1 unless TAG starts this stage")
     add_root_option(parser)
     parser.add_argument(
         "--sha", default=environment("GITHUB_SHA"), metavar="SHA", help="the commit (default: $GITHUB_SHA, else the tag's)"

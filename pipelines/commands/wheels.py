@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 from pipelines.catalog import PROJECTS, TESTPYPI, Project, get_project
 from pipelines.commands import add_command, add_group, add_root_option, optional_checkout
 from pipelines.errors import InputError
+from pipelines.files import file_sha256
 from pipelines.output import emit, progress
 from pipelines.releasecommit import CommitCheck, check_commit
 from pipelines.tags import format_tag
@@ -80,7 +81,6 @@ def _check_rc_commit(args: argparse.Namespace, project: Project, release: Projec
 
 def _find_rc(args: argparse.Namespace) -> int:
     from pipelines.packageindex import PackageIndex
-    from pipelines.wheelfile import file_sha256
     from pipelines.wheels import select_rc
 
     project = _wheel_project(args.project)
@@ -137,7 +137,7 @@ def _find_rc(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from pipelines.wheelfile import file_sha256, rewrite
+    from pipelines.wheelfile import rewrite
     from pipelines.wheels import plan_promotion
 
     if args.project is None:

@@ -202,3 +202,23 @@ def test_the_command_table_names_exactly_what_the_modules_register():
     for command in COMMANDS:
         (only,) = [a for a in build_parser(command)._actions if isinstance(a, argparse._SubParsersAction)]
         assert command in only.choices
+
+
+def test_plan_refuses_a_tag_of_another_project_or_stage(cli, monorepo):
+    other = cli("plan", "percolate-reading-v0.1.0-rc1", "--expect-project", "percolate", cwd=monorepo.root)
+    assert other.code == 1 and "is a tag of percolate-reading, but this workflow runs percolate" in other.stderr
+    stage = cli("plan", "percolate-v0.1.0", "--expect-stage", "build", cwd=monorepo.root)
+    assert stage.code == 1 and "starts a release, but this workflow runs a build" in stage.stderr
+    fits = cli("plan", "percolate-v0.1.0-rc1", "--expect-project", "percolate", "--expect-stage", "build", cwd=monorepo.root)
+    assert fits.code == 0, fits.stderr
+
+
+def test_in_actions_the_plan_fields_are_step_outputs(cli, monorepo, tmp_path):
+    outputs = tmp_path / "github-output"
+    result = cli("plan", "percolate-rocks-v0.2.0-rc3", cwd=monorepo.root, env={"GITHUB_OUTPUT": str(outputs)})
+    assert result.code == 0, result.stderr
+    written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert written == {
+        "project": "percolate-rocks", "version": "0.2.0", "rc": "3", "stage": "build",
+        "package-version": "0.2.0rc3", "commit": monorepo.head, "environment": "staging",
+    }

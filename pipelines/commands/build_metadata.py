@@ -1,0 +1,76 @@
+"""`build-metadata`: the record an RC build keeps of what it made, checked against its plan."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pipelines.buildmetadata import BuiltFile, build_metadata, parse_pushed_image
+from pipelines.commands import add_command
+from pipelines.errors import InputError
+from pipelines.files import atomic_write_text, file_sha256
+from pipelines.output import emit
+
+
+def _read_plan(path: Path) -> dict[str, Any]:
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"plan {path} not found", hint="save `python -m pipelines plan TAG --json` to it") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path} is not JSON: {error}", hint="pass the output of `plan TAG --json`") from None
+    if not isinstance(plan, dict) or "artifacts" not in plan:
+        raise InputError(f"{path} is not a plan", hint="pass the output of `plan TAG --json`")
+    return plan
+
+
+def _built_files(folder: Path) -> list[BuiltFile]:
+    if not folder.is_dir():
+        raise InputError(
+            f"--files {folder} is not a folder", hint="pass the folder the build's files were collected in"
+        )
+    return [BuiltFile(p.name, file_sha256(p), p.stat().st_size) for p in sorted(folder.iterdir()) if p.is_file()]
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except FileNotFoundError:
+        raise InputError(f"{path} not found", hint="pass the files the push jobs wrote") from None
+
+
+def _build_metadata(args: argparse.Namespace) -> int:
+    plan = _read_plan(args.plan)
+    files = _built_files(args.files) if args.files else []
+    images = [parse_pushed_image(line) for path in args.images or [] for line in _lines(path)]
+    record = build_metadata(plan, files=files, images=images, run_id=os.environ.get("GITHUB_RUN_ID"))
+    atomic_write_text(args.out, json.dumps(record, indent=2) + "\n")
+    made = record.get("files") or record.get("images") or []
+    emit(args.json, record, f"wrote {args.out}: {record['tag']} at {record['commit'][:12]}, {len(made)} artifact(s)")
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    parser = add_command(
+        subcommands,
+        "build-metadata",
+        summary="write the build metadata JSON of an RC build, checked against its plan",
+        description="Write the record an RC build keeps: tag, project, version, rc, commit, run number and id,\n"
+        "and the files it built (name, sha256, size) or the images it pushed (platform, CalVer\n"
+        "reference, digest). Every artifact of the plan must be there and nothing else (exit 1\n"
+        "naming the difference; nothing is written). Each push job writes one line\n"
+        "ARCH=REFERENCE@DIGEST to a file; --images reads those files.",
+        handler=_build_metadata,
+        examples="  python -m pipelines build-metadata --plan plan.json --files dist --out build-metadata.json\n"
+        "  python -m pipelines build-metadata --plan plan.json --images pushed-*.txt --out build-metadata.json",
+    )
+    parser.add_argument("--plan", type=Path, required=True, metavar="FILE", help="the build's `plan TAG --json`")
+    made = parser.add_mutually_exclusive_group(required=True)
+    made.add_argument("--files", type=Path, metavar="DIR", help="the folder of built files (wheels and sdist)")
+    made.add_argument(
+        "--images", nargs="+", type=Path, metavar="FILE", help="files of pushed images, lines ARCH=REFERENCE@DIGEST"
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the JSON")
