@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 from pipelines.errors import CheckFailed, InputError
 from pipelines.output import progress
-from pipelines.urls import require_secure_url
+from pipelines.urls import parse_retry_after, require_secure_url
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 CONNECT_TIMEOUT = 5.0
@@ -436,7 +436,7 @@ class KubeClient:
                 if response.status_code != 429 and response.status_code < 500:
                     raise ApiError(response.status_code, _status_message(response))
                 problem = f"{self.access.server} answered HTTP {response.status_code}: {_status_message(response)}"
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(timezone.utc))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ApiUnavailable(
@@ -505,14 +505,6 @@ def _status_message(response: Any) -> str:
         return document["message"]
     text = (response.text or "").strip()
     return text.splitlines()[0][:200] if text else (response.reason or "no message")
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def _timestamp(value: Any) -> datetime | None:

@@ -20,7 +20,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
@@ -29,7 +28,7 @@ import requests
 
 from pipelines.errors import CheckFailed, InputError
 from pipelines.oci import MANIFEST_MEDIA_TYPES, Manifest, is_digest, parse_manifest, sha256_digest
-from pipelines.urls import is_loopback_host
+from pipelines.urls import is_loopback_host, parse_retry_after
 
 TAGS_PAGE_SIZE = 1000
 GHCR = "ghcr.io"
@@ -214,22 +213,6 @@ def parse_challenge(header: str) -> Challenge:
         params[key.lower()] = value
         position = match.end()
     return Challenge(scheme.lower(), params)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date; None when absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - now).total_seconds())
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""Which URLs the pipelines may talk to: https anywhere, plain http only to this machine."""
+"""HTTP rules every client of the pipelines shares: which URLs they may talk to (https anywhere,
+plain http only to this machine), and how long a server asks them to wait (Retry-After)."""
 
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from pipelines.errors import InputError
@@ -29,3 +32,19 @@ def require_secure_url(url: str, what: str, example: str) -> None:
         f"{what} {url!r} is not an https URL",
         hint=f"use {example}; plain http is accepted only for loopback hosts (127.0.0.1, ::1, localhost)",
     )
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date; None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())

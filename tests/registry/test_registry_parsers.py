@@ -22,9 +22,9 @@ from pipelines.registry import (
     find_credentials,
     parse_challenge,
     parse_registry,
-    parse_retry_after,
     read_docker_config,
 )
+from pipelines.urls import parse_retry_after
 
 NOW = datetime(2025, 10, 25, 14, 30, tzinfo=timezone.utc)
 
