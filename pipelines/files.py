@@ -1,11 +1,16 @@
-"""Files on disk: replaced atomically (a failure never leaves one half-written), and hashed."""
+"""Files on disk: replaced atomically (a failure never leaves one half-written), hashed, and the JSON
+records one command leaves for the next read back."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from pipelines.errors import InputError
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -36,3 +41,17 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_json_object(path: Path, what: str, source: str) -> dict[str, Any]:
+    """The JSON object in `path`, a `what` that `source` printed; InputError saying so when it is not one."""
+    hint = f"pass the output of `{source}`"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} not found", hint=f"save the output of `{source}` to it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path} is not JSON: {error}", hint=hint) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not a {what}", hint=hint)
+    return data

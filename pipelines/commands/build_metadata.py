@@ -11,19 +11,14 @@ from typing import Any
 from pipelines.buildmetadata import BuiltFile, build_metadata, parse_pushed_image
 from pipelines.commands import add_command
 from pipelines.errors import InputError
-from pipelines.files import atomic_write_text, file_sha256
+from pipelines.files import atomic_write_text, file_sha256, read_json_object
 from pipelines.output import emit
 
 
 def _read_plan(path: Path) -> dict[str, Any]:
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"plan {path} not found", hint="save `python -m pipelines plan TAG --json` to it") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path} is not JSON: {error}", hint="pass the output of `plan TAG --json`") from None
-    if not isinstance(plan, dict) or "artifacts" not in plan:
-        raise InputError(f"{path} is not a plan", hint="pass the output of `plan TAG --json`")
+    plan = read_json_object(path, "plan", "python -m pipelines plan TAG --json")
+    if "artifacts" not in plan:
+        raise InputError(f"{path} is not a plan", hint="pass the output of `python -m pipelines plan TAG --json`")
     return plan
 
 

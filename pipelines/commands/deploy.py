@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,6 +12,7 @@ from pipelines.catalog import STACK_CONFIG_FILE, Project, get_image_project
 from pipelines.commands import add_command, add_group, add_root_option, resolve_root
 from pipelines.deployment import apply_release, choose_rollback, deploy_pull_request, previous_release_tag, release_pin
 from pipelines.errors import CheckFailed, InputError
+from pipelines.files import read_json_object
 from pipelines.git import Git
 from pipelines.github import GitHub, token_from_environment
 from pipelines.output import emit, progress
@@ -26,15 +26,7 @@ def _stack_file(args: argparse.Namespace) -> StackFile:
 
 
 def _read_promotion(path: Path) -> ImagePin:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"promotion record {path} not found", hint="save `promote TAG --json` output to it") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path} is not JSON: {error}", hint="pass the output of `promote TAG --json`") from None
-    if not isinstance(record, dict):
-        raise InputError(f"{path} is not a promotion record", hint="pass the output of `promote TAG --json`")
-    return release_pin(record)
+    return release_pin(read_json_object(path, "promotion record", "python -m pipelines promote TAG --json"))
 
 
 def _pin_fields(pin: ImagePin) -> dict[str, Any]:
