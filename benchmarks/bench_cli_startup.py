@@ -21,7 +21,15 @@ RESULTS = ROOT / "benchmarks" / "results" / "cli_startup.json"
 
 COMMANDS = {
     "interpreter floor (python -c pass)": [sys.executable, "-c", "pass"],
-    "pipelines tag parse": [sys.executable, "-m", "pipelines", "tag", "parse", "percolate-reading-v0.1.0-rc2", "--json"],
+    "pipelines tag parse": [
+        sys.executable,
+        "-m",
+        "pipelines",
+        "tag",
+        "parse",
+        "percolate-reading-v0.1.0-rc2",
+        "--json",
+    ],
     "import pulumi + requests": [sys.executable, "-c", "import pulumi, requests"],
 }
 
@@ -39,7 +47,11 @@ def median_seconds(command: list[str]) -> float:
 def imported_modules() -> list[str]:
     """Top-level packages `tag parse` imports, from the interpreter's own -X importtime report."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", *COMMANDS["pipelines tag parse"][1:]], cwd=ROOT, check=True, capture_output=True, text=True
+        [sys.executable, "-X", "importtime", *COMMANDS["pipelines tag parse"][1:]],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     names = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
     return sorted(names - {"imported"})

@@ -29,18 +29,17 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "registry"))
 
-import localregistry  # noqa: E402 - after the path setup
 import requests  # noqa: E402
 
-from pipelines.calver import make_build_tag  # noqa: E402
-from pipelines.catalog import get_project  # noqa: E402
+from pipelines.core.calver import make_build_tag  # noqa: E402
+from pipelines.core.catalog import get_project  # noqa: E402
+from tests.support import localregistry  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "promote.json"
 PROJECT = get_project("percolate")
@@ -51,14 +50,22 @@ RUNS = 5
 LATENCY = 0.025  # seconds per request through the proxy: a registry in the same region
 NAMESPACE = "bench"
 REPOSITORY = f"{NAMESPACE}/{PROJECT.image_name}"
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def git(folder: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "bench",
-           "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "bench",
-           "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
-    return subprocess.run(["git", *args], cwd=folder, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=folder, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def checkout(folder: Path) -> str:
@@ -95,8 +102,11 @@ def fill(registry: localregistry.LocalRegistry, sha: str) -> int:
         session = getattr(sessions, "session", None) or requests.Session()
         sessions.session = session
         tag, pushed = item
-        response = session.put(f"http://{registry.host}/v2/{REPOSITORY}/manifests/{tag}", data=pushed.data,
-                               headers={"Content-Type": pushed.media_type})
+        response = session.put(
+            f"http://{registry.host}/v2/{REPOSITORY}/manifests/{tag}",
+            data=pushed.data,
+            headers={"Content-Type": pushed.media_type},
+        )
         if response.status_code != 201:
             raise RuntimeError(f"PUT {tag}: {response.status_code} {response.text}")
 
@@ -107,9 +117,22 @@ def fill(registry: localregistry.LocalRegistry, sha: str) -> int:
 
 def promote(host: str, version: int, repo: Path) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines", "promote", f"{PROJECT.name}-v0.{version}.0", "--registry",
-         f"{host}/{NAMESPACE}", "--root", str(repo), "--json"],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "DOCKER_CONFIG": str(repo / ".no-docker")},
+        [
+            sys.executable,
+            "-m",
+            "pipelines",
+            "promote",
+            f"{PROJECT.name}-v0.{version}.0",
+            "--registry",
+            f"{host}/{NAMESPACE}",
+            "--root",
+            str(repo),
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_CONFIG": str(repo / ".no-docker")},
     )
     if result.returncode != 0:
         raise RuntimeError(f"promote failed: {result.stderr}")
@@ -151,8 +174,11 @@ def compare(host: str, versions: range, repo: Path, proxy: localregistry.FaultPr
         "pipelines promote (re-run, no-op)": statistics.median(noop),
         "skopeo list-tags + copy per platform": statistics.median(peer),
     }
-    result = {"median_seconds": figures, "skopeo_over_pipelines": figures["skopeo list-tags + copy per platform"]
-              / figures["pipelines promote (fresh)"], "pipelines_requests": chosen["requests"]}
+    result = {
+        "median_seconds": figures,
+        "skopeo_over_pipelines": figures["skopeo list-tags + copy per platform"] / figures["pipelines promote (fresh)"],
+        "pipelines_requests": chosen["requests"],
+    }
     if proxy:
         result["wire"] = {"pipelines promote": wire(ours_log), "skopeo": wire(peer_log)}
     return result
@@ -161,22 +187,34 @@ def compare(host: str, versions: range, repo: Path, proxy: localregistry.FaultPr
 def wire(log: list) -> dict:
     """What a proxy saw of one run: requests, tag-list pages, and bytes uploaded to blob endpoints."""
     uploads = sum(e.body_bytes for e in log if "/blobs/" in e.path and e.method in ("POST", "PUT", "PATCH"))
-    return {"requests": len(log), "tag_list_pages": sum(1 for e in log if e.path.endswith("/tags/list")),
-            "blob_bytes_uploaded": uploads}
+    return {
+        "requests": len(log),
+        "tag_list_pages": sum(1 for e in log if e.path.endswith("/tags/list")),
+        "blob_bytes_uploaded": uploads,
+    }
 
 
 def in_process(host: str, versions: range, repo: Path) -> float:
     """Median seconds of `promote_release` called in this process: the command without interpreter start-up."""
-    from pipelines.promoter import promote_release
-    from pipelines.registry import RegistryClient, parse_registry
-    from pipelines.versions import ProjectVersion
+    from pipelines.core.versions import ProjectVersion
+    from pipelines.images.registry.client import RegistryClient, parse_registry
+    from pipelines.images.release import promote_release
 
     samples = []
     for version in versions:
         with RegistryClient(parse_registry(f"{host}/{NAMESPACE}"), push=True) as client:
-            samples.append(timed(lambda: promote_release(
-                PROJECT, ProjectVersion(0, version, 0), client, release_tag=f"{PROJECT.name}-v0.{version}.0",
-                release_commit=git(repo, "rev-parse", f"{PROJECT.name}-v0.{version}.0^{{commit}}"), in_checkout=True)))
+            samples.append(
+                timed(
+                    lambda: promote_release(
+                        PROJECT,
+                        ProjectVersion(0, version, 0),
+                        client,
+                        release_tag=f"{PROJECT.name}-v0.{version}.0",
+                        release_commit=git(repo, "rev-parse", f"{PROJECT.name}-v0.{version}.0^{{commit}}"),
+                        in_checkout=True,
+                    )
+                )
+            )
     return statistics.median(samples)
 
 
@@ -186,8 +224,10 @@ def report(title: str, result: dict) -> None:
         print(f"  {label:40s} {seconds * 1000:8.1f} ms")
     print(f"  skopeo / pipelines: {result['skopeo_over_pipelines']:.2f}x")
     for tool, seen in result.get("wire", {}).items():
-        print(f"  {tool:20s} {seen['requests']:3d} requests, {seen['tag_list_pages']} tag-list pages, "
-              f"{seen['blob_bytes_uploaded']} blob bytes uploaded")
+        print(
+            f"  {tool:20s} {seen['requests']:3d} requests, {seen['tag_list_pages']} tag-list pages, "
+            f"{seen['blob_bytes_uploaded']} blob bytes uploaded"
+        )
 
 
 def main() -> int:
@@ -212,8 +252,10 @@ def main() -> int:
             proxy.stop()
             registry.stop()
 
-    print(f"{tag_count} tags; medians of {RUNS} versions each; interpreter start-up {startup * 1000:.1f} ms; "
-          f"promote_release in-process {library * 1000:.1f} ms")
+    print(
+        f"{tag_count} tags; medians of {RUNS} versions each; interpreter start-up {startup * 1000:.1f} ms; "
+        f"promote_release in-process {library * 1000:.1f} ms"
+    )
     report("loopback registry, no latency:", direct)
     report(f"through a proxy adding {LATENCY * 1000:.0f} ms per request and paging tag lists at 1000:", remote)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

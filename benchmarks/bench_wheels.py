@@ -1,4 +1,4 @@
-"""Re-versioning one large wheel: `pipelines.wheelfile.rewrite_wheel` next to `wheel unpack` + edit + `wheel pack`.
+"""Re-versioning one large wheel: `pipelines.wheels.reversion.rewrite_wheel` next to `wheel unpack` + edit + `wheel pack`.
 
 The wheel is synthetic but valid: a 24 MiB binary member (half random, half
 zeros, so it compresses like a real extension) and 400 small Python modules, with
@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.wheelfile import rewrite_wheel  # noqa: E402 - after the path setup
-from pipelines.wheels import parse_wheel_filename  # noqa: E402
+from pipelines.wheels.reversion import rewrite_wheel  # noqa: E402 - after the path setup
+from pipelines.wheels.select import parse_wheel_filename  # noqa: E402
 
 RUNS = 5
 RESULTS = ROOT / "benchmarks" / "results" / "wheels.json"
@@ -63,7 +63,9 @@ def ours(wheel: Path, out: Path) -> None:
 
 def peer(wheel: Path, out: Path) -> None:
     work = out / "unpacked"
-    subprocess.run([sys.executable, "-m", "wheel", "unpack", "-d", str(work), str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "wheel", "unpack", "-d", str(work), str(wheel)], check=True, capture_output=True
+    )
     (tree,) = work.iterdir()
     old = tree / f"percolate_rocks-{RC}.dist-info"
     new = tree / f"percolate_rocks-{FINAL}.dist-info"

@@ -15,7 +15,6 @@ Each step runs the real CLI the way a workflow would, and prints what it did.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -23,16 +22,19 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Iterator
-
-from pipelines.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
+sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, importable as tests.support
+
+from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
+from tests.support import localregistry  # noqa: E402
+
 EXAMPLE = HERE / "monorepo"
 RUN_NUMBER = "123"
 BUILD_TIME = "2025-11-20T09:30:00Z"
@@ -72,18 +74,6 @@ def run(root: Path, *args: str, expect: int = 0, show: bool = True) -> str:
     if result.returncode != expect:
         raise SystemExit(f"demo step exited {result.returncode}, expected {expect}: python -m {' '.join(args)}")
     return result.stdout
-
-
-def load_registry_machinery() -> ModuleType:
-    """The local registry and image pusher the registry tests use (real images, plain HTTP pushes)."""
-    spec = importlib.util.spec_from_file_location(
-        "demo_localregistry", REPO_ROOT / "tests" / "registry" / "localregistry.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_monorepo(workdir: Path) -> Path:
@@ -158,7 +148,7 @@ class ArgoCdStandIn:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+            def do_GET(self) -> None:
                 name = self.path.rstrip("/").rsplit("/", 1)[-1]
                 body = json.dumps(server_self.application(name)).encode()
                 self.send_response(200 if name in server_self.images else 404)
@@ -261,7 +251,6 @@ def health_gate(root: Path, workdir: Path) -> str:
 
 
 def main() -> int:
-    registry_machinery = load_registry_machinery()
     with tempfile.TemporaryDirectory(prefix="percolate-demo-") as temp:
         workdir = Path(temp)
         say("1. a monorepo with git history; prod runs 0.1.0 of both services")
@@ -275,11 +264,11 @@ def main() -> int:
             plan_wheels(root, project.name)
 
         say("3. a local OCI registry (Debian's docker-registry) on loopback")
-        local = registry_machinery.LocalRegistry(workdir / "registry").start()
+        local = localregistry.LocalRegistry(workdir / "registry").start()
         try:
             registry = f"{local.host}/{NAMESPACE}"
             print(f"registry at {registry}")
-            pusher = registry_machinery.ImagePusher(local.host)
+            pusher = localregistry.ImagePusher(local.host)
 
             say(f"4. RC builds: plan, then images for every platform with CalVer tags (run {RUN_NUMBER})")
             for project in image_projects():

@@ -22,13 +22,13 @@ from infra.actors import resolve_actors
 from infra.argocd import ArgoCd
 from infra.branches import MainBranchProtection
 from infra.config import SECRETS, parse_settings, read_stack_config
+from infra.digest_check import verify_pins
 from infra.environments import DeploymentEnvironments
-from infra.registry import verify_pins
 from infra.release_tags import RELEASE_TAG_PATTERN, ReleaseTagRules
 from infra.repository import RepositorySettings
 from infra.secrets import ActionsSecrets
-from pipelines.errors import PipelineError
-from pipelines.trustedpublishers import expected_publishers
+from pipelines.core.errors import PipelineError
+from pipelines.wheels.trusted_publishers import expected_publishers
 
 try:
     settings = parse_settings(*read_stack_config())

@@ -17,8 +17,8 @@ import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
 
 from infra.config import ArgoCdConfig
-from pipelines.catalog import image_projects
-from pipelines.stackconfig import IMAGES_KEY, ImagePin
+from pipelines.core.catalog import image_projects
+from pipelines.deploy.pins import IMAGES_KEY, ImagePin
 
 API_VERSION = "argoproj.io/v1alpha1"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from pipelines.catalog import PULUMI_PROJECT, image_projects
-from pipelines.errors import InputError
-from pipelines.stackconfig import IMAGES_KEY, ImagePin, parse_images
+from pipelines.core.catalog import PULUMI_PROJECT, image_projects
+from pipelines.core.errors import InputError
+from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
 
 NAMESPACE = PULUMI_PROJECT
 # Secret config key -> the Actions secret it becomes.
@@ -255,7 +256,9 @@ def _actors(root: _Object, field: str, *, who: str, most: int | None = None) -> 
         fix = f"name at least one: pulumi config set --path '{setting}.users[0]' LOGIN"
         raise _fail(data.path, f"no {who}: both users and teams are empty", fix)
     if most is not None and actors.count > most:
-        raise _fail(data.path, f"{actors.count} {who}; GitHub accepts at most {most}", "name a team instead of many users")
+        raise _fail(
+            data.path, f"{actors.count} {who}; GitHub accepts at most {most}", "name a team instead of many users"
+        )
     return actors
 
 
@@ -308,7 +311,9 @@ def _argocd(root: _Object) -> ArgoCdConfig:
         base_path=data.string("basePath", example="apps/prod", pattern=_PATH),
         target_revision=data.string("targetRevision", example="main"),
         server=server,
-        namespaces=tuple((app, namespaces.string(app, example="percolate", pattern=_DNS_LABEL)) for app in applications),
+        namespaces=tuple(
+            (app, namespaces.string(app, example="percolate", pattern=_DNS_LABEL)) for app in applications
+        ),
         revision_history_limit=data.integer("revisionHistoryLimit", default=10, minimum=1),
         retry_limit=retry.integer("limit", default=5, minimum=1),
         backoff_duration=retry.string("backoffDuration", example="5s", default="5s", pattern=_DURATION),

@@ -15,7 +15,7 @@ import pulumi_github as github
 
 from infra.actors import ResolvedActors
 from infra.branches import MAIN_BRANCH
-from pipelines.catalog import PRODUCTION_ENVIRONMENT, PROJECTS, STAGING_ENVIRONMENT
+from pipelines.core.catalog import PRODUCTION_ENVIRONMENT, PROJECTS, STAGING_ENVIRONMENT
 
 PATCH_DIGITS = 3
 

@@ -7,17 +7,18 @@ run in the tests and in `python -m infra render --check`; `evaluate` runs them a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from infra.branches import MAIN_BRANCH
 from infra.config import looks_like_token
 from infra.forkprs import APPROVAL_POLICY, PRIVATE_SETTINGS
 from infra.release_tags import RELEASE_TAG_PATTERN
 from infra.render import Declared
-from pipelines.catalog import PRODUCTION_ENVIRONMENT
-from pipelines.trustedpublishers import Workflow, job_check_names
+from pipelines.core.catalog import PRODUCTION_ENVIRONMENT
+from pipelines.wheels.trusted_publishers import Workflow, job_check_names
 
 BRANCH_PROTECTION = "github:index/branchProtection:BranchProtection"
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
@@ -71,7 +72,9 @@ def images_pinned_by_digest(resources: Sequence[Declared]) -> list[str]:
     for application in applications:
         images = application.inputs.get("spec", {}).get("source", {}).get("kustomize", {}).get("images", [])
         if not images:
-            problems.append(f"Application {application.name}: no image override; it deploys whatever tag its manifests name")
+            problems.append(
+                f"Application {application.name}: no image override; it deploys whatever tag its manifests name"
+            )
         problems += [
             f"Application {application.name}: image {image!r} is not pinned by digest"
             for image in images
@@ -97,7 +100,9 @@ def admins_included_on_main(resources: Sequence[Declared]) -> list[str]:
 
 def production_reviewed_without_bypass(resources: Sequence[Declared]) -> list[str]:
     """production has required reviewers, prevents self-review, and administrators cannot bypass it."""
-    environments = [env for env in _of(resources, ENVIRONMENT) if env.inputs.get("environment") == PRODUCTION_ENVIRONMENT]
+    environments = [
+        env for env in _of(resources, ENVIRONMENT) if env.inputs.get("environment") == PRODUCTION_ENVIRONMENT
+    ]
     if not environments:
         return [f"no {PRODUCTION_ENVIRONMENT} environment"]
     problems = []
@@ -152,7 +157,9 @@ def fork_pr_workflows_off(resources: Sequence[Declared]) -> list[str]:
                 if inputs.get(key) is not False:
                     problems.append(f"{setting.name}: {key} is not false")
         elif inputs.get("approval_policy") != APPROVAL_POLICY:
-            problems.append(f"{setting.name}: approval_policy is {inputs.get('approval_policy')!r}, not {APPROVAL_POLICY}")
+            problems.append(
+                f"{setting.name}: approval_policy is {inputs.get('approval_policy')!r}, not {APPROVAL_POLICY}"
+            )
     return problems
 
 
@@ -232,5 +239,7 @@ def evaluate(resources: Sequence[Declared], workflows: Sequence[Workflow]) -> Po
     results = [PolicyResult(policy.__name__, tuple(policy(resources))) for policy in POLICIES]
     check_names = job_check_names(list(workflows))
     results.append(PolicyResult(required_checks_exist.__name__, tuple(required_checks_exist(resources, check_names))))
-    results.append(PolicyResult(workflow_actions_allowed.__name__, tuple(workflow_actions_allowed(resources, workflows))))
+    results.append(
+        PolicyResult(workflow_actions_allowed.__name__, tuple(workflow_actions_allowed(resources, workflows)))
+    )
     return PolicyReport(tuple(results))

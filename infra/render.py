@@ -15,12 +15,13 @@ import logging
 import runpy
 import sys
 import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-from pipelines.catalog import PULUMI_PROJECT, PULUMI_STACK
-from pipelines.errors import InputError, PipelineError
+from pipelines.core.catalog import PULUMI_PROJECT, PULUMI_STACK
+from pipelines.core.errors import InputError, PipelineError
 from pipelines.output import emit, progress, report_error
 
 PROGRAM = Path(__file__).resolve().parent / "__main__.py"
@@ -66,7 +67,9 @@ def _flat(value: Any) -> str:
 def stack_config(document: Any, path: Path) -> StackConfig:
     """The config of a loaded stack file; structured values become JSON text, as Pulumi passes them."""
     if not isinstance(document, Mapping) or not isinstance(document.get("config", {}), Mapping):
-        raise InputError(f"{path}: expected a mapping with a `config:` mapping", hint="see docs/infra.md for the file's shape")
+        raise InputError(
+            f"{path}: expected a mapping with a `config:` mapping", hint="see docs/infra.md for the file's shape"
+        )
     values: dict[str, Any] = {}
     secret_keys = set()
     for key, value in (document.get("config") or {}).items():
@@ -80,7 +83,7 @@ def stack_config(document: Any, path: Path) -> StackConfig:
 
 
 def read_stack_file(path: Path) -> StackConfig:
-    from pipelines.trustedpublishers import read_yaml
+    from pipelines.wheels.trusted_publishers import read_yaml
 
     fix = "pass --stack NAME of an existing, valid Pulumi.NAME.yaml, or --stack-config FILE"
     return stack_config(read_yaml(path, fix=fix), path)
@@ -165,8 +168,8 @@ def placeholder_id(name: str) -> int:
 
 def offline_answers(config: StackConfig) -> Answer:
     """Answers to the lookups the program makes: placeholder ids, and each pinned image's configured digest."""
-    from infra.registry import release_reference
-    from pipelines.stackconfig import IMAGES_KEY, parse_images
+    from infra.digest_check import release_reference
+    from pipelines.deploy.pins import IMAGES_KEY, parse_images
 
     try:
         pins = parse_images(json.loads(config.values.get(IMAGES_KEY, "{}")))
@@ -186,7 +189,9 @@ def offline_answers(config: StackConfig) -> Answer:
     return answer
 
 
-def run_program(config: StackConfig, answer: Answer, *, stack: str = PULUMI_STACK, program: Path = PROGRAM) -> Rendering:
+def run_program(
+    config: StackConfig, answer: Answer, *, stack: str = PULUMI_STACK, program: Path = PROGRAM
+) -> Rendering:
     """Run the Pulumi program under mocks with `config`, answering its lookups with `answer`.
 
     Raises the program's own PipelineError (config error, registry mismatch) as is.
@@ -247,7 +252,9 @@ def run_program(config: StackConfig, answer: Answer, *, stack: str = PULUMI_STAC
     set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack for every run in this process
     set_all_config(dict(config.values), sorted(config.secret_keys))
     answers = Answers()
-    mocks.set_mocks(answers, project=PULUMI_PROJECT, stack=stack, preview=True, logger=logger, monitor=Recorder(answers))
+    mocks.set_mocks(
+        answers, project=PULUMI_PROJECT, stack=stack, preview=True, logger=logger, monitor=Recorder(answers)
+    )
 
     def program_run() -> None:
         try:
@@ -268,7 +275,10 @@ def run_program(config: StackConfig, answer: Answer, *, stack: str = PULUMI_STAC
 def _describe(rendering: Rendering, stack: str, source: Path, report: Any) -> str:
     import yaml
 
-    lines = [f"stack {stack} ({source}), rendered offline under Pulumi's mocks: {len(rendering.resources)} resources", ""]
+    lines = [
+        f"stack {stack} ({source}), rendered offline under Pulumi's mocks: {len(rendering.resources)} resources",
+        "",
+    ]
     for resource in rendering.resources:
         head = f"{resource.type}  {resource.name}"
         lines.append(head + (f"    (in {resource.parent})" if resource.parent else ""))
@@ -280,7 +290,9 @@ def _describe(rendering: Rendering, stack: str, source: Path, report: Any) -> st
     lines += [f"    {line}" for line in yaml.safe_dump(rendering.outputs, sort_keys=False, width=120).splitlines()]
     lines.append("offline answers to provider lookups (ids are placeholders; digests are the configured ones):")
     for lookup in rendering.lookups:
-        lines.append(f"    {lookup.token} {json.dumps(lookup.args, sort_keys=True)} -> {json.dumps(lookup.answer, sort_keys=True)}")
+        lines.append(
+            f"    {lookup.token} {json.dumps(lookup.args, sort_keys=True)} -> {json.dumps(lookup.answer, sort_keys=True)}"
+        )
     lines += [f"warning: {warning}" for warning in rendering.warnings]
     if report is not None:
         lines.append("")
@@ -312,8 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     render.add_argument("--stack", default=PULUMI_STACK, metavar="NAME", help=f"the stack (default: {PULUMI_STACK})")
-    render.add_argument("--stack-config", type=Path, metavar="FILE", help="the stack file (default: ROOT/Pulumi.<stack>.yaml)")
-    render.add_argument("--root", type=Path, default=ROOT, metavar="DIR", help="the project root with Pulumi.yaml and .github/ (default: this checkout)")
+    render.add_argument(
+        "--stack-config", type=Path, metavar="FILE", help="the stack file (default: ROOT/Pulumi.<stack>.yaml)"
+    )
+    render.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        metavar="DIR",
+        help="the project root with Pulumi.yaml and .github/ (default: this checkout)",
+    )
     render.add_argument("--check", action="store_true", help="run the policy checks; exit 1 when one fails")
     render.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     return parser
@@ -329,12 +349,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = None
         if args.check:
             from infra.policy import evaluate
-            from pipelines.trustedpublishers import WORKFLOWS_DIR, WorkflowFiles
+            from pipelines.wheels.trusted_publishers import WORKFLOWS_DIR, WorkflowFiles
 
             report = evaluate(rendering.resources, WorkflowFiles(args.root / WORKFLOWS_DIR).all())
     except PipelineError as error:
-        report_error(error, args.json)
-        return error.exit_code
+        return report_error(error, args.json)
     data = {
         "stack": args.stack,
         "stackConfig": str(source),

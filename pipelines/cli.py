@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from pipelines.errors import PipelineError
+from pipelines.core.errors import PipelineError
 from pipelines.output import report_error
 
 # Each command, in the order `--help` lists them, and the module under pipelines.commands that registers it.
@@ -41,8 +41,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="python -m pipelines",
         description="Build and release logic of the Percolate monorepo: tags, versions, CalVer image tags,\n"
         "plans, promotion of tested RC artifacts, stack-config write-back and rollback.",
-        epilog="Exit codes: 0 success, 1 a check failed, 2 bad usage or input.\n"
-        "Every command has --help and --json.",
+        epilog="Exit codes: 0 success, 1 a check failed, 2 bad usage or input.\nEvery command has --help and --json.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -58,8 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except PipelineError as error:
-        report_error(error, getattr(args, "json", False))
-        return error.exit_code
+        return report_error(error, getattr(args, "json", False))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

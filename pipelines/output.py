@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from pipelines.errors import PipelineError
+from pipelines.core.errors import PipelineError, exit_code_of
 
 
 def emit(as_json: bool, data: Any, text: str) -> None:
@@ -21,10 +22,14 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def report_error(error: PipelineError, as_json: bool) -> None:
+def report_error(error: PipelineError, as_json: bool) -> int:
+    """Print `error` (and with --json its fields on stdout); returns the exit code the contract gives it."""
+    code = exit_code_of(error)
     print(f"error: {error}", file=sys.stderr)
     if as_json:
-        print(json.dumps({"error": error.message, "hint": error.hint, "exit_code": error.exit_code}, indent=2))
+        fields = {"error": error.message, "hint": error.hint, "cause": error.cause, "exit_code": code}
+        print(json.dumps(fields, indent=2))
+    return code
 
 
 def _append(variable: str, text: str) -> None:

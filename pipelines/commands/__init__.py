@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from pipelines.catalog import DEFAULT_REGISTRY
-from pipelines.errors import InputError
-from pipelines.git import Git
+from pipelines.core.catalog import DEFAULT_REGISTRY
+from pipelines.core.errors import InputError
+from pipelines.edges.git import Git
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -45,7 +46,10 @@ def add_group(subcommands: Any, name: str, *, summary: str) -> Any:
 
 def add_root_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--root", type=Path, metavar="DIR", help="the monorepo's root (default: the git top level of the working directory)"
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="the monorepo's root (default: the git top level of the working directory)",
     )
 
 
@@ -96,7 +100,7 @@ def positive_int(text: str) -> int:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def environment(name: str) -> str | None:

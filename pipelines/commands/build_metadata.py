@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipelines.buildmetadata import BuiltFile, build_metadata, parse_pushed_image
 from pipelines.commands import add_command
-from pipelines.errors import InputError
-from pipelines.files import atomic_write_text, file_sha256, read_json_object
+from pipelines.core.errors import InputError
+from pipelines.edges.files import atomic_write_text, file_sha256, read_json_object
 from pipelines.output import emit
+from pipelines.plan.build_record import BuiltFile, build_metadata, parse_pushed_image
 
 
 def _read_plan(path: Path) -> dict[str, Any]:

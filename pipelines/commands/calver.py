@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipelines.calver import EXPECTED_FORM, make_build_tag
-from pipelines.catalog import get_image_project
 from pipelines.commands import add_command, add_registry_option, environment, now, positive_int, timestamp
-from pipelines.errors import InputError
+from pipelines.core.calver import EXPECTED_FORM, make_build_tag
+from pipelines.core.catalog import get_image_project
+from pipelines.core.errors import InputError
 from pipelines.output import emit
 
 
@@ -18,7 +18,9 @@ def _calver(args: argparse.Namespace) -> int:
         raise InputError(
             f"{project.name} is not built for {args.arch!r}", hint=f"its platforms: {', '.join(project.platforms)}"
         )
-    build_tag = make_build_tag(version=args.version, sha=args.sha, arch=args.arch, build=args.build, at=args.at or now())
+    build_tag = make_build_tag(
+        version=args.version, sha=args.sha, arch=args.arch, build=args.build, at=args.at or now()
+    )
     reference = f"{project.image_name}:{build_tag.tag}"
     data = {
         "project": project.name,

@@ -8,16 +8,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import STACK_CONFIG_FILE, Project, get_image_project
 from pipelines.commands import add_command, add_group, add_root_option, resolve_root
-from pipelines.deployment import apply_release, choose_rollback, deploy_pull_request, previous_release_tag, release_pin
-from pipelines.errors import CheckFailed, InputError
-from pipelines.files import read_json_object
-from pipelines.git import Git
-from pipelines.github import GitHub, token_from_environment
+from pipelines.core.catalog import STACK_CONFIG_FILE, Project, get_image_project
+from pipelines.core.errors import CheckFailed, InputError
+from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_image_pin
+from pipelines.deploy.rules import (
+    apply_release,
+    choose_rollback,
+    deploy_pull_request,
+    previous_release_tag,
+    release_pin,
+)
+from pipelines.deploy.stack_file import StackFile
+from pipelines.edges.files import read_json_object
+from pipelines.edges.git import Git
+from pipelines.edges.github import GitHub, token_from_environment
 from pipelines.output import emit, progress
-from pipelines.stackconfig import IMAGES_KEY, ImagePin, parse_image_pin
-from pipelines.stackfile import StackFile
 
 
 def _stack_file(args: argparse.Namespace) -> StackFile:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipelines.catalog import get_project
 from pipelines.commands import (
     add_command,
     add_registry_option,
@@ -16,13 +15,14 @@ from pipelines.commands import (
     resolve_root,
     timestamp,
 )
-from pipelines.errors import CheckFailed, InputError
-from pipelines.git import Git
+from pipelines.core.catalog import get_project
+from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.tags import ReleaseTag, Stage, parse_tag
+from pipelines.core.versions import check_versions
+from pipelines.edges.git import Git
+from pipelines.edges.version_files import VersionFiles
 from pipelines.output import actions_outputs, emit, progress
-from pipelines.plan import Plan, make_plan
-from pipelines.tags import ReleaseTag, Stage, parse_tag
-from pipelines.versionfiles import VersionFiles
-from pipelines.versions import check_versions
+from pipelines.plan.steps import Plan, make_plan
 
 
 def describe(plan: Plan) -> str:
@@ -31,7 +31,8 @@ def describe(plan: Plan) -> str:
     header = [
         f"plan for {tag.name}",
         f"  project      {tag.project}",
-        f"  version      {tag.version.release}" + (f" (rc {tag.rc}, packages carry {tag.package_version})" if tag.rc else ""),
+        f"  version      {tag.version.release}"
+        + (f" (rc {tag.rc}, packages carry {tag.package_version})" if tag.rc else ""),
         f"  stage        {tag.stage.value}",
         f"  commit       {plan.commit}",
         f"  run number   {plan.run_number}",
@@ -119,7 +120,10 @@ def register(subcommands: Any) -> None:
     parser.add_argument("--expect-stage", choices=[s.value for s in Stage], help="exit 1 unless TAG starts this stage")
     add_root_option(parser)
     parser.add_argument(
-        "--sha", default=environment("GITHUB_SHA"), metavar="SHA", help="the commit (default: $GITHUB_SHA, else the tag's)"
+        "--sha",
+        default=environment("GITHUB_SHA"),
+        metavar="SHA",
+        help="the commit (default: $GITHUB_SHA, else the tag's)",
     )
     parser.add_argument(
         "--run-number",

@@ -7,14 +7,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import STACK_CONFIG_FILE, get_project, image_projects
 from pipelines.commands import add_command, add_registry_option, add_root_option, optional_checkout
-from pipelines.deployment import apply_release, refuse_blocked, release_pin
-from pipelines.errors import InputError
+from pipelines.core.catalog import STACK_CONFIG_FILE, get_project, image_projects
+from pipelines.core.errors import InputError
+from pipelines.core.tags import ReleaseTag, Stage, parse_tag
+from pipelines.deploy.rules import apply_release, refuse_blocked, release_pin
+from pipelines.deploy.stack_file import StackFile
+from pipelines.images.rules import request_budget
 from pipelines.output import actions_outputs, emit, progress
-from pipelines.promote import request_budget
-from pipelines.stackfile import StackFile
-from pipelines.tags import ReleaseTag, Stage, parse_tag
 
 
 def _release_tag(text: str) -> ReleaseTag:
@@ -95,7 +95,9 @@ def _step_summary(data: dict[str, Any]) -> str:
     rows = [(f"{version}-{arch}", digest) for arch, digest in data["platforms"].items()]
     rows.append((version, data["index_digest"]))
     written = set(data["tags_written"])
-    table = "\n".join(f"| `{tag}` | `{digest}` | {'written' if tag in written else 'unchanged'} |" for tag, digest in rows)
+    table = "\n".join(
+        f"| `{tag}` | `{digest}` | {'written' if tag in written else 'unchanged'} |" for tag, digest in rows
+    )
     return (
         f"### {title} {data['project']} {version}\n\n"
         f"From RC build `{data['source']}` in `{data['repository']}`.\n\n"
@@ -112,8 +114,7 @@ def _promote(args: argparse.Namespace) -> int:
     pinned = stack.pin(project.name) if stack is not None else None
     refuse_blocked(pinned, tag.version.release)
 
-    from pipelines.promoter import promote_release
-    from pipelines.registry import (
+    from pipelines.images.registry.client import (
         RegistryClient,
         RetryPolicy,
         docker_config_path,
@@ -121,6 +122,7 @@ def _promote(args: argparse.Namespace) -> int:
         parse_registry,
         read_docker_config,
     )
+    from pipelines.images.release import promote_release
 
     location = parse_registry(args.registry)
     git = optional_checkout(args.root)
@@ -186,7 +188,9 @@ def register(subcommands: Any) -> None:
         help=f"then write the digests into images.PROJECT of FILE (e.g. {STACK_CONFIG_FILE}); a version blocked "
         "there by a rollback is refused before the registry is touched",
     )
-    parser.add_argument("--dry-run", action="store_true", help="read and check everything, print the plan, write nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="read and check everything, print the plan, write nothing"
+    )
     parser.add_argument(
         "--allow-commit-mismatch",
         action="store_true",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipelines.catalog import get_project
 from pipelines.commands import add_command, add_group, add_root_option, resolve_root
-from pipelines.errors import CheckFailed
-from pipelines.git import Git
+from pipelines.core.catalog import get_project
+from pipelines.core.errors import CheckFailed
+from pipelines.core.tags import EXPECTED_FORM, ReleaseTag, next_rc, parse_tag
+from pipelines.core.versions import check_versions
+from pipelines.edges.git import Git
+from pipelines.edges.version_files import VersionFiles
 from pipelines.output import emit
-from pipelines.tags import EXPECTED_FORM, ReleaseTag, next_rc, parse_tag
-from pipelines.versionfiles import VersionFiles
-from pipelines.versions import check_versions
 
 
 def tag_fields(tag: ReleaseTag) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def register(subcommands: Any) -> None:
         "deleted tag, as long as the tag is still fetched). Exit 1 when the version is released already\n"
         "or the version files disagree. In CI, fetch tags first (actions/checkout with fetch-depth: 0).",
         handler=_next_rc,
-        examples="  python -m pipelines tag next-rc percolate\n  git tag \"$(python -m pipelines tag next-rc percolate)\"",
+        examples='  python -m pipelines tag next-rc percolate\n  git tag "$(python -m pipelines tag next-rc percolate)"',
     )
     rc.add_argument("project", metavar="PROJECT", help="a catalog project, e.g. percolate-reading")
     add_root_option(rc)

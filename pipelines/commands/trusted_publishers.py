@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import PULUMI_PROJECT, STACK_CONFIG_FILE
 from pipelines.commands import add_command, add_root_option, resolve_root
-from pipelines.errors import InputError
+from pipelines.core.catalog import PULUMI_PROJECT, STACK_CONFIG_FILE
+from pipelines.core.errors import InputError
 from pipelines.output import emit
-from pipelines.trustedpublishers import (
+from pipelines.wheels.trusted_publishers import (
     PUBLISH_ACTION,
     WORKFLOWS_DIR,
     TrustedPublisher,
@@ -76,9 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     ok = not any(problems for _, problems in results)
     data: dict[str, Any] = {
         "ok": ok,
-        "publishers": [
-            {**publisher.to_dict(), "problems": problems} for publisher, problems in results
-        ],
+        "publishers": [{**publisher.to_dict(), "problems": problems} for publisher, problems in results],
     }
     text = "PyPI has no API for trusted publishers: enter these on each index's publishing page.\n\n" + "\n\n".join(
         _describe(publisher, problems) for publisher, problems in results
@@ -105,10 +103,15 @@ def register(subcommands: Any) -> None:
         "  python -m pipelines trusted-publishers --repository percolation-labs/percolate --json",
     )
     parser.add_argument(
-        "--repository", metavar="OWNER/NAME", help=f"the GitHub repository (default: {REPOSITORY_KEY} in the stack config)"
+        "--repository",
+        metavar="OWNER/NAME",
+        help=f"the GitHub repository (default: {REPOSITORY_KEY} in the stack config)",
     )
     parser.add_argument(
-        "--stack-config", type=Path, metavar="FILE", help=f"the stack config to read the repository from (default: ROOT/{STACK_CONFIG_FILE})"
+        "--stack-config",
+        type=Path,
+        metavar="FILE",
+        help=f"the stack config to read the repository from (default: ROOT/{STACK_CONFIG_FILE})",
     )
     parser.add_argument(
         "--workflows", type=Path, metavar="DIR", help=f"the workflow folder to check (default: ROOT/{WORKFLOWS_DIR})"

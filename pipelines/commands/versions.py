@@ -6,13 +6,13 @@ import argparse
 from pathlib import PurePosixPath
 from typing import Any
 
-from pipelines.catalog import PROJECTS, Project, get_project
 from pipelines.commands import add_command, add_group, add_root_option, resolve_root
-from pipelines.errors import CheckFailed, InputError
+from pipelines.core.catalog import PROJECTS, Project, get_project
+from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.tags import parse_tag
+from pipelines.core.versions import VersionCheck, check_versions, parse_version
+from pipelines.edges.version_files import FileChange, VersionFiles
 from pipelines.output import emit, report_error
-from pipelines.tags import parse_tag
-from pipelines.versionfiles import FileChange, VersionFiles
-from pipelines.versions import VersionCheck, check_versions, parse_version
 
 
 def _selected_checks(args: argparse.Namespace) -> list[VersionCheck]:
@@ -93,9 +93,7 @@ def _set_rc(args: argparse.Namespace) -> int:
     files = VersionFiles(resolve_root(args))
     # Re-running on a workspace already set to this RC is fine; any other disagreement is not.
     pending = [
-        reading
-        for reading in files.read(project)
-        if not (reading.path in pyprojects and reading.version == target)
+        reading for reading in files.read(project) if not (reading.path in pyprojects and reading.version == target)
     ]
     check_versions(project.name, pending, expected=tag.version).raise_for_problems()
     changes = [files.set_pyproject_version(path, target, dry_run=args.dry_run) for path in pyprojects]
@@ -158,7 +156,7 @@ def register(subcommands: Any) -> None:
         "say X.Y.Z. Re-running on a workspace already set to X.Y.ZrcN changes nothing.",
         handler=_set_rc,
         examples="  python -m pipelines versions set-rc --tag percolate-rocks-v0.2.0-rc3\n"
-        "  python -m pipelines versions set-rc --tag \"$GITHUB_REF_NAME\" --json",
+        '  python -m pipelines versions set-rc --tag "$GITHUB_REF_NAME" --json',
     )
     set_rc.add_argument("--tag", required=True, metavar="TAG", help="the RC tag being built")
     set_rc.add_argument("--dry-run", action="store_true", help="print what would change and write nothing")

@@ -1,7 +1,7 @@
 """`wait-healthy`: the deploy's health gate, polling an Argo CD Application until it runs the new digest.
 
-The rule (pipelines.health) decides from each Application object; this module polls
-through pipelines.kube, reports state changes on stderr and the outcome on stdout.
+The rule (pipelines.health.verdict) decides from each Application object; this module polls
+through pipelines.health.cluster, reports state changes on stderr and the outcome on stdout.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.catalog import Project, image_projects, project_for_application
 from pipelines.commands import add_command
-from pipelines.errors import InputError
-from pipelines.health import DIGEST_FORM, State, Verdict, judge, parse_digest
+from pipelines.core.catalog import Project, image_projects, project_for_application
+from pipelines.core.digests import DIGEST_FORM
+from pipelines.core.errors import InputError
+from pipelines.health.verdict import State, Verdict, judge, parse_digest
 from pipelines.output import actions_outputs, emit, progress
 
 DEFAULT_NAMESPACE = "argocd"
@@ -74,7 +75,7 @@ def seconds(text: str) -> float:
 
 
 def _watch(client: Any, args: argparse.Namespace, project: Project, digest: str) -> GateResult:
-    from pipelines.kube import ApiUnavailable
+    from pipelines.health.cluster import ApiUnavailable
 
     start = time.monotonic()
     deadline = start + args.timeout
@@ -86,7 +87,9 @@ def _watch(client: Any, args: argparse.Namespace, project: Project, digest: str)
         except ApiUnavailable as error:
             if last is None:
                 raise
-            return GateResult(args.app, args.namespace, project.name, digest, "timeout", last, time.monotonic() - start, error.message)
+            return GateResult(
+                args.app, args.namespace, project.name, digest, "timeout", last, time.monotonic() - start, error.message
+            )
         now = time.monotonic()
         last = judge(application, digest)
         line = f"{last.status_line} - {last.reason}"
@@ -112,7 +115,10 @@ def _describe(result: GateResult) -> str:
         f"  health     {verdict.health or '-'}" + (f"  ({verdict.health_message})" if verdict.health_message else ""),
     ]
     if verdict.operation_phase:
-        lines.append(f"  operation  {verdict.operation_phase}" + (f": {verdict.operation_message}" if verdict.operation_message else ""))
+        lines.append(
+            f"  operation  {verdict.operation_phase}"
+            + (f": {verdict.operation_message}" if verdict.operation_message else "")
+        )
     lines.append(f"  images     {', '.join(verdict.running_images) or '-'}")
     lines.append("  conditions" + ("" if verdict.conditions else "  -"))
     lines += [f"    {condition.type}: {condition.message}" for condition in verdict.conditions]
@@ -127,7 +133,7 @@ def _wait_healthy(args: argparse.Namespace) -> int:
     digest = parse_digest(args.digest)
     if not _NAMESPACE.fullmatch(args.namespace):
         raise InputError(f"--namespace {args.namespace!r} is not a Kubernetes namespace name", hint="e.g. argocd")
-    from pipelines.kube import KubeClient, load_access
+    from pipelines.health.cluster import KubeClient, load_access
 
     access = load_access(args.kubeconfig, args.context)
     progress(
@@ -164,12 +170,31 @@ def register(subcommands: Any) -> None:
         "outcome healthy|failed|timeout), or the app could not be read; 2 bad input.",
         handler=_wait_healthy,
         examples="  python -m pipelines wait-healthy percolate-api --digest sha256:<64 hex> --timeout 600\n"
-        "  python -m pipelines wait-healthy percolate-reading --digest \"$DIGEST\" --context prod --json",
+        '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --context prod --json',
     )
     parser.add_argument("app", metavar="APP", help=f"an Argo CD application of the catalog: {apps}")
     parser.add_argument("--digest", required=True, metavar="D", help=f"the image index digest deployed, {DIGEST_FORM}")
-    parser.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S", help=f"give up after S seconds (default {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--interval", type=seconds, default=DEFAULT_INTERVAL, metavar="S", help=f"poll every S seconds (default {DEFAULT_INTERVAL:g})")
-    parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, metavar="NS", help=f"where Argo CD keeps its Applications (default {DEFAULT_NAMESPACE})")
-    parser.add_argument("--kubeconfig", type=Path, metavar="FILE", help="the kubeconfig (default: $KUBECONFIG, else ~/.kube/config)")
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"give up after S seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--interval",
+        type=seconds,
+        default=DEFAULT_INTERVAL,
+        metavar="S",
+        help=f"poll every S seconds (default {DEFAULT_INTERVAL:g})",
+    )
+    parser.add_argument(
+        "--namespace",
+        default=DEFAULT_NAMESPACE,
+        metavar="NS",
+        help=f"where Argo CD keeps its Applications (default {DEFAULT_NAMESPACE})",
+    )
+    parser.add_argument(
+        "--kubeconfig", type=Path, metavar="FILE", help="the kubeconfig (default: $KUBECONFIG, else ~/.kube/config)"
+    )
     parser.add_argument("--context", metavar="NAME", help="the kubeconfig context (default: its current-context)")

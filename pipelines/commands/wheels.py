@@ -11,17 +11,18 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from pipelines.catalog import PROJECTS, TESTPYPI, Project, get_project
 from pipelines.commands import add_command, add_group, add_root_option, optional_checkout
-from pipelines.errors import InputError
-from pipelines.files import file_sha256
+from pipelines.core.catalog import PROJECTS, TESTPYPI, Project, get_project
+from pipelines.core.errors import InputError
+from pipelines.core.release_commit import CommitCheck, check_commit
+from pipelines.core.tags import format_tag
+from pipelines.core.versions import ProjectVersion, parse_release
+from pipelines.edges.files import file_sha256
 from pipelines.output import emit, progress
-from pipelines.releasecommit import CommitCheck, check_commit
-from pipelines.tags import format_tag
-from pipelines.versions import ProjectVersion, parse_release
 
 
 def _wheel_project(name: str) -> Project:
@@ -80,8 +81,8 @@ def _check_rc_commit(args: argparse.Namespace, project: Project, release: Projec
 
 
 def _find_rc(args: argparse.Namespace) -> int:
-    from pipelines.packageindex import PackageIndex
-    from pipelines.wheels import select_rc
+    from pipelines.wheels.index import PackageIndex
+    from pipelines.wheels.select import select_rc
 
     project = _wheel_project(args.project)
     release = parse_release(args.version)
@@ -137,8 +138,8 @@ def _find_rc(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from pipelines.wheelfile import rewrite
-    from pipelines.wheels import plan_promotion
+    from pipelines.wheels.reversion import rewrite
+    from pipelines.wheels.select import plan_promotion
 
     if args.project is None:
         raise InputError("the catalog has more than one wheel project", hint="pass --project PROJECT")
@@ -202,7 +203,10 @@ def register(subcommands: Any) -> None:
     find.add_argument("version", metavar="X.Y.Z", help="the final version whose release candidates to search")
     source = find.add_mutually_exclusive_group()
     source.add_argument(
-        "--index", default=TESTPYPI.simple_url, metavar="URL", help=f"a simple-API index (default: {TESTPYPI.simple_url})"
+        "--index",
+        default=TESTPYPI.simple_url,
+        metavar="URL",
+        help=f"a simple-API index (default: {TESTPYPI.simple_url})",
     )
     source.add_argument("--from", dest="source_dir", type=Path, metavar="DIR", help="a folder of RC files instead")
     find.add_argument("--to", type=Path, required=True, metavar="DIR", help="where to put the chosen files")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.buildmetadata import BuiltFile, PushedImage, build_metadata, parse_pushed_image
-from pipelines.errors import CheckFailed, InputError
-from pipelines.plan import make_plan
-from pipelines.tags import parse_tag
-from pipelines.versions import VersionReading, check_versions, parse_version
+from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.tags import parse_tag
+from pipelines.core.versions import VersionReading, check_versions, parse_version
+from pipelines.plan.build_record import BuiltFile, PushedImage, build_metadata, parse_pushed_image
+from pipelines.plan.steps import make_plan
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 DIGEST = "sha256:" + "ab" * 32
@@ -29,7 +29,7 @@ def plan_of(tag_name: str) -> dict:
     tag = parse_tag(tag_name)
     readings = [VersionReading("f", "version", tag.version.release, parse_version(tag.version.release))]
     check = check_versions(tag.project, readings, expected=tag.version)
-    at = datetime(2025, 10, 25, 14, 30, tzinfo=timezone.utc)
+    at = datetime(2025, 10, 25, 14, 30, tzinfo=UTC)
     return make_plan(tag, check, commit=SHA, run_number=7, at=at, registry="ghcr.io/percolation-labs").to_dict()
 
 
@@ -55,7 +55,7 @@ def test_a_complete_wheel_build_is_recorded_with_its_files():
 
 def test_a_missing_target_or_a_stray_file_fails():
     with pytest.raises(CheckFailed) as caught:
-        build_metadata(plan_of("percolate-rocks-v0.2.0-rc1"), files=files(WHEEL_NAMES[1:] + ["notes.txt"]), run_id=None)
+        build_metadata(plan_of("percolate-rocks-v0.2.0-rc1"), files=files([*WHEEL_NAMES[1:], "notes.txt"]), run_id=None)
     assert "no file for the planned wheel manylinux-x86_64" in caught.value.message
     assert "notes.txt is not one of the planned files" in caught.value.message
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import itertools
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.calver import BuildTag, make_build_tag, order_build_tags, parse_build_tag
-from pipelines.errors import InputError
-from pipelines.versions import ProjectVersion
+from pipelines.core.calver import BuildTag, make_build_tag, order_build_tags, parse_build_tag
+from pipelines.core.errors import InputError
+from pipelines.core.versions import ProjectVersion
 
-AT = datetime(2025, 10, 25, 14, 30, 59, tzinfo=timezone.utc)
+AT = datetime(2025, 10, 25, 14, 30, 59, tzinfo=UTC)
 
 
 def test_format_matches_the_design_example():
@@ -23,7 +24,9 @@ def test_format_matches_the_design_example():
 
 def test_time_is_taken_to_utc():
     plus_two = timezone(timedelta(hours=2))
-    tag = make_build_tag(version="1.0.0", sha="ABCDEF1", arch="arm64", build=1, at=datetime(2026, 1, 1, 1, 5, tzinfo=plus_two))
+    tag = make_build_tag(
+        version="1.0.0", sha="ABCDEF1", arch="arm64", build=1, at=datetime(2026, 1, 1, 1, 5, tzinfo=plus_two)
+    )
     assert tag.tag == "2025.12.31.2305-build.1-v1.0.0-abcdef1-arm64"
 
 
@@ -83,7 +86,7 @@ def test_order_is_by_time_then_build_number_as_numbers_not_text():
 build_tags = st.builds(
     BuildTag,
     built_at=st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)).map(
-        lambda d: d.replace(second=0, microsecond=0, tzinfo=timezone.utc)
+        lambda d: d.replace(second=0, microsecond=0, tzinfo=UTC)
     ),
     build=st.integers(min_value=1, max_value=10**9),
     version=st.builds(ProjectVersion, *[st.integers(min_value=0, max_value=10**6)] * 3),
@@ -101,7 +104,7 @@ def test_parse_inverts_format(tag: BuildTag):
 def test_order_never_puts_a_later_build_first(tags: list[BuildTag]):
     ordered = order_build_tags(t.tag for t in tags).tags
     assert len(ordered) == len(tags)
-    assert all(a.order_key <= b.order_key for a, b in zip(ordered, ordered[1:]))
+    assert all(a.order_key <= b.order_key for a, b in itertools.pairwise(ordered))
 
 
 @given(st.lists(st.text(max_size=60), max_size=20))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.catalog import PROJECTS, get_project, image_projects, project_for_application, project_names
-from pipelines.errors import InputError
+from pipelines.core.catalog import PROJECTS, get_project, image_projects, project_for_application, project_names
+from pipelines.core.errors import InputError
 
 
 def test_the_design_table():
@@ -15,11 +15,17 @@ def test_the_design_table():
         "percolate": "percolate-api",
     }
     assert get_project("percolate").image_repository() == "ghcr.io/percolation-labs/percolate"
-    assert get_project("percolate-reading").image_repository("127.0.0.1:5000/ns/") == "127.0.0.1:5000/ns/percolate-reading"
+    assert (
+        get_project("percolate-reading").image_repository("127.0.0.1:5000/ns/") == "127.0.0.1:5000/ns/percolate-reading"
+    )
     rocks = get_project("percolate-rocks")
     assert rocks.version_files == ("percolate-rocks/Cargo.toml", "percolate-rocks/pyproject.toml")
     assert [t.name for t in rocks.wheel_targets] == [
-        "manylinux-x86_64", "manylinux-aarch64", "macos-x86_64", "macos-arm64", "windows-x64",
+        "manylinux-x86_64",
+        "manylinux-aarch64",
+        "macos-x86_64",
+        "macos-arm64",
+        "windows-x64",
     ]
 
 

@@ -51,8 +51,18 @@ def test_errors_with_json_are_machine_readable_too(cli):
 
 def test_calver_prints_the_design_example(cli):
     result = cli(
-        "calver", "percolate", "--version", "0.1.0", "--sha", "abc1234def", "--arch", "amd64",
-        "--build", "123", "--at", "2025-10-25T14:30:00Z",
+        "calver",
+        "percolate",
+        "--version",
+        "0.1.0",
+        "--sha",
+        "abc1234def",
+        "--arch",
+        "amd64",
+        "--build",
+        "123",
+        "--at",
+        "2025-10-25T14:30:00Z",
     )
     assert result.code == 0, result.stderr
     assert result.stdout == "percolate:2025.10.25.1430-build.123-v0.1.0-abc1234-amd64\n"
@@ -60,7 +70,15 @@ def test_calver_prints_the_design_example(cli):
 
 def test_calver_takes_sha_and_build_from_the_actions_environment(cli):
     result = cli(
-        "calver", "percolate-reading", "--version", "1.2.3", "--arch", "arm64", "--at", "2025-10-25T14:30:00Z", "--json",
+        "calver",
+        "percolate-reading",
+        "--version",
+        "1.2.3",
+        "--arch",
+        "arm64",
+        "--at",
+        "2025-10-25T14:30:00Z",
+        "--json",
         env={"GITHUB_SHA": "fedcba9876543210", "GITHUB_RUN_NUMBER": "77"},
     )
     assert result.code == 0, result.stderr
@@ -71,13 +89,41 @@ def test_calver_takes_sha_and_build_from_the_actions_environment(cli):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["calver", "percolate-rocks", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "1"], "ships no container image"),
-        (["calver", "percolate", "--version", "0.1.0", "--sha", "abc1234", "--arch", "s390x", "--build", "1"], "not built for 's390x'"),
-        (["calver", "percolate", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "0"], "at least 1"),
-        (["calver", "percolate", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "1", "--at", "2025-10-25T14:30:00"], "no time zone"),
+        (
+            ["calver", "percolate-rocks", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "1"],
+            "ships no container image",
+        ),
+        (
+            ["calver", "percolate", "--version", "0.1.0", "--sha", "abc1234", "--arch", "s390x", "--build", "1"],
+            "not built for 's390x'",
+        ),
+        (
+            ["calver", "percolate", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "0"],
+            "at least 1",
+        ),
+        (
+            [
+                "calver",
+                "percolate",
+                "--version",
+                "0.1.0",
+                "--sha",
+                "abc1234",
+                "--arch",
+                "amd64",
+                "--build",
+                "1",
+                "--at",
+                "2025-10-25T14:30:00",
+            ],
+            "no time zone",
+        ),
         (["calver", "percolate", "--version", "0.1.0", "--arch", "amd64", "--build", "1"], "required: --sha"),
         (["calver", "percolate", "--version", "0.1.0", "--sha", "12345", "--arch", "amd64", "--build", "1"], "hex SHA"),
-        (["calver", "nope", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "1"], "unknown project"),
+        (
+            ["calver", "nope", "--version", "0.1.0", "--sha", "abc1234", "--arch", "amd64", "--build", "1"],
+            "unknown project",
+        ),
         (["versions", "bump", "percolate", "1.0"], "PEP 440"),
         (["tag"], "required"),
         (["frobnicate"], "invalid choice"),
@@ -102,7 +148,9 @@ def test_versions_show_check_and_bump_on_a_real_checkout(cli, monorepo):
     shown = cli("versions", "show", "--json", cwd=monorepo.root)
     assert shown.code == 0, shown.stderr
     assert {c["project"]: c["version"] for c in shown.json()} == {
-        "percolate-rocks": "0.2.0", "percolate-reading": "0.1.0", "percolate": "0.1.0",
+        "percolate-rocks": "0.2.0",
+        "percolate-reading": "0.1.0",
+        "percolate": "0.1.0",
     }
     assert cli("versions", "check", "--tag", "percolate-rocks-v0.2.0-rc1", cwd=monorepo.root).code == 0
 
@@ -113,7 +161,9 @@ def test_versions_show_check_and_bump_on_a_real_checkout(cli, monorepo):
     bumped = cli("versions", "bump", "percolate-rocks", "0.3.0", "--json", cwd=monorepo.root)
     assert bumped.code == 0, bumped.stderr
     assert {f["path"] for f in bumped.json()["files"]} == {
-        "percolate-rocks/Cargo.toml", "percolate-rocks/Cargo.lock", "percolate-rocks/pyproject.toml",
+        "percolate-rocks/Cargo.toml",
+        "percolate-rocks/Cargo.lock",
+        "percolate-rocks/pyproject.toml",
     }
     assert cli("versions", "check", "--tag", "percolate-rocks-v0.3.0", cwd=monorepo.root).code == 0
     assert monorepo.git("status", "--porcelain").count("\n") + 1 == 3
@@ -154,15 +204,21 @@ def test_plan_json_uses_the_tag_commit_and_run_number(cli, monorepo):
     (monorepo.root / "later.txt").write_text("a later commit\n")
     monorepo.commit_all("later")
     result = cli(
-        "plan", "percolate-v0.1.0-rc1", "--json", "--at", "2026-01-02T03:04:00Z",
-        cwd=monorepo.root, env={"GITHUB_RUN_NUMBER": "9"},
+        "plan",
+        "percolate-v0.1.0-rc1",
+        "--json",
+        "--at",
+        "2026-01-02T03:04:00Z",
+        cwd=monorepo.root,
+        env={"GITHUB_RUN_NUMBER": "9"},
     )
     assert result.code == 0, result.stderr
     plan = result.json()
     assert plan["commit"] == tagged
     assert plan["environment"] is None
     assert [a["name"] for a in plan["artifacts"]] == [
-        f"ghcr.io/percolation-labs/percolate:2026.01.02.0304-build.9-v0.1.0-{tagged[:7]}-{arch}" for arch in ("amd64", "arm64")
+        f"ghcr.io/percolation-labs/percolate:2026.01.02.0304-build.9-v0.1.0-{tagged[:7]}-{arch}"
+        for arch in ("amd64", "arm64")
     ]
 
 
@@ -175,7 +231,6 @@ def test_plan_text_for_people_and_exit_1_on_a_failed_check(cli, monorepo):
     assert failed.code == 1
     assert "versions     FAILED" in failed.stdout
     assert "note: tag percolate-rocks-v0.3.0-rc1 is not in this checkout" in failed.stderr
-
 
 
 def test_tag_parse_imports_neither_pulumi_nor_an_http_stack(tmp_path):
@@ -209,7 +264,9 @@ def test_plan_refuses_a_tag_of_another_project_or_stage(cli, monorepo):
     assert other.code == 1 and "is a tag of percolate-reading, but this workflow runs percolate" in other.stderr
     stage = cli("plan", "percolate-v0.1.0", "--expect-stage", "build", cwd=monorepo.root)
     assert stage.code == 1 and "starts a release, but this workflow runs a build" in stage.stderr
-    fits = cli("plan", "percolate-v0.1.0-rc1", "--expect-project", "percolate", "--expect-stage", "build", cwd=monorepo.root)
+    fits = cli(
+        "plan", "percolate-v0.1.0-rc1", "--expect-project", "percolate", "--expect-stage", "build", cwd=monorepo.root
+    )
     assert fits.code == 0, fits.stderr
 
 
@@ -219,6 +276,11 @@ def test_in_actions_the_plan_fields_are_step_outputs(cli, monorepo, tmp_path):
     assert result.code == 0, result.stderr
     written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
     assert written == {
-        "project": "percolate-rocks", "version": "0.2.0", "rc": "3", "stage": "build",
-        "package-version": "0.2.0rc3", "commit": monorepo.head, "environment": "staging",
+        "project": "percolate-rocks",
+        "version": "0.2.0",
+        "rc": "3",
+        "stage": "build",
+        "package-version": "0.2.0rc3",
+        "commit": monorepo.head,
+        "environment": "staging",
     }

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from pipelines.errors import InputError
-from pipelines.files import atomic_write_text, file_sha256, read_json_object
+from pipelines.core.errors import InputError
+from pipelines.edges.files import atomic_write_text, file_sha256, read_json_object
 
 
 def test_atomic_write_replaces_keeps_the_mode_and_leaves_no_temp_file(tmp_path):

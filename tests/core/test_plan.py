@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.calver import parse_build_tag
-from pipelines.catalog import DEFAULT_REGISTRY, PROJECTS, get_project
-from pipelines.plan import make_plan
-from pipelines.tags import format_tag, parse_tag
-from pipelines.versions import ProjectVersion, VersionReading, check_versions, parse_version
+from pipelines.core.calver import parse_build_tag
+from pipelines.core.catalog import DEFAULT_REGISTRY, PROJECTS, get_project
+from pipelines.core.tags import format_tag, parse_tag
+from pipelines.core.versions import ProjectVersion, VersionReading, check_versions, parse_version
+from pipelines.plan.steps import make_plan
 
-AT = datetime(2026, 3, 4, 5, 6, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def plan_for(tag_name: str, file_version: str = "0.1.0", registry: str = DEFAULT_REGISTRY):
     tag = parse_tag(tag_name)
     project = get_project(tag.project)
-    readings = [VersionReading(path, "version", file_version, parse_version(file_version)) for path in project.version_files]
+    readings = [
+        VersionReading(path, "version", file_version, parse_version(file_version)) for path in project.version_files
+    ]
     check = check_versions(project.name, readings, expected=tag.version)
     return make_plan(tag, check, commit=SHA, run_number=42, at=AT, registry=registry)
 

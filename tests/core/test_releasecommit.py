@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.errors import CheckFailed
-from pipelines.releasecommit import CommitStatus, check_commit
+from pipelines.core.errors import CheckFailed
+from pipelines.core.release_commit import CommitStatus, check_commit
 
 FULL = "abc1234" + "0" * 33
 

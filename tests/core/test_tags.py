@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.catalog import project_names
-from pipelines.errors import CheckFailed, InputError
-from pipelines.tags import ReleaseTag, Stage, format_tag, next_rc, parse_tag
-from pipelines.versions import ProjectVersion
+from pipelines.core.catalog import project_names
+from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.tags import ReleaseTag, Stage, format_tag, next_rc, parse_tag
+from pipelines.core.versions import ProjectVersion
 
 V = ProjectVersion
 

@@ -7,16 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.catalog import get_project
-from pipelines.errors import InputError
-from pipelines.versionfiles import VersionFiles
-from pipelines.versions import ProjectVersion, check_versions, parse_version
+from pipelines.core.catalog import get_project
+from pipelines.core.errors import InputError
+from pipelines.core.versions import ProjectVersion, check_versions, parse_version
+from pipelines.edges.version_files import VersionFiles
 
 ROCKS = get_project("percolate-rocks")
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    }
 
 
 def changed_lines(before: bytes, after: bytes) -> list[str]:
@@ -64,7 +68,9 @@ def test_bump_changes_only_the_version_values_and_keeps_comments_and_quoting(mon
 
 def test_bump_leaves_registry_crates_in_cargo_lock_alone(monorepo):
     lock = monorepo.root / "percolate-rocks/Cargo.lock"
-    lock.write_text(lock.read_text() + '\n[[package]]\nname = "percolate-rocks"\nversion = "0.1.0"\nsource = "registry+x"\n')
+    lock.write_text(
+        lock.read_text() + '\n[[package]]\nname = "percolate-rocks"\nversion = "0.1.0"\nsource = "registry+x"\n'
+    )
     VersionFiles(monorepo.root).bump(ROCKS, parse_version("0.4.0"))
     assert lock.read_text().count('version = "0.4.0"') == 1
     assert 'version = "0.1.0"\nsource = "registry+x"' in lock.read_text()

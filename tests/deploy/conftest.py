@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pipelines.catalog import get_project
-from pipelines.stackconfig import ImagePin
+from pipelines.core.catalog import get_project
+from pipelines.deploy.pins import ImagePin
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "Pulumi.prod.golden.yaml"

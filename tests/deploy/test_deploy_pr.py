@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from pipelines.stackfile import StackFile
+from pipelines.deploy.stack_file import StackFile
 
 
 def git(cwd: Path, *args: str) -> str:

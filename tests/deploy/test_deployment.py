@@ -6,8 +6,14 @@ import dataclasses
 
 import pytest
 
-from pipelines.deployment import apply_release, choose_rollback, deploy_pull_request, previous_release_tag, release_pin
-from pipelines.errors import CheckFailed, InputError
+from pipelines.core.errors import CheckFailed, InputError
+from pipelines.deploy.rules import (
+    apply_release,
+    choose_rollback,
+    deploy_pull_request,
+    previous_release_tag,
+    release_pin,
+)
 
 
 def test_a_promotion_record_becomes_a_validated_pin(make_pin, promotion_record):

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.errors import InputError
-from pipelines.stackfile import StackFile
-
+from pipelines.core.errors import InputError
+from pipelines.deploy.stack_file import StackFile
 
 GOLDEN = Path(__file__).parent / "data" / "Pulumi.prod.golden.yaml"
 

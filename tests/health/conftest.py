@@ -18,11 +18,12 @@ import socket
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -46,7 +47,15 @@ class Reply:
 
 def status_object(code: int, reason: str, message: str) -> dict[str, Any]:
     """A Kubernetes `Status` object as the API server returns it with an error."""
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 @dataclass
@@ -72,11 +81,15 @@ class FakeKubeApi:
             return Reply(404, status_object(404, "NotFound", "the server could not find the requested resource"))
         namespace, name = match.groups()
         if namespace in self.forbidden_namespaces:
-            return Reply(403, status_object(
-                403, "Forbidden",
-                f'applications.argoproj.io "{name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot get '
-                f'resource "applications" in API group "argoproj.io" in the namespace "{namespace}"',
-            ))
+            return Reply(
+                403,
+                status_object(
+                    403,
+                    "Forbidden",
+                    f'applications.argoproj.io "{name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot get '
+                    f'resource "applications" in API group "argoproj.io" in the namespace "{namespace}"',
+                ),
+            )
         with self.lock:
             script = self.scripts.get((namespace, name))
             if not script:
@@ -91,7 +104,7 @@ class FakeKubeApi:
 
 def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        def do_GET(self) -> None:
             with api.lock:
                 api.requests.append({"path": self.path, "headers": dict(self.headers)})
             reply = api.answer(self.path, self.headers.get("Authorization"))
@@ -154,15 +167,63 @@ def _openssl(*args: str, cwd: Path) -> None:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     where = tmp_path_factory.mktemp("pki")
     for ca in ("ca", "other-ca"):
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca}",
-                 "-keyout", f"{ca}.key", "-out", f"{ca}.crt", cwd=where)
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={ca}",
+            "-keyout",
+            f"{ca}.key",
+            "-out",
+            f"{ca}.crt",
+            cwd=where,
+        )
     (where / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n")
     for name, subject in (("server", "/CN=127.0.0.1"), ("client", "/CN=deployer/O=ci")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=where)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            subject,
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            cwd=where,
+        )
         extension = ["-extfile", "server.ext"] if name == "server" else []
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-days", "2", "-out", f"{name}.crt", *extension, cwd=where)
-    return Pki(where / "ca.crt", where / "server.crt", where / "server.key", where / "client.crt", where / "client.key", where / "other-ca.crt")
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            f"{name}.crt",
+            *extension,
+            cwd=where,
+        )
+    return Pki(
+        where / "ca.crt",
+        where / "server.crt",
+        where / "server.key",
+        where / "client.crt",
+        where / "client.key",
+        where / "other-ca.crt",
+    )
 
 
 @pytest.fixture
@@ -183,15 +244,26 @@ def b64(path: Path) -> str:
 def write_kubeconfig(tmp_path: Path) -> Callable[..., Path]:
     """Write a kubeconfig with one context `test` (current) for `server`; `user`/`cluster` add fields."""
 
-    def write(server: str, *, user: dict[str, Any] | None = None, cluster: dict[str, Any] | None = None,
-              name: str = "kubeconfig", context: str = "test") -> Path:
+    def write(
+        server: str,
+        *,
+        user: dict[str, Any] | None = None,
+        cluster: dict[str, Any] | None = None,
+        name: str = "kubeconfig",
+        context: str = "test",
+    ) -> Path:
         document = {
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": context,
             "clusters": [{"name": f"{context}-cluster", "cluster": {"server": server, **(cluster or {})}}],
             "users": [{"name": f"{context}-user", "user": {"token": TOKEN} if user is None else user}],
-            "contexts": [{"name": context, "context": {"cluster": f"{context}-cluster", "user": f"{context}-user", "namespace": "default"}}],
+            "contexts": [
+                {
+                    "name": context,
+                    "context": {"cluster": f"{context}-cluster", "user": f"{context}-user", "namespace": "default"},
+                }
+            ],
         }
         path = tmp_path / name
         path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -219,16 +291,38 @@ def make_application(
 
     def source(digest: str | None) -> dict[str, Any]:
         kustomize = {"images": [f"{REPOSITORY}@{digest}"]} if digest else {}
-        return {"repoURL": "https://github.com/percolation-labs/percolate", "path": "deploy/percolate", "targetRevision": "main", "kustomize": kustomize}
+        return {
+            "repoURL": "https://github.com/percolation-labs/percolate",
+            "path": "deploy/percolate",
+            "targetRevision": "main",
+            "kustomize": kustomize,
+        }
 
     status: dict[str, Any] = {
-        "sync": {"status": sync, "comparedTo": {"source": source(compared), "destination": {"server": "https://kubernetes.default.svc", "namespace": "percolate"}}, "revision": "a" * 40},
+        "sync": {
+            "status": sync,
+            "comparedTo": {
+                "source": source(compared),
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "percolate"},
+            },
+            "revision": "a" * 40,
+        },
         "health": {"status": health, **({"message": health_message} if health_message else {})},
         "summary": {"images": [f"{REPOSITORY}@{digest}" for digest in running]},
-        "conditions": [{"type": kind, "message": message, "lastTransitionTime": "2025-10-25T14:31:00Z"} for kind, message in conditions],
+        "conditions": [
+            {"type": kind, "message": message, "lastTransitionTime": "2025-10-25T14:31:00Z"}
+            for kind, message in conditions
+        ],
         "resources": [
-            {"group": "apps", "version": "v1", "kind": kind, "namespace": "percolate", "name": res_name, "status": "Synced",
-             "health": {"status": res_health, **({"message": res_message} if res_message else {})}}
+            {
+                "group": "apps",
+                "version": "v1",
+                "kind": kind,
+                "namespace": "percolate",
+                "name": res_name,
+                "status": "Synced",
+                "health": {"status": res_health, **({"message": res_message} if res_message else {})},
+            }
             for kind, res_name, res_health, res_message in resources
         ],
         "reconciledAt": "2025-10-25T14:31:00Z",
@@ -275,10 +369,27 @@ class Gate:
     kubeconfig: Path
     cli: Callable[..., Any]
 
-    def run(self, *extra: str, app: str = APP, digest: str = NEW_DIGEST, timeout: str = "20", env: dict[str, str] | None = None) -> Any:
+    def run(
+        self,
+        *extra: str,
+        app: str = APP,
+        digest: str = NEW_DIGEST,
+        timeout: str = "20",
+        env: dict[str, str] | None = None,
+    ) -> Any:
         return self.cli(
-            "wait-healthy", app, "--digest", digest, "--kubeconfig", str(self.kubeconfig),
-            "--interval", "0.02", "--timeout", timeout, *extra, env=env,
+            "wait-healthy",
+            app,
+            "--digest",
+            digest,
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--interval",
+            "0.02",
+            "--timeout",
+            timeout,
+            *extra,
+            env=env,
         )
 
 

@@ -11,14 +11,20 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.errors import InputError
-from pipelines.kube import load_access
+from pipelines.core.errors import InputError
+from pipelines.health.cluster import load_access
 
 NO_ENV: dict[str, str] = {}
 
 
-def kubeconfig(path: Path, *, current: str | None, contexts: dict[str, tuple[str, str]], clusters: dict[str, dict],
-               users: dict[str, dict]) -> Path:
+def kubeconfig(
+    path: Path,
+    *,
+    current: str | None,
+    contexts: dict[str, tuple[str, str]],
+    clusters: dict[str, dict],
+    users: dict[str, dict],
+) -> Path:
     document = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -33,7 +39,9 @@ def kubeconfig(path: Path, *, current: str | None, contexts: dict[str, tuple[str
 
 
 def simple(path: Path, server: str = "https://k8s.example.invalid:6443", **user: object) -> Path:
-    return kubeconfig(path, current="main", contexts={"main": ("c", "u")}, clusters={"c": {"server": server}}, users={"u": user})
+    return kubeconfig(
+        path, current="main", contexts={"main": ("c", "u")}, clusters={"c": {"server": server}}, users={"u": user}
+    )
 
 
 def test_the_current_context_gives_server_and_token(tmp_path):
@@ -46,7 +54,8 @@ def test_the_current_context_gives_server_and_token(tmp_path):
 
 def test_context_option_overrides_current_context(tmp_path):
     path = kubeconfig(
-        tmp_path / "config", current="staging",
+        tmp_path / "config",
+        current="staging",
         contexts={"staging": ("c1", "u"), "prod": ("c2", "u")},
         clusters={"c1": {"server": "https://staging.invalid"}, "c2": {"server": "https://prod.invalid/"}},
         users={"u": {"token": "t"}},
@@ -58,10 +67,17 @@ def test_context_option_overrides_current_context(tmp_path):
 def test_file_paths_resolve_against_the_kubeconfigs_folder_and_data_fields_decode(tmp_path):
     pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     path = kubeconfig(
-        tmp_path / "kube" / "config", current="main", contexts={"main": ("c", "u")},
+        tmp_path / "kube" / "config",
+        current="main",
+        contexts={"main": ("c", "u")},
         clusters={"c": {"server": "https://k.invalid", "certificate-authority": "certs/ca.crt"}},
-        users={"u": {"client-certificate-data": base64.b64encode(pem).decode(), "client-key": "/abs/client.key",
-                     "tokenFile": "token"}},
+        users={
+            "u": {
+                "client-certificate-data": base64.b64encode(pem).decode(),
+                "client-key": "/abs/client.key",
+                "tokenFile": "token",
+            }
+        },
     )
     access = load_access(path, environ=NO_ENV, home=tmp_path)
     assert access.ca_file == tmp_path / "kube" / "certs" / "ca.crt"
@@ -71,10 +87,20 @@ def test_file_paths_resolve_against_the_kubeconfigs_folder_and_data_fields_decod
 
 
 def test_kubeconfig_env_lists_files_merged_first_definition_wins(tmp_path):
-    first = kubeconfig(tmp_path / "a", current="one", contexts={"one": ("c", "u")},
-                       clusters={"c": {"server": "https://first.invalid"}}, users={"u": {"token": "first"}})
-    second = kubeconfig(tmp_path / "b", current="two", contexts={"two": ("c", "u2"), "one": ("x", "x")},
-                        clusters={"c": {"server": "https://second.invalid"}}, users={"u2": {"token": "second"}})
+    first = kubeconfig(
+        tmp_path / "a",
+        current="one",
+        contexts={"one": ("c", "u")},
+        clusters={"c": {"server": "https://first.invalid"}},
+        users={"u": {"token": "first"}},
+    )
+    second = kubeconfig(
+        tmp_path / "b",
+        current="two",
+        contexts={"two": ("c", "u2"), "one": ("x", "x")},
+        clusters={"c": {"server": "https://second.invalid"}},
+        users={"u2": {"token": "second"}},
+    )
     env = {"KUBECONFIG": f"{tmp_path / 'missing'}:{first}:{second}"}
     one = load_access(environ=env, home=tmp_path)
     assert (one.server, one.token, one.context) == ("https://first.invalid", "first", "one")
@@ -105,13 +131,23 @@ def test_in_cluster_service_account_when_there_is_no_kubeconfig(tmp_path):
 
 
 def test_an_exec_plugin_is_read_with_its_environment(tmp_path):
-    path = simple(tmp_path / "config", exec={
-        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "./bin/get-token", "args": ["--cluster", "prod"],
-        "env": [{"name": "REGION", "value": "eu"}], "installHint": "install get-token",
-    })
+    path = simple(
+        tmp_path / "config",
+        exec={
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "./bin/get-token",
+            "args": ["--cluster", "prod"],
+            "env": [{"name": "REGION", "value": "eu"}],
+            "installHint": "install get-token",
+        },
+    )
     plugin = load_access(path, environ=NO_ENV, home=tmp_path).exec_plugin
     assert plugin is not None
-    assert (plugin.command, plugin.args, plugin.env) == (str(tmp_path / "bin/get-token"), ("--cluster", "prod"), (("REGION", "eu"),))
+    assert (plugin.command, plugin.args, plugin.env) == (
+        str(tmp_path / "bin/get-token"),
+        ("--cluster", "prod"),
+        (("REGION", "eu"),),
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,21 +156,54 @@ def test_an_exec_plugin_is_read_with_its_environment(tmp_path):
         (lambda d: d / "nope", "does not exist"),
         (lambda d: (d / "k").write_text("clusters: [\n  - name: a\n    bad: [") and d / "k", "kubeconfig"),
         (lambda d: (d / "k").write_text("- just\n- a list\n") and d / "k", "is not a YAML mapping"),
-        (lambda d: simple(d / "k", "http://k8s.example.invalid", token="t"), "plain http is accepted only for loopback"),
+        (
+            lambda d: simple(d / "k", "http://k8s.example.invalid", token="t"),
+            "plain http is accepted only for loopback",
+        ),
         (lambda d: simple(d / "k", "ftp://127.0.0.1", token="t"), "is not an https URL"),
-        (lambda d: kubeconfig(d / "k", current="main", contexts={"main": ("c", "u")},
-                              clusters={"c": {"server": "https://k.invalid", "insecure-skip-tls-verify": True}},
-                              users={"u": {"token": "t"}}), "insecure-skip-tls-verify"),
-        (lambda d: kubeconfig(d / "k", current="gone", contexts={"main": ("c", "u")},
-                              clusters={"c": {"server": "https://k.invalid"}}, users={"u": {}}), "known contexts: main"),
-        (lambda d: kubeconfig(d / "k", current=None, contexts={"main": ("c", "u")},
-                              clusters={"c": {"server": "https://k.invalid"}}, users={"u": {}}), "no current-context"),
-        (lambda d: kubeconfig(d / "k", current="main", contexts={"main": ("missing", "u")},
-                              clusters={}, users={"u": {}}), "names cluster 'missing'"),
+        (
+            lambda d: kubeconfig(
+                d / "k",
+                current="main",
+                contexts={"main": ("c", "u")},
+                clusters={"c": {"server": "https://k.invalid", "insecure-skip-tls-verify": True}},
+                users={"u": {"token": "t"}},
+            ),
+            "insecure-skip-tls-verify",
+        ),
+        (
+            lambda d: kubeconfig(
+                d / "k",
+                current="gone",
+                contexts={"main": ("c", "u")},
+                clusters={"c": {"server": "https://k.invalid"}},
+                users={"u": {}},
+            ),
+            "known contexts: main",
+        ),
+        (
+            lambda d: kubeconfig(
+                d / "k",
+                current=None,
+                contexts={"main": ("c", "u")},
+                clusters={"c": {"server": "https://k.invalid"}},
+                users={"u": {}},
+            ),
+            "no current-context",
+        ),
+        (
+            lambda d: kubeconfig(
+                d / "k", current="main", contexts={"main": ("missing", "u")}, clusters={}, users={"u": {}}
+            ),
+            "names cluster 'missing'",
+        ),
         (lambda d: simple(d / "k", **{"client-certificate": "c.crt"}), "without its key"),
         (lambda d: simple(d / "k", **{"client-key-data": "!!!"}), "not valid base64"),
         (lambda d: simple(d / "k", **{"auth-provider": {"name": "gcp"}}), "does not support"),
-        (lambda d: simple(d / "k", exec={"apiVersion": "client.authentication.k8s.io/v1alpha1", "command": "x"}), "speaks"),
+        (
+            lambda d: simple(d / "k", exec={"apiVersion": "client.authentication.k8s.io/v1alpha1", "command": "x"}),
+            "speaks",
+        ),
     ],
 )
 def test_unusable_kubeconfigs_are_input_errors_that_say_why(tmp_path, make, message):
@@ -156,16 +225,49 @@ def test_nothing_to_go_on_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="names no existing file"):
         load_access(environ={"KUBECONFIG": str(tmp_path / "gone")}, home=tmp_path)
     with pytest.raises(InputError, match="token"):
-        load_access(environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, home=tmp_path, service_account_dir=tmp_path / "none")
+        load_access(
+            environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, home=tmp_path, service_account_dir=tmp_path / "none"
+        )
 
 
-KEYS = ["apiVersion", "kind", "current-context", "clusters", "users", "contexts", "name", "cluster", "user", "context",
-        "server", "certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify", "token", "tokenFile",
-        "client-certificate", "client-certificate-data", "client-key", "client-key-data", "exec", "command", "args",
-        "env", "value", "apiVersion", "auth-provider", "namespace"]
+KEYS = [
+    "apiVersion",
+    "kind",
+    "current-context",
+    "clusters",
+    "users",
+    "contexts",
+    "name",
+    "cluster",
+    "user",
+    "context",
+    "server",
+    "certificate-authority",
+    "certificate-authority-data",
+    "insecure-skip-tls-verify",
+    "token",
+    "tokenFile",
+    "client-certificate",
+    "client-certificate-data",
+    "client-key",
+    "client-key-data",
+    "exec",
+    "command",
+    "args",
+    "env",
+    "value",
+    "apiVersion",
+    "auth-provider",
+    "namespace",
+]
 yaml_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10)
-    | st.sampled_from(["main", "https://k.invalid", "http://127.0.0.1:1", "client.authentication.k8s.io/v1", "dG9rZW4="]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=10)
+    | st.sampled_from(
+        ["main", "https://k.invalid", "http://127.0.0.1:1", "client.authentication.k8s.io/v1", "dG9rZW4="]
+    ),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(KEYS), children, max_size=5),
     max_leaves=25,
 )
@@ -180,7 +282,9 @@ skeletons = st.builds(
         "clusters": [{"name": "c", "cluster": {"server": "https://k.invalid", **cluster}}],
         "users": [{"name": "u", "user": {**user, **({"exec": exec_} if exec_ is not None else {})}}],
     },
-    bodies, bodies, st.none() | yaml_values | st.builds(lambda extra: {"command": "get-token", **extra}, bodies),
+    bodies,
+    bodies,
+    st.none() | yaml_values | st.builds(lambda extra: {"command": "get-token", **extra}, bodies),
 )
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.errors import InputError
-from pipelines.health import Failure, State, judge, parse_digest
+from pipelines.core.errors import InputError
+from pipelines.health.verdict import Failure, State, judge, parse_digest
 
 SYNC = [None, "Synced", "OutOfSync", "Unknown"]
 HEALTH = [None, "Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"]
@@ -51,9 +51,14 @@ def test_a_spec_pinning_the_digest_is_not_yet_evidence(application, names):
 
 def test_degraded_on_the_new_digest_fails_with_health_message_and_resources(application, names):
     app = application(
-        health="Degraded", compared=names.new, running=(names.new,), health_message="one resource is degraded",
-        resources=(("Deployment", "percolate-api", "Degraded", 'Deployment "percolate-api" exceeded its progress deadline'),
-                   ("Service", "percolate-api", "Healthy", None)),
+        health="Degraded",
+        compared=names.new,
+        running=(names.new,),
+        health_message="one resource is degraded",
+        resources=(
+            ("Deployment", "percolate-api", "Degraded", 'Deployment "percolate-api" exceeded its progress deadline'),
+            ("Service", "percolate-api", "Healthy", None),
+        ),
         conditions=(("SyncError", "Failed sync attempt: one or more objects failed to apply"),),
     )
     verdict = judge(app, names.new)
@@ -64,7 +69,9 @@ def test_degraded_on_the_new_digest_fails_with_health_message_and_resources(appl
 
 
 def test_degraded_of_the_previous_revision_keeps_waiting(application, names):
-    verdict = judge(application(health="Degraded", pinned=names.new, compared=names.old, running=(names.old,)), names.new)
+    verdict = judge(
+        application(health="Degraded", pinned=names.new, compared=names.old, running=(names.old,)), names.new
+    )
     assert verdict.state is State.WAITING
     assert "previous revision" in verdict.reason
 
@@ -72,8 +79,13 @@ def test_degraded_of_the_previous_revision_keeps_waiting(application, names):
 @pytest.mark.parametrize("phase", ["Failed", "Error"])
 def test_a_failed_sync_of_the_new_digest_fails(application, names, phase):
     app = application(
-        sync="OutOfSync", health="Healthy", compared=names.old, running=(names.old,), phase=phase,
-        synced_digest=names.new, operation_message="one or more objects failed to apply",
+        sync="OutOfSync",
+        health="Healthy",
+        compared=names.old,
+        running=(names.old,),
+        phase=phase,
+        synced_digest=names.new,
+        operation_message="one or more objects failed to apply",
     )
     verdict = judge(app, names.new)
     assert verdict.state is State.FAILED and verdict.failure is Failure.SYNC_FAILED
@@ -81,7 +93,9 @@ def test_a_failed_sync_of_the_new_digest_fails(application, names, phase):
 
 
 def test_a_failed_sync_of_an_older_revision_keeps_waiting(application, names):
-    app = application(sync="OutOfSync", compared=names.old, running=(names.old,), phase="Failed", synced_digest=names.old)
+    app = application(
+        sync="OutOfSync", compared=names.old, running=(names.old,), phase="Failed", synced_digest=names.old
+    )
     assert judge(app, names.new).state is State.WAITING
 
 
@@ -94,7 +108,11 @@ def test_a_sync_still_running_keeps_waiting_even_when_synced_and_healthy(applica
 
 def test_multi_source_applications_are_read_through_sources(application, names):
     app = application(pinned=None, compared=None, running=())
-    helm = {"repoURL": "https://charts.example.invalid", "chart": "percolate", "helm": {"parameters": [{"name": "image.digest", "value": names.new}]}}
+    helm = {
+        "repoURL": "https://charts.example.invalid",
+        "chart": "percolate",
+        "helm": {"parameters": [{"name": "image.digest", "value": names.new}]},
+    }
     app["spec"]["sources"] = [helm]
     app["status"]["sync"]["comparedTo"]["sources"] = [copy.deepcopy(helm)]
     verdict = judge(app, names.new)
@@ -118,14 +136,21 @@ def test_to_dict_is_json_shaped(application, names):
     app = application(health="Degraded", compared=names.new, conditions=(("ComparisonError", "rpc error"),))
     data = judge(app, names.new).to_dict()
     assert data["state"] == "failed" and data["failure"] == "degraded"
-    assert data["conditions"] == [{"type": "ComparisonError", "message": "rpc error", "lastTransitionTime": "2025-10-25T14:31:00Z"}]
+    assert data["conditions"] == [
+        {"type": "ComparisonError", "message": "rpc error", "lastTransitionTime": "2025-10-25T14:31:00Z"}
+    ]
 
 
 # Properties: every combination of statuses, digest placements and operation phases.
 
-placements = st.fixed_dictionaries({
-    "pinned": st.booleans(), "compared": st.booleans(), "running": st.booleans(), "synced": st.booleans(),
-})
+placements = st.fixed_dictionaries(
+    {
+        "pinned": st.booleans(),
+        "compared": st.booleans(),
+        "running": st.booleans(),
+        "synced": st.booleans(),
+    }
+)
 
 
 @settings(max_examples=400)
@@ -136,9 +161,7 @@ def test_the_verdict_follows_the_rule_for_every_status_combination(sync, health,
     verdict = judge(app, new)
     about_new = where["compared"] or where["running"]
     failed_sync = phase in {"Failed", "Error"} and (about_new or where["synced"])
-    if failed_sync:
-        expected = State.FAILED
-    elif health == "Degraded" and about_new:
+    if failed_sync or (health == "Degraded" and about_new):
         expected = State.FAILED
     elif about_new and sync == "Synced" and health == "Healthy" and phase not in {"Running", "Terminating"}:
         expected = State.HEALTHY
@@ -154,7 +177,13 @@ def test_the_verdict_follows_the_rule_for_every_status_combination(sync, health,
 
 def _build(sync, health, phase, where, new, old):
     pick = lambda flag: new if flag else old  # noqa: E731
-    source = lambda digest: {"repoURL": "https://example.invalid/repo", "kustomize": {"images": [f"ghcr.io/x/percolate@{digest}"]}}  # noqa: E731
+
+    def source(digest):
+        return {
+            "repoURL": "https://example.invalid/repo",
+            "kustomize": {"images": [f"ghcr.io/x/percolate@{digest}"]},
+        }
+
     status = {
         "sync": {"status": sync, "comparedTo": {"source": source(pick(where["compared"]))}},
         "health": {"status": health},
@@ -162,18 +191,48 @@ def _build(sync, health, phase, where, new, old):
     }
     if phase is not None:
         status["operationState"] = {"phase": phase, "syncResult": {"source": source(pick(where["synced"]))}}
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "spec": {"source": source(pick(where["pinned"]))}, "status": status}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "spec": {"source": source(pick(where["pinned"]))},
+        "status": status,
+    }
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
     | st.sampled_from(["Synced", "Healthy", "Degraded", "Failed", "Running", "sha256:" + "1a" * 32]),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(["spec", "status", "sync", "health", "status", "summary", "images", "source", "sources",
-                         "comparedTo", "operationState", "phase", "conditions", "resources", "type", "message", "kind"])
-        | st.text(max_size=6),
-        children, max_size=5,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "spec",
+                    "status",
+                    "sync",
+                    "health",
+                    "status",
+                    "summary",
+                    "images",
+                    "source",
+                    "sources",
+                    "comparedTo",
+                    "operationState",
+                    "phase",
+                    "conditions",
+                    "resources",
+                    "type",
+                    "message",
+                    "kind",
+                ]
+            )
+            | st.text(max_size=6),
+            children,
+            max_size=5,
+        )
     ),
     max_leaves=30,
 )
@@ -186,13 +245,16 @@ status_fields = st.fixed_dictionaries(
 )
 skeleton_applications = st.builds(
     lambda spec, status: {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "spec": spec, "status": status},
-    json_values, status_fields,
+    json_values,
+    status_fields,
 )
 
 
 @settings(max_examples=300)
-@given(document=st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "spec", "status"]), json_values)
-       | skeleton_applications)
+@given(
+    document=st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "spec", "status"]), json_values)
+    | skeleton_applications
+)
 def test_any_json_object_not_mentioning_the_digest_gets_a_waiting_verdict(document):
     digest = "sha256:" + "2b" * 32  # never produced by the strategy
     verdict = judge(document, digest)

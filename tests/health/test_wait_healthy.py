@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from pipelines.catalog import image_projects
+from pipelines.core.catalog import image_projects
 
 GATE_ERROR = "did not become healthy"
 
@@ -14,14 +14,21 @@ def test_waits_through_out_of_sync_and_progressing_until_synced_and_healthy(gate
     gate.api.script(
         application(sync="OutOfSync", health="Healthy", pinned=names.old, compared=names.old, running=(names.old,)),
         application(sync="OutOfSync", health="Healthy", pinned=names.new, compared=names.old, running=(names.old,)),
-        application(sync="OutOfSync", health="Progressing", compared=names.new, running=(names.old, names.new), phase="Running"),
+        application(
+            sync="OutOfSync", health="Progressing", compared=names.new, running=(names.old, names.new), phase="Running"
+        ),
         application(sync="Synced", health="Progressing", compared=names.new, running=(names.old, names.new)),
         application(sync="Synced", health="Healthy", compared=names.new, running=(names.new,)),
     )
     result = gate.run("--json")
     assert result.code == 0, result.stderr
     data = result.json()
-    assert (data["app"], data["namespace"], data["project"], data["digest"]) == (names.app, "argocd", "percolate", names.new)
+    assert (data["app"], data["namespace"], data["project"], data["digest"]) == (
+        names.app,
+        "argocd",
+        "percolate",
+        names.new,
+    )
     assert (data["outcome"], data["sync"], data["health"], data["failure"]) == ("healthy", "Synced", "Healthy", None)
     assert data["running_images"] == [f"{names.repository}@{names.new}"]
     assert data["elapsed_seconds"] >= 0
@@ -56,9 +63,19 @@ def test_degraded_with_the_new_image_fails_with_conditions_and_health_messages(g
     gate.api.script(
         application(sync="Synced", health="Progressing", compared=names.new, running=(names.new,)),
         application(
-            health="Degraded", compared=names.new, running=(names.new,), health_message="Deployment is degraded",
+            health="Degraded",
+            compared=names.new,
+            running=(names.new,),
+            health_message="Deployment is degraded",
             conditions=(("SyncError", "Failed sync attempt to 1a1a: one or more objects failed to apply"),),
-            resources=(("Deployment", "percolate-api", "Degraded", 'Deployment "percolate-api" exceeded its progress deadline'),),
+            resources=(
+                (
+                    "Deployment",
+                    "percolate-api",
+                    "Degraded",
+                    'Deployment "percolate-api" exceeded its progress deadline',
+                ),
+            ),
         ),
     )
     result = gate.run()
@@ -68,36 +85,59 @@ def test_degraded_with_the_new_image_fails_with_conditions_and_health_messages(g
     assert "health Degraded: Deployment is degraded" in lines[0]
     assert "  health     Degraded  (Deployment is degraded)" in lines
     assert "    SyncError: Failed sync attempt to 1a1a: one or more objects failed to apply" in lines
-    assert '    Deployment percolate/percolate-api: Degraded - Deployment "percolate-api" exceeded its progress deadline' in lines
+    assert (
+        '    Deployment percolate/percolate-api: Degraded - Deployment "percolate-api" exceeded its progress deadline'
+        in lines
+    )
     assert GATE_ERROR in result.stderr and "rollback percolate" in result.stderr
     assert "Traceback" not in result.stderr
 
     gate.api.script(application(health="Degraded", compared=names.new, conditions=(("ComparisonError", "rpc error"),)))
     data = gate.run("--json").json()
     assert (data["outcome"], data["failure"], data["health"]) == ("failed", "degraded", "Degraded")
-    assert data["conditions"] == [{"type": "ComparisonError", "message": "rpc error", "lastTransitionTime": "2025-10-25T14:31:00Z"}]
+    assert data["conditions"] == [
+        {"type": "ComparisonError", "message": "rpc error", "lastTransitionTime": "2025-10-25T14:31:00Z"}
+    ]
 
 
 def test_a_failed_sync_operation_fails_the_gate(gate, application, names):
     gate.api.script(
-        application(sync="OutOfSync", health="Healthy", compared=names.old, running=(names.old,), phase="Failed",
-                    synced_digest=names.new, operation_message='one or more objects failed to apply, reason: admission webhook denied'),
+        application(
+            sync="OutOfSync",
+            health="Healthy",
+            compared=names.old,
+            running=(names.old,),
+            phase="Failed",
+            synced_digest=names.new,
+            operation_message="one or more objects failed to apply, reason: admission webhook denied",
+        ),
     )
     result = gate.run("--json")
     assert result.code == 1
     data = result.json()
     assert (data["outcome"], data["failure"], data["operation_phase"]) == ("failed", "sync-failed", "Failed")
-    assert data["reason"] == "sync operation Failed: one or more objects failed to apply, reason: admission webhook denied"
+    assert (
+        data["reason"] == "sync operation Failed: one or more objects failed to apply, reason: admission webhook denied"
+    )
 
 
 def test_never_healthy_times_out_with_the_last_state(gate, application, names):
-    gate.api.script(application(sync="Synced", health="Progressing", compared=names.new, running=(names.old, names.new),
-                                conditions=(("OrphanedResourceWarning", "1 orphaned resource"),)))
+    gate.api.script(
+        application(
+            sync="Synced",
+            health="Progressing",
+            compared=names.new,
+            running=(names.old, names.new),
+            conditions=(("OrphanedResourceWarning", "1 orphaned resource"),),
+        )
+    )
     result = gate.run("--json", timeout="0.5")
     assert result.code == 1
     data = result.json()
     assert (data["outcome"], data["health"], data["failure"]) == ("timeout", "Progressing", None)
-    assert data["reason"].startswith(f"not Synced and Healthy with {names.new} within 0.5s; last: health is Progressing")
+    assert data["reason"].startswith(
+        f"not Synced and Healthy with {names.new} within 0.5s; last: health is Progressing"
+    )
     assert data["conditions"][0]["type"] == "OrphanedResourceWarning"
     assert len(gate.api.application_requests) >= 2
     assert f"{GATE_ERROR} with {names.new} (timeout)" in result.stderr
@@ -133,8 +173,19 @@ def test_unavailable_answers_are_retried_within_the_timeout(gate, application, n
 
 def test_an_api_down_for_the_whole_wait_is_an_error_without_an_outcome(cli, write_kubeconfig, free_port, names):
     kubeconfig = write_kubeconfig(f"http://127.0.0.1:{free_port}")
-    result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig),
-                 "--interval", "0.05", "--timeout", "0.5", "--json")
+    result = cli(
+        "wait-healthy",
+        names.app,
+        "--digest",
+        names.new,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--interval",
+        "0.05",
+        "--timeout",
+        "0.5",
+        "--json",
+    )
     assert result.code == 1
     assert "stayed unavailable until the timeout" in result.stderr and "ConnectionRefusedError" in result.stderr
     assert "outcome" not in result.json() and result.json()["exit_code"] == 1
@@ -165,7 +216,10 @@ def test_a_rejected_token_is_a_clear_error(gate, application, write_kubeconfig, 
     wrong = write_kubeconfig(gate.api.url, user={"token": "expired"}, name="wrong")
     result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(wrong), "--timeout", "5")
     assert result.code == 1
-    assert f"error: unauthorized to read Argo CD Application '{names.app}' in namespace 'argocd' (Unauthorized)" in result.stderr
+    assert (
+        f"error: unauthorized to read Argo CD Application '{names.app}' in namespace 'argocd' (Unauthorized)"
+        in result.stderr
+    )
     assert "credentials of context test" in result.stderr and "were rejected" in result.stderr
     assert len(gate.api.application_requests) == 1  # not retried
 
@@ -176,7 +230,7 @@ def test_a_forbidden_namespace_names_the_permission_to_grant(gate, application, 
     result = gate.run()
     assert result.code == 1
     assert "error: forbidden to read Argo CD Application" in result.stderr
-    assert "cannot get resource \"applications\"" in result.stderr
+    assert 'cannot get resource "applications"' in result.stderr
     assert "kubectl auth can-i get applications.argoproj.io -n argocd" in result.stderr
 
 
@@ -189,30 +243,59 @@ def test_a_server_that_is_not_the_kubernetes_api_is_reported(gate, names, reply)
     assert "something other than a JSON object" in gate.run().stderr
 
 
-def test_kubeconfig_from_the_environment_and_a_named_context(kube_api, write_kubeconfig, cli, application, names, tmp_path):
+def test_kubeconfig_from_the_environment_and_a_named_context(
+    kube_api, write_kubeconfig, cli, application, names, tmp_path
+):
     kube_api.script(application(compared=names.new, running=(names.new,)))
     decoy = write_kubeconfig("https://unreachable.invalid", name="first", context="staging")
     real = write_kubeconfig(kube_api.url, name="second", context="prod")
-    result = cli("wait-healthy", names.app, "--digest", names.new, "--context", "prod", "--interval", "0.02", "--json",
-                 env={"KUBECONFIG": f"{decoy}:{real}", "HOME": str(tmp_path)})
+    result = cli(
+        "wait-healthy",
+        names.app,
+        "--digest",
+        names.new,
+        "--context",
+        "prod",
+        "--interval",
+        "0.02",
+        "--json",
+        env={"KUBECONFIG": f"{decoy}:{real}", "HOME": str(tmp_path)},
+    )
     assert result.code == 0, result.stderr
     assert "as context prod of" in result.stderr
 
 
-def test_tls_with_the_kubeconfigs_ca_and_client_certificate(tls_kube_api, pki, write_kubeconfig, cli, application, names, b64):
+def test_tls_with_the_kubeconfigs_ca_and_client_certificate(
+    tls_kube_api, pki, write_kubeconfig, cli, application, names, b64
+):
     tls_kube_api.script(application(compared=names.new, running=(names.new,)))
     kubeconfig = write_kubeconfig(
         tls_kube_api.url,
         # -data wins over the file, as in kubectl: the file here names a CA that did not sign the server.
         cluster={"certificate-authority-data": b64(pki.ca_cert), "certificate-authority": str(pki.other_ca_cert)},
-        user={"token": names.token, "client-certificate-data": b64(pki.client_cert), "client-key-data": b64(pki.client_key)},
+        user={
+            "token": names.token,
+            "client-certificate-data": b64(pki.client_cert),
+            "client-key-data": b64(pki.client_key),
+        },
     )
-    result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig), "--interval", "0.02", "--json")
+    result = cli(
+        "wait-healthy",
+        names.app,
+        "--digest",
+        names.new,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--interval",
+        "0.02",
+        "--json",
+    )
     assert result.code == 0, result.stderr
     assert result.json()["outcome"] == "healthy"
 
     untrusted = write_kubeconfig(
-        tls_kube_api.url, name="untrusted",
+        tls_kube_api.url,
+        name="untrusted",
         cluster={"certificate-authority": str(pki.other_ca_cert)},
         user={"token": names.token, "client-certificate": str(pki.client_cert), "client-key": str(pki.client_key)},
     )
@@ -235,16 +318,43 @@ def test_an_exec_credential_plugin_supplies_the_token(gate, write_kubeconfig, cl
     )
     plugin.chmod(0o755)
     prefix, rest = names.token[:5], names.token[5:]
-    kubeconfig = write_kubeconfig(gate.api.url, name="exec", user={"exec": {
-        "apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "args": [rest],
-        "env": [{"name": "TOKEN_PREFIX", "value": prefix}], "interactiveMode": "Never",
-    }})
-    result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig), "--interval", "0.02", "--json")
+    kubeconfig = write_kubeconfig(
+        gate.api.url,
+        name="exec",
+        user={
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": str(plugin),
+                "args": [rest],
+                "env": [{"name": "TOKEN_PREFIX", "value": prefix}],
+                "interactiveMode": "Never",
+            }
+        },
+    )
+    result = cli(
+        "wait-healthy",
+        names.app,
+        "--digest",
+        names.new,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--interval",
+        "0.02",
+        "--json",
+    )
     assert result.code == 0, result.stderr
 
-    failing = write_kubeconfig(gate.api.url, name="failing", user={"exec": {
-        "apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable, "args": ["-c", "import sys; sys.exit('login expired')"],
-    }})
+    failing = write_kubeconfig(
+        gate.api.url,
+        name="failing",
+        user={
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": sys.executable,
+                "args": ["-c", "import sys; sys.exit('login expired')"],
+            }
+        },
+    )
     broken = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(failing))
     assert broken.code == 1
     assert "failed (exit 1): login expired" in broken.stderr
@@ -259,7 +369,16 @@ def test_bad_input_exits_2_before_any_request(gate, cli, names, tmp_path):
         (gate.run("--namespace", "Argo_CD"), "is not a Kubernetes namespace name"),
         (gate.run(timeout="0"), "not a positive number of seconds"),
         (gate.run("--interval", "nan"), "not a positive number of seconds"),
-        (cli("wait-healthy", names.app, "--digest", names.new, env={"HOME": str(tmp_path), "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""}), "no kubeconfig found"),
+        (
+            cli(
+                "wait-healthy",
+                names.app,
+                "--digest",
+                names.new,
+                env={"HOME": str(tmp_path), "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""},
+            ),
+            "no kubeconfig found",
+        ),
         (cli("wait-healthy", names.app), "required: --digest"),
     ]
     for result, message in cases:

@@ -23,7 +23,12 @@ def closed(properties: dict, required: list[str] | None = None) -> dict:
 
 
 METADATA = closed(
-    {"name": STRING, "namespace": STRING, "labels": {"type": "object", "additionalProperties": STRING}, "finalizers": STRINGS},
+    {
+        "name": STRING,
+        "namespace": STRING,
+        "labels": {"type": "object", "additionalProperties": STRING},
+        "finalizers": STRINGS,
+    },
     ["name", "namespace"],
 )
 DESTINATION = closed({"name": STRING, "namespace": STRING, "server": STRING})
@@ -47,7 +52,9 @@ APPLICATION = closed(
                 ),
                 "syncPolicy": closed(
                     {
-                        "automated": closed({"allowEmpty": BOOLEAN, "enabled": BOOLEAN, "prune": BOOLEAN, "selfHeal": BOOLEAN}),
+                        "automated": closed(
+                            {"allowEmpty": BOOLEAN, "enabled": BOOLEAN, "prune": BOOLEAN, "selfHeal": BOOLEAN}
+                        ),
                         "syncOptions": STRINGS,
                         "retry": closed(
                             {
@@ -115,7 +122,10 @@ def test_each_application_field_has_the_value_argo_cd_expects(config, render):
         assert spec["destination"] in project.inputs["spec"]["destinations"]
         assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
         assert "CreateNamespace=true" in spec["syncPolicy"]["syncOptions"]
-        assert spec["syncPolicy"]["retry"] == {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
+        assert spec["syncPolicy"]["retry"] == {
+            "limit": 5,
+            "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"},
+        }
         assert spec["revisionHistoryLimit"] == 10
         assert application.inputs["metadata"]["name"] == spec["source"]["path"].rsplit("/", 1)[1]
     # CreateNamespace needs the project to allow the Namespace kind, and only that, cluster-wide.

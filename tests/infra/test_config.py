@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.config import KEYS, find_plaintext_secrets, parse_settings
-from pipelines.errors import InputError
+from pipelines.core.errors import InputError, exit_code_of
 
 NS = "percolate-platform"
 
@@ -51,19 +51,51 @@ def _error(config, settings_input) -> InputError:
     ("change", "key", "fix"),
     [
         (lambda c: c.pop(f"{NS}:repository"), f"{NS}:repository: missing", "owner: percolation-labs"),
-        (lambda c: c[f"{NS}:repository"].pop("owner"), f"{NS}:repository.owner: missing", "pulumi config set --path 'repository.owner'"),
-        (lambda c: c[f"{NS}:repository"].update(visibility="internal"), f"{NS}:repository.visibility", "public or private"),
+        (
+            lambda c: c[f"{NS}:repository"].pop("owner"),
+            f"{NS}:repository.owner: missing",
+            "pulumi config set --path 'repository.owner'",
+        ),
+        (
+            lambda c: c[f"{NS}:repository"].update(visibility="internal"),
+            f"{NS}:repository.visibility",
+            "public or private",
+        ),
         (lambda c: c[f"{NS}:repository"].update(nmae="x"), f"{NS}:repository: unknown field(s) nmae", "the fields are"),
         (lambda c: c.update({f"{NS}:reviewers": {"users": ["bob"]}}), f"{NS}:reviewers: unknown key", "the keys of"),
-        (lambda c: c.update({f"{NS}:productionReviewers": {"users": [], "teams": []}}), f"{NS}:productionReviewers: no reviewers", "users[0]"),
-        (lambda c: c.update({f"{NS}:productionReviewers": {"users": [f"u{i}" for i in range(7)]}}), "7 reviewers", "name a team"),
-        (lambda c: c.update({f"{NS}:releaseManagers": {"users": ["-bad-"]}}), f"{NS}:releaseManagers.users[0]", "like alice"),
+        (
+            lambda c: c.update({f"{NS}:productionReviewers": {"users": [], "teams": []}}),
+            f"{NS}:productionReviewers: no reviewers",
+            "users[0]",
+        ),
+        (
+            lambda c: c.update({f"{NS}:productionReviewers": {"users": [f"u{i}" for i in range(7)]}}),
+            "7 reviewers",
+            "name a team",
+        ),
+        (
+            lambda c: c.update({f"{NS}:releaseManagers": {"users": ["-bad-"]}}),
+            f"{NS}:releaseManagers.users[0]",
+            "like alice",
+        ),
         (lambda c: c.update({f"{NS}:requiredChecks": []}), f"{NS}:requiredChecks: is empty", "e.g. [test]"),
         (lambda c: c.pop(f"{NS}:percolateGitPat"), f"{NS}:percolateGitPat: missing", "pulumi config set --secret"),
-        (lambda c: c[f"{NS}:images"]["percolate"].update(digest="sha256:nothex"), f"{NS}:images.percolate.digest", "64 lower-case hex"),
+        (
+            lambda c: c[f"{NS}:images"]["percolate"].update(digest="sha256:nothex"),
+            f"{NS}:images.percolate.digest",
+            "64 lower-case hex",
+        ),
         (lambda c: c[f"{NS}:images"].update({"percolator": {}}), "unknown project 'percolator'", "image projects are"),
-        (lambda c: c[f"{NS}:argocd"]["namespaces"].pop("percolate-api"), f"{NS}:argocd.namespaces.percolate-api: missing", "percolate"),
-        (lambda c: c[f"{NS}:argocd"]["namespaces"].update({"percolate-web": "web"}), "unknown field(s) percolate-web", "percolate-api"),
+        (
+            lambda c: c[f"{NS}:argocd"]["namespaces"].pop("percolate-api"),
+            f"{NS}:argocd.namespaces.percolate-api: missing",
+            "percolate",
+        ),
+        (
+            lambda c: c[f"{NS}:argocd"]["namespaces"].update({"percolate-web": "web"}),
+            "unknown field(s) percolate-web",
+            "percolate-api",
+        ),
         (lambda c: c[f"{NS}:argocd"].update(manifestsRepo="ftp://x"), f"{NS}:argocd.manifestsRepo", "git@HOST"),
         (lambda c: c[f"{NS}:argocd"].update(server="http://cluster"), f"{NS}:argocd.server", "https"),
         (lambda c: c[f"{NS}:argocd"].update(retry={"limit": 0}), f"{NS}:argocd.retry.limit", "e.g. 5"),
@@ -75,7 +107,7 @@ def test_each_mistake_names_the_key_and_the_fix(config, settings_input, change, 
     error = _error(config, settings_input)
     assert key in error.message
     assert fix in str(error.hint)
-    assert error.exit_code == 2
+    assert exit_code_of(error) == 2
 
 
 def test_a_secret_in_plain_text_fails_the_run_naming_the_key(config, settings_input):
@@ -122,7 +154,7 @@ json_values = st.recursive(
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(key=st.sampled_from(KEYS + ("unknownKey",)), junk=json_values)
+@given(key=st.sampled_from((*KEYS, "unknownKey")), junk=json_values)
 def test_any_value_under_any_key_is_accepted_or_refused_naming_that_key(config, settings_input, key, junk):
     varied = copy.deepcopy(config)
     varied[f"{NS}:{key}"] = junk

@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.environments import PATCH_DIGITS, rc_tag_patterns, release_tag_patterns
-from pipelines.catalog import project_names
-from pipelines.errors import InputError
-from pipelines.tags import format_tag, parse_tag
-from pipelines.versions import ProjectVersion
+from pipelines.core.catalog import project_names
+from pipelines.core.errors import InputError
+from pipelines.core.tags import format_tag, parse_tag
+from pipelines.core.versions import ProjectVersion
 
 projects = st.sampled_from(project_names())
 versions = st.builds(ProjectVersion, st.integers(0, 10**4), st.integers(0, 10**4), st.integers(0, 10**PATCH_DIGITS - 1))

@@ -122,7 +122,9 @@ def test_create_puts_the_strictest_policy_of_a_public_repository_and_reads_it_ba
     result = ForkPullRequestProvider().create(public_props(github))
     assert result.id == "percolation-labs/percolate"
     assert result.outs["approval_policy"] == "all_external_contributors"
-    assert github.repositories["percolation-labs/percolate"][APPROVAL] == {"approval_policy": "all_external_contributors"}
+    assert github.repositories["percolation-labs/percolate"][APPROVAL] == {
+        "approval_policy": "all_external_contributors"
+    }
     put, get = github.requests
     assert (put["method"], put["path"]) == ("PUT", f"/repos/percolation-labs/percolate/actions/permissions/{APPROVAL}")
     assert put["body"] == {"approval_policy": "all_external_contributors"}

@@ -10,7 +10,7 @@ import pytest
 
 from infra import policy
 from infra.render import SECRET_MASK, offline_answers, read_stack_file, run_program
-from pipelines.trustedpublishers import WorkflowFiles, job_check_names
+from pipelines.wheels.trusted_publishers import WorkflowFiles, job_check_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NS = "percolate-platform"
@@ -70,7 +70,9 @@ def test_a_valid_config_passes_every_policy(resources, tmp_path):
 def test_an_image_without_digest_fails_the_pinning_policy(config, render):
     config[f"{NS}:images"]["percolate-reading"] = {"repository": "ghcr.io/percolation-labs/percolate-reading"}
     problems = policy.images_pinned_by_digest(render(config).resources)
-    assert problems == ["Application argocd-percolate-reading: no image override; it deploys whatever tag its manifests name"]
+    assert problems == [
+        "Application argocd-percolate-reading: no image override; it deploys whatever tag its manifests name"
+    ]
 
 
 def test_a_required_check_that_is_no_job_fails(config, render, tmp_path):
@@ -87,10 +89,10 @@ SECRET = "github:index/actionsSecret:ActionsSecret"
 
 
 def test_a_plain_text_secret_value_fails(resources):
-    spoiled = [
-        dataclasses.replace(r, secrets=()) if r.type == SECRET else r for r in resources
+    spoiled = [dataclasses.replace(r, secrets=()) if r.type == SECRET else r for r in resources]
+    assert policy.no_plaintext_secrets(spoiled) == [
+        f"{SECRET} secrets-percolate-git-pat: value is plain text, not a Pulumi secret"
     ]
-    assert policy.no_plaintext_secrets(spoiled) == [f"{SECRET} secrets-percolate-git-pat: value is plain text, not a Pulumi secret"]
 
 
 def test_a_token_in_any_input_fails(resources):
@@ -112,18 +114,90 @@ def test_a_masked_secret_is_not_mistaken_for_plain_text(resources):
 @pytest.mark.parametrize(
     ("check", "type_", "name", "change", "problem"),
     [
-        (policy.admins_included_on_main, policy.BRANCH_PROTECTION, "main-branch", lambda i: i.update(enforceAdmins=False), "administrators are not included"),
-        (policy.admins_included_on_main, policy.BRANCH_PROTECTION, "main-branch", lambda i: i.update(requiredPullRequestReviews=[{"requiredApprovingReviewCount": 0}]), "no approving review"),
-        (policy.admins_included_on_main, policy.BRANCH_PROTECTION, "main-branch", lambda i: i.update(pattern="master"), "no branch protection on main"),
-        (policy.production_reviewed_without_bypass, policy.ENVIRONMENT, "environments-production", lambda i: i.update(reviewers=[{"users": [], "teams": []}]), "no required reviewers"),
-        (policy.production_reviewed_without_bypass, policy.ENVIRONMENT, "environments-production", lambda i: i.update(canAdminsBypass=True), "administrators may bypass"),
-        (policy.production_reviewed_without_bypass, policy.ENVIRONMENT, "environments-production", lambda i: i.pop("preventSelfReview"), "may approve it"),
-        (policy.release_tags_protected, policy.RULESET, "release-tags-create", lambda i: i.pop("bypassActors"), "only named release managers create"),
-        (policy.release_tags_protected, policy.RULESET, "release-tags-immutable", lambda i: i.update(enforcement="disabled"), "forbids updating and deleting"),
-        (policy.release_tags_protected, policy.RULESET, "release-tags-immutable", lambda i: i.update(bypassActors=[{"actorType": "Team"}]), "someone may bypass the ban"),
-        (policy.fork_pr_workflows_off, policy.FORK_PULL_REQUESTS, "actions-fork-pull-requests", lambda i: i.update(approval_policy="first_time_contributors"), "not all_external_contributors"),
-        (policy.fork_pr_workflows_off, policy.FORK_PULL_REQUESTS, "actions-fork-pull-requests", lambda i: i.update(private=True, run_workflows_from_fork_pull_requests=True), "run_workflows_from_fork_pull_requests is not false"),
-        (policy.images_pinned_by_digest, policy.APPLICATION, "argocd-percolate-api", lambda i: i["spec"]["source"].update(kustomize={"images": ["ghcr.io/percolation-labs/percolate:0.1.0"]}), "is not pinned by digest"),
+        (
+            policy.admins_included_on_main,
+            policy.BRANCH_PROTECTION,
+            "main-branch",
+            lambda i: i.update(enforceAdmins=False),
+            "administrators are not included",
+        ),
+        (
+            policy.admins_included_on_main,
+            policy.BRANCH_PROTECTION,
+            "main-branch",
+            lambda i: i.update(requiredPullRequestReviews=[{"requiredApprovingReviewCount": 0}]),
+            "no approving review",
+        ),
+        (
+            policy.admins_included_on_main,
+            policy.BRANCH_PROTECTION,
+            "main-branch",
+            lambda i: i.update(pattern="master"),
+            "no branch protection on main",
+        ),
+        (
+            policy.production_reviewed_without_bypass,
+            policy.ENVIRONMENT,
+            "environments-production",
+            lambda i: i.update(reviewers=[{"users": [], "teams": []}]),
+            "no required reviewers",
+        ),
+        (
+            policy.production_reviewed_without_bypass,
+            policy.ENVIRONMENT,
+            "environments-production",
+            lambda i: i.update(canAdminsBypass=True),
+            "administrators may bypass",
+        ),
+        (
+            policy.production_reviewed_without_bypass,
+            policy.ENVIRONMENT,
+            "environments-production",
+            lambda i: i.pop("preventSelfReview"),
+            "may approve it",
+        ),
+        (
+            policy.release_tags_protected,
+            policy.RULESET,
+            "release-tags-create",
+            lambda i: i.pop("bypassActors"),
+            "only named release managers create",
+        ),
+        (
+            policy.release_tags_protected,
+            policy.RULESET,
+            "release-tags-immutable",
+            lambda i: i.update(enforcement="disabled"),
+            "forbids updating and deleting",
+        ),
+        (
+            policy.release_tags_protected,
+            policy.RULESET,
+            "release-tags-immutable",
+            lambda i: i.update(bypassActors=[{"actorType": "Team"}]),
+            "someone may bypass the ban",
+        ),
+        (
+            policy.fork_pr_workflows_off,
+            policy.FORK_PULL_REQUESTS,
+            "actions-fork-pull-requests",
+            lambda i: i.update(approval_policy="first_time_contributors"),
+            "not all_external_contributors",
+        ),
+        (
+            policy.fork_pr_workflows_off,
+            policy.FORK_PULL_REQUESTS,
+            "actions-fork-pull-requests",
+            lambda i: i.update(private=True, run_workflows_from_fork_pull_requests=True),
+            "run_workflows_from_fork_pull_requests is not false",
+        ),
+        (
+            policy.images_pinned_by_digest,
+            policy.APPLICATION,
+            "argocd-percolate-api",
+            lambda i: i["spec"]["source"].update(kustomize={"images": ["ghcr.io/percolation-labs/percolate:0.1.0"]}),
+            "is not pinned by digest",
+        ),
     ],
 )
 def test_each_policy_fails_on_a_deliberately_bad_resource(resources, check, type_, name, change, problem):
@@ -148,10 +222,21 @@ def _workflow(folder: Path, name: str, text: str) -> None:
 
 def test_required_checks_rule_on_fixture_workflows(tmp_path, resources):
     folder = tmp_path / "workflows"
-    _workflow(folder, "ci.yml", "on: push\njobs:\n  test:\n    name: test\n    runs-on: ubuntu-latest\n    steps: [{run: make test}]\n")
+    _workflow(
+        folder,
+        "ci.yml",
+        "on: push\njobs:\n  test:\n    name: test\n    runs-on: ubuntu-latest\n    steps: [{run: make test}]\n",
+    )
     assert policy.required_checks_exist(resources, job_check_names(WorkflowFiles(folder).all())) == []
-    _workflow(folder, "ci.yml", "on: push\njobs:\n  test:\n    name: unit tests\n    runs-on: ubuntu-latest\n    steps: [{run: make test}]\n")
-    assert "'test' is no job name" in policy.required_checks_exist(resources, job_check_names(WorkflowFiles(folder).all()))[0]
+    _workflow(
+        folder,
+        "ci.yml",
+        "on: push\njobs:\n  test:\n    name: unit tests\n    runs-on: ubuntu-latest\n    steps: [{run: make test}]\n",
+    )
+    assert (
+        "'test' is no job name"
+        in policy.required_checks_exist(resources, job_check_names(WorkflowFiles(folder).all()))[0]
+    )
     _workflow(folder, "ci.yml", "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps: [{run: make test}]\n")
     assert policy.required_checks_exist(resources, job_check_names(WorkflowFiles(folder).all())) == []
 

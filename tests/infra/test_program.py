@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.render import SECRET_MASK
-from pipelines.errors import CheckFailed, InputError
+from pipelines.core.errors import CheckFailed, InputError
 
 NS = "percolate-platform"
 REPOSITORY = "github:index/repository:Repository"
@@ -42,7 +42,11 @@ def test_repository_settings(config, render):
         "secretScanning": {"status": "enabled"},
         "secretScanningPushProtection": {"status": "enabled"},
     }
-    updates = next(r for r in children if r.type == "github:index/repositoryDependabotSecurityUpdates:RepositoryDependabotSecurityUpdates")
+    updates = next(
+        r
+        for r in children
+        if r.type == "github:index/repositoryDependabotSecurityUpdates:RepositoryDependabotSecurityUpdates"
+    )
     assert updates.inputs == {"repository": "percolate", "enabled": True}
 
 
@@ -70,7 +74,9 @@ def test_main_branch_protection(config, render):
     assert protection.inputs["pattern"] == "main"
     assert protection.inputs["repositoryId"] == "R_repository"  # the repository's node id
     assert protection.inputs["enforceAdmins"] is True
-    assert protection.inputs["requiredPullRequestReviews"] == [{"requiredApprovingReviewCount": 1, "dismissStaleReviews": True}]
+    assert protection.inputs["requiredPullRequestReviews"] == [
+        {"requiredApprovingReviewCount": 1, "dismissStaleReviews": True}
+    ]
     assert protection.inputs["requiredStatusChecks"] == [{"strict": True, "contexts": ["test", "lint"]}]
     assert protection.inputs["allowsForcePushes"] is False
 
@@ -94,7 +100,9 @@ def test_release_tag_rules_resolve_release_managers_to_ids(config, render, ids):
 
 def test_actions_policy(config, render):
     rendering = render(config)
-    permissions = rendering.named("github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions", "actions-permissions")
+    permissions = rendering.named(
+        "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions", "actions-permissions"
+    )
     assert permissions.inputs == {
         "repository": "percolate",
         "enabled": True,
@@ -106,8 +114,14 @@ def test_actions_policy(config, render):
         },
         "shaPinningRequired": True,
     }
-    workflow = rendering.named("github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions", "actions-workflow-permissions")
-    assert workflow.inputs == {"repository": "percolate", "defaultWorkflowPermissions": "write", "canApprovePullRequestReviews": True}
+    workflow = rendering.named(
+        "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions", "actions-workflow-permissions"
+    )
+    assert workflow.inputs == {
+        "repository": "percolate",
+        "defaultWorkflowPermissions": "write",
+        "canApprovePullRequestReviews": True,
+    }
     fork = rendering.named("pulumi-python:dynamic/github:ForkPullRequestSettings", "actions-fork-pull-requests")
     assert fork.inputs["approval_policy"] == "all_external_contributors"
     assert fork.inputs["private"] is False
@@ -115,21 +129,36 @@ def test_actions_policy(config, render):
 
 def test_deployment_environments(config, render, ids):
     rendering = render(config)
-    environments = {r.inputs["environment"]: r for r in rendering.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")}
+    environments = {
+        r.inputs["environment"]: r
+        for r in rendering.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")
+    }
     production, staging = environments["production"], environments["staging"]
     assert production.inputs["reviewers"] == [{"users": [ids["users"]["bob"]], "teams": [ids["teams"]["platform"]]}]
     assert production.inputs["preventSelfReview"] is True
     assert production.inputs["canAdminsBypass"] is False
     assert production.inputs["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}
     assert "reviewers" not in staging.inputs
-    policies = rendering.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+    policies = rendering.of_type(
+        "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+    )
     by_environment: dict[str, list[dict]] = {}
     for policy in policies:
         by_environment.setdefault(policy.inputs["environment"], []).append(policy.inputs)
-    assert {"repository": "percolate", "environment": "production", "branchPattern": "main"} in by_environment["production"]
-    assert {"repository": "percolate", "environment": "production", "tagPattern": "percolate-v*.*.[0-9]"} in by_environment["production"]
+    assert {"repository": "percolate", "environment": "production", "branchPattern": "main"} in by_environment[
+        "production"
+    ]
+    assert {
+        "repository": "percolate",
+        "environment": "production",
+        "tagPattern": "percolate-v*.*.[0-9]",
+    } in by_environment["production"]
     assert all("branchPattern" not in p for p in by_environment["staging"])
-    assert {"repository": "percolate", "environment": "staging", "tagPattern": "percolate-rocks-v*.*.*-rc[1-9]*"} in by_environment["staging"]
+    assert {
+        "repository": "percolate",
+        "environment": "staging",
+        "tagPattern": "percolate-rocks-v*.*.*-rc[1-9]*",
+    } in by_environment["staging"]
 
 
 def test_secrets_come_only_from_secret_config_and_stay_secret(config, render):
@@ -152,7 +181,9 @@ def test_organization_secrets_are_visible_to_this_repository_only(config, render
     config[f"{NS}:secretsAtOrganization"] = True
     rendering = render(config)
     assert rendering.of_type("github:index/actionsSecret:ActionsSecret") == []
-    secret = rendering.named("github:index/actionsOrganizationSecret:ActionsOrganizationSecret", "secrets-percolate-git-pat")
+    secret = rendering.named(
+        "github:index/actionsOrganizationSecret:ActionsOrganizationSecret", "secrets-percolate-git-pat"
+    )
     assert secret.inputs["visibility"] == "selected"
     assert secret.secrets == ("value",)
     members = rendering.named(
@@ -186,7 +217,9 @@ def test_argocd_project_and_applications(config, render):
     }
     reading = rendering.named("kubernetes:argoproj.io/v1alpha1:Application", "argocd-percolate-reading")
     assert reading.inputs["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "reading"}
-    assert reading.inputs["spec"]["source"]["kustomize"]["images"] == [f"ghcr.io/percolation-labs/percolate-reading@sha256:{'d' * 64}"]
+    assert reading.inputs["spec"]["source"]["kustomize"]["images"] == [
+        f"ghcr.io/percolation-labs/percolate-reading@sha256:{'d' * 64}"
+    ]
     assert rendering.outputs["argocdImages"]["percolate-api"].endswith("a" * 64)
     assert rendering.warnings == ()
 
@@ -202,10 +235,12 @@ def test_an_image_without_digest_is_declared_without_override_and_warns(config, 
 
 
 def test_registry_cross_check_passes_when_tags_match_and_looks_every_pin_up(config, render, answers):
-    lookups = answers(registry={
-        "ghcr.io/percolation-labs/percolate:0.1.0": "sha256:" + "a" * 64,
-        "ghcr.io/percolation-labs/percolate-reading:0.1.0": "sha256:" + "d" * 64,
-    })
+    lookups = answers(
+        registry={
+            "ghcr.io/percolation-labs/percolate:0.1.0": "sha256:" + "a" * 64,
+            "ghcr.io/percolation-labs/percolate-reading:0.1.0": "sha256:" + "d" * 64,
+        }
+    )
     render(config, lookups)
     looked_up = sorted(args["name"] for token, args in lookups.calls if token.startswith("docker:"))
     assert looked_up == ["ghcr.io/percolation-labs/percolate-reading:0.1.0", "ghcr.io/percolation-labs/percolate:0.1.0"]
@@ -213,10 +248,12 @@ def test_registry_cross_check_passes_when_tags_match_and_looks_every_pin_up(conf
 
 def test_a_moved_release_tag_fails_the_run(config, render, answers):
     moved = "sha256:" + "9" * 64
-    lookups = answers(registry={
-        "ghcr.io/percolation-labs/percolate:0.1.0": moved,
-        "ghcr.io/percolation-labs/percolate-reading:0.1.0": "sha256:" + "d" * 64,
-    })
+    lookups = answers(
+        registry={
+            "ghcr.io/percolation-labs/percolate:0.1.0": moved,
+            "ghcr.io/percolation-labs/percolate-reading:0.1.0": "sha256:" + "d" * 64,
+        }
+    )
     with pytest.raises(CheckFailed) as raised:
         render(config, lookups)
     assert f"ghcr.io/percolation-labs/percolate:0.1.0 points at {moved}" in raised.value.message

@@ -19,7 +19,12 @@ def run_render(*args: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "GITHUB_"))}
     environment["PYTHONPATH"] = str(REPO_ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "infra", "render", *args], cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "infra", "render", *args],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -55,7 +60,11 @@ def test_prod_passes_every_policy_check():
     report = json.loads(result.stdout)["policy"]
     assert [c["problems"] for c in report["checks"] if c["problems"]] == []
     assert result.returncode == 0 and report["ok"] is True
-    assert {c["name"] for c in report["checks"]} >= {"required_checks_exist", "workflow_actions_allowed", "no_plaintext_secrets"}
+    assert {c["name"] for c in report["checks"]} >= {
+        "required_checks_exist",
+        "workflow_actions_allowed",
+        "no_plaintext_secrets",
+    }
 
 
 def test_prod_pins_both_applications_to_the_committed_digests(prod):
@@ -115,7 +124,10 @@ def test_check_fails_with_exit_1_on_an_unpinned_image(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda c: c.update({f"{NS}:percolateGitPat": "ghp_" + "a" * 36}), "percolateGitPat: holds a secret in plain text"),
+        (
+            lambda c: c.update({f"{NS}:percolateGitPat": "ghp_" + "a" * 36}),
+            "percolateGitPat: holds a secret in plain text",
+        ),
         (lambda c: c[f"{NS}:images"]["percolate"].update(digest="sha256:123"), "images.percolate.digest"),
         (lambda c: c.update({f"{NS}:productionReviewers": {"teams": []}}), "productionReviewers: no reviewers"),
     ],

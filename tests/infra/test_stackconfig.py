@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.catalog import IMAGE_PLATFORMS, image_projects
-from pipelines.errors import InputError
-from pipelines.stackconfig import IMAGES_KEY, ImagePin, images_to_dict, parse_image_pin, parse_images
+from pipelines.core.catalog import IMAGE_PLATFORMS, image_projects
+from pipelines.core.errors import InputError
+from pipelines.deploy.pins import IMAGES_KEY, ImagePin, images_to_dict, parse_image_pin, parse_images
 
 
 def test_a_released_entry_parses_into_a_frozen_pin(image):
@@ -57,8 +57,22 @@ def _mutated(image, **changes):
         ({"version": "0.1.0rc1"}, "percolate.version", "final version"),
         ({"version": None}, "percolate.version", "needs version, digest"),
         ({"platforms": {"amd64": "sha256:" + "b" * 64}}, "percolate.platforms", "every platform"),
-        ({"platforms": {"amd64": "sha256:" + "b" * 64, "arm64": "sha256:" + "c" * 64, "s390x": "sha256:" + "d" * 64}}, "percolate.platforms", "amd64, arm64"),
-        ({"platforms": {"amd64": "sha256:" + "b" * 64, "arm64": "oops"}}, "percolate.platforms.arm64", "64 lower-case hex"),
+        (
+            {
+                "platforms": {
+                    "amd64": "sha256:" + "b" * 64,
+                    "arm64": "sha256:" + "c" * 64,
+                    "s390x": "sha256:" + "d" * 64,
+                }
+            },
+            "percolate.platforms",
+            "amd64, arm64",
+        ),
+        (
+            {"platforms": {"amd64": "sha256:" + "b" * 64, "arm64": "oops"}},
+            "percolate.platforms.arm64",
+            "64 lower-case hex",
+        ),
         ({"source": "2025.10.25.1430-build.123-v0.9.0-abc1234"}, "percolate.source", "the build of this version"),
         ({"source": "yesterday"}, "percolate.source", "CalVer tag without -ARCH"),
         ({"repository": "ghcr.io/percolation-labs/percolate-reading"}, "percolate.repository", "/percolate"),

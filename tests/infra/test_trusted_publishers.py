@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.errors import InputError
-from pipelines.catalog import PYPI, TESTPYPI
-from pipelines.trustedpublishers import (
+from pipelines.core.catalog import PYPI, TESTPYPI
+from pipelines.core.errors import InputError
+from pipelines.wheels.trusted_publishers import (
     WorkflowFiles,
     check_publisher,
     expected_publishers,
@@ -92,17 +92,63 @@ def test_good_workflows_pass():
     ("index", "text", "problem"),
     [
         ("pypi", None, "release-rocks.yml does not exist"),
-        ("pypi", RELEASE.replace("environment: production", "environment: staging"), "publishes in environment staging, not production"),
+        (
+            "pypi",
+            RELEASE.replace("environment: production", "environment: staging"),
+            "publishes in environment staging, not production",
+        ),
         ("pypi", RELEASE.replace("    environment: production\n", ""), "publishes in environment (none)"),
-        ("pypi", RELEASE.replace("permissions: {}", "permissions: {id-token: write}"), "workflow-level permissions grant id-token"),
-        ("pypi", RELEASE.replace("permissions: {}", "permissions: write-all"), "workflow-level permissions grant id-token"),
-        ("pypi", RELEASE.replace("    environment: production\n    permissions: {id-token: write}", "    environment: production\n    permissions: {contents: read}"), "publishes without permissions: id-token: write"),
-        ("pypi", RELEASE.replace("    runs-on: ubuntu-latest\n    permissions: {id-token: write}\n    steps: [{run: sign}]", "    runs-on: ubuntu-latest\n    environment: production\n    permissions: {id-token: write}\n    steps: [{run: sign}]"), "job sign runs in environment production with id-token: write but does not publish"),
-        ("pypi", RELEASE.replace("{attestations: true}", "{repository-url: 'https://test.pypi.org/legacy/'}"), "uploads to https://test.pypi.org/legacy/, not https://upload.pypi.org/legacy/"),
-        ("pypi", RELEASE.replace("{attestations: true}", "{password: '${{ secrets.PYPI_API_TOKEN }}'}"), "passes a password (API token)"),
-        ("pypi", RELEASE.replace(f"pypa/gh-action-pypi-publish@{PIN}", "some/other-action@v1"), "no job uses pypa/gh-action-pypi-publish"),
-        ("testpypi", BUILD.replace('{repository-url: "https://test.pypi.org/legacy/"}', "{attestations: true}"), "uploads to https://upload.pypi.org/legacy/, not https://test.pypi.org/legacy/"),
-        ("testpypi", BUILD.replace("name: staging", "name: production"), "publishes in environment production, not staging"),
+        (
+            "pypi",
+            RELEASE.replace("permissions: {}", "permissions: {id-token: write}"),
+            "workflow-level permissions grant id-token",
+        ),
+        (
+            "pypi",
+            RELEASE.replace("permissions: {}", "permissions: write-all"),
+            "workflow-level permissions grant id-token",
+        ),
+        (
+            "pypi",
+            RELEASE.replace(
+                "    environment: production\n    permissions: {id-token: write}",
+                "    environment: production\n    permissions: {contents: read}",
+            ),
+            "publishes without permissions: id-token: write",
+        ),
+        (
+            "pypi",
+            RELEASE.replace(
+                "    runs-on: ubuntu-latest\n    permissions: {id-token: write}\n    steps: [{run: sign}]",
+                "    runs-on: ubuntu-latest\n    environment: production\n    permissions: {id-token: write}\n    steps: [{run: sign}]",
+            ),
+            "job sign runs in environment production with id-token: write but does not publish",
+        ),
+        (
+            "pypi",
+            RELEASE.replace("{attestations: true}", "{repository-url: 'https://test.pypi.org/legacy/'}"),
+            "uploads to https://test.pypi.org/legacy/, not https://upload.pypi.org/legacy/",
+        ),
+        (
+            "pypi",
+            RELEASE.replace("{attestations: true}", "{password: '${{ secrets.PYPI_API_TOKEN }}'}"),
+            "passes a password (API token)",
+        ),
+        (
+            "pypi",
+            RELEASE.replace(f"pypa/gh-action-pypi-publish@{PIN}", "some/other-action@v1"),
+            "no job uses pypa/gh-action-pypi-publish",
+        ),
+        (
+            "testpypi",
+            BUILD.replace('{repository-url: "https://test.pypi.org/legacy/"}', "{attestations: true}"),
+            "uploads to https://upload.pypi.org/legacy/, not https://test.pypi.org/legacy/",
+        ),
+        (
+            "testpypi",
+            BUILD.replace("name: staging", "name: production"),
+            "publishes in environment production, not staging",
+        ),
     ],
 )
 def test_bad_workflows_are_refused_with_the_reason(index, text, problem):
@@ -122,12 +168,22 @@ def _folder(tmp_path: Path, release: str | None = RELEASE, build: str | None = B
 
 def test_the_command_prints_the_form_and_checks_fixture_workflows(cli, tmp_path):
     folder = _folder(tmp_path)
-    result = cli("trusted-publishers", "--repository", "percolation-labs/percolate", "--workflows", str(folder), "--root", str(tmp_path))
+    result = cli(
+        "trusted-publishers",
+        "--repository",
+        "percolation-labs/percolate",
+        "--workflows",
+        str(folder),
+        "--root",
+        str(tmp_path),
+    )
     assert result.code == 0, result.stderr
     assert "Workflow name      release-rocks.yml" in result.stdout
     assert "Environment name   staging" in result.stdout
     assert "https://pypi.org/manage/account/publishing/" in result.stdout
-    data = cli("trusted-publishers", "--repository", "acme/mono", "--workflows", str(folder), "--root", str(tmp_path), "--json").json()
+    data = cli(
+        "trusted-publishers", "--repository", "acme/mono", "--workflows", str(folder), "--root", str(tmp_path), "--json"
+    ).json()
     assert data["ok"] is True
     assert [(p["index"], p["owner"], p["repository"], p["problems"]) for p in data["publishers"]] == [
         ("pypi", "acme", "mono", []),
@@ -137,12 +193,29 @@ def test_the_command_prints_the_form_and_checks_fixture_workflows(cli, tmp_path)
 
 def test_the_command_fails_on_bad_workflows(cli, tmp_path):
     folder = _folder(tmp_path, release=RELEASE.replace("environment: production", "environment: staging"), build=None)
-    result = cli("trusted-publishers", "--repository", "percolation-labs/percolate", "--workflows", str(folder), "--root", str(tmp_path), "--json")
+    result = cli(
+        "trusted-publishers",
+        "--repository",
+        "percolation-labs/percolate",
+        "--workflows",
+        str(folder),
+        "--root",
+        str(tmp_path),
+        "--json",
+    )
     assert result.code == 1
     problems = {p["index"]: p["problems"] for p in result.json()["publishers"]}
     assert any("not production" in p for p in problems["pypi"])
     assert problems["testpypi"] == [".github/workflows/build-rocks.yml does not exist"]
-    text = cli("trusted-publishers", "--repository", "percolation-labs/percolate", "--workflows", str(folder), "--root", str(tmp_path))
+    text = cli(
+        "trusted-publishers",
+        "--repository",
+        "percolation-labs/percolate",
+        "--workflows",
+        str(folder),
+        "--root",
+        str(tmp_path),
+    )
     assert text.code == 1 and "check: FAILED" in text.stdout and "Traceback" not in text.stderr
 
 
@@ -192,9 +265,18 @@ def test_a_malformed_workflow_file_is_an_input_error(tmp_path):
 
 
 yaml_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["production", "staging", "write", "write-all", PUBLISH, ""]),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["jobs", "steps", "uses", "with", "environment", "permissions", "id-token", "name", "x"]), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from(["production", "staging", "write", "write-all", PUBLISH, ""]),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["jobs", "steps", "uses", "with", "environment", "permissions", "id-token", "name", "x"]),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=15,
 )
 

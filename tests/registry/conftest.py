@@ -1,38 +1,25 @@
 """Fixtures of the registry area: a real docker-registry on loopback, real images, skopeo, a fault proxy.
 
 One registry process serves the whole session; each test gets its own namespace in
-it, so tests never see each other's tags. The machinery lives in localregistry.py,
+it, so tests never see each other's tags. The machinery lives in tests/support/localregistry.py,
 which benchmarks/bench_promote.py uses too.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from pipelines.calver import make_build_tag
-from pipelines.catalog import Project, get_project
+from pipelines.core.calver import make_build_tag
+from pipelines.core.catalog import Project, get_project
+from tests.support import localregistry as machinery
 
-
-def _load_machinery() -> Any:
-    name = "registry_area_localregistry"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("localregistry.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-machinery = _load_machinery()
 _namespaces = itertools.count(1)
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import base64
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 
-from pipelines.errors import CheckFailed
-from pipelines.registry import Credentials, RegistryClient, RetryPolicy, parse_registry
+from pipelines.core.errors import CheckFailed
+from pipelines.images.registry.client import Credentials, RegistryClient, RetryPolicy, parse_registry
 
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
@@ -33,7 +33,9 @@ def released(monorepo: Any) -> Any:
 
 
 def promote(cli: Any, area: Any, repo: Any, env: dict[str, str], proxy: Any, *args: str):
-    return cli("promote", TAG, "--registry", area.registry(proxy.host), "--root", str(repo.root), "--json", *args, env=env)
+    return cli(
+        "promote", TAG, "--registry", area.registry(proxy.host), "--root", str(repo.root), "--json", *args, env=env
+    )
 
 
 def release_digests(area: Any) -> dict[str, str]:
@@ -112,11 +114,16 @@ def test_docker_config_credentials_are_used(cli, area, released, clean_env, faul
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"REGISTRY_USERNAME": USER, "REGISTRY_PASSWORD": "wrong-password"}, "refused the credentials from REGISTRY_USERNAME"),
+        (
+            {"REGISTRY_USERNAME": USER, "REGISTRY_PASSWORD": "wrong-password"},
+            "refused the credentials from REGISTRY_USERNAME",
+        ),
         ({}, "requires credentials"),
     ],
 )
-def test_missing_or_wrong_credentials_fail_with_a_clear_message(cli, area, released, clean_env, fault_proxy, env, message):
+def test_missing_or_wrong_credentials_fail_with_a_clear_message(
+    cli, area, released, clean_env, fault_proxy, env, message
+):
     area.push_build(PROJECT, sha=released.head, number=1)
     proxy = fault_proxy(credentials=(USER, PASSWORD))
 
@@ -176,7 +183,9 @@ def test_a_registry_that_keeps_failing_exits_1_and_a_rerun_completes(cli, area, 
     rerun = promote(cli, area, released, clean_env, proxy)
 
     assert failed.code == 1
-    assert "did not complete PUT" in failed.stderr and "HTTP 503" in failed.stderr and "run promote again" in failed.stderr
+    assert (
+        "did not complete PUT" in failed.stderr and "HTTP 503" in failed.stderr and "run promote again" in failed.stderr
+    )
     assert left == {"0.1.0-amd64": pushed["amd64"].digest}  # what was written is right; the rest is absent
     assert rerun.code == 0, rerun.stderr
     assert rerun.json()["tags_unchanged"] == ["0.1.0-amd64"]
@@ -190,8 +199,17 @@ def test_a_registry_that_does_not_answer_exits_1(cli, area, released, clean_env,
     with socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-        result = cli("promote", TAG, "--registry", f"127.0.0.1:{port}/x", "--root", str(released.root),
-                     "--max-time", "2", env=clean_env)
+        result = cli(
+            "promote",
+            TAG,
+            "--registry",
+            f"127.0.0.1:{port}/x",
+            "--root",
+            str(released.root),
+            "--max-time",
+            "2",
+            env=clean_env,
+        )
 
     assert result.code == 1
     assert "connection failed" in result.stderr and "gave up" in result.stderr and "Traceback" not in result.stderr
@@ -213,9 +231,14 @@ def test_a_manifest_altered_in_transit_is_refused(cli, area, released, clean_env
 def test_retry_after_sets_the_least_wait(area, released, fault_proxy, form):
     area.push_build(PROJECT, sha=released.head, number=1)
     proxy = fault_proxy()
-    later = datetime.now(timezone.utc) + timedelta(seconds=30)
-    proxy.inject("status", method="GET", path="/tags/list", status=429,
-                 retry_after="20" if form == "seconds" else format_datetime(later, usegmt=True))
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    proxy.inject(
+        "status",
+        method="GET",
+        path="/tags/list",
+        status=429,
+        retry_after="20" if form == "seconds" else format_datetime(later, usegmt=True),
+    )
     waits: list[float] = []
     policy = RetryPolicy(max_time=120, base_delay=0.01, max_delay=0.05)
 

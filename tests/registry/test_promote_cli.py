@@ -29,7 +29,9 @@ def released(monorepo: Any) -> Any:
     return monorepo
 
 
-def run_promote(cli: Any, area: Any, repo: Any, env: dict[str, str], *args: str, tag: str = TAG, host: str | None = None):
+def run_promote(
+    cli: Any, area: Any, repo: Any, env: dict[str, str], *args: str, tag: str = TAG, host: str | None = None
+):
     return cli("promote", tag, "--registry", area.registry(host), "--root", str(repo.root), *args, env=env)
 
 
@@ -101,8 +103,11 @@ def test_buildx_shaped_builds_keep_their_attestations_in_the_release_index(cli, 
 def test_a_rerun_writes_nothing_and_a_half_done_run_is_completed(cli, area, released, clean_env):
     newest = area.push_build(PROJECT, sha=released.head, number=5)
     # A run that stopped after its first write, redone here by skopeo, an independent client.
-    area.skopeo.copy(area.repository(PROJECT), area.build_tag(
-        version="0.1.0", sha=released.head, number=5, at="2025-10-25T14:30:00+00:00", arch="amd64"), "0.1.0-amd64")
+    area.skopeo.copy(
+        area.repository(PROJECT),
+        area.build_tag(version="0.1.0", sha=released.head, number=5, at="2025-10-25T14:30:00+00:00", arch="amd64"),
+        "0.1.0-amd64",
+    )
 
     completed = run_promote(cli, area, released, clean_env, "--json")
     again = run_promote(cli, area, released, clean_env, "--json")
@@ -123,8 +128,12 @@ def test_a_rerun_writes_nothing_and_a_half_done_run_is_completed(cli, area, rele
 def test_a_release_tag_holding_another_digest_is_never_moved(cli, area, released, clean_env):
     area.push_build(PROJECT, sha=released.head, number=1, at="2025-10-20T10:00:00+00:00")
     area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-21T10:00:00+00:00")
-    old_arm64 = area.build_tag(version="0.1.0", sha=released.head, number=1, at="2025-10-20T10:00:00+00:00", arch="arm64")
-    new_arm64 = area.build_tag(version="0.1.0", sha=released.head, number=2, at="2025-10-21T10:00:00+00:00", arch="arm64")
+    old_arm64 = area.build_tag(
+        version="0.1.0", sha=released.head, number=1, at="2025-10-20T10:00:00+00:00", arch="arm64"
+    )
+    new_arm64 = area.build_tag(
+        version="0.1.0", sha=released.head, number=2, at="2025-10-21T10:00:00+00:00", arch="arm64"
+    )
     area.skopeo.copy(area.repository(PROJECT), old_arm64, "0.1.0-arm64")
     held, wanted = area.digest(PROJECT, "0.1.0-arm64"), area.digest(PROJECT, new_arm64)
 
@@ -157,7 +166,9 @@ def test_text_output_summarises_the_promotion_and_progress_goes_to_stderr(cli, a
     result = run_promote(cli, area, released, clean_env)
 
     assert result.code == 0, result.stderr
-    assert result.stdout.startswith(f"promoted percolate 0.1.0 from build 2025.10.25.1430-build.4-v0.1.0-{released.head[:7]}")
+    assert result.stdout.startswith(
+        f"promoted percolate 0.1.0 from build 2025.10.25.1430-build.4-v0.1.0-{released.head[:7]}"
+    )
     assert "0.1.0-amd64" in result.stdout and "(multi-arch index)" in result.stdout
     assert "listing the tags of" in result.stderr and "writing 0.1.0 ->" in result.stderr
 
@@ -250,7 +261,9 @@ def test_github_actions_outputs_and_step_summary(cli, area, released, clean_env,
     outputs, summary = tmp_path / "output", tmp_path / "summary"
     outputs.write_text("earlier=kept\n")
 
-    result = run_promote(cli, area, released, {**clean_env, "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary)})
+    result = run_promote(
+        cli, area, released, {**clean_env, "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary)}
+    )
 
     assert result.code == 0, result.stderr
     lines = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
@@ -268,7 +281,10 @@ def test_github_actions_outputs_and_step_summary(cli, area, released, clean_env,
         (["percolate-v0.1.0-rc2"], "is an RC tag"),
         (["percolate-rocks-v0.1.0"], "ships wheels, not images"),
         (["percolate-v0.1"], "malformed tag"),
-        (["percolate-v0.1.0", "--stack-config", "no-such/Pulumi.prod.yaml"], "stack config no-such/Pulumi.prod.yaml not found"),
+        (
+            ["percolate-v0.1.0", "--stack-config", "no-such/Pulumi.prod.yaml"],
+            "stack config no-such/Pulumi.prod.yaml not found",
+        ),
         (["percolate-v0.1.0", "--registry", "https://ghcr.io/x"], "has a scheme"),
         (["percolate-v0.1.0", "--registry", "127.0.0.1:99999/x"], "outside 1-65535"),
         (["percolate-v0.1.0", "--registry", "ghcr.io/Upper"], "invalid component"),

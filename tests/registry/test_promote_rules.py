@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.calver import make_build_tag, order_build_tags
-from pipelines.errors import CheckFailed
-from pipelines.oci import (
+from pipelines.core.calver import make_build_tag, order_build_tags
+from pipelines.core.errors import CheckFailed
+from pipelines.core.versions import ProjectVersion
+from pipelines.images.manifests import (
     OCI_INDEX,
     OCI_MANIFEST,
     Descriptor,
@@ -22,7 +23,7 @@ from pipelines.oci import (
     platform_of_config,
     sha256_digest,
 )
-from pipelines.promote import (
+from pipelines.images.rules import (
     choose_build,
     group_builds,
     plan_promotion,
@@ -30,11 +31,10 @@ from pipelines.promote import (
     source_from_image,
     source_from_index,
 )
-from pipelines.versions import ProjectVersion
 
 V010 = ProjectVersion(0, 1, 0)
 PLATFORMS = ("amd64", "arm64")
-START = datetime(2025, 10, 1, tzinfo=timezone.utc)
+START = datetime(2025, 10, 1, tzinfo=UTC)
 
 
 def tag(*, minutes: int = 0, build: int = 1, sha: str = "abc1234", arch: str = "amd64", version: str = "0.1.0") -> str:
@@ -98,7 +98,10 @@ def test_the_choice_is_the_newest_complete_build_whatever_the_tag_order(builds, 
     assert chosen == newest
     assert choice == choose_build(tags, V010, PLATFORMS)
     for skipped in choice.skipped:
-        assert skipped.missing(PLATFORMS) and (skipped.built_at, skipped.number) >= (choice.build.built_at, choice.build.number)
+        assert skipped.missing(PLATFORMS) and (skipped.built_at, skipped.number) >= (
+            choice.build.built_at,
+            choice.build.number,
+        )
 
 
 def _build_of(sha: str = "abc1234"):
@@ -109,7 +112,11 @@ def _image(arch: str, seed: str = "") -> Manifest:
     document = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_digest(seed.encode()), "size": 1},
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": sha256_digest(seed.encode()),
+            "size": 1,
+        },
         "layers": [],
         "annotations": {"arch": arch},
     }
@@ -133,7 +140,9 @@ def test_the_plan_copies_platform_manifests_and_adds_a_deterministic_index():
 def test_tags_holding_the_right_digest_are_unchanged_and_others_are_refused_all_at_once():
     sources = _sources()
     plan = plan_promotion(_build_of(), V010, sources, {})
-    done = plan_promotion(_build_of(), V010, sources, {"0.1.0-amd64": sources[0].manifest.digest, "0.1.0": plan.index.digest})
+    done = plan_promotion(
+        _build_of(), V010, sources, {"0.1.0-amd64": sources[0].manifest.digest, "0.1.0": plan.index.digest}
+    )
     assert [w.tag for w in done.unchanged] == ["0.1.0-amd64", "0.1.0"]
     assert [w.tag for w in done.to_write] == ["0.1.0-arm64"]
     other = "sha256:" + "e" * 64
@@ -144,7 +153,9 @@ def test_tags_holding_the_right_digest_are_unchanged_and_others_are_refused_all_
 
 
 def _index_of(*entries: dict) -> Manifest:
-    return Manifest(OCI_INDEX, json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list(entries)}).encode())
+    return Manifest(
+        OCI_INDEX, json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list(entries)}).encode()
+    )
 
 
 def _entry(digest_seed: str, platform: dict | None, annotations: dict | None = None) -> dict:
@@ -158,10 +169,16 @@ def _entry(digest_seed: str, platform: dict | None, annotations: dict | None = N
 
 def test_a_per_arch_index_gives_its_platform_image_and_that_image_attestation():
     image = _entry("image", {"architecture": "arm64", "os": "linux", "variant": "v8"})
-    attestation = _entry("att", {"architecture": "unknown", "os": "unknown"},
-                         {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": image["digest"]})
-    unrelated = _entry("other-att", {"architecture": "unknown", "os": "unknown"},
-                       {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": "sha256:" + "0" * 64})
+    attestation = _entry(
+        "att",
+        {"architecture": "unknown", "os": "unknown"},
+        {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": image["digest"]},
+    )
+    unrelated = _entry(
+        "other-att",
+        {"architecture": "unknown", "os": "unknown"},
+        {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": "sha256:" + "0" * 64},
+    )
     source = source_from_index("t-arm64", "arm64", _index_of(image, attestation, unrelated))
     assert source.entry.digest == image["digest"] and str(source.entry.platform) == "linux/arm64/v8"
     assert [a.digest for a in source.attestations] == [attestation["digest"]]
@@ -184,7 +201,9 @@ def test_a_per_arch_index_without_exactly_one_matching_image_is_refused(entries)
 
 def test_an_image_whose_config_has_another_arch_is_refused():
     with pytest.raises(CheckFailed, match="is tagged amd64, but its image is linux/arm64"):
-        source_from_image("t-amd64", "amd64", _image("amd64"), platform_of_config(b'{"os":"linux","architecture":"arm64"}', "c"))
+        source_from_image(
+            "t-amd64", "amd64", _image("amd64"), platform_of_config(b'{"os":"linux","architecture":"arm64"}', "c")
+        )
 
 
 def test_request_budget():
@@ -225,7 +244,9 @@ _descriptor = st.builds(
     st.binary(max_size=8).map(sha256_digest),
     st.integers(0, 10**9),
     st.none() | _platform,
-    st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=8), max_size=2).map(lambda d: tuple(sorted(d.items()))),
+    st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=8), max_size=2).map(
+        lambda d: tuple(sorted(d.items()))
+    ),
 )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.stackfile import StackFile
+from pipelines.deploy.stack_file import StackFile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TAG = "percolate-v0.1.0"
@@ -26,8 +26,18 @@ def test_promote_writes_the_digests_into_the_stack_file_and_nothing_else(cli, ar
     area.push_build("percolate", sha=monorepo.head, number=12)
     before = stack.path.read_text()
 
-    result = cli("promote", TAG, "--registry", area.registry(), "--root", str(monorepo.root),
-                 "--stack-config", str(stack.path), "--json", env=clean_env)
+    result = cli(
+        "promote",
+        TAG,
+        "--registry",
+        area.registry(),
+        "--root",
+        str(monorepo.root),
+        "--stack-config",
+        str(stack.path),
+        "--json",
+        env=clean_env,
+    )
 
     assert result.code == 0, result.stderr
     data = result.json()
@@ -42,17 +52,28 @@ def test_promote_writes_the_digests_into_the_stack_file_and_nothing_else(cli, ar
 
 
 def test_a_blocked_version_is_refused_before_the_registry_is_touched(cli, area, monorepo, clean_env, stack: Any):
-    stack.path.write_text(stack.path.read_text().replace(
-        "      source: 2025.10.25.1430-build.123-v0.1.0-abc1234\n",
-        "      source: 2025.10.25.1430-build.123-v0.1.0-abc1234\n      blocked: [0.2.0]\n",
-    ))
+    stack.path.write_text(
+        stack.path.read_text().replace(
+            "      source: 2025.10.25.1430-build.123-v0.1.0-abc1234\n",
+            "      source: 2025.10.25.1430-build.123-v0.1.0-abc1234\n      blocked: [0.2.0]\n",
+        )
+    )
     monorepo.tag("percolate-v0.2.0")
     area.push_build("percolate", sha=monorepo.head, number=12, version="0.2.0")
     before = stack.path.read_bytes()
     tags_before = area.tags("percolate")
 
-    result = cli("promote", "percolate-v0.2.0", "--registry", area.registry(), "--root", str(monorepo.root),
-                 "--stack-config", str(stack.path), env=clean_env)
+    result = cli(
+        "promote",
+        "percolate-v0.2.0",
+        "--registry",
+        area.registry(),
+        "--root",
+        str(monorepo.root),
+        "--stack-config",
+        str(stack.path),
+        env=clean_env,
+    )
 
     assert result.code == 1
     assert "percolate 0.2.0 is blocked" in result.stderr

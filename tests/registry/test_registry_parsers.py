@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.errors import InputError
-from pipelines.registry import (
+from pipelines.core.errors import InputError
+from pipelines.edges.urls import parse_retry_after
+from pipelines.images.registry.client import (
     Credentials,
     RetryPolicy,
     backoff_delay,
@@ -24,9 +25,8 @@ from pipelines.registry import (
     parse_registry,
     read_docker_config,
 )
-from pipelines.urls import parse_retry_after
 
-NOW = datetime(2025, 10, 25, 14, 30, tzinfo=timezone.utc)
+NOW = datetime(2025, 10, 25, 14, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_bad_registries_name_the_problem(text, reason):
 
 _label = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=12)
 _component = st.builds(
-    lambda parts, seps: "".join(p + s for p, s in zip(parts, seps)) + parts[-1],
+    lambda parts, seps: "".join(p + s for p, s in zip(parts, seps, strict=False)) + parts[-1],
     st.lists(_label, min_size=2, max_size=4),
     st.lists(st.sampled_from([".", "_", "__", "-", "--"]), min_size=3, max_size=3),
 )
@@ -98,7 +98,11 @@ def test_parse_registry_accepts_or_says_why_never_crashes(text):
 def test_a_ghcr_challenge_parses():
     challenge = parse_challenge('Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:o/p:pull"')
     assert challenge.scheme == "bearer"
-    assert dict(challenge.params) == {"realm": "https://ghcr.io/token", "service": "ghcr.io", "scope": "repository:o/p:pull"}
+    assert dict(challenge.params) == {
+        "realm": "https://ghcr.io/token",
+        "service": "ghcr.io",
+        "scope": "repository:o/p:pull",
+    }
 
 
 _token = st.text(string.ascii_letters + string.digits + "_.-", min_size=1, max_size=10)
@@ -109,7 +113,9 @@ _token = st.text(string.ascii_letters + string.digits + "_.-", min_size=1, max_s
     st.dictionaries(_token, st.text(string.printable, max_size=30), max_size=4),
 )
 def test_challenges_round_trip_through_quoting(scheme, params):
-    quoted = ",".join('{}="{}"'.format(key, value.replace("\\", "\\\\").replace('"', '\\"')) for key, value in params.items())
+    quoted = ",".join(
+        '{}="{}"'.format(key, value.replace("\\", "\\\\").replace('"', '\\"')) for key, value in params.items()
+    )
     challenge = parse_challenge(f"{scheme} {quoted}")
     assert challenge.scheme == scheme.lower()
     assert dict(challenge.params) == {key.lower(): value for key, value in params.items()}
@@ -159,20 +165,43 @@ def _basic(user: str, password: str) -> str:
 @pytest.mark.parametrize(
     ("host", "environ", "config", "expected"),
     [
-        ("ghcr.io", {"REGISTRY_USERNAME": "u", "REGISTRY_PASSWORD": "p", "GITHUB_TOKEN": "t"},
-         _docker_config("ghcr.io", {"auth": _basic("d", "dp")}), ("u", "p", "REGISTRY_USERNAME/REGISTRY_PASSWORD")),
-        ("ghcr.io", {"GITHUB_TOKEN": "t", "GITHUB_ACTOR": "octocat"},
-         _docker_config("ghcr.io", {"auth": _basic("d", "dp")}), ("octocat", "t", "GITHUB_TOKEN")),
+        (
+            "ghcr.io",
+            {"REGISTRY_USERNAME": "u", "REGISTRY_PASSWORD": "p", "GITHUB_TOKEN": "t"},
+            _docker_config("ghcr.io", {"auth": _basic("d", "dp")}),
+            ("u", "p", "REGISTRY_USERNAME/REGISTRY_PASSWORD"),
+        ),
+        (
+            "ghcr.io",
+            {"GITHUB_TOKEN": "t", "GITHUB_ACTOR": "octocat"},
+            _docker_config("ghcr.io", {"auth": _basic("d", "dp")}),
+            ("octocat", "t", "GITHUB_TOKEN"),
+        ),
         ("quay.io", {"GITHUB_TOKEN": "t"}, None, None),
-        ("quay.io", {"GITHUB_TOKEN": "t"}, _docker_config("https://quay.io/v1/", {"auth": _basic("d", "p:w")}),
-         ("d", "p:w", "Docker config cfg")),
-        ("127.0.0.1:5000", {}, _docker_config("127.0.0.1:5000", {"username": "n", "password": "s"}),
-         ("n", "s", "Docker config cfg")),
+        (
+            "quay.io",
+            {"GITHUB_TOKEN": "t"},
+            _docker_config("https://quay.io/v1/", {"auth": _basic("d", "p:w")}),
+            ("d", "p:w", "Docker config cfg"),
+        ),
+        (
+            "127.0.0.1:5000",
+            {},
+            _docker_config("127.0.0.1:5000", {"username": "n", "password": "s"}),
+            ("n", "s", "Docker config cfg"),
+        ),
         ("127.0.0.1:5000", {}, _docker_config("127.0.0.1:5001", {"auth": _basic("d", "p")}), None),
         ("ghcr.io", {"REGISTRY_USERNAME": "", "REGISTRY_PASSWORD": ""}, {"credsStore": "desktop"}, None),
     ],
-    ids=["env-first", "github-token-for-ghcr", "github-token-not-elsewhere", "docker-auth-with-scheme",
-         "docker-user-password", "other-host", "anonymous"],
+    ids=[
+        "env-first",
+        "github-token-for-ghcr",
+        "github-token-not-elsewhere",
+        "docker-auth-with-scheme",
+        "docker-user-password",
+        "other-host",
+        "anonymous",
+    ],
 )
 def test_credential_sources_in_order(host, environ, config, expected):
     found = find_credentials(host, environ, config, "cfg")

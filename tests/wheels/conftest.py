@@ -19,15 +19,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 
-from pipelines.catalog import PROJECTS, Project
+from pipelines.core.catalog import PROJECTS, Project
 
 # One concrete platform tag per catalog wheel target (checked against the target's glob below).
 PLATFORM_TAGS = {
@@ -281,7 +281,7 @@ def json_index() -> Iterator[JsonIndex]:
     project_path = f"/simple/{wheel_project().distribution}/"
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             index.requests_seen.append((self.path, self.headers.get("Accept", "")))
             if self.path == project_path and "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
                 self._send(200, "application/vnd.pypi.simple.v1+json", json.dumps(index.page()).encode())
@@ -297,7 +297,7 @@ def json_index() -> Iterator[JsonIndex]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server API
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

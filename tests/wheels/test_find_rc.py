@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import CheckFailed
-from pipelines.packageindex import JSON_TYPE, parse_html_page, parse_json_page
+from pipelines.core.errors import CheckFailed
+from pipelines.wheels.index import JSON_TYPE, parse_html_page, parse_json_page
 
 
 def sha256(path: Path) -> str:
@@ -58,7 +58,9 @@ def test_pypiserver_the_newest_complete_rc_is_downloaded_and_checked(cli, rc_set
 def test_pypiserver_a_completed_rc_becomes_the_choice(cli, rc_sets, pypiserver, tmp_path):
     url, folder = pypiserver
     stock(rc_sets, folder)
-    shutil.copyfile(rc_sets.full_set("0.2.0rc3")["macos-arm64"], folder / rc_sets.full_set("0.2.0rc3")["macos-arm64"].name)
+    shutil.copyfile(
+        rc_sets.full_set("0.2.0rc3")["macos-arm64"], folder / rc_sets.full_set("0.2.0rc3")["macos-arm64"].name
+    )
     result = find_rc(cli, "--index", url, "--to", str(tmp_path / "rc"))
     assert result.code == 0, result.stderr
     assert result.stdout.startswith(f"chose percolate-rocks 0.2.0rc3 from {url}")
@@ -147,8 +149,8 @@ def test_bad_input_exits_2_without_a_traceback(cli, tmp_path, args, needle):
 
 
 def test_the_default_index_is_testpypi_where_rc_builds_publish():
-    from pipelines.catalog import TESTPYPI
     from pipelines.cli import build_parser
+    from pipelines.core.catalog import TESTPYPI
 
     args = build_parser().parse_args(["wheels", "find-rc", "percolate-rocks", "0.2.0", "--to", "out"])
     assert (args.index, args.source_dir) == (TESTPYPI.simple_url, None)
@@ -200,8 +202,9 @@ def test_in_a_checkout_the_rc_tag_must_be_on_the_release_tags_commit(cli, rc_set
     assert f"was built from {tested[:12]}" in refused.stderr
     assert not (tmp_path / "rc").exists()
 
-    allowed = find_rc(cli, "--from", str(folder), "--to", str(tmp_path / "rc"), "--allow-commit-mismatch", "--json",
-                      cwd=monorepo.root)
+    allowed = find_rc(
+        cli, "--from", str(folder), "--to", str(tmp_path / "rc"), "--allow-commit-mismatch", "--json", cwd=monorepo.root
+    )
     assert allowed.code == 0, allowed.stderr
     assert allowed.json()["commit_check"]["status"] == "mismatch-allowed"
 
@@ -219,4 +222,6 @@ def test_an_rc_tag_missing_from_the_checkout_is_refused(cli, rc_sets, monorepo, 
     monorepo.tag("percolate-rocks-v0.2.0")
     result = find_rc(cli, "--from", str(folder), "--to", str(tmp_path / "rc"), cwd=monorepo.root)
     assert result.code == 1
-    assert "RC percolate-rocks-v0.2.0-rc2 is not in this checkout" in result.stderr and "git fetch --tags" in result.stderr
+    assert (
+        "RC percolate-rocks-v0.2.0-rc2 is not in this checkout" in result.stderr and "git fetch --tags" in result.stderr
+    )

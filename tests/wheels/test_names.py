@@ -1,4 +1,4 @@
-"""The pure rules of pipelines.wheels: file-name parsing (property-tested), RC choice, promotion plans."""
+"""The pure rules of pipelines.wheels.select: file-name parsing (property-tested), RC choice, promotion plans."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from packaging.utils import canonicalize_name
 from packaging.utils import parse_wheel_filename as reference_parse
 from packaging.version import Version
 
-from pipelines.catalog import PROJECTS
-from pipelines.errors import CheckFailed, InputError
-from pipelines.versions import parse_release
-from pipelines.wheels import (
+from pipelines.core.catalog import PROJECTS
+from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.versions import parse_release
+from pipelines.wheels.select import (
     FileKind,
     parse_filename,
     parse_sdist_filename,
@@ -41,12 +41,15 @@ def rc_files(version: str, without: tuple[str, ...] = ()) -> list[str]:
 # --- file names -----------------------------------------------------------------------------------
 
 alnum = st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-distributions = st.builds(
-    lambda first, middle, last: first + middle + last,
-    alnum,
-    st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789_."), max_size=12),
-    alnum,
-) | alnum
+distributions = (
+    st.builds(
+        lambda first, middle, last: first + middle + last,
+        alnum,
+        st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789_."), max_size=12),
+        alnum,
+    )
+    | alnum
+)
 releases = st.lists(st.integers(0, 999), min_size=1, max_size=4).map(lambda parts: ".".join(map(str, parts)))
 versions = st.builds(
     lambda release, pre, post, dev: release + pre + post + dev,
@@ -62,9 +65,9 @@ builds = st.none() | st.builds(lambda d, rest: d + rest, st.sampled_from("012345
 
 @given(distributions, versions, builds, tag_sets, tag_sets, tag_sets)
 def test_wheel_names_round_trip(distribution, version, build, python_tag, abi_tag, platform_tag):
-    filename = "-".join(
-        [distribution, version] + ([build] if build else []) + [python_tag, abi_tag, platform_tag]
-    ) + ".whl"
+    filename = (
+        "-".join([distribution, version] + ([build] if build else []) + [python_tag, abi_tag, platform_tag]) + ".whl"
+    )
     name = parse_wheel_filename(filename)
     assert name.filename == filename
     assert (name.distribution, name.version, name.build) == (distribution, version, build)
@@ -197,10 +200,10 @@ def test_plan_renames_every_file_to_the_final_version():
         (rc_files("0.2.0rc3") + rc_files("0.2.0rc2"), "more than one release candidate"),
         (rc_files("0.2.0"), "not a release candidate of 0.2.0"),
         (rc_files("0.2.1rc1"), "not a release candidate of 0.2.0"),
-        (rc_files("0.2.0rc3") + ["percolate_reading-0.2.0rc3-py3-none-any.whl"], "another project"),
-        (rc_files("0.2.0rc3") + ["notes.txt"], "neither a wheel nor an sdist"),
+        ([*rc_files("0.2.0rc3"), "percolate_reading-0.2.0rc3-py3-none-any.whl"], "another project"),
+        ([*rc_files("0.2.0rc3"), "notes.txt"], "neither a wheel nor an sdist"),
         ([], "no files"),
-        (rc_files("0.2.0rc3") + [f"{DIST}-0.2.0c3.tar.gz"], "the same name"),
+        ([*rc_files("0.2.0rc3"), f"{DIST}-0.2.0c3.tar.gz"], "the same name"),
     ],
 )
 def test_plan_refuses_anything_but_one_rc_of_the_project(files, needle):

@@ -61,7 +61,15 @@ def rc_folder(rc_sets, tmp_path) -> Path:
 def promote(cli, tmp_path):
     def run(source: Path, *extra: str, to: Path | None = None):
         return cli(
-            "wheels", "promote", "--from", str(source), "--to", str(to or tmp_path / "release"), "--version", FINAL, *extra
+            "wheels",
+            "promote",
+            "--from",
+            str(source),
+            "--to",
+            str(to or tmp_path / "release"),
+            "--version",
+            FINAL,
+            *extra,
         )
 
     return run
@@ -148,9 +156,7 @@ def test_promoted_wheel_installs_in_a_fresh_venv_and_its_extension_runs(
         f"import {package}; from {package} import _core; "
         f"print(m.version(sys.argv[1]), {package}.add(40, 2), _core.__file__.endswith('.so'))"
     )
-    ran = subprocess.run(
-        [str(python), "-c", probe, package], capture_output=True, text=True, cwd=tmp_path, check=False
-    )
+    ran = subprocess.run([str(python), "-c", probe, package], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.split() == [FINAL, "42", "True"]
     # The renamed .data folder was found by the installer.

@@ -1,4 +1,4 @@
-"""pipelines.wheelfile on edge cases of real wheels: compression kept, weak or signed RECORDs refused."""
+"""pipelines.wheels.reversion on edge cases of real wheels: compression kept, weak or signed RECORDs refused."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import CheckFailed
-from pipelines.wheelfile import record_hash, rewrite_wheel
-from pipelines.wheels import parse_wheel_filename
+from pipelines.core.errors import CheckFailed
+from pipelines.wheels.reversion import record_hash, rewrite_wheel
+from pipelines.wheels.select import parse_wheel_filename
 
 RC, FINAL = "0.2.0rc3", "0.2.0"
 

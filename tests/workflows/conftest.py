@@ -10,16 +10,17 @@ a pushed tag starts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
-from pipelines.catalog import PROJECTS, Project
-from pipelines.tags import Stage
+from pipelines.core.catalog import PROJECTS, Project
+from pipelines.core.tags import Stage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GITHUB_DIR = REPO_ROOT / ".github"

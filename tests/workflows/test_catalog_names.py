@@ -2,7 +2,7 @@
 
 Project names, image repositories, platforms, wheel targets, Argo CD applications,
 GitHub environments and the Pulumi stack are spelt in YAML by hand (GitHub reads
-no Python); these tests make every such spelling agree with `pipelines.catalog`.
+no Python); these tests make every such spelling agree with `pipelines.core.catalog`.
 """
 
 from __future__ import annotations
@@ -11,19 +11,20 @@ import re
 
 import pytest
 
-from pipelines.catalog import (
+from pipelines.core.catalog import (
     DEFAULT_REGISTRY,
     PRODUCTION_ENVIRONMENT,
     PROJECTS,
     PULUMI_PROJECT,
     PULUMI_STACK,
+    PYPI,
     STAGING_ENVIRONMENT,
+    TESTPYPI,
     image_projects,
     project_for_application,
 )
-from pipelines.tags import Stage
-from pipelines.catalog import PYPI, TESTPYPI
-from pipelines.trustedpublishers import expected_publishers
+from pipelines.core.tags import Stage
+from pipelines.wheels.trusted_publishers import expected_publishers
 
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
 
@@ -40,7 +41,9 @@ def allowed_names() -> set[str]:
 
 def test_every_percolate_name_in_the_yaml_is_a_catalog_name(workflows, github_dir):
     allowed = allowed_names()
-    texts = {w.name: w.text for w in workflows.values()} | {"dependabot.yml": (github_dir / "dependabot.yml").read_text()}
+    texts = {w.name: w.text for w in workflows.values()} | {
+        "dependabot.yml": (github_dir / "dependabot.yml").read_text()
+    }
     seen = set()
     for name, text in texts.items():
         for token in re.findall(r"(?<![\w-])percolate(?:[-_][a-z]+)*", text):
@@ -69,7 +72,9 @@ def callers_of(workflows, called: str) -> dict[str, str]:
 @pytest.mark.parametrize("stage", list(Stage))
 def test_each_image_project_calls_the_shared_workflow_with_its_own_name(workflows, tag_workflows, stage):
     callers = callers_of(workflows, f"_{stage.value}-image.yml")
-    expected = {name: project.name for name, (project, s) in tag_workflows.items() if s is stage and project.ships_images}
+    expected = {
+        name: project.name for name, (project, s) in tag_workflows.items() if s is stage and project.ships_images
+    }
     assert callers == expected
     assert set(expected.values()) == {p.name for p in image_projects()}
 
@@ -113,7 +118,10 @@ def test_every_argo_cd_application_is_gated_and_rolled_back_as_its_project(workf
         project = project_for_application(application).name
         rollbacks = [s for s in steps if s.run and re.search(rf"pipelines rollback {project} ", s.run)]
         assert len(rollbacks) == 1, f"one rollback of {project}"
-        assert rollbacks[0].data["if"] == f"contains(fromJSON('[\"failed\", \"timeout\"]'), steps.gate-{application}.outputs.outcome)"
+        assert (
+            rollbacks[0].data["if"]
+            == f'contains(fromJSON(\'["failed", "timeout"]\'), steps.gate-{application}.outputs.outcome)'
+        )
 
 
 def test_publishing_runs_in_the_catalogs_environments(workflows):
@@ -139,7 +147,10 @@ def test_trusted_publishing_jobs(workflows, tag_workflows):
         ("release-rocks.yml", "publish-pypi"): None,
     }
     publishers = {
-        (step.workflow, step.job_id): step for w in workflows.values() for step in w.steps() if step.action == PUBLISH_ACTION
+        (step.workflow, step.job_id): step
+        for w in workflows.values()
+        for step in w.steps()
+        if step.action == PUBLISH_ACTION
     }
     assert set(publishers) == set(expected)
     for (name, job_id), step in publishers.items():

@@ -14,14 +14,14 @@ import fnmatch
 import io
 import re
 import shlex
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
-from pipelines.catalog import DEFAULT_REGISTRY, image_projects
 from pipelines.cli import build_parser
-from pipelines.tags import Stage, format_tag
-from pipelines.versions import ProjectVersion
+from pipelines.core.catalog import DEFAULT_REGISTRY, image_projects
+from pipelines.core.tags import Stage, format_tag
+from pipelines.core.versions import ProjectVersion
 
 VERSION = ProjectVersion(0, 2, 0)
 DIGEST = "sha256:" + "ab" * 32

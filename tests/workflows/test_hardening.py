@@ -140,7 +140,9 @@ def test_every_action_is_pinned_to_a_full_commit_with_its_version(workflows):
 def test_the_pin_check_reads_every_uses_line(workflows):
     """The line-based pin check above must see every `uses:` the parsed files hold."""
     for workflow in workflows.values():
-        parsed = [s.uses for s in workflow.steps() if s.uses] + [j.data["uses"] for j in workflow.jobs.values() if j.calls]
+        parsed = [s.uses for s in workflow.steps() if s.uses] + [
+            j.data["uses"] for j in workflow.jobs.values() if j.calls
+        ]
         seen = re.findall(r"^\s*(?:-\s+)?uses:\s*(\S+)", workflow.text, re.MULTILINE)
         assert sorted(parsed) == sorted(seen), workflow.name
 

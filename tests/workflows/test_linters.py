@@ -62,7 +62,14 @@ def invalid_repo(tmp_path: Path) -> Path:
 def run_zizmor(directory: Path) -> subprocess.CompletedProcess[str]:
     # The auditor persona reports everything, down to the findings the regular persona hides;
     # strict collection fails on a file zizmor cannot read as a workflow instead of skipping it.
-    command = ["--offline", "--persona=auditor", "--collect=all", "--strict-collection", "--format=json", "--no-progress"]
+    command = [
+        "--offline",
+        "--persona=auditor",
+        "--collect=all",
+        "--strict-collection",
+        "--format=json",
+        "--no-progress",
+    ]
     return run([BIN / "zizmor", *command, ".github"], directory)
 
 
@@ -79,7 +86,9 @@ def describe_findings(findings: list[dict]) -> str:
         path = location["symbolic"]["key"].get("Local", {}).get("verbatim_path", "?")
         row = location["concrete"]["location"]["start_point"]["row"] + 1
         severity = finding["determinations"]["severity"]
-        lines.append(f"{path}:{row}: {finding['ident']} ({severity}): {finding['desc']}: {location['concrete']['feature']}")
+        lines.append(
+            f"{path}:{row}: {finding['ident']} ({severity}): {finding['desc']}: {location['concrete']['feature']}"
+        )
     return "\n".join(lines)
 
 
@@ -118,7 +127,9 @@ SHELLCHECK = "/usr/bin/shellcheck"
 
 def actionlint(directory: Path) -> list[dict]:
     # Debian's shellcheck (installed by `make test`) checks every run: script; pyflakes has no scripts to check.
-    result = run([ACTIONLINT, "-no-color", f"-shellcheck={SHELLCHECK}", "-pyflakes=", "-format", "{{json .}}"], directory)
+    result = run(
+        [ACTIONLINT, "-no-color", f"-shellcheck={SHELLCHECK}", "-pyflakes=", "-format", "{{json .}}"], directory
+    )
     assert result.returncode in (0, 1), f"actionlint could not run: {result.stderr}"
     return json.loads(result.stdout or "[]")
 

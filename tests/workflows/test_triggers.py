@@ -1,6 +1,6 @@
 """Which workflow a pushed tag starts: GitHub's filter patterns, checked against the tag grammar.
 
-The tag grammar of `pipelines.tags` is the truth: a tag it accepts starts exactly
+The tag grammar of `pipelines.core.tags` is the truth: a tag it accepts starts exactly
 the build (RC) or release workflow of its project, and a tag it refuses starts none.
 Filter patterns are globs, not regular expressions, so the matcher here follows
 GitHub's cheat sheet and is itself property-tested first.
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pipelines.catalog import PROJECTS, project_names
-from pipelines.errors import InputError
-from pipelines.tags import parse_tag
+from pipelines.core.catalog import PROJECTS, project_names
+from pipelines.core.errors import InputError
+from pipelines.core.tags import parse_tag
 
 SPECIALS = "*?+[]!\\"
 plain_text = st.text(alphabet=st.characters(codec="ascii", exclude_characters=SPECIALS), max_size=20)
@@ -80,7 +80,14 @@ def test_a_later_negative_pattern_excludes_and_a_later_positive_one_includes_aga
 def test_set_ranges_and_members(filter_patterns):
     patterns = filter_patterns(["[CB]at", "[1-2]00", "x[0-9a-f]"])
     assert [patterns.matches(n) for n in ("Cat", "Bat", "Rat", "100", "200", "300", "xf", "xg")] == [
-        True, True, False, True, True, False, True, False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
     ]
 
 
@@ -99,7 +106,11 @@ def expected_workflows(tag: str, tag_workflows) -> set[str]:
         parsed = parse_tag(tag)
     except InputError:
         return set()
-    return {name for name, (project, stage) in tag_workflows.items() if (project.name, stage) == (parsed.project, parsed.stage)}
+    return {
+        name
+        for name, (project, stage) in tag_workflows.items()
+        if (project.name, stage) == (parsed.project, parsed.stage)
+    }
 
 
 def started(tag: str, workflows) -> set[str]:
@@ -109,12 +120,45 @@ def started(tag: str, workflows) -> set[str]:
 VERSIONS = ("0.1.0", "1.2.3", "10.0.20", "0.0.0", "2.10.100")
 RCS = ("", "-rc1", "-rc9", "-rc10", "-rc23", "-rc100")
 MALFORMED_SUFFIXES = (
-    "-v01.2.3", "-v1.02.3", "-v1.2.03", "-v00.1.0", "-v1.2.3-rc0", "-v1.2.3-rc01", "-v1.2.3-rc00", "-v1.2.3-rc",
-    "-v1.2.3-rc1a", "-v1.2.3-beta1", "-v1.2.3-RC1", "-v1.2.3rc1", "-v1.2.3-rc-1", "-v1.2.3-rc1-rc2", "-v1.2",
-    "-v1.2.3.4", "-v1..3", "-v1.2.", "-1.2.3", "-V1.2.3", "-vv1.2.3", "-v-1.2.3", "-v1.2.3-", "-v1.2.3/x",
-    "-v1.2.3-rc1/x", "-v1.2.3+build", "-v", "", "-v1.2.3 ", "-va.b.c",
+    "-v01.2.3",
+    "-v1.02.3",
+    "-v1.2.03",
+    "-v00.1.0",
+    "-v1.2.3-rc0",
+    "-v1.2.3-rc01",
+    "-v1.2.3-rc00",
+    "-v1.2.3-rc",
+    "-v1.2.3-rc1a",
+    "-v1.2.3-beta1",
+    "-v1.2.3-RC1",
+    "-v1.2.3rc1",
+    "-v1.2.3-rc-1",
+    "-v1.2.3-rc1-rc2",
+    "-v1.2",
+    "-v1.2.3.4",
+    "-v1..3",
+    "-v1.2.",
+    "-1.2.3",
+    "-V1.2.3",
+    "-vv1.2.3",
+    "-v-1.2.3",
+    "-v1.2.3-",
+    "-v1.2.3/x",
+    "-v1.2.3-rc1/x",
+    "-v1.2.3+build",
+    "-v",
+    "",
+    "-v1.2.3 ",
+    "-va.b.c",
 )
-OTHER_TAGS = ("v1.2.3", "percolate-foo-v1.0.0", "Percolate-v1.0.0", "xpercolate-v1.0.0", "release-1", "percolate-rocks-reading-v1.0.0")
+OTHER_TAGS = (
+    "v1.2.3",
+    "percolate-foo-v1.0.0",
+    "Percolate-v1.0.0",
+    "xpercolate-v1.0.0",
+    "release-1",
+    "percolate-rocks-reading-v1.0.0",
+)
 
 TAG_TABLE = sorted(
     {f"{p.name}-v{version}{rc}" for p in PROJECTS for version in VERSIONS for rc in RCS}
@@ -134,7 +178,9 @@ def test_a_tag_starts_exactly_the_workflow_of_its_project_and_stage(workflows, t
     assert started(tag, workflows) == expected_workflows(tag, tag_workflows)
 
 
-version_part = st.one_of(st.integers(min_value=0, max_value=120).map(str), st.from_regex(r"0[0-9]{1,2}", fullmatch=True))
+version_part = st.one_of(
+    st.integers(min_value=0, max_value=120).map(str), st.from_regex(r"0[0-9]{1,2}", fullmatch=True)
+)
 suffix = st.one_of(
     st.just(""),
     st.builds(lambda n: f"-rc{n}", version_part),

@@ -1,0 +1,17 @@
+"""Content digests, the one spelling every artifact is addressed by: `sha256:` and 64 lower-case hex digits."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+DIGEST_FORM = "sha256: followed by 64 lower-case hex digits"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def is_digest(text: str) -> bool:
+    return bool(_DIGEST.fullmatch(text))

@@ -1,0 +1,168 @@
+"""Project versions: the X.Y.Z[-pre] values, their PEP 440 and Cargo spellings, and the agreement rules.
+
+Python packages spell a release candidate `0.2.0rc1` (PEP 440), Cargo spells it
+`0.2.0-rc.1` (SemVer). Both are parsed into one `ProjectVersion`, and `packaging`
+does the PEP 440 side of every conversion. Only the subset both worlds can express
+is accepted: MAJOR.MINOR.PATCH with an optional alpha, beta or rc number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from pipelines.core.errors import CheckFailed, InputError
+
+_NUMBER = r"(?:0|[1-9][0-9]*)"
+_CARGO = re.compile(rf"({_NUMBER})\.({_NUMBER})\.({_NUMBER})(?:-(alpha|beta|rc)\.([1-9][0-9]*))?")
+_CARGO_PRE = {"alpha": "a", "beta": "b", "rc": "rc"}
+_PEP440_PRE = {short: long for long, short in _CARGO_PRE.items()}
+_SUPPORTED = "MAJOR.MINOR.PATCH with an optional rcN, aN or bN (PEP 440) / -rc.N, -alpha.N, -beta.N (Cargo)"
+
+
+@dataclass(frozen=True)
+class ProjectVersion:
+    """A version both PEP 440 and Cargo can spell: X.Y.Z with an optional (kind, number) pre-release."""
+
+    major: int
+    minor: int
+    patch: int
+    pre: tuple[str, int] | None = None  # kind is "a", "b" or "rc", as packaging names them
+
+    @property
+    def release(self) -> str:
+        """The final version this one leads to: `0.2.0` for `0.2.0rc1`."""
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    @property
+    def is_prerelease(self) -> bool:
+        return self.pre is not None
+
+    def pep440(self) -> str:
+        return self.release + (f"{self.pre[0]}{self.pre[1]}" if self.pre else "")
+
+    def cargo(self) -> str:
+        return self.release + (f"-{_PEP440_PRE[self.pre[0]]}.{self.pre[1]}" if self.pre else "")
+
+    def with_rc(self, number: int) -> ProjectVersion:
+        return ProjectVersion(self.major, self.minor, self.patch, ("rc", number))
+
+    def sort_key(self) -> Version:
+        return Version(self.pep440())
+
+    def __str__(self) -> str:
+        return self.pep440()
+
+
+def parse_pep440(text: str) -> ProjectVersion:
+    """Parse a PEP 440 version such as `0.2.0` or `0.2.0rc1` (normalised spellings accepted)."""
+    try:
+        parsed = Version(text)
+    except InvalidVersion:
+        raise InputError(f"{text!r} is not a PEP 440 version", hint=f"use {_SUPPORTED}") from None
+    if parsed.epoch or parsed.post is not None or parsed.dev is not None or parsed.local or len(parsed.release) != 3:
+        raise InputError(f"{text!r} cannot be expressed in both PEP 440 and Cargo SemVer", hint=f"use {_SUPPORTED}")
+    major, minor, patch = parsed.release
+    return ProjectVersion(major, minor, patch, parsed.pre)
+
+
+def parse_cargo(text: str) -> ProjectVersion:
+    """Parse a Cargo SemVer version such as `0.2.0` or `0.2.0-rc.1`."""
+    if not _CARGO.fullmatch(text):
+        raise InputError(f"{text!r} is not a Cargo version we can publish", hint=f"use {_SUPPORTED}")
+    # packaging reads SemVer's `-rc.1` as PEP 440's `rc1`: one parser for both spellings.
+    return parse_pep440(str(Version(text)))
+
+
+def parse_version(text: str) -> ProjectVersion:
+    """Parse either spelling: `0.2.0-rc.1` (Cargo) or `0.2.0rc1` (PEP 440)."""
+    return parse_cargo(text) if _CARGO.fullmatch(text) else parse_pep440(text)
+
+
+def parse_release(text: str) -> ProjectVersion:
+    """Parse a final version MAJOR.MINOR.PATCH, refusing pre-releases."""
+    version = parse_version(text)
+    if version.is_prerelease:
+        raise InputError(f"{text!r} is a pre-release", hint=f"give the final version, e.g. {version.release}")
+    return version
+
+
+def pep440_to_cargo(text: str) -> str:
+    return parse_pep440(text).cargo()
+
+
+def cargo_to_pep440(text: str) -> str:
+    return parse_cargo(text).pep440()
+
+
+@dataclass(frozen=True)
+class VersionReading:
+    """What one version file says: where, under which key, the raw text, and its parsed value."""
+
+    path: str
+    key: str
+    raw: str
+    version: ProjectVersion | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """The outcome of comparing a project's version files with each other and with a tag."""
+
+    project: str
+    readings: tuple[VersionReading, ...]
+    expected: ProjectVersion | None
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def version(self) -> ProjectVersion | None:
+        """The version of record: the first file's, when it parsed."""
+        return self.readings[0].version if self.readings else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "ok": self.ok,
+            "version": str(self.version) if self.version else None,
+            "expected": str(self.expected) if self.expected else None,
+            "files": [{"path": r.path, "key": r.key, "value": r.raw, "problem": r.problem} for r in self.readings],
+            "problems": list(self.problems),
+        }
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise CheckFailed(
+                f"{self.project}: version files do not agree"
+                + (f" with {self.expected}" if self.expected else "")
+                + ":\n  - "
+                + "\n  - ".join(self.problems),
+                hint=f"set every file to the same version: python -m pipelines versions bump {self.project} VERSION",
+            )
+
+
+def check_versions(
+    project: str, readings: Iterable[VersionReading], expected: ProjectVersion | None = None
+) -> VersionCheck:
+    """Check that every reading parsed, that all agree, and that they equal `expected` when given."""
+    readings = tuple(readings)
+    problems = [f"{r.path} ({r.key}): {r.problem}" for r in readings if r.problem]
+    parsed = [r for r in readings if r.version is not None]
+    if parsed:
+        record = parsed[0]
+        for other in parsed[1:]:
+            if other.version != record.version:
+                problems.append(
+                    f"{other.path} ({other.key}) says {other.raw}, but {record.path} ({record.key}) says {record.raw}"
+                )
+        if expected is not None and record.version != expected:
+            problems.append(f"the tag says {expected}, but {record.path} ({record.key}) says {record.raw}")
+    return VersionCheck(project, readings, expected, tuple(problems))

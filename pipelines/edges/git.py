@@ -1,0 +1,127 @@
+"""A thin edge over the `git` command: the checkout's root, tags, commits, file history,
+and the few writes a deploy pull request needs (a worktree, a commit, a push).
+
+The rules never import this module; commands read git through it and hand plain
+values (tag names, SHAs, file texts) to the rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pipelines.core.errors import CheckFailed, InputError
+
+# Who commits when the machine has no git identity (a fresh Actions runner).
+BOT_NAME = "github-actions[bot]"
+BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+
+
+class Git:
+    """Queries and the few writes the pipelines make against the git repository at `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def toplevel(cls, start: Path | None = None) -> Git:
+        """The repository containing `start` (default: the working directory)."""
+        where = start or Path.cwd()
+        try:
+            result = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel"], cwd=where, capture_output=True, text=True, check=False
+            )
+        except FileNotFoundError:
+            raise InputError("git is not installed", hint="install git, or pass --root DIR") from None
+        if result.returncode != 0:
+            raise InputError(f"{where} is not inside a git checkout", hint="run from the monorepo, or pass --root DIR")
+        return cls(Path(result.stdout.strip()))
+
+    def _run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **(env or {})},
+        )
+
+    def _check(self, *args: str, env: dict[str, str] | None = None) -> str:
+        result = self._run(*args, env=env)
+        if result.returncode != 0:
+            raise CheckFailed(f"git {args[0]} failed in {self.root}: {result.stderr.strip()}", hint="see git's message")
+        return result.stdout
+
+    def tags(self) -> list[str]:
+        """Every tag name of the repository (fetch tags first in CI: a shallow clone has none)."""
+        result = self._run("tag", "--list")
+        if result.returncode != 0:
+            raise InputError(f"cannot list git tags in {self.root}: {result.stderr.strip()}", hint="pass --root DIR")
+        return result.stdout.split()
+
+    def commit_of(self, ref: str) -> str | None:
+        """The full SHA of the commit `ref` points at (through annotated tags), or None when unknown."""
+        result = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def file_history(self, path: str) -> list[tuple[str, str]]:
+        """(commit, text) of every committed version of `path`, newest first."""
+        commits = self._check("log", "--format=%H", "--end-of-options", "HEAD", "--", path).split()
+        history = []
+        for commit in commits:
+            shown = self._run("show", f"{commit}:{path}")
+            if shown.returncode == 0:  # a commit that deleted the file has no version of it
+                history.append((commit, shown.stdout))
+        return history
+
+    def subjects(self, revisions: str, path: str) -> list[str]:
+        """`SHA7 subject` of each commit in `revisions` that touched `path`, newest first."""
+        return self._check("log", "--format=%h %s", "--end-of-options", revisions, "--", path).splitlines()
+
+    def fetch(self, remote: str, *refspecs: str, token: str | None = None) -> None:
+        self._check("fetch", "--quiet", "--tags", remote, *refspecs, env=self._auth(remote, token))
+
+    def add_worktree(self, path: Path, commit: str) -> Git:
+        self._check("worktree", "add", "--quiet", "--detach", str(path), commit)
+        return Git(path)
+
+    def remove_worktree(self, path: Path) -> None:
+        self._run("worktree", "remove", "--force", str(path))
+
+    def commit_file(self, path: str, message: str, branch: str) -> str:
+        """Commit `path` on a new (or reset) `branch`; returns the commit's SHA."""
+        self._check("checkout", "--quiet", "-B", branch)
+        self._check("add", "--", path)
+        identity = (
+            []
+            if self._run("config", "user.email").stdout.strip()
+            else [
+                "-c",
+                f"user.name={BOT_NAME}",
+                "-c",
+                f"user.email={BOT_EMAIL}",
+            ]
+        )
+        self._check(*identity, "commit", "--quiet", "--message", message)
+        return self._check("rev-parse", "HEAD").strip()
+
+    def push(self, remote: str, branch: str, *, token: str | None = None) -> None:
+        """Force-push `branch`: a deploy branch is always rebuilt from the newest main."""
+        self._check("push", "--quiet", "--force", remote, f"HEAD:refs/heads/{branch}", env=self._auth(remote, token))
+
+    def _auth(self, remote: str, token: str | None) -> dict[str, str]:
+        """An HTTP auth header for an https remote, passed through the environment, never on the command line."""
+        url = self._run("remote", "get-url", remote).stdout.strip()
+        parts = urlsplit(url)
+        if token is None or parts.scheme != "https":
+            return {}
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        }

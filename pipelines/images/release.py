@@ -1,0 +1,120 @@
+"""Carrying out an image promotion: read the registry, apply the rules of `pipelines.images.rules`, write.
+
+`promote_release` is the library entry point: the `promote` command calls it, and so
+can the deployment stage that writes the digests into the stack config. The order
+keeps the registry safe: every read and every check (build chosen, commit, platforms,
+release tags that would move) happens before the first write, platform tags are
+written before the index that lists them, and a re-run skips what already holds the
+right digest, so a run that failed half-way is completed by the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipelines.core.catalog import Project, get_image_project
+from pipelines.core.release_commit import check_commit
+from pipelines.core.versions import ProjectVersion
+from pipelines.images.manifests import platform_of_config
+from pipelines.images.registry.client import RegistryClient
+from pipelines.images.rules import (
+    PlatformSource,
+    PromotionResult,
+    choose_build,
+    describe_skipped,
+    plan_promotion,
+    release_tags,
+    source_from_image,
+    source_from_index,
+)
+
+
+def _read_source(client: RegistryClient, repository: str, arch: str, build_tag: str) -> PlatformSource:
+    manifest = client.get_manifest(repository, build_tag)
+    if manifest.is_index:
+        return source_from_index(build_tag, arch, manifest)
+    config = manifest.config()
+    where = f"config {config.digest} of {build_tag}"
+    return source_from_image(
+        build_tag, arch, manifest, platform_of_config(client.get_blob(repository, config.digest), where)
+    )
+
+
+def promote_release(
+    project: Project,
+    version: ProjectVersion,
+    client: RegistryClient,
+    *,
+    release_tag: str,
+    release_commit: str | None,
+    in_checkout: bool,
+    allow_commit_mismatch: bool = False,
+    dry_run: bool = False,
+    say: Callable[[str], None] = lambda message: None,
+) -> PromotionResult:
+    """Promote the newest complete RC build of `version` to its release tags; CheckFailed when it must not.
+
+    `release_commit` is the commit `release_tag` points at in the checkout (None when the
+    tag is not there); `in_checkout` False skips the commit check. A dry run reads and
+    checks everything and writes nothing.
+    """
+    image_name = str(get_image_project(project.name).image_name)
+    repository = client.location.repository(image_name)
+    full_name = f"{client.location.host}/{repository}"
+    say(f"listing the tags of {full_name}")
+    listing = client.list_tags(repository)
+    say(f"  {len(listing.tags)} tags in {listing.pages} page(s)")
+    choice = choose_build(listing.tags, version, project.platforms)
+    skipped = describe_skipped(choice, project.platforms)
+    for line in skipped:
+        say(f"skipping incomplete build {line}")
+    build = choice.build
+    say(f"newest complete build of {version.release}: {build.name}")
+    commit = check_commit(
+        f"build {build.name}",
+        build.sha,
+        release_tag,
+        release_commit,
+        in_checkout=in_checkout,
+        allow_mismatch=allow_commit_mismatch,
+    )
+    say(f"commit check {commit.status.value}: {commit.detail}")
+
+    sources = []
+    for arch in project.platforms:
+        build_tag = build.tag_for(arch).tag
+        say(f"reading {arch}: {build_tag}")
+        sources.append(_read_source(client, repository, arch, build_tag))
+    present = set(listing.tags)
+    existing = {
+        tag: client.head_manifest(repository, tag) if tag in present else None
+        for tag in release_tags(version, project.platforms)
+    }
+    plan = plan_promotion(build, version, sources, existing)
+    notes = tuple(source.note for source in plan.sources if source.note)
+    for note in notes:
+        say(note)
+
+    for write in plan.unchanged:
+        say(f"{write.tag} already holds {write.manifest.digest}: unchanged")
+    for write in plan.to_write:
+        if dry_run:
+            say(f"would write {write.tag} -> {write.manifest.digest}")
+            continue
+        say(f"writing {write.tag} -> {write.manifest.digest}")
+        client.put_manifest(repository, write.tag, write.manifest)
+
+    return PromotionResult(
+        project=project.name,
+        repository=full_name,
+        version=version.release,
+        source=build.name,
+        platforms={source.arch: source.manifest.digest for source in plan.sources},
+        index_digest=plan.index.digest,
+        tags_written=tuple(write.tag for write in plan.to_write),
+        tags_unchanged=tuple(write.tag for write in plan.unchanged),
+        dry_run=dry_run,
+        commit_check=commit,
+        skipped_builds=skipped,
+        notes=notes,
+    )

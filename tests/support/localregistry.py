@@ -1,0 +1,556 @@
+"""A real OCI registry on loopback, real images in it, skopeo to read them back, and a fault proxy.
+
+Used by the fixtures of tests/registry (conftest.py) and by benchmarks/bench_promote.py.
+Nothing here uses the code under test to write or read the registry: images are pushed
+with plain HTTP requests and read back with Debian's skopeo, an independent client.
+
+- `LocalRegistry`: Debian's `docker-registry` (distribution 2.8) on a free loopback port,
+  filesystem storage in a temp folder.
+- `ImagePusher`: real minimal images (gzip'd tar layer, config, manifest) per platform,
+  either as a plain manifest (OCI or Docker schema 2) or, like buildx, as a per-arch
+  index holding the image and its in-toto attestation manifest.
+- `Skopeo`: `skopeo inspect --raw`, `list-tags` and `copy` against the registry.
+- `FaultProxy`: a small HTTP proxy in front of the registry that paginates tag lists,
+  demands Bearer tokens from its own token service, and injects 429/5xx with
+  Retry-After and dropped connections on request.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import gzip
+import hashlib
+import http.client
+import io
+import json
+import re
+import secrets
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import requests
+
+DOCKER_REGISTRY = "/usr/bin/docker-registry"
+SKOPEO = "/usr/bin/skopeo"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+_LAYER_TYPES = {
+    OCI_MANIFEST: "application/vnd.oci.image.layer.v1.tar+gzip",
+    DOCKER_MANIFEST: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+}
+_CONFIG_TYPES = {
+    OCI_MANIFEST: "application/vnd.oci.image.config.v1+json",
+    DOCKER_MANIFEST: "application/vnd.docker.container.image.v1+json",
+}
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LocalRegistry:
+    """Debian's docker-registry serving plain HTTP on 127.0.0.1:<free port>, storing under `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LocalRegistry:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        config = self.folder / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+            "storage:\n"
+            f"  filesystem:\n    rootdirectory: {self.folder / 'storage'}\n"
+            "  delete:\n    enabled: true\n"
+            "  cache:\n    blobdescriptor: inmemory\n"
+            f"http:\n  addr: {self.host}\n"
+        )
+        log = open(self.folder / "registry.log", "wb")
+        self._process = subprocess.Popen([DOCKER_REGISTRY, "serve", str(config)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"docker-registry exited: {(self.folder / 'registry.log').read_text()}")
+            try:
+                if requests.get(f"http://{self.host}/v2/", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"docker-registry did not answer on {self.host}")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+def _layer(seed: str) -> tuple[bytes, bytes]:
+    """A gzip'd tar with one file, and the uncompressed tar (its diff_id is the tar's digest)."""
+    raw = io.BytesIO()
+    content = f"built from {seed}\n".encode()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo("app/build.txt")
+        info.size, info.mtime, info.mode = len(content), 0, 0o644
+        tar.addfile(info, io.BytesIO(content))
+    tar_bytes = raw.getvalue()
+    return gzip.compress(tar_bytes, mtime=0), tar_bytes
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """A manifest as pushed: its media type, exact bytes and digest."""
+
+    media_type: str
+    data: bytes
+
+    @property
+    def digest(self) -> str:
+        return sha256(self.data)
+
+
+class ImagePusher:
+    """Pushes blobs and manifests with plain HTTP requests (no code under test involved)."""
+
+    def __init__(self, host: str) -> None:
+        self.base = f"http://{host}"
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def blob(self, repository: str, data: bytes) -> str:
+        digest = sha256(data)
+        if self.session.head(f"{self.base}/v2/{repository}/blobs/{digest}").status_code == 200:
+            return digest
+        started = self.session.post(f"{self.base}/v2/{repository}/blobs/uploads/")
+        started.raise_for_status()
+        location = started.headers["Location"]
+        url = location if location.startswith("http") else self.base + location
+        done = self.session.put(
+            url, params={"digest": digest}, data=data, headers={"Content-Type": "application/octet-stream"}
+        )
+        done.raise_for_status()
+        return digest
+
+    def manifest(self, repository: str, reference: str, pushed: Pushed) -> Pushed:
+        response = self.session.put(
+            f"{self.base}/v2/{repository}/manifests/{reference}",
+            data=pushed.data,
+            headers={"Content-Type": pushed.media_type},
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"PUT {repository}:{reference} -> {response.status_code} {response.text}")
+        return pushed
+
+    def image(
+        self, repository: str, arch: str, seed: str, *, media_type: str = OCI_MANIFEST, config_arch: str | None = None
+    ) -> Pushed:
+        """Push the blobs of a real minimal linux image and return its (not yet tagged) manifest."""
+        layer, tar_bytes = _layer(seed)
+        config = json.dumps(
+            {
+                "architecture": config_arch or arch,
+                "os": "linux",
+                "config": {"Cmd": ["/app/run"]},
+                "rootfs": {"type": "layers", "diff_ids": [sha256(tar_bytes)]},
+            },
+            separators=(",", ":"),
+        ).encode()
+        document = {
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "config": {
+                "mediaType": _CONFIG_TYPES[media_type],
+                "digest": self.blob(repository, config),
+                "size": len(config),
+            },
+            "layers": [
+                {"mediaType": _LAYER_TYPES[media_type], "digest": self.blob(repository, layer), "size": len(layer)}
+            ],
+        }
+        return Pushed(media_type, json.dumps(document, indent=2).encode())
+
+    def buildx_index(self, repository: str, arch: str, seed: str) -> Pushed:
+        """Like a buildx push with provenance: an index of the image and its attestation manifest."""
+        image = self.image(repository, arch, seed)
+        self.manifest(repository, image.digest, image)
+        statement = json.dumps(
+            {"_type": "https://in-toto.io/Statement/v0.1", "subject": [{"digest": {"sha256": image.digest[7:]}}]}
+        ).encode()
+        config = b'{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":[]}}'
+        attestation = Pushed(
+            OCI_MANIFEST,
+            json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "config": {
+                        "mediaType": _CONFIG_TYPES[OCI_MANIFEST],
+                        "digest": self.blob(repository, config),
+                        "size": len(config),
+                    },
+                    "layers": [
+                        {
+                            "mediaType": "application/vnd.in-toto+json",
+                            "digest": self.blob(repository, statement),
+                            "size": len(statement),
+                            "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"},
+                        }
+                    ],
+                }
+            ).encode(),
+        )
+        self.manifest(repository, attestation.digest, attestation)
+        index = {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": image.digest,
+                    "size": len(image.data),
+                    "platform": {"architecture": arch, "os": "linux"},
+                },
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": attestation.digest,
+                    "size": len(attestation.data),
+                    "annotations": {
+                        "vnd.docker.reference.digest": image.digest,
+                        "vnd.docker.reference.type": "attestation-manifest",
+                    },
+                    "platform": {"architecture": "unknown", "os": "unknown"},
+                },
+            ],
+        }
+        return Pushed(OCI_INDEX, json.dumps(index, indent=2).encode())
+
+    def platform_image(
+        self, repository: str, tag: str, arch: str, *, shape: str = "oci", config_arch: str | None = None
+    ) -> Pushed:
+        """Push one platform image of a build under `tag`: shape `oci`, `docker` or `buildx`."""
+        if shape == "buildx":
+            pushed = self.buildx_index(repository, arch, tag)
+        else:
+            media_type = DOCKER_MANIFEST if shape == "docker" else OCI_MANIFEST
+            pushed = self.image(repository, arch, tag, media_type=media_type, config_arch=config_arch)
+        return self.manifest(repository, tag, pushed)
+
+
+class Skopeo:
+    """Debian's skopeo as an independent client of the registry at `host`."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def _run(self, *args: str) -> bytes:
+        result = subprocess.run([SKOPEO, *args], capture_output=True, check=False, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"skopeo {' '.join(args)}: {result.stderr.decode(errors='replace')}")
+        return result.stdout
+
+    def ref(self, repository: str, reference: str) -> str:
+        separator = "@" if reference.startswith("sha256:") else ":"
+        return f"docker://{self.host}/{repository}{separator}{reference}"
+
+    def raw(self, repository: str, reference: str) -> bytes:
+        return self._run("inspect", "--raw", "--tls-verify=false", self.ref(repository, reference))
+
+    def digest(self, repository: str, reference: str) -> str:
+        return sha256(self.raw(repository, reference))
+
+    def tags(self, repository: str) -> list[str]:
+        return json.loads(self._run("list-tags", "--tls-verify=false", f"docker://{self.host}/{repository}"))["Tags"]
+
+    def copy(self, repository: str, source: str, destination: str) -> None:
+        self._run(
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--quiet",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            self.ref(repository, source),
+            self.ref(repository, destination),
+        )
+
+
+@dataclass
+class Fault:
+    """Answer the next `times` requests whose method and path match with a failure instead of the registry.
+
+    action `status`: that HTTP status (with Retry-After when given); `drop`: close the
+    connection without an answer; `drop-after`: pass the request on, then drop the answer;
+    `tamper`: pass the request on and add a byte to the body of the answer.
+    """
+
+    action: str
+    method: str | None = None
+    path: str = ""
+    status: int = 503
+    retry_after: str | None = None
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and (self.method is None or self.method == method) and self.path in path
+
+
+@dataclass(frozen=True)
+class Logged:
+    method: str
+    path: str
+    query: str
+    outcome: str  # the status sent, or "dropped"
+    auth_scheme: str | None
+    body_bytes: int = 0  # the size of the request's body
+
+
+_REPOSITORY = re.compile(r"^/v2/(.+?)/(?:manifests|blobs|tags)/")
+_HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "authorization", "proxy-connection"}
+
+
+@dataclass
+class FaultProxy:
+    """Stands in front of the registry at `upstream`; every request passing it is logged in `log`."""
+
+    upstream: str
+    page_size: int | None = None  # paginate tag lists with pages of at most this many tags
+    credentials: tuple[str, str] | None = None  # demand Bearer tokens obtained with these
+    realm: str | None = None  # the token service named in challenges (default: this proxy's /token)
+    latency: float = 0.0  # seconds added before each answer, as a registry across a network would take
+    faults: list[Fault] = field(default_factory=list)
+    log: list[Logged] = field(default_factory=list)
+    requested_page_sizes: list[int] = field(default_factory=list)
+    tag_snapshots: dict[str, list[str]] = field(default_factory=dict)
+    tokens: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # token -> repository -> actions
+
+    def __post_init__(self) -> None:
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add(self, *faults: Fault) -> None:
+        with self._lock:
+            self.faults.extend(faults)
+
+    def inject(
+        self,
+        action: str,
+        *,
+        method: str | None = None,
+        path: str = "",
+        status: int = 503,
+        retry_after: str | None = None,
+        times: int = 1,
+    ) -> None:
+        self.add(Fault(action, method, path, status, retry_after, times))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self.tokens.clear()
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def record(self, entry: Logged) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def count(self, method: str | None = None, path: str = "") -> int:
+        return sum(1 for e in self.log if (method is None or e.method == method) and path in e.path)
+
+
+def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body leave in separate writes: without this, Nagle's algorithm and the client's
+            # delayed ACK add tens of milliseconds to every answer.
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self._handle()
+
+        do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            if proxy.latency:
+                time.sleep(proxy.latency)
+            scheme = (self.headers.get("Authorization") or "").split(" ", 1)[0] or None
+            outcome = self._route(parts.path, parts.query, body)
+            proxy.record(Logged(self.command, parts.path, parts.query, outcome, scheme, len(body)))
+
+        def _route(self, path: str, query: str, body: bytes) -> str:
+            if path == "/token":
+                return self._token(parse_qs(query))
+            fault = proxy.take_fault(self.command, path)
+            if fault is not None and fault.action == "drop":
+                self.close_connection = True
+                return "dropped"
+            if fault is not None and fault.action == "status":
+                extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+                code = "TOOMANYREQUESTS" if fault.status == 429 else "UNAVAILABLE"
+                return self._json(fault.status, {"errors": [{"code": code, "message": "injected fault"}]}, extra)
+            denied = self._check_token(path)
+            if denied is not None:
+                return denied
+            match = _REPOSITORY.match(path)
+            if proxy.page_size and match and path.endswith("/tags/list") and self.command == "GET":
+                return self._tags_page(match.group(1), parse_qs(query))
+            status, headers, payload = self._upstream(path, query, body)
+            if fault is not None and fault.action == "drop-after":
+                self.close_connection = True
+                return "dropped"
+            if fault is not None and fault.action == "tamper":
+                payload += b"\n"
+            return self._send(status, headers, payload)
+
+        def _send(self, status: int, headers: dict[str, str], payload: bytes) -> str:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+            return str(status)
+
+        def _json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> str:
+            return self._send(
+                status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(document).encode()
+            )
+
+        def _upstream(self, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+            """The registry's answer to this request: status, headers to pass on, body."""
+            connection = http.client.HTTPConnection(proxy.upstream, timeout=30)
+            # Clients such as skopeo send several Accept lines: pass them on as one list.
+            headers = {
+                k: ", ".join(self.headers.get_all(k, []))
+                for k in set(self.headers.keys())
+                if k.lower() not in _HOP_HEADERS
+            }
+            connection.request(self.command, path + (f"?{query}" if query else ""), body=body or None, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            connection.close()
+            kept = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS | {"content-length"}}
+            if self.command == "HEAD":  # no body, but the length of the one a GET would have
+                kept["Content-Length"] = response.getheader("Content-Length") or "0"
+            return response.status, kept, payload
+
+        def _tags_page(self, repository: str, params: dict[str, list[str]]) -> str:
+            page_size = int(proxy.page_size or 0)
+            requested = int(params.get("n", [page_size])[0])
+            proxy.requested_page_sizes.append(requested)
+            size = min(requested, page_size)
+            last = params.get("last", [None])[0]
+            # The first page reads the registry; later pages read the same snapshot, as a database-backed
+            # registry would, instead of listing every tag again.
+            tags = proxy.tag_snapshots.get(repository) if last is not None else None
+            if tags is None:
+                upstream = requests.get(f"http://{proxy.upstream}/v2/{repository}/tags/list", timeout=30)
+                if upstream.status_code != 200:
+                    return self._send(upstream.status_code, {"Content-Type": "application/json"}, upstream.content)
+                tags = proxy.tag_snapshots[repository] = sorted(upstream.json().get("tags") or [])
+            start = bisect.bisect_right(tags, last) if last is not None else 0
+            page, more = tags[start : start + size], len(tags) > start + size
+            headers = {"Content-Type": "application/json"}
+            if more:
+                headers["Link"] = f'</v2/{repository}/tags/list?n={requested}&last={quote(page[-1])}>; rel="next"'
+            return self._send(200, headers, json.dumps({"name": repository, "tags": page}).encode())
+
+        def _challenge(self, scope: str | None) -> str:
+            value = f'Bearer realm="{proxy.realm or f"http://{proxy.host}/token"}",service="fault-proxy"'
+            if scope:
+                value += f',scope="{scope}"'
+            return self._json(
+                401,
+                {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+                {"WWW-Authenticate": value},
+            )
+
+        def _check_token(self, path: str) -> str | None:
+            if proxy.credentials is None:
+                return None
+            match = _REPOSITORY.match(path)
+            repository = match.group(1) if match else None
+            write = self.command in ("PUT", "POST", "PATCH", "DELETE")
+            needed = "push" if write else "pull"
+            scope = f"repository:{repository}:{'pull,push' if write else 'pull'}" if repository else None
+            header = self.headers.get("Authorization") or ""
+            token = header[len("Bearer ") :] if header.startswith("Bearer ") else None
+            with proxy._lock:
+                grants = proxy.tokens.get(token or "")
+            if grants is None or (repository is not None and needed not in grants.get(repository, set())):
+                return self._challenge(scope)
+            return None
+
+        def _token(self, params: dict[str, list[str]]) -> str:
+            header = self.headers.get("Authorization") or ""
+            expected = base64.b64encode(":".join(proxy.credentials or ("", "")).encode()).decode()
+            if header != f"Basic {expected}":
+                return self._json(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]})
+            grants: dict[str, set[str]] = {}
+            for scope in " ".join(params.get("scope", [])).split():
+                kind, _, rest = scope.partition(":")
+                name, _, actions = rest.rpartition(":")
+                if kind == "repository":
+                    grants.setdefault(name, set()).update(actions.split(","))
+            token = secrets.token_hex(16)
+            with proxy._lock:
+                proxy.tokens[token] = grants
+            return self._json(200, {"token": token, "access_token": token, "expires_in": 300})
+
+    return Handler
