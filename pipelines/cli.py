@@ -27,9 +27,9 @@ COMMANDS: dict[str, str] = {
     "build-metadata": "build_metadata",
     "promote": "promote",
     "wheels": "wheels",
-    "stack-config": "deploy",
-    "deploy-pr": "deploy",
-    "rollback": "deploy",
+    "stack-config": "stack_config",
+    "deploy-pr": "deploy_pr",
+    "rollback": "rollback",
     "wait-healthy": "wait_healthy",
     "trusted-publishers": "trusted_publishers",
 }

@@ -75,7 +75,8 @@ def register(subcommands: Any) -> None:
         "deleted tag, as long as the tag is still fetched). Exit 1 when the version is released already\n"
         "or the version files disagree. In CI, fetch tags first (actions/checkout with fetch-depth: 0).",
         handler=_next_rc,
-        examples='  python -m pipelines tag next-rc percolate\n  git tag "$(python -m pipelines tag next-rc percolate)"',
+        examples="  python -m pipelines tag next-rc percolate\n"
+        '  git tag "$(python -m pipelines tag next-rc percolate)"',
     )
     rc.add_argument("project", metavar="PROJECT", help="a catalog project, e.g. percolate-reading")
     add_root_option(rc)

@@ -110,7 +110,8 @@ def register(subcommands: Any) -> None:
         description="Print the version of record of each project and every file that carries it\n"
         "(percolate-rocks: Cargo.toml, pyproject.toml and Cargo.lock's own entry when present).",
         handler=_show,
-        examples="  python -m pipelines versions show\n  python -m pipelines versions show --tag percolate-v0.1.0 --json",
+        examples="  python -m pipelines versions show\n"
+        "  python -m pipelines versions show --tag percolate-v0.1.0 --json",
     )
     check = add_command(
         group,
@@ -120,7 +121,8 @@ def register(subcommands: Any) -> None:
         "files also equal the tag's version (an RC tag X.Y.Z-rcN expects X.Y.Z in the files).\n"
         "Exit 1 naming each disagreement and the command that fixes it.",
         handler=_check,
-        examples="  python -m pipelines versions check\n  python -m pipelines versions check --tag percolate-rocks-v0.2.0-rc1",
+        examples="  python -m pipelines versions check\n"
+        "  python -m pipelines versions check --tag percolate-rocks-v0.2.0-rc1",
     )
     for parser in (show, check):
         parser.add_argument("--tag", metavar="TAG", help="only the tag's project, checked against the tag's version")

@@ -1,0 +1,64 @@
+"""`rollback`: the previous release's digests back from the stack file's git history; the failed version blocked."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipelines.commands import add_command
+from pipelines.commands.stack_config import add_stack_option, describe_pin, pin_fields, stack_file_of
+from pipelines.core.catalog import get_image_project
+from pipelines.core.errors import InputError, RuleRefused
+from pipelines.deploy.pins import IMAGES_KEY
+from pipelines.deploy.rules import choose_rollback
+from pipelines.edges.git import Git
+from pipelines.output import emit, progress
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    name = get_image_project(args.project).name
+    stack = stack_file_of(args)
+    current = stack.pin(name)
+    if current is None:
+        raise RuleRefused(f"{stack.path} has no {IMAGES_KEY}.{name}", hint="nothing is deployed to roll back")
+    git = Git.toplevel(stack.path.resolve().parent)
+    relative = stack.path.resolve().relative_to(git.root.resolve()).as_posix()
+    history = []
+    for commit, text in git.file_history(relative):
+        try:
+            pin = stack.pins_from_text(text).get(name)
+        except InputError:
+            progress(f"note: skipping {relative} at {commit[:7]}: it does not parse")
+            continue
+        if pin is not None:
+            history.append(pin)
+    restored = choose_rollback(current, history, args.to)
+    stack.write_pin(restored, dry_run=args.dry_run)
+    data = {"file": str(stack.path), "dry_run": args.dry_run, "from_version": current.version, **pin_fields(restored)}
+    verb = "would roll back" if args.dry_run else "rolled back"
+    emit(
+        args.json,
+        data,
+        f"{verb} {name} {current.version} -> {restored.version} in {stack.path}; "
+        f"{current.version} is now blocked\n{describe_pin(restored)}",
+    )
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    rollback = add_command(
+        subcommands,
+        "rollback",
+        summary="restore the previous release's images and block the failed version",
+        handler=_rollback,
+        description=f"Restore {IMAGES_KEY}.PROJECT from the git history of the stack config: the newest\n"
+        "earlier release that is not blocked (or --to VERSION), and add the current version to the\n"
+        "entry's `blocked` list so that automation never deploys it again until a person clears it.\n"
+        "Exit 1 when there is nothing to roll back to. deploy.yml runs it when the health gate fails.",
+        examples="  python -m pipelines rollback percolate\n"
+        "  python -m pipelines rollback percolate-reading --to 0.1.0 --json",
+    )
+    rollback.add_argument("project", metavar="PROJECT", help="an image project")
+    rollback.add_argument("--to", metavar="VERSION", help="the version to restore (default: the previous release)")
+    rollback.add_argument("--dry-run", action="store_true", help="print what would be restored; write nothing")
+    add_stack_option(rollback)

@@ -1,0 +1,149 @@
+"""`stack-config show|set-image`: read the images subtree of the stack config, or write one project's pin.
+
+Also what the other deployment commands (`deploy-pr`, `rollback`) share of it: the
+`--stack-config` option, the promotion record and how a pin is shown to people.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pipelines.commands import add_command, add_group, add_root_option, resolve_root
+from pipelines.core.catalog import STACK_CONFIG_FILE, Project, get_image_project
+from pipelines.core.errors import InputError
+from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_image_pin
+from pipelines.deploy.rules import apply_release, release_pin
+from pipelines.deploy.stack_file import StackFile
+from pipelines.edges.files import read_json_object
+from pipelines.output import emit
+
+
+def stack_file_of(args: argparse.Namespace) -> StackFile:
+    """--stack-config FILE, else Pulumi.prod.yaml at the monorepo's root."""
+    return StackFile(args.stack_config if args.stack_config else resolve_root(args) / STACK_CONFIG_FILE)
+
+
+def read_promotion(path: Path) -> ImagePin:
+    return release_pin(read_json_object(path, "promotion record", "python -m pipelines promote TAG --json"))
+
+
+def pin_fields(pin: ImagePin) -> dict[str, Any]:
+    return {"project": pin.project, **pin.to_dict()}
+
+
+def describe_pin(pin: ImagePin) -> str:
+    if not pin.pinned:
+        return f"{pin.project}: {pin.repository} (not released yet)" + (
+            f", blocked {', '.join(pin.blocked)}" if pin.blocked else ""
+        )
+    lines = [f"{pin.project} {pin.version}: {pin.reference}", f"  source  {pin.source}"]
+    lines += [f"  {arch:<7} {digest}" for arch, digest in pin.platforms]
+    if pin.blocked:
+        lines.append(f"  blocked {', '.join(pin.blocked)}")
+    return "\n".join(lines)
+
+
+def add_stack_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stack-config",
+        type=Path,
+        metavar="FILE",
+        help=f"the stack config file (default: {STACK_CONFIG_FILE} at the monorepo's root)",
+    )
+    add_root_option(parser)
+
+
+def _show(args: argparse.Namespace) -> int:
+    pins = stack_file_of(args).images()
+    emit(args.json, [pin_fields(pin) for pin in pins.values()], "\n".join(describe_pin(p) for p in pins.values()))
+    return 0
+
+
+def _requested_pin(args: argparse.Namespace, project: Project) -> ImagePin:
+    """The pin `set-image` was asked for: from a promotion record, or spelt out in options."""
+    if args.promotion:
+        pin = read_promotion(args.promotion)
+        if pin.project != project.name:
+            raise InputError(
+                f"the promotion record is of {pin.project}, not {project.name}", hint="pass the right record"
+            )
+        return pin
+    missing = [
+        option
+        for option, value in (
+            ("--version", args.version),
+            ("--digest", args.digest),
+            ("--platform", args.platform),
+            ("--source", args.source),
+        )
+        if not value
+    ]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}", hint="pass --promotion FILE, or every one of those options")
+    platforms = {}
+    for item in args.platform:
+        arch, separator, digest = item.partition("=")
+        if not separator:
+            raise InputError(f"--platform {item!r} is not ARCH=DIGEST", hint="e.g. --platform amd64=sha256:…")
+        platforms[arch] = digest
+    entry = {
+        "repository": args.repository or project.image_repository(),
+        "version": args.version,
+        "digest": args.digest,
+        "platforms": platforms,
+        "source": args.source,
+    }
+    return parse_image_pin(project.name, entry, key="options")
+
+
+def _set_image(args: argparse.Namespace) -> int:
+    project = get_image_project(args.project)
+    stack = stack_file_of(args)
+    pin = apply_release(stack.pin(project.name), _requested_pin(args, project))
+    changed = stack.write_pin(pin, dry_run=args.dry_run)
+    verb = ("would write" if args.dry_run else "wrote") if changed else "unchanged:"
+    emit(
+        args.json,
+        {"file": str(stack.path), "changed": changed, "dry_run": args.dry_run, **pin_fields(pin)},
+        f"{verb} {IMAGES_KEY}.{pin.project} in {stack.path}\n{describe_pin(pin)}",
+    )
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    group = add_group(subcommands, "stack-config", summary="read and write the images subtree of the stack config")
+    show = add_command(
+        group,
+        "show",
+        summary="print the images the stack config pins",
+        handler=_show,
+        description=f"Print {IMAGES_KEY} of the stack config: per image project its version, index digest,\n"
+        "platform digests, source RC build and blocked versions, validated against the contract.",
+        examples="  python -m pipelines stack-config show --json",
+    )
+    add_stack_option(show)
+    set_image = add_command(
+        group,
+        "set-image",
+        summary="write one project's image pin (only that entry changes)",
+        handler=_set_image,
+        description=f"Write {IMAGES_KEY}.PROJECT in the stack config. Only that entry changes: every other\n"
+        "byte of the file, comments included, stays. The write is atomic, read back and validated.\n"
+        "A version listed in the entry's `blocked` is refused (exit 1) until a person removes it.",
+        examples="  python -m pipelines stack-config set-image percolate --promotion promote.json\n"
+        "  python -m pipelines stack-config set-image percolate --version 0.2.0 --digest sha256:… \\\n"
+        "      --platform amd64=sha256:… --platform arm64=sha256:… --source 2025.10.25.1430-build.123-v0.2.0-abc1234",
+    )
+    set_image.add_argument("project", metavar="PROJECT", help="an image project")
+    set_image.add_argument("--promotion", type=Path, metavar="FILE", help="the JSON `promote TAG --json` printed")
+    set_image.add_argument("--version", help="the released version X.Y.Z")
+    set_image.add_argument("--digest", help="the multi-arch index digest")
+    set_image.add_argument(
+        "--platform", action="append", metavar="ARCH=DIGEST", help="a platform manifest digest (repeat)"
+    )
+    set_image.add_argument("--source", help="the promoted RC build (CalVer tag without -ARCH)")
+    set_image.add_argument("--repository", help="the image repository (default: the catalog's under ghcr.io)")
+    set_image.add_argument("--dry-run", action="store_true", help="validate and print; write nothing")
+    add_stack_option(set_image)
