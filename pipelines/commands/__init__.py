@@ -66,9 +66,10 @@ def resolve_root(args: argparse.Namespace) -> Path:
     """--root when given (it must be a folder), else the git top level of the working directory."""
     if args.root is None:
         return Git.toplevel().root
-    if not args.root.is_dir():
-        raise InputError(f"--root {args.root} is not a folder", hint="pass the monorepo's root folder")
-    return args.root.resolve()
+    root: Path = args.root
+    if not root.is_dir():
+        raise InputError(f"--root {root} is not a folder", hint="pass the monorepo's root folder")
+    return root.resolve()
 
 
 def optional_checkout(root: Path | None) -> Git | None:

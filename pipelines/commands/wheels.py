@@ -131,7 +131,7 @@ def _find_rc(args: argparse.Namespace) -> int:
         "commit_check": {"status": commit.status.value, "detail": commit.detail},
     }
     lines = [f"chose {distribution} {chosen.version} from {source} into {args.to}"]
-    lines += [f"  skipped rc{s['rc']}: lacks {', '.join(s['missing'])}" for s in skipped]
+    lines += [f"  skipped rc{c.rc}: lacks {', '.join(c.missing)}" for c in selection.candidates if c.rc > chosen.rc]
     lines += [f"  {f['filename']}  sha256:{f['sha256']}  {f['size']} bytes" for f in files]
     emit(args.json, data, "\n".join(lines))
     return 0

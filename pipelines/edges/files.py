@@ -7,19 +7,23 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pipelines.core.errors import InputError
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to a temp file beside `path`, fsync it, and rename it over `path` (keeping its mode)."""
+def atomic_replace(path: Path, write: Callable[[Path], None]) -> None:
+    """Have `write` fill a temp file beside `path`, fsync it, and rename it over `path` (keeping its mode).
+
+    A failure at any point (an exception, a signal, a full disk) leaves `path` as it was and no temp file.
+    """
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
+        write(Path(temp))
+        with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         if path.exists():
             os.chmod(temp, path.stat().st_mode & 0o7777)
@@ -32,6 +36,15 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.fsync(directory)  # the rename itself survives a crash only once the folder is synced
     finally:
         os.close(directory)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8, line endings as given) atomically."""
+
+    def write(temp: Path) -> None:
+        temp.write_text(text, encoding="utf-8", newline="")
+
+    atomic_replace(path, write)
 
 
 def file_sha256(path: Path) -> str:

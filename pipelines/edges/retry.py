@@ -42,7 +42,7 @@ class RetryPolicy:
 
         `fraction` in [0, 1) picks the jitter: half the exponential step is fixed, half random.
         """
-        step = min(self.max_delay, self.base_delay * 2**attempt)
+        step = min(self.max_delay, self.base_delay * 2.0**attempt)
         delay = step / 2 + step / 2 * fraction
         return max(delay, retry_after) if retry_after is not None else delay
 

@@ -283,7 +283,7 @@ def plan_promotion(project: Project, release: ProjectVersion, filenames: Iterabl
             f"not a release candidate of {release}: {', '.join(others)}",
             hint=f"promote only {release}rcN files (python -m pipelines wheels find-rc {project.name} {release})",
         )
-    distinct = sorted(set(numbers.values()), key=int)
+    distinct = sorted({number for number in numbers.values() if number is not None})
     if len(distinct) != 1:
         raise InputError(
             f"files of more than one release candidate: {', '.join(f'rc{n}' for n in distinct)}",

@@ -148,7 +148,8 @@ class Workflow:
 
 
 def _uses(body: Mapping[str, Any]) -> tuple[str, ...]:
-    steps = body.get("steps") if isinstance(body.get("steps"), list) else []
+    listed = body.get("steps")
+    steps: list[Any] = listed if isinstance(listed, list) else []
     found = [body.get("uses")] + [step.get("uses") for step in steps if isinstance(step, Mapping)]
     return tuple(uses for uses in found if isinstance(uses, str))
 
