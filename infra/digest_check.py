@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from pipelines.core.errors import CheckFailed
+from pipelines.core.errors import RuleRefused
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin
 
 Lookup = Callable[[str], str]
@@ -46,8 +46,9 @@ def verify_pins(pins: Iterable[ImagePin], lookup: Lookup = registry_lookup) -> N
     found = {release_reference(pin): lookup(release_reference(pin)) for pin in pinned}
     problems = digest_mismatches(pinned, found)
     if problems:
-        raise CheckFailed(
+        raise RuleRefused(
             "the registry disagrees with the pinned digests (a release tag was moved):\n  - " + "\n  - ".join(problems),
             hint="release tags must never move: find out who pushed them and restore them, or pin the digest the "
-            f"release really produced; to run offline, pulumi config set {IMAGES_KEY.split(':')[0]}:registryCheck false",
+            "release really produced; to run offline, pulumi config set "
+            f"{IMAGES_KEY.split(':')[0]}:registryCheck false",
         )

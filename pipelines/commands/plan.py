@@ -16,7 +16,7 @@ from pipelines.commands import (
     timestamp,
 )
 from pipelines.core.catalog import get_project
-from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.errors import InputError, RuleRefused
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
 from pipelines.core.versions import check_versions
 from pipelines.edges.git import Git
@@ -59,12 +59,12 @@ def _commit(args: argparse.Namespace, git: Git, tag_name: str) -> str:
 def _expectations(args: argparse.Namespace, tag: ReleaseTag) -> None:
     """A workflow states which project and stage it runs; a tag of another is refused before anything runs."""
     if args.expect_project and tag.project != args.expect_project:
-        raise CheckFailed(
+        raise RuleRefused(
             f"{tag.name} is a tag of {tag.project}, but this workflow runs {args.expect_project}",
             hint="check the workflow's tag filter: it must match only its own project's tags",
         )
     if args.expect_stage and tag.stage.value != args.expect_stage:
-        raise CheckFailed(
+        raise RuleRefused(
             f"{tag.name} starts a {tag.stage.value}, but this workflow runs a {args.expect_stage}",
             hint="RC tags (-rcN) start builds; tags without -rc start releases",
         )

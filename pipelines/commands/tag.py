@@ -7,7 +7,7 @@ from typing import Any
 
 from pipelines.commands import add_command, add_group, add_root_option, resolve_root
 from pipelines.core.catalog import get_project
-from pipelines.core.errors import CheckFailed
+from pipelines.core.errors import RuleRefused
 from pipelines.core.tags import EXPECTED_FORM, ReleaseTag, next_rc, parse_tag
 from pipelines.core.versions import check_versions
 from pipelines.edges.git import Git
@@ -42,7 +42,7 @@ def _next_rc(args: argparse.Namespace) -> int:
     version = check.version
     assert version is not None  # a check without problems parsed every file
     if version.is_prerelease:
-        raise CheckFailed(
+        raise RuleRefused(
             f"{project.version_files[0]} holds the pre-release {version}; tags are cut from a final version",
             hint=f"python -m pipelines versions bump {project.name} {version.release}",
         )

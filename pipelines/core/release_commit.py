@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from pipelines.core.errors import CheckFailed
+from pipelines.core.errors import RuleRefused
 
 
 class CommitStatus(str, Enum):
@@ -53,4 +53,4 @@ def check_commit(
         hint = f"tag the commit {source_sha[:12]} as {release_tag}, or build an RC of this commit and let it finish"
     if allow_mismatch:
         return CommitCheck(CommitStatus.MISMATCH_ALLOWED, f"{problem} (allowed by --allow-commit-mismatch)", commit)
-    raise CheckFailed(problem, hint=f"{hint}; --allow-commit-mismatch promotes anyway")
+    raise RuleRefused(problem, hint=f"{hint}; --allow-commit-mismatch promotes anyway")

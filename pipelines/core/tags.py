@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pipelines.core.catalog import get_project, project_names
-from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.errors import InputError, RuleRefused
 from pipelines.core.versions import ProjectVersion
 
 REFS_PREFIX = "refs/tags/"
@@ -128,7 +128,7 @@ def next_rc(project: str, version: ProjectVersion, existing: Iterable[str]) -> R
     same_version = [t for t in parse_tags(existing) if t.project == project and t.version == version]
     if any(t.rc is None for t in same_version):
         release = format_tag(project, version)
-        raise CheckFailed(
+        raise RuleRefused(
             f"{release} exists already: {version} is released and takes no more release candidates",
             hint=f"bump the version first: python -m pipelines versions bump {project} NEW_VERSION",
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.errors import InputError, RuleRefused
 
 _NUMBER = r"(?:0|[1-9][0-9]*)"
 _CARGO = re.compile(rf"({_NUMBER})\.({_NUMBER})\.({_NUMBER})(?:-(alpha|beta|rc)\.([1-9][0-9]*))?")
@@ -140,7 +140,7 @@ class VersionCheck:
 
     def raise_for_problems(self) -> None:
         if self.problems:
-            raise CheckFailed(
+            raise RuleRefused(
                 f"{self.project}: version files do not agree"
                 + (f" with {self.expected}" if self.expected else "")
                 + ":\n  - "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.core.catalog import STACK_CONFIG_FILE, get_project
-from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.errors import InputError, NotFound, RuleRefused
 from pipelines.core.tags import parse_tags
 from pipelines.core.versions import parse_release
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_image_pin
@@ -45,7 +45,7 @@ def release_pin(record: Mapping[str, Any]) -> ImagePin:
 def refuse_blocked(existing: ImagePin | None, version: str) -> None:
     """A version a rollback blocked is never deployed by automation again; only a person clears it."""
     if existing is not None and version in existing.blocked:
-        raise CheckFailed(
+        raise RuleRefused(
             f"{existing.project} {version} is blocked in {IMAGES_KEY}.{existing.project}.blocked "
             "(a rollback marked it); automation does not deploy it again",
             hint=f"release a fixed version, or remove {version} from blocked in {STACK_CONFIG_FILE} by hand",
@@ -66,19 +66,19 @@ def choose_rollback(current: ImagePin, history: Iterable[ImagePin], to_version: 
     is not blocked; with it, the newest entry of that version.
     """
     if not current.pinned:
-        raise CheckFailed(f"{current.project} has no deployed release to roll back", hint="nothing to do")
+        raise RuleRefused(f"{current.project} has no deployed release to roll back", hint="nothing to do")
     blocked = tuple(dict.fromkeys((*current.blocked, str(current.version))))
     earlier = [pin for pin in history if pin.pinned and pin.version != current.version]
     if to_version is not None:
         if to_version in blocked:
-            raise CheckFailed(f"{current.project} {to_version} is blocked", hint="roll back to another version")
+            raise RuleRefused(f"{current.project} {to_version} is blocked", hint="roll back to another version")
         candidates = [pin for pin in earlier if pin.version == to_version]
     else:
         candidates = [pin for pin in earlier if pin.version not in blocked]
     if not candidates:
         seen = ", ".join(dict.fromkeys(str(pin.version) for pin in earlier)) or "none"
         wanted = f"version {to_version}" if to_version else "an earlier release that is not blocked"
-        raise CheckFailed(
+        raise NotFound(
             f"no {wanted} of {current.project} in the history of {STACK_CONFIG_FILE} (earlier versions: {seen})",
             hint="pass --to VERSION naming one of them, or fix forward with a new release",
         )
@@ -126,7 +126,8 @@ def deploy_pull_request(pin: ImagePin, changelog: list[str], previous_tag: str |
         f"Merging runs `deploy.yml`: `pulumi up --stack prod` in environment `production` (a reviewer approves), "
         f"then the health gate; a failed gate rolls back and blocks {pin.version}.",
         "",
-        f"Written by `python -m pipelines deploy-pr`; only `{IMAGES_KEY}.{pin.project}` in `{STACK_CONFIG_FILE}` changes.",
+        f"Written by `python -m pipelines deploy-pr`; only `{IMAGES_KEY}.{pin.project}` in `{STACK_CONFIG_FILE}` "
+        "changes.",
     ]
     return PullRequest(
         branch=deploy_branch(pin.project, str(pin.version)),

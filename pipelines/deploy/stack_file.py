@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from pipelines.core.catalog import STACK_CONFIG_FILE
-from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.errors import Corrupt, InputError, RuleRefused
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, StackConfigError, parse_image_pin, parse_images
 from pipelines.edges.files import atomic_write_text
 
@@ -259,7 +259,7 @@ class StackFile:
         expected["config"][IMAGES_KEY] = {**(expected["config"].get(IMAGES_KEY) or {}), pin.project: entry}
         written, _, pins = self._validated(new_text)
         if written != expected or pins.get(pin.project) != pin:
-            raise CheckFailed(
+            raise RuleRefused(
                 f"the write-back to {self.path} would change more than {IMAGES_KEY}.{pin.project}; nothing was written",
                 hint="simplify the file's layout around the images subtree and re-run",
             )
@@ -273,5 +273,5 @@ class StackFile:
             return new_text != text
         atomic_write_text(self.path, new_text)
         if self.pin(pin.project) != pin:
-            raise CheckFailed(f"{self.path} did not read back as written", hint="check the disk and re-run")
+            raise Corrupt(f"{self.path} did not read back as written", hint="check the disk and re-run")
         return True

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.errors import InputError, Unavailable
 
 # Who commits when the machine has no git identity (a fresh Actions runner).
 BOT_NAME = "github-actions[bot]"
@@ -53,7 +53,7 @@ class Git:
     def _check(self, *args: str, env: dict[str, str] | None = None) -> str:
         result = self._run(*args, env=env)
         if result.returncode != 0:
-            raise CheckFailed(f"git {args[0]} failed in {self.root}: {result.stderr.strip()}", hint="see git's message")
+            raise Unavailable(f"git {args[0]} failed in {self.root}: {result.stderr.strip()}", hint="see git's message")
         return result.stdout
 
     def tags(self) -> list[str]:

@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from pipelines.core.digests import is_digest, sha256_digest
-from pipelines.core.errors import CheckFailed
+from pipelines.core.errors import Corrupt
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -85,8 +85,8 @@ class Descriptor:
         return fields
 
 
-def _malformed(where: str, problem: str) -> CheckFailed:
-    return CheckFailed(
+def _malformed(where: str, problem: str) -> Corrupt:
+    return Corrupt(
         f"{where}: {problem}",
         hint="the registry holds content promote cannot read; inspect it with `skopeo inspect --raw`",
     )

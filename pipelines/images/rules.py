@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.core.calver import BuildTag, order_build_tags
-from pipelines.core.errors import CheckFailed
+from pipelines.core.errors import Corrupt, NotFound, RuleRefused
 from pipelines.core.release_commit import CommitCheck
 from pipelines.core.versions import ProjectVersion
 from pipelines.images.manifests import REFERENCE_DIGEST, Descriptor, Manifest, Platform, image_index
@@ -104,16 +104,17 @@ def choose_build(tag_names: Iterable[str], version: ProjectVersion, platforms: t
         skipped.append(build)
     if skipped:
         listed = "\n  - ".join(_describe_incomplete(build, platforms) for build in skipped[:NEWEST_SHOWN])
-        raise CheckFailed(
+        raise RuleRefused(
             f"no complete RC build of {version.release}: every build lacks a platform of {', '.join(platforms)}:\n"
             f"  - {listed}",
             hint="re-run the RC build (or push a new rcN tag) so that every platform is pushed, then promote again",
         )
     newest = [build.name for build in group_builds(order_build_tags(tag_names).tags)[:NEWEST_SHOWN]]
     existing = f"the newest builds are: {', '.join(newest)}" if newest else "the repository has no CalVer build tags"
-    raise CheckFailed(
+    raise NotFound(
         f"no RC build of {version.release} in the registry; {existing}",
-        hint=f"push an RC tag of {version.release} (`python -m pipelines tag next-rc` names it) and let its build finish",
+        hint=f"push an RC tag of {version.release} (`python -m pipelines tag next-rc` names it) "
+        "and let its build finish",
     )
 
 
@@ -134,8 +135,8 @@ class PlatformSource:
     note: str | None = None
 
 
-def _wrong_arch(build_tag: str, arch: str, found: Platform) -> CheckFailed:
-    return CheckFailed(
+def _wrong_arch(build_tag: str, arch: str, found: Platform) -> Corrupt:
+    return Corrupt(
         f"{build_tag} is tagged {arch}, but its image is {found}",
         hint="the RC build pushed the wrong image under this tag; rebuild the RC before promoting",
     )
@@ -158,7 +159,7 @@ def source_from_index(build_tag: str, arch: str, manifest: Manifest) -> Platform
     matching = [c for c in images if c.platform is not None and c.platform.architecture == arch]
     if len(matching) != 1:
         found = ", ".join(str(c.platform) for c in images) or "no platform image"
-        raise CheckFailed(
+        raise Corrupt(
             f"{build_tag} is an index, and it holds {found} instead of exactly one {arch} image",
             hint="a per-arch build tag must hold one platform image (plus its attestations); rebuild the RC",
         )
@@ -216,7 +217,7 @@ def plan_promotion(
         lines = "\n  - ".join(
             f"{w.tag} holds {w.existing}; build {build.name} gives {w.manifest.digest}" for w in moved
         )
-        raise CheckFailed(
+        raise RuleRefused(
             f"release tags already point at other digests, and promote never moves a release tag "
             f"(nothing was written):\n  - {lines}",
             hint=f"{version.release} was promoted from another build; if it was never deployed, delete those tags "

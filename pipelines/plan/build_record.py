@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.core.digests import is_digest
-from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.errors import InputError, RuleRefused
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def build_metadata(
     if (planned_files and images) or (planned_images and files):
         problems.append(f"{plan['project']} builds {'files' if planned_files else 'images'} only")
     if problems:
-        raise CheckFailed(
+        raise RuleRefused(
             f"the build of {plan['tag']} does not match its plan:\n  - " + "\n  - ".join(problems),
             hint="keep the metadata of complete builds only; re-run the failed jobs",
         )

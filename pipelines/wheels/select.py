@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pipelines.core.catalog import Project
-from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.errors import InputError, NotFound, RuleRefused
 from pipelines.core.versions import ProjectVersion
 
 WHEEL_SUFFIX = ".whl"
@@ -196,12 +196,12 @@ class RcSelection:
         if chosen is not None:
             return chosen
         if not self.candidates:
-            raise CheckFailed(
+            raise NotFound(
                 f"no {self.release}rcN files of {self.project} found",
                 hint=f"publish an RC first: tag {self.project}-v{self.release}-rc1 and let the build finish",
             )
         lacking = "; ".join(f"rc{c.rc} lacks {', '.join(c.missing)}" for c in self.candidates)
-        raise CheckFailed(
+        raise RuleRefused(
             f"no complete {self.release}rcN of {self.project}: {lacking}",
             hint="re-run the failed build jobs of the newest RC, or tag a new RC",
         )
@@ -291,7 +291,7 @@ def plan_promotion(project: Project, release: ProjectVersion, filenames: Iterabl
         )
     missing = missing_parts(project, names)
     if missing:
-        raise CheckFailed(
+        raise RuleRefused(
             f"rc{distinct[0]} of {project.name} {release} lacks {', '.join(missing)}",
             hint="promote a complete set: python -m pipelines wheels find-rc chooses the newest one",
         )
