@@ -83,7 +83,7 @@ def stack_config(document: Any, path: Path) -> StackConfig:
 
 
 def read_stack_file(path: Path) -> StackConfig:
-    from pipelines.wheels.trusted_publishers import read_yaml
+    from pipelines.edges.files import read_yaml
 
     fix = "pass --stack NAME of an existing, valid Pulumi.NAME.yaml, or --stack-config FILE"
     return stack_config(read_yaml(path, fix=fix), path)

@@ -40,9 +40,26 @@ def _append(variable: str, text: str) -> None:
             handle.write(text)
 
 
+def output_entry(key: str, value: str) -> str:
+    """One step output in GITHUB_OUTPUT's syntax: `key=value`, or the delimiter form for a value with a line break.
+
+    Written as `key=value`, a value holding a newline would end the entry early and let the rest of it
+    set other outputs; the delimiter form (`key<<DELIMITER`, the lines, `DELIMITER`) uses a random
+    delimiter that the value does not contain, as GitHub's own toolkit does.
+    """
+    if not key or any(c in key for c in "=<\r\n"):
+        raise ValueError(f"step output name {key!r} is not a plain name")
+    if "\n" not in value and "\r" not in value:
+        return f"{key}={value}\n"
+    delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
+    while delimiter in value:
+        delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
+    return f"{key}<<{delimiter}\n{value}\n{delimiter}\n"
+
+
 def actions_outputs(outputs: Mapping[str, str], summary: str | None = None) -> None:
     """Inside Actions: `outputs` as step outputs (GITHUB_OUTPUT) and `summary` as Markdown for the job
     summary (GITHUB_STEP_SUMMARY). Elsewhere nothing."""
-    _append("GITHUB_OUTPUT", "".join(f"{key}={value}\n" for key, value in outputs.items()))
+    _append("GITHUB_OUTPUT", "".join(output_entry(key, value) for key, value in outputs.items()))
     if summary:
         _append("GITHUB_STEP_SUMMARY", summary)

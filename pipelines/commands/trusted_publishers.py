@@ -10,6 +10,7 @@ from typing import Any
 from pipelines.commands import add_command, add_root_option, resolve_root
 from pipelines.core.catalog import PULUMI_PROJECT, STACK_CONFIG_FILE
 from pipelines.core.errors import InputError
+from pipelines.edges.files import read_yaml
 from pipelines.output import emit
 from pipelines.wheels.trusted_publishers import (
     PUBLISH_ACTION,
@@ -18,7 +19,6 @@ from pipelines.wheels.trusted_publishers import (
     WorkflowFiles,
     check_publisher,
     expected_publishers,
-    read_yaml,
 )
 
 REPOSITORY_KEY = f"{PULUMI_PROJECT}:repository"

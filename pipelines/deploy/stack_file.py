@@ -21,7 +21,7 @@ import yaml
 from pipelines.core.catalog import STACK_CONFIG_FILE
 from pipelines.core.errors import Corrupt, InputError, RuleRefused
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, StackConfigError, parse_image_pin, parse_images
-from pipelines.edges.files import atomic_write_text
+from pipelines.edges.files import atomic_write_text, yaml_input_error
 
 INDENT = 2
 
@@ -31,15 +31,6 @@ class _Edit:
     start: int
     end: int
     text: str
-
-
-def _yaml_error(path: Path, error: yaml.YAMLError) -> InputError:
-    mark = getattr(error, "problem_mark", None)
-    where = f"line {mark.line + 1}: " if mark is not None else ""
-    problem = getattr(error, "problem", None) or str(error)
-    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-    started = f" ({context} started on line {context_mark.line + 1})" if context and context_mark else ""
-    return InputError(f"{path}: {where}{problem}{started}", hint="fix the YAML; nothing was written")
 
 
 def _find(mapping: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None:
@@ -192,7 +183,7 @@ class StackFile:
         try:
             return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as error:
-            raise _yaml_error(self.path, error) from None
+            raise yaml_input_error(self.path, error, "fix the YAML; nothing was written") from None
 
     def _at(self, root: yaml.Node | None, error: InputError) -> InputError:
         """`error` with the file and the line of the deepest node its key names."""

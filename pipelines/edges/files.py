@@ -1,5 +1,5 @@
-"""Files on disk: replaced atomically (a failure never leaves one half-written), hashed, and the JSON
-records one command leaves for the next read back."""
+"""Files on disk: replaced atomically (a failure never leaves one half-written), hashed, the JSON
+records one command leaves for the next read back, and YAML files read with errors that name the line."""
 
 from __future__ import annotations
 
@@ -68,3 +68,29 @@ def read_json_object(path: Path, what: str, source: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{path} is not a {what}", hint=hint)
     return data
+
+
+def yaml_input_error(path: Path, error: Exception, hint: str) -> InputError:
+    """A YAML parse error as an InputError naming the file, the line and the problem (PyYAML's marks)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error)
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    started = f" ({context} started on line {context_mark.line + 1})" if context and context_mark else ""
+    return InputError(f"cannot read {path}: {where}{problem}{started}", hint=hint)
+
+
+def read_yaml(path: Path, *, fix: str) -> Any:
+    """A YAML file's document; a missing, unreadable or malformed file is an InputError with `fix` as hint."""
+    import yaml  # only the commands that read YAML pay for it
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist", hint=fix) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read {path}: {error}", hint=fix) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise yaml_input_error(path, error, fix) from None

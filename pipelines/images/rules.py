@@ -50,10 +50,14 @@ class Build:
         return tuple(arch for arch in platforms if arch not in self.arches)
 
     def tag_for(self, arch: str) -> BuildTag:
+        """The build's tag of platform `arch`; NotFound when the build has none."""
         for tag in self.tags:
             if tag.arch == arch:
                 return tag
-        raise KeyError(arch)
+        raise NotFound(
+            f"build {self.name} has no {arch} image (it has {', '.join(self.arches) or 'none'})",
+            hint="promote a complete build: every platform of the catalog pushed",
+        )
 
     def __str__(self) -> str:
         return self.name

@@ -26,6 +26,7 @@ from pipelines.core.catalog import (
     PublishingIndex,
 )
 from pipelines.core.errors import InputError
+from pipelines.edges.files import read_yaml
 
 WORKFLOWS_DIR = ".github/workflows"
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
@@ -218,18 +219,6 @@ def check_publisher(publisher: TrustedPublisher, workflow: Workflow | None) -> l
                 "but does not publish: it could mint a token PyPI accepts"
             )
     return problems
-
-
-def read_yaml(path: Path, *, fix: str) -> Any:
-    """A YAML file's document (the edge); a missing or unreadable file is an InputError with `fix` as hint."""
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist", hint=fix) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise InputError(f"cannot read {path}: {error}", hint=fix) from None
 
 
 class WorkflowFiles:
