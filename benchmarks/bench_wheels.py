@@ -1,4 +1,5 @@
-"""Re-versioning one large wheel: `pipelines.wheels.reversion.rewrite_wheel` next to `wheel unpack` + edit + `wheel pack`.
+"""Re-versioning one large wheel: `pipelines.wheels.reversion.rewrite_wheel` next to `wheel unpack`, an edit
+and `wheel pack`.
 
 The wheel is synthetic but valid: a 24 MiB binary member (half random, half
 zeros, so it compresses like a real extension) and 400 small Python modules, with

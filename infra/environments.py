@@ -42,7 +42,10 @@ class DeploymentEnvironments(pulumi.ComponentResource):
     ) -> None:
         super().__init__("percolate:github:DeploymentEnvironments", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        custom_refs = {"protected_branches": False, "custom_branch_policies": True}
+        custom_refs: github.RepositoryEnvironmentDeploymentBranchPolicyArgsDict = {
+            "protected_branches": False,
+            "custom_branch_policies": True,
+        }
         production = github.RepositoryEnvironment(
             f"{name}-{PRODUCTION_ENVIRONMENT}",
             repository=repository,

@@ -47,7 +47,8 @@ class GitHubRest:
     def __init__(self, api_url: str, token: str | None) -> None:
         if not token:
             raise GitHubApiError(
-                "GITHUB_TOKEN is not set: the fork pull request settings need a token that may administer the repository"
+                "GITHUB_TOKEN is not set: the fork pull request settings need a token that may administer "
+                "the repository"
             )
         self.api_url = api_url.rstrip("/")
         self.headers = {

@@ -16,10 +16,11 @@ from infra.actors import ResolvedActors
 RELEASE_TAG_PATTERN = "refs/tags/*-v*"
 
 
-def bypass_actors(actors: ResolvedActors) -> list[dict[str, object]]:
-    return [{"actor_type": "User", "actor_id": user, "bypass_mode": "always"} for user in actors.users] + [
-        {"actor_type": "Team", "actor_id": team, "bypass_mode": "always"} for team in actors.teams
-    ]
+def bypass_actors(actors: ResolvedActors) -> list[github.RepositoryRulesetBypassActorArgsDict]:
+    found: list[github.RepositoryRulesetBypassActorArgsDict] = []
+    for actor_type, ids in (("User", actors.users), ("Team", actors.teams)):
+        found += [{"actor_type": actor_type, "actor_id": actor_id, "bypass_mode": "always"} for actor_id in ids]
+    return found
 
 
 class ReleaseTagRules(pulumi.ComponentResource):
@@ -32,7 +33,9 @@ class ReleaseTagRules(pulumi.ComponentResource):
     ) -> None:
         super().__init__("percolate:github:ReleaseTagRules", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        conditions = {"ref_name": {"includes": [RELEASE_TAG_PATTERN], "excludes": []}}
+        conditions: github.RepositoryRulesetConditionsArgsDict = {
+            "ref_name": {"includes": [RELEASE_TAG_PATTERN], "excludes": []}
+        }
         github.RepositoryRuleset(
             f"{name}-create",
             name="release tags: created by release managers only",

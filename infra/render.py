@@ -290,9 +290,8 @@ def _describe(rendering: Rendering, stack: str, source: Path, report: Any) -> st
     lines += [f"    {line}" for line in yaml.safe_dump(rendering.outputs, sort_keys=False, width=120).splitlines()]
     lines.append("offline answers to provider lookups (ids are placeholders; digests are the configured ones):")
     for lookup in rendering.lookups:
-        lines.append(
-            f"    {lookup.token} {json.dumps(lookup.args, sort_keys=True)} -> {json.dumps(lookup.answer, sort_keys=True)}"
-        )
+        answer = json.dumps(lookup.answer, sort_keys=True)
+        lines.append(f"    {lookup.token} {json.dumps(lookup.args, sort_keys=True)} -> {answer}")
     lines += [f"warning: {warning}" for warning in rendering.warnings]
     if report is not None:
         lines.append("")
@@ -319,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
         "on main, production reviewers without admin bypass, release tags protected, fork PR workflows off,\n"
         "required checks are real job names in .github/workflows, every action the workflows use is allowed)\n"
         "and exits 1 when one fails.",
-        epilog="examples:\n  python -m infra render --stack prod\n  python -m infra render --check --json > desired-state.json\n"
+        epilog="examples:\n  python -m infra render --stack prod\n"
+        "  python -m infra render --check --json > desired-state.json\n"
         "  python -m infra render --stack-config /tmp/Pulumi.prod.yaml --check",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -7,7 +7,7 @@ import pulumi_github as github
 
 from infra.config import RepositoryConfig
 
-ENABLED = {"status": "enabled"}
+ENABLED = "enabled"
 
 
 class RepositorySettings(pulumi.ComponentResource):
@@ -20,13 +20,13 @@ class RepositorySettings(pulumi.ComponentResource):
     def __init__(self, name: str, config: RepositoryConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("percolate:github:RepositorySettings", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        security: dict[str, object] = {
-            "secret_scanning": ENABLED,
-            "secret_scanning_push_protection": ENABLED,
+        security: github.RepositorySecurityAndAnalysisArgsDict = {
+            "secret_scanning": {"status": ENABLED},
+            "secret_scanning_push_protection": {"status": ENABLED},
         }
         if config.private:
             # Public repositories always have advanced security; GitHub refuses the setting for them.
-            security["advanced_security"] = ENABLED
+            security["advanced_security"] = {"status": ENABLED}
         self.repository = github.Repository(
             name,
             name=config.name,

@@ -171,8 +171,8 @@ def parse_workflow(file: str, document: Any) -> Workflow:
     if not isinstance(document, Mapping) or not isinstance(document.get("jobs"), Mapping):
         raise InputError(f"{WORKFLOWS_DIR}/{file} has no jobs mapping", hint="a workflow needs `jobs:`")
     jobs = []
-    for job_id, body in document["jobs"].items():
-        body = body if isinstance(body, Mapping) else {}
+    for job_id, listed in document["jobs"].items():
+        body = listed if isinstance(listed, Mapping) else {}
         name = body.get("name")
         jobs.append(
             Job(

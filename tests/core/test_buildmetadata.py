@@ -73,7 +73,7 @@ def test_images_must_be_the_planned_references_of_every_platform():
     with pytest.raises(CheckFailed, match="no image pushed for the planned platform arm64"):
         build_metadata(plan, images=[amd64], run_id=None)
     moved = PushedImage("arm64", arm64.reference.replace("build.7", "build.8"), DIGEST)
-    with pytest.raises(CheckFailed, match="arm64 was pushed as .*build.8.* but the plan says .*build.7"):
+    with pytest.raises(CheckFailed, match=r"arm64 was pushed as .*build.8.* but the plan says .*build.7"):
         build_metadata(plan, images=[amd64, moved], run_id=None)
     with pytest.raises(CheckFailed, match="builds images only"):
         build_metadata(plan, images=pushed(plan), files=files(["x.whl"]), run_id=None)

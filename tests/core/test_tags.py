@@ -54,7 +54,7 @@ def test_rc_tag_carries_pep440_and_cargo_package_versions():
         ("percolate-reading-1.0.0", "unknown project 'percolate-reading-1.0.0'"),
         ("percolate-v1.0.0 ", "white space"),
         ("", "empty"),
-        ("percolate-v١.0.0", "not MAJOR.MINOR.PATCH"),
+        ("percolate-v١.0.0", "not MAJOR.MINOR.PATCH"),  # noqa: RUF001 - a non-ASCII digit on purpose
     ],
 )
 def test_malformed_tags_name_the_problem_and_the_expected_form(text: str, reason: str):
@@ -121,5 +121,5 @@ def test_next_rc_is_one_above_every_existing_rc_of_that_version():
 
 
 def test_next_rc_refuses_a_released_version():
-    with pytest.raises(CheckFailed, match="percolate-v1.0.0 exists already"):
+    with pytest.raises(CheckFailed, match=r"percolate-v1.0.0 exists already"):
         next_rc("percolate", V(1, 0, 0), ["percolate-v1.0.0-rc1", "percolate-v1.0.0"])

@@ -87,7 +87,7 @@ def test_bump_writes_nothing_when_any_file_cannot_be_bumped(monorepo):
     pyproject = monorepo.root / "percolate-rocks/pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('version = "0.2.0"', 'dynamic = ["version"]'))
     before = snapshot(monorepo.root)
-    with pytest.raises(InputError, match="no static string project.version"):
+    with pytest.raises(InputError, match=r"no static string project.version"):
         VersionFiles(monorepo.root).bump(ROCKS, parse_version("0.3.0"))
     assert snapshot(monorepo.root) == before
 
@@ -95,10 +95,10 @@ def test_bump_writes_nothing_when_any_file_cannot_be_bumped(monorepo):
 def test_unreadable_files_are_input_errors_naming_the_file(monorepo):
     files = VersionFiles(monorepo.root)
     (monorepo.root / "percolate/pyproject.toml").write_text("[project\nversion=")
-    with pytest.raises(InputError, match="percolate/pyproject.toml is not valid TOML"):
+    with pytest.raises(InputError, match=r"percolate/pyproject.toml is not valid TOML"):
         files.read(get_project("percolate"))
     (monorepo.root / "percolate-reading/pyproject.toml").unlink()
-    with pytest.raises(InputError, match="percolate-reading/pyproject.toml not found"):
+    with pytest.raises(InputError, match=r"percolate-reading/pyproject.toml not found"):
         files.read(get_project("percolate-reading"))
 
 

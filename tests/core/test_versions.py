@@ -78,9 +78,25 @@ def test_both_spellings_round_trip(version: ProjectVersion):
     assert Version(version.cargo()) == Version(version.pep440())
 
 
+PRE_RANK = {"a": 0, "b": 1, "rc": 2}
+
+
+def release_order(version: ProjectVersion) -> tuple[int, int, int, int, int]:
+    """The order release engineers mean, written out independently: numbers as numbers, a < b < rc < final."""
+    kind_rank, number = (PRE_RANK[version.pre[0]], version.pre[1]) if version.pre else (3, 0)
+    return (version.major, version.minor, version.patch, kind_rank, number)
+
+
 @given(versions, versions)
 def test_order_follows_pep440(left: ProjectVersion, right: ProjectVersion):
-    assert (left.sort_key() < right.sort_key()) == (Version(left.pep440()) < Version(right.pep440()))
+    assert (left.sort_key() < right.sort_key()) == (release_order(left) < release_order(right))
+    assert (left.sort_key() == right.sort_key()) == (left == right)
+
+
+def test_order_of_known_versions():
+    spelled = ["0.10.0", "0.2.0", "0.2.0rc10", "0.2.0rc2", "0.2.0b1", "0.2.0rc1", "0.9.9"]
+    ordered = sorted((parse_pep440(text) for text in spelled), key=ProjectVersion.sort_key)
+    assert [v.pep440() for v in ordered] == ["0.2.0b1", "0.2.0rc1", "0.2.0rc2", "0.2.0rc10", "0.2.0", "0.9.9", "0.10.0"]
 
 
 @given(st.text())

@@ -43,7 +43,7 @@ def test_a_release_keeps_the_blocked_list_and_a_blocked_version_is_refused(make_
     existing = make_pin("percolate", "0.1.0", blocked=("0.1.5",))
     assert apply_release(existing, make_pin("percolate", "0.2.0")).blocked == ("0.1.5",)
     assert apply_release(None, make_pin("percolate", "0.2.0")).blocked == ()
-    with pytest.raises(CheckFailed, match="0.1.5 is blocked"):
+    with pytest.raises(CheckFailed, match=r"0.1.5 is blocked"):
         apply_release(existing, make_pin("percolate", "0.1.5"))
 
 
@@ -53,7 +53,7 @@ def test_rollback_restores_the_newest_earlier_release_and_blocks_the_current_one
     restored = choose_rollback(current, history)
     assert restored == dataclasses.replace(make_pin("percolate", "0.2.0"), blocked=("0.2.1", "0.3.0"))
     assert choose_rollback(current, history, to_version="0.1.0").version == "0.1.0"
-    with pytest.raises(CheckFailed, match="0.2.1 is blocked"):
+    with pytest.raises(CheckFailed, match=r"0.2.1 is blocked"):
         choose_rollback(current, history, to_version="0.2.1")
     with pytest.raises(CheckFailed, match=r"no version 9.9.9 .*earlier versions: 0.2.1, 0.2.0, 0.1.0"):
         choose_rollback(current, history, to_version="9.9.9")

@@ -83,8 +83,10 @@ def test_malformed_files_are_refused_with_the_line_and_left_untouched(stack: Sta
         ("config:\n  percolate-platform:images:\n  other: 1\n", "  percolate-platform:images:\n    percolate:\n"),
         ("# nothing yet\n", "# nothing yet\nconfig:\n  percolate-platform:images:\n    percolate:\n"),
         (
-            "config:\n  percolate-platform:images:\n    percolate: {repository: ghcr.io/percolation-labs/percolate}\n  x: 1\n",
-            "  percolate-platform:images:\n    percolate:\n      repository: ghcr.io/percolation-labs/percolate\n      version: 0.2.0\n",
+            "config:\n  percolate-platform:images:\n"
+            "    percolate: {repository: ghcr.io/percolation-labs/percolate}\n  x: 1\n",
+            "  percolate-platform:images:\n    percolate:\n"
+            "      repository: ghcr.io/percolation-labs/percolate\n      version: 0.2.0\n",
         ),
     ],
 )

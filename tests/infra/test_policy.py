@@ -27,8 +27,9 @@ def _replace(resources, type_, name, change):
         if resource.type == type_ and resource.name == name:
             inputs = copy.deepcopy(resource.inputs)
             change(inputs)
-            resource = dataclasses.replace(resource, inputs=inputs)
-        out.append(resource)
+            out.append(dataclasses.replace(resource, inputs=inputs))
+        else:
+            out.append(resource)
     return out
 
 

@@ -20,6 +20,7 @@ def run_render(*args: str) -> subprocess.CompletedProcess[str]:
     environment["PYTHONPATH"] = str(REPO_ROOT)
     return subprocess.run(
         [sys.executable, "-m", "infra", "render", *args],
+        check=False,
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,

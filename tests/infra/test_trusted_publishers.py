@@ -120,7 +120,8 @@ def test_good_workflows_pass():
             "pypi",
             RELEASE.replace(
                 "    runs-on: ubuntu-latest\n    permissions: {id-token: write}\n    steps: [{run: sign}]",
-                "    runs-on: ubuntu-latest\n    environment: production\n    permissions: {id-token: write}\n    steps: [{run: sign}]",
+                "    runs-on: ubuntu-latest\n    environment: production\n"
+                "    permissions: {id-token: write}\n    steps: [{run: sign}]",
             ),
             "job sign runs in environment production with id-token: write but does not publish",
         ),

@@ -30,12 +30,11 @@ def repack(wheel: Path, *, stored: str = "", record_edit=None, extra: dict[str, 
     with zipfile.ZipFile(wheel) as old:
         members = [(info, old.read(info)) for info in old.infolist()]
     with zipfile.ZipFile(wheel, "w") as new:
-        for info, data in members:
+        for info, original in members:
             if stored and info.filename.endswith(stored):
                 info.compress_type = zipfile.ZIP_STORED
-            if record_edit and info.filename.endswith(".dist-info/RECORD"):
-                data = record_edit(data)
-            new.writestr(info, data)
+            edited = record_edit and info.filename.endswith(".dist-info/RECORD")
+            new.writestr(info, record_edit(original) if edited else original)
         for name, data in (extra or {}).items():
             new.writestr(name, data)
 

@@ -3,8 +3,8 @@
 Permissions are least privilege: nothing at the top, each job only what one of its
 steps uses (an OIDC token where something signs, publishes or logs in by OIDC;
 `packages: write` where images are written; `contents: write` where a release is
-created; `pull-requests: write` where a preview is commented), and a job calling a reusable workflow grants exactly what the called jobs
-declare. Every action is pinned to a commit; no credentials persist in checkouts;
+created; `pull-requests: write` where a preview is commented), and a job calling a reusable workflow
+grants exactly what the called jobs declare. Every action is pinned to a commit; no credentials persist in checkouts;
 no expression is expanded inside a script; nothing that publishes uses a cache.
 """
 

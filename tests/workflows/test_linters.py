@@ -37,7 +37,7 @@ INVALID_WORKFLOW = BAD_WORKFLOW + "    timeout-minutes: soon\n"
 
 
 def run(command: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(c) for c in command], check=False, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def repo_with(directory: Path, workflow: str) -> Path:
