@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # (actionlint runs it on every `run:` script of the workflows).
 DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl shellcheck
 
-.PHONY: test demo venv system-deps bench clean
+.PHONY: test lint demo venv system-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -30,7 +30,13 @@ system-deps:
 	  fi; \
 	fi
 
-test: venv system-deps
+# The style we claim, checked before any test runs: lint, formatting and types (strict for pipelines/).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: venv system-deps lint
 	$(PY) -m pytest
 
 demo: venv system-deps

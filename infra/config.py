@@ -182,7 +182,7 @@ class _Object:
         if isinstance(value, bool):
             return value
         if value in ("true", "false"):
-            return value == "true"
+            return bool(value == "true")
         raise _fail(self.where(field), f"{value!r} is not true or false", "set true or false")
 
     def integer(self, field: str, *, default: int, minimum: int) -> int:

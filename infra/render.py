@@ -220,7 +220,7 @@ def run_program(
 
     class Recorder(mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
-            response = super().RegisterResource(request)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             if request.type != "pulumi:pulumi:Stack":
                 raw = rpc.deserialize_properties(request.object)
                 raw.pop(DYNAMIC_PROVIDER_KEY, None)

@@ -2,7 +2,7 @@
 
 Each module has `register(subcommands)`, which adds its parsers and sets
 `handler` to a function taking the parsed arguments and returning the exit code.
-Modules import heavy libraries (HTTP, Pulumi) inside their handlers only, so
+Modules import heavy libraries (HTTP, Pulumi, TOML writers, git) inside their handlers only, so
 that `tag parse` starts fast.
 """
 
@@ -13,11 +13,13 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.core.catalog import DEFAULT_REGISTRY
 from pipelines.core.errors import InputError
-from pipelines.edges.git import Git
+
+if TYPE_CHECKING:
+    from pipelines.edges.git import Git
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -64,6 +66,8 @@ def add_registry_option(parser: argparse.ArgumentParser) -> None:
 
 def resolve_root(args: argparse.Namespace) -> Path:
     """--root when given (it must be a folder), else the git top level of the working directory."""
+    from pipelines.edges.git import Git
+
     if args.root is None:
         return Git.toplevel().root
     root: Path = args.root
@@ -74,6 +78,8 @@ def resolve_root(args: argparse.Namespace) -> Path:
 
 def optional_checkout(root: Path | None) -> Git | None:
     """The checkout at --root or around the working directory, or None outside any (checks that need git skip)."""
+    from pipelines.edges.git import Git
+
     if root is not None and not root.is_dir():
         raise InputError(f"--root {root} is not a folder", hint="pass the monorepo's root folder")
     try:

@@ -9,9 +9,6 @@ from pipelines.commands import add_command, add_group, add_root_option, resolve_
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import RuleRefused
 from pipelines.core.tags import EXPECTED_FORM, ReleaseTag, next_rc, parse_tag
-from pipelines.core.versions import check_versions
-from pipelines.edges.git import Git
-from pipelines.edges.version_files import VersionFiles
 from pipelines.output import emit
 
 
@@ -35,6 +32,11 @@ def _parse(args: argparse.Namespace) -> int:
 
 
 def _next_rc(args: argparse.Namespace) -> int:
+    # Imported here: `tag parse` starts every workflow run and needs neither git nor the TOML files.
+    from pipelines.core.versions import check_versions
+    from pipelines.edges.git import Git
+    from pipelines.edges.version_files import VersionFiles
+
     project = get_project(args.project)
     root = resolve_root(args)
     check = check_versions(project.name, VersionFiles(root).read(project))
