@@ -14,7 +14,7 @@ from pipelines.commands.stack_config import read_promotion
 from pipelines.core.catalog import STACK_CONFIG_FILE, Project, get_image_project
 from pipelines.core.errors import InputError
 from pipelines.deploy.rules import apply_release, deploy_pull_request, previous_release_tag
-from pipelines.deploy.stack_file import StackFile
+from pipelines.deploy.write_back import StackFile
 from pipelines.edges.git import Git
 from pipelines.edges.github import GitHub, token_from_environment
 from pipelines.output import emit, progress

@@ -20,7 +20,7 @@ from pipelines.core.errors import InputError, RuleRefused
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
 from pipelines.core.versions import check_versions
 from pipelines.edges.git import Git
-from pipelines.edges.version_files import VersionFiles
+from pipelines.edges.project_files import VersionFiles
 from pipelines.output import actions_outputs, emit, progress
 from pipelines.plan.steps import Plan, make_plan
 

@@ -12,7 +12,7 @@ from pipelines.core.catalog import STACK_CONFIG_FILE, get_project, image_project
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
 from pipelines.deploy.rules import apply_release, refuse_blocked, release_pin
-from pipelines.deploy.stack_file import StackFile
+from pipelines.deploy.write_back import StackFile
 from pipelines.images.rules import request_budget
 from pipelines.output import actions_outputs, emit, progress
 

@@ -15,7 +15,7 @@ from pipelines.core.catalog import STACK_CONFIG_FILE, Project, get_image_project
 from pipelines.core.errors import InputError
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_image_pin
 from pipelines.deploy.rules import apply_release, release_pin
-from pipelines.deploy.stack_file import StackFile
+from pipelines.deploy.write_back import StackFile
 from pipelines.edges.files import read_json_object
 from pipelines.output import emit
 

@@ -35,7 +35,7 @@ def _next_rc(args: argparse.Namespace) -> int:
     # Imported here: `tag parse` starts every workflow run and needs neither git nor the TOML files.
     from pipelines.core.versions import check_versions
     from pipelines.edges.git import Git
-    from pipelines.edges.version_files import VersionFiles
+    from pipelines.edges.project_files import VersionFiles
 
     project = get_project(args.project)
     root = resolve_root(args)

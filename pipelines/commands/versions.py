@@ -11,7 +11,7 @@ from pipelines.core.catalog import PROJECTS, Project, get_project
 from pipelines.core.errors import CheckFailed, InputError
 from pipelines.core.tags import parse_tag
 from pipelines.core.versions import VersionCheck, check_versions, parse_version
-from pipelines.edges.version_files import FileChange, VersionFiles
+from pipelines.edges.project_files import FileChange, VersionFiles
 from pipelines.output import emit, report_error
 
 

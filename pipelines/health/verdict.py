@@ -252,7 +252,8 @@ def judge(application: Mapping[str, Any], digest: str) -> Verdict:
         else:
             reason = f"Argo CD has not yet compared or deployed {digest}"
         if health == DEGRADED or phase in FAILED_PHASES:
-            reason += f"; its current {'health Degraded' if health == DEGRADED else f'operation {phase}'} is the previous revision's"
+            current = "health Degraded" if health == DEGRADED else f"operation {phase}"
+            reason += f"; its current {current} is the previous revision's"
     elif phase in UNFINISHED_PHASES:
         reason = f"a sync operation is {phase}"
     elif sync != SYNCED:

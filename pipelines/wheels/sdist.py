@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from pipelines.core.errors import Corrupt
 from pipelines.edges.files import atomic_replace
-from pipelines.edges.version_files import PYPROJECT_KEY, replace_toml_string
+from pipelines.edges.project_files import PYPROJECT_KEY, replace_toml_string
 from pipelines.wheels.core_metadata import RewriteReport, invalid, set_metadata_version, text_of, version_of
 from pipelines.wheels.select import DistributionName, FileKind
 

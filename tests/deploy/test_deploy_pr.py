@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from pipelines.deploy.stack_file import StackFile
+from pipelines.deploy.write_back import StackFile
 
 
 def git(cwd: Path, *args: str) -> str:

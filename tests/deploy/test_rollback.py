@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.deploy.stack_file import StackFile
+from pipelines.deploy.write_back import StackFile
 
 GOLDEN = Path(__file__).parent / "data" / "Pulumi.prod.golden.yaml"
 

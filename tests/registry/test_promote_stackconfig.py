@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.deploy.stack_file import StackFile
+from pipelines.deploy.write_back import StackFile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TAG = "percolate-v0.1.0"

@@ -10,7 +10,7 @@ import pytest
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import InputError
 from pipelines.core.versions import ProjectVersion, check_versions, parse_version
-from pipelines.edges.version_files import VersionFiles
+from pipelines.edges.project_files import VersionFiles
 
 ROCKS = get_project("percolate-rocks")
 

@@ -1,4 +1,4 @@
-"""The stack config file on disk: reading the images subtree and writing one project's entry back.
+"""The write-back: the stack config file on disk, its images subtree read, and one project's entry written back.
 
 `Pulumi.prod.yaml` belongs to people; the pipelines own only
 `config.percolate-platform:images.<project>`. A write-back edits the text in place:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.core.errors import InputError
-from pipelines.deploy.stack_file import StackFile
+from pipelines.deploy.write_back import StackFile
 
 GOLDEN = Path(__file__).parent / "data" / "Pulumi.prod.golden.yaml"
 

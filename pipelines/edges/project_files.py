@@ -1,4 +1,4 @@
-"""Reading and bumping the version files of the catalog's projects on disk.
+"""The version files of the catalog's projects on disk (pyproject.toml, Cargo.toml, Cargo.lock): read and bumped.
 
 Reads go through `tomllib`; bumps through `tomlkit`, which rewrites only the
 version value so comments, key order, quoting and every other byte stay as they
