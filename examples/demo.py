@@ -4,7 +4,9 @@ In a temp copy of examples/monorepo (with git history, tags and a copy of
 Pulumi.prod.yaml) it prints the plans of percolate-rocks' RC build and release, and
 releases 0.2.0 of both services:
 
-  plan -> RC images for amd64 and arm64 pushed to a local registry (Debian's docker-registry)
+  plan -> stand-in RC images for amd64 and arm64 (a generated manifest and a provenance-like
+     attestation, not built, tested or scanned: that needs Docker and CI's runners) pushed to a
+     local registry (Debian's docker-registry) at the plan's CalVer tags
   -> promote to release tags, digests written back into the stack file
   -> `python -m infra render` showing both Applications pinned to the new index digests
   -> the health gate against a local stand-in of the Kubernetes API, where percolate-api fails
@@ -103,7 +105,8 @@ def build_rc(root: Path, project: str, registry: str, pusher: Any) -> None:
         repository, tag = reference.removeprefix(registry.split("/")[0] + "/").rsplit(":", 1)
         # Like a buildx push with provenance: a per-arch index of the image and its attestation.
         pushed = pusher.manifest(repository, tag, pusher.buildx_index(repository, artifact["platform"], reference))
-        print(f"  built, tested, scanned and pushed {reference} ({pushed.digest[:19]}…)")
+        # A stand-in for build-*.yml's image: generated, not built, tested or scanned (no Docker here).
+        print(f"  pushed a generated stand-in (not built, tested or scanned) {reference} ({pushed.digest[:19]}…)")
 
 
 def plan_wheels(root: Path, project: str) -> None:
