@@ -293,7 +293,7 @@ RETRY_FIELDS = ("limit", "backoffDuration", "backoffFactor", "backoffMaxDuration
 
 def _argocd(root: _Object) -> ArgoCdConfig:
     data = root.child("argocd", ARGOCD_FIELDS, "{manifestsRepo: ..., basePath: apps/prod, targetRevision: main, ...}")
-    manifests = data.string("manifestsRepo", example="https://github.com/percolation-labs/percolate-manifests.git")
+    manifests = data.string("manifestsRepo", example="https://github.com/percolation-labs/percolate-cloud.git")
     if not _GIT_URL.fullmatch(manifests):
         fix = "use https://HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git"
         raise _fail(data.where("manifestsRepo"), f"{manifests!r} is not a git URL", fix)

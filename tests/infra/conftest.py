@@ -44,7 +44,7 @@ def base_config() -> dict[str, Any]:
         f"{NS}:actions": {"allowedActions": ["docker/*", "pypa/gh-action-pypi-publish@*"]},
         f"{NS}:percolateGitPat": {"secure": "v1:ciphertext"},
         f"{NS}:argocd": {
-            "manifestsRepo": "https://github.com/percolation-labs/percolate-manifests.git",
+            "manifestsRepo": "https://github.com/percolation-labs/percolate-cloud.git",
             "basePath": "apps/prod",
             "targetRevision": "main",
             "namespaces": {"percolate-api": "percolate", "percolate-reading": "reading"},

@@ -202,7 +202,7 @@ def test_argocd_project_and_applications(config, render):
     project = rendering.named("kubernetes:argoproj.io/v1alpha1:AppProject", "argocd-project")
     assert project.inputs["metadata"]["name"] == "percolate"
     assert project.inputs["metadata"]["namespace"] == "argocd"
-    assert project.inputs["spec"]["sourceRepos"] == ["https://github.com/percolation-labs/percolate-manifests.git"]
+    assert project.inputs["spec"]["sourceRepos"] == ["https://github.com/percolation-labs/percolate-cloud.git"]
     assert project.inputs["spec"]["destinations"] == [
         {"server": "https://kubernetes.default.svc", "namespace": "percolate"},
         {"server": "https://kubernetes.default.svc", "namespace": "reading"},
@@ -210,7 +210,7 @@ def test_argocd_project_and_applications(config, render):
     api = rendering.named("kubernetes:argoproj.io/v1alpha1:Application", "argocd-percolate-api")
     assert api.inputs["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
     assert api.inputs["spec"]["source"] == {
-        "repoURL": "https://github.com/percolation-labs/percolate-manifests.git",
+        "repoURL": "https://github.com/percolation-labs/percolate-cloud.git",
         "path": "apps/prod/percolate-api",
         "targetRevision": "main",
         "kustomize": {"images": [f"ghcr.io/percolation-labs/percolate@sha256:{'a' * 64}"]},
