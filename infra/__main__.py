@@ -43,10 +43,16 @@ on_github = pulumi.ResourceOptions(providers=[provider])
 
 repository = RepositorySettings("repository", settings.repository, on_github)
 MainBranchProtection("main-branch", repository.node_id, settings.required_checks, on_github)
-ReleaseTagRules("release-tags", repository.name, resolve_actors(settings.release_managers, provider), on_github)
+# Team ids come from config; only `pulumi up` (whose token may read the organization) checks them.
+check_teams = not pulumi.runtime.is_dry_run()
+release_managers = resolve_actors(settings.release_managers, provider, check_teams=check_teams)
+ReleaseTagRules("release-tags", repository.name, release_managers, on_github)
 ActionsPolicy("actions", settings.repository, repository.name, settings.actions, on_github)
 DeploymentEnvironments(
-    "environments", repository.name, resolve_actors(settings.production_reviewers, provider), on_github
+    "environments",
+    repository.name,
+    resolve_actors(settings.production_reviewers, provider, check_teams=check_teams),
+    on_github,
 )
 ActionsSecrets(
     "secrets",

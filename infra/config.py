@@ -65,11 +65,23 @@ def _fail(path: str, problem: str, fix: str) -> InputError:
 
 
 @dataclass(frozen=True)
+class Team:
+    """A team of the repository's organization: its slug (for people) and its numeric id (for GitHub's APIs).
+
+    The id is config, not a lookup: resolving a slug needs the organization permission Members: read,
+    which the pull request previews' token never has. `pulumi up` checks that the slug still has that id.
+    """
+
+    slug: str
+    id: int
+
+
+@dataclass(frozen=True)
 class Actors:
-    """GitHub users (logins) and teams (slugs of the repository's organization)."""
+    """GitHub users (logins) and teams (slug and id, of the repository's organization)."""
 
     users: tuple[str, ...] = ()
-    teams: tuple[str, ...] = ()
+    teams: tuple[Team, ...] = ()
 
     @property
     def count(self) -> int:
@@ -245,11 +257,39 @@ def find_plaintext_secrets(values: Mapping[str, Any], secret_keys: set[str]) -> 
     return sorted(found)
 
 
+def _teams(data: _Object, repository: Any) -> tuple[Team, ...]:
+    """`teams: [{slug, id}]`: the id GitHub's APIs take, the slug people read (and `pulumi up` checks)."""
+    owner = repository.get("owner", "OWNER") if isinstance(repository, Mapping) else "OWNER"
+    items = data.raw("teams", [], "[{slug: release-managers, id: 1234567}]")
+    if not isinstance(items, list):
+        raise _fail(
+            data.where("teams"), f"expected a list, got {items!r}", "e.g. [{slug: release-managers, id: 1234567}]"
+        )
+    teams = []
+    for index, item in enumerate(items):
+        path = f"{data.where('teams')}[{index}]"
+        slug = item if isinstance(item, str) else item.get("slug") if isinstance(item, Mapping) else None
+        look_up = f"gh api orgs/{owner}/teams/{slug or 'SLUG'} --jq .id"
+        if not isinstance(item, Mapping):
+            raise _fail(
+                path,
+                f"{item!r} has no team id (previews cannot look slugs up: their token may not read the organization)",
+                f"write it as {{slug: {slug or 'SLUG'}, id: ID}}; the id is printed by `{look_up}`",
+            )
+        team = _Object(item, path, ("slug", "id"), "{slug: release-managers, id: 1234567}")
+        slug = team.string("slug", example="release-managers", pattern=_TEAM)
+        team_id = team.raw("id", _MISSING, "1234567")
+        if isinstance(team_id, bool) or not isinstance(team_id, int) or team_id < 1:
+            raise _fail(team.where("id"), f"{team_id!r} is not a team id", f"the id is printed by `{look_up}`")
+        teams.append(Team(slug, team_id))
+    return tuple(dict.fromkeys(teams))
+
+
 def _actors(root: _Object, field: str, *, who: str, most: int | None = None) -> Actors:
-    data = root.child(field, ("users", "teams"), "{users: [alice], teams: [release-managers]}")
+    data = root.child(field, ("users", "teams"), "{users: [alice], teams: [{slug: release-managers, id: 1234567}]}")
     actors = Actors(
         users=data.strings("users", example="alice", pattern=_LOGIN, default=[]),
-        teams=data.strings("teams", example="release-managers", pattern=_TEAM, default=[]),
+        teams=_teams(data, root.data.get("repository", {})),
     )
     if actors.count == 0:
         setting = data.path.split(":", 1)[1]

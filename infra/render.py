@@ -190,9 +190,12 @@ def offline_answers(config: StackConfig) -> Answer:
 
 
 def run_program(
-    config: StackConfig, answer: Answer, *, stack: str = PULUMI_STACK, program: Path = PROGRAM
+    config: StackConfig, answer: Answer, *, stack: str = PULUMI_STACK, program: Path = PROGRAM, preview: bool = True
 ) -> Rendering:
     """Run the Pulumi program under mocks with `config`, answering its lookups with `answer`.
+
+    `preview` is what the program sees as `pulumi.runtime.is_dry_run()`: True as in `pulumi preview`
+    (render's default), False as in `pulumi up`.
 
     Raises the program's own PipelineError (config error, registry mismatch) as is.
     """
@@ -253,7 +256,7 @@ def run_program(
     set_all_config(dict(config.values), sorted(config.secret_keys))
     answers = Answers()
     mocks.set_mocks(
-        answers, project=PULUMI_PROJECT, stack=stack, preview=True, logger=logger, monitor=Recorder(answers)
+        answers, project=PULUMI_PROJECT, stack=stack, preview=preview, logger=logger, monitor=Recorder(answers)
     )
 
     def program_run() -> None:

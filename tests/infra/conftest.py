@@ -39,8 +39,8 @@ def base_config() -> dict[str, Any]:
     return {
         f"{NS}:repository": {"owner": "percolation-labs", "name": "percolate", "visibility": "public"},
         f"{NS}:requiredChecks": ["test"],
-        f"{NS}:releaseManagers": {"users": ["alice"], "teams": ["release-managers"]},
-        f"{NS}:productionReviewers": {"users": ["bob"], "teams": ["platform"]},
+        f"{NS}:releaseManagers": {"users": ["alice"], "teams": [{"slug": "release-managers", "id": 2001}]},
+        f"{NS}:productionReviewers": {"users": ["bob"], "teams": [{"slug": "platform", "id": 2002}]},
         f"{NS}:actions": {"allowedActions": ["docker/*", "pypa/gh-action-pypi-publish@*"]},
         f"{NS}:percolateGitPat": {"secure": "v1:ciphertext"},
         f"{NS}:argocd": {
@@ -95,9 +95,9 @@ def config() -> dict[str, Any]:
 def render() -> Callable[..., Rendering]:
     """Run the program under mocks with a config (stack file shape); lookups answered like an honest registry."""
 
-    def run(config: dict[str, Any], answers: Answers | None = None) -> Rendering:
+    def run(config: dict[str, Any], answers: Answers | None = None, *, preview: bool = True) -> Rendering:
         answers = answers or Answers(registry=registry_matching(config))
-        return run_program(flatten(config), answers)
+        return run_program(flatten(config), answers, preview=preview)
 
     return run
 

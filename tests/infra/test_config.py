@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.config import KEYS, find_plaintext_secrets, parse_settings
+from infra.config import KEYS, Team, find_plaintext_secrets, parse_settings
 from pipelines.core.errors import InputError, exit_code_of
 
 NS = "percolate-platform"
@@ -20,7 +20,7 @@ def test_a_valid_config_becomes_typed_settings(config, settings_input):
     assert not settings.repository.private
     assert settings.required_checks == ("test",)
     assert settings.release_managers.users == ("alice",)
-    assert settings.release_managers.teams == ("release-managers",)
+    assert settings.release_managers.teams == (Team("release-managers", 2001),)
     assert settings.secrets == ("percolateGitPat",)
     assert settings.secrets_at_organization is False
     assert settings.registry_check is True
