@@ -73,6 +73,12 @@ def unpinned_warning(application: str, project: str) -> str:
     )
 
 
+# On an Application declared without an image override because its image has no release yet: the
+# policy check tells that apart from an override lost by mistake, and Argo CD's UI shows it too.
+UNRELEASED_ANNOTATION = "percolate.dev/image"
+UNRELEASED = "not released yet: the manifests' own image runs"
+
+
 class ArgoCd(pulumi.ComponentResource):
     def __init__(
         self,
@@ -98,12 +104,14 @@ class ArgoCd(pulumi.ComponentResource):
             pin = pins.get(image_project.name)
             if pin is None or not pin.pinned:
                 pulumi.log.warn(unpinned_warning(application, image_project.name), resource=self)
+            released = pin is not None and pin.pinned
             self.images[application] = pin.reference if pin is not None and pin.pinned else None
+            annotations = {} if released else {"annotations": {UNRELEASED_ANNOTATION: UNRELEASED}}
             CustomResource(
                 f"{name}-{application}",
                 api_version=API_VERSION,
                 kind="Application",
-                metadata={**metadata, "name": application, "finalizers": [RESOURCES_FINALIZER]},
+                metadata={**metadata, **annotations, "name": application, "finalizers": [RESOURCES_FINALIZER]},
                 spec=application_spec(config, application, pin),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[project]),
             )

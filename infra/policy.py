@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from infra.argocd import UNRELEASED, UNRELEASED_ANNOTATION
 from infra.branches import MAIN_BRANCH
 from infra.config import looks_like_token
 from infra.forkprs import APPROVAL_POLICY, PRIVATE_SETTINGS
@@ -64,17 +65,25 @@ def no_plaintext_secrets(resources: Sequence[Declared]) -> list[str]:
 
 
 def images_pinned_by_digest(resources: Sequence[Declared]) -> list[str]:
-    """Every Argo CD Application overrides its image with `repository@sha256:…`."""
+    """Every Argo CD Application of a released image overrides its image with `repository@sha256:…`.
+
+    An image not released yet (a new stack) has no override, and its Application says so in an
+    annotation; an override lost for a released image, or a tag instead of a digest, fails.
+    """
     problems = []
     applications = _of(resources, APPLICATION)
     if not applications:
         problems.append("no Argo CD Application is declared")
     for application in applications:
         images = application.inputs.get("spec", {}).get("source", {}).get("kustomize", {}).get("images", [])
-        if not images:
+        annotations = application.inputs.get("metadata", {}).get("annotations") or {}
+        unreleased = annotations.get(UNRELEASED_ANNOTATION) == UNRELEASED
+        if not images and not unreleased:
             problems.append(
                 f"Application {application.name}: no image override; it deploys whatever tag its manifests name"
             )
+        if images and unreleased:
+            problems.append(f"Application {application.name}: marked unreleased, yet it overrides its image")
         problems += [
             f"Application {application.name}: image {image!r} is not pinned by digest"
             for image in images

@@ -27,6 +27,7 @@ METADATA = closed(
         "name": STRING,
         "namespace": STRING,
         "labels": {"type": "object", "additionalProperties": STRING},
+        "annotations": {"type": "object", "additionalProperties": STRING},
         "finalizers": STRINGS,
     },
     ["name", "namespace"],

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra import policy
+from infra.argocd import UNRELEASED, UNRELEASED_ANNOTATION
 from infra.render import SECRET_MASK, offline_answers, read_stack_file, run_program
 from pipelines.wheels.trusted_publishers import WorkflowFiles, job_check_names
 
@@ -68,11 +69,26 @@ def test_a_valid_config_passes_every_policy(resources, tmp_path):
     assert policy.evaluate(resources, _workflows(tmp_path, CI)).ok
 
 
-def test_an_image_without_digest_fails_the_pinning_policy(config, render):
+def test_an_unreleased_image_passes_the_pinning_policy_as_marked(config, render):
     config[f"{NS}:images"]["percolate-reading"] = {"repository": "ghcr.io/percolation-labs/percolate-reading"}
-    problems = policy.images_pinned_by_digest(render(config).resources)
-    assert problems == [
-        "Application argocd-percolate-reading: no image override; it deploys whatever tag its manifests name"
+    resources = render(config).resources
+    assert policy.images_pinned_by_digest(resources) == []
+    [reading] = [r for r in resources if r.name == "argocd-percolate-reading"]
+    assert reading.inputs["metadata"]["annotations"] == {UNRELEASED_ANNOTATION: UNRELEASED}
+    assert "kustomize" not in reading.inputs["spec"]["source"]
+
+
+def test_a_released_image_whose_override_is_lost_fails_the_pinning_policy(resources):
+    [api] = [r for r in resources if r.name == "argocd-percolate-api"]
+    source = {k: v for k, v in api.inputs["spec"]["source"].items() if k != "kustomize"}
+    lost = dataclasses.replace(api, inputs={**api.inputs, "spec": {**api.inputs["spec"], "source": source}})
+    assert policy.images_pinned_by_digest([lost]) == [
+        "Application argocd-percolate-api: no image override; it deploys whatever tag its manifests name"
+    ]
+    marked = {**api.inputs["metadata"], "annotations": {UNRELEASED_ANNOTATION: UNRELEASED}}
+    contradicting = dataclasses.replace(api, inputs={**api.inputs, "metadata": marked})
+    assert policy.images_pinned_by_digest([contradicting]) == [
+        "Application argocd-percolate-api: marked unreleased, yet it overrides its image"
     ]
 
 

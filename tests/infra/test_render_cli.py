@@ -11,8 +11,21 @@ from pathlib import Path
 import pytest
 import yaml
 
+from infra.argocd import UNRELEASED, UNRELEASED_ANNOTATION
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NS = "percolate-platform"
+
+
+def image_entry(project: str) -> dict[str, object]:
+    """A released image's entry, as promote writes it."""
+    return {
+        "repository": f"ghcr.io/percolation-labs/{project}",
+        "version": "0.1.0",
+        "digest": "sha256:" + "a" * 64,
+        "platforms": {"amd64": "sha256:" + "b" * 64, "arm64": "sha256:" + "c" * 64},
+        "source": "2025.10.25.1430-build.123-v0.1.0-abc1234",
+    }
 
 
 def run_render(*args: str) -> subprocess.CompletedProcess[str]:
@@ -68,17 +81,17 @@ def test_prod_passes_every_policy_check():
     }
 
 
-def test_prod_pins_both_applications_to_the_committed_digests(prod):
+def test_a_new_prod_stack_declares_its_applications_unreleased(prod):
+    """Nothing released yet: no image override, no registry lookup, a warning that says how to release."""
     stack = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
-    images = stack["config"][f"{NS}:images"]
+    assert all(set(entry) == {"repository"} for entry in stack["config"][f"{NS}:images"].values())
     applications = {r["inputs"]["metadata"]["name"]: r for r in prod["resources"] if r["type"].endswith(":Application")}
-    assert applications["percolate-api"]["inputs"]["spec"]["source"]["kustomize"]["images"] == [
-        f"{images['percolate']['repository']}@{images['percolate']['digest']}"
-    ]
-    assert applications["percolate-reading"]["inputs"]["spec"]["source"]["kustomize"]["images"] == [
-        f"{images['percolate-reading']['repository']}@{images['percolate-reading']['digest']}"
-    ]
-    assert prod["warnings"] == []
+    assert set(applications) == {"percolate-api", "percolate-reading"}
+    for application in applications.values():
+        assert "kustomize" not in application["inputs"]["spec"]["source"]
+        assert application["inputs"]["metadata"]["annotations"] == {UNRELEASED_ANNOTATION: UNRELEASED}
+    assert prod["outputs"]["argocdImages"] == {"percolate-api": None, "percolate-reading": None}
+    assert len(prod["warnings"]) == 2 and all("has no digest yet" in w for w in prod["warnings"])
 
 
 def test_secrets_are_masked_and_the_ciphertext_never_printed(prod):
@@ -90,9 +103,20 @@ def test_secrets_are_masked_and_the_ciphertext_never_printed(prod):
     assert all("__provider" not in r["inputs"] for r in prod["resources"])
 
 
-def test_lookups_answered_offline_are_listed(prod):
-    tokens = {lookup["token"] for lookup in prod["lookups"]}
-    assert tokens == {"github:index/getTeam:getTeam", "docker:index/getRegistryImage:getRegistryImage"}
+def test_a_preview_of_prod_looks_nothing_up(prod):
+    """A pull request's preview has no organization access and nothing is released: no lookup at all."""
+    assert prod["lookups"] == []
+
+
+def test_lookups_answered_offline_are_listed(tmp_path):
+    def released_with_a_user(config):
+        config[f"{NS}:images"]["percolate"] = image_entry("percolate")
+        config[f"{NS}:releaseManagers"]["users"] = ["alice"]
+
+    result = run_render("--stack-config", str(_stack_file(tmp_path, released_with_a_user)), "--json")
+    assert result.returncode == 0, result.stderr
+    tokens = {lookup["token"] for lookup in json.loads(result.stdout)["lookups"]}
+    assert tokens == {"github:index/getUser:getUser", "docker:index/getRegistryImage:getRegistryImage"}
 
 
 def test_the_text_form_is_for_people():
@@ -112,12 +136,11 @@ def _stack_file(tmp_path: Path, change) -> Path:
     return path
 
 
-def test_check_fails_with_exit_1_on_an_unpinned_image(tmp_path):
-    path = _stack_file(tmp_path, lambda c: c[f"{NS}:images"].pop("percolate"))
+def test_check_fails_with_exit_1_on_a_failed_policy(tmp_path):
+    path = _stack_file(tmp_path, lambda c: c.update({f"{NS}:requiredChecks": ["test", "lint"]}))
     result = run_render("--stack-config", str(path), "--check")
     assert result.returncode == 1
-    assert "FAILED images_pinned_by_digest" in result.stdout
-    assert "warning: Argo CD application percolate-api" in result.stdout
+    assert "FAILED required_checks_exist" in result.stdout
     without_check = run_render("--stack-config", str(path))
     assert without_check.returncode == 0
 
@@ -129,7 +152,10 @@ def test_check_fails_with_exit_1_on_an_unpinned_image(tmp_path):
             lambda c: c.update({f"{NS}:percolateGitPat": "ghp_" + "a" * 36}),
             "percolateGitPat: holds a secret in plain text",
         ),
-        (lambda c: c[f"{NS}:images"]["percolate"].update(digest="sha256:123"), "images.percolate.digest"),
+        (
+            lambda c: c[f"{NS}:images"].update(percolate={**image_entry("percolate"), "digest": "sha256:123"}),
+            "images.percolate.digest",
+        ),
         (lambda c: c.update({f"{NS}:productionReviewers": {"teams": []}}), "productionReviewers: no reviewers"),
     ],
 )
