@@ -1,10 +1,11 @@
 """When to try again, and for how long: the one retry policy of every client that talks to a service.
 
-The registry, the package index, GitHub and the Kubernetes API all retry the same way:
-exponential backoff with jitter (so that clients failing together do not retry together),
-at least as long as the server's Retry-After asks (seconds or an HTTP date), at most
-`max_attempts` tries of one request, and never past a total `Deadline` for the whole run.
-The clock, the sleep and the random source are injectable, so tests run without waiting.
+The registry, the package index, GitHub (through `pipelines.edges.http`) and the Kubernetes
+health gate all retry the same way: exponential backoff with jitter (so that clients failing
+together do not retry together), at least as long as the server's Retry-After asks (seconds
+or an HTTP date), at most `max_attempts` tries of one request, and never past a total
+`Deadline` for the whole run. The clock, the sleep and the random source are injectable, so
+tests run without waiting.
 
 An attempt is a function returning either its result or a `Retry` that says what went
 wrong; `Retrier.run` decides whether to wait and try again, or gives up with `Unavailable`.
@@ -26,6 +27,8 @@ T = TypeVar("T")
 Clock = Callable[[], float]
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# 2**62 seconds is already beyond any max_delay; a larger exponent would only overflow a float.
+_MAX_EXPONENT = 62
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,14 @@ class RetryPolicy:
 
         `fraction` in [0, 1) picks the jitter: half the exponential step is fixed, half random.
         """
-        step = min(self.max_delay, self.base_delay * 2.0**attempt)
+        step = min(self.max_delay, self.base_delay * 2.0 ** min(attempt, _MAX_EXPONENT))
         delay = step / 2 + step / 2 * fraction
         return max(delay, retry_after) if retry_after is not None else delay
+
+
+def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, fraction: float) -> float:
+    """`policy.delay(attempt, retry_after, fraction)`, under the name the registry client used to give it."""
+    return policy.delay(attempt, retry_after, fraction)
 
 
 class Deadline:
@@ -108,8 +116,11 @@ class Retrier:
         self._rng = rng or random.Random()
         self._say = say or (lambda message: None)
 
-    def run(self, attempt: Callable[[], T | Retry], what: str, hint: str) -> T:
-        """The first result of `attempt` that is not a `Retry`; `Unavailable` naming `what` when time or tries run out."""
+    def run(self, attempt: Callable[[], T | Retry], what: str, hint: str, *, label: str | None = None) -> T:
+        """The first result of `attempt` that is not a `Retry`; `Unavailable` naming `what` when time or tries run out.
+
+        `label` names the attempt in the progress line of each retry (default: `what`).
+        """
         tries = 0
         while True:
             if self.deadline.expired():
@@ -124,7 +135,7 @@ class Retrier:
             if delay > self.deadline.remaining():
                 raise self.gave_up(what, f"{outcome.fault}; the next try would pass the time limit", tries, hint)
             self.retries += 1
-            self._say(f"  {what}: {outcome.fault}; retrying in {delay:.1f}s")
+            self._say(f"  {label or what}: {outcome.fault}; retrying in {delay:.1f}s")
             self._sleep(delay)
 
     def gave_up(self, what: str, fault: str, attempts: int, hint: str) -> Unavailable:

@@ -1,0 +1,212 @@
+"""Real servers on loopback for the HTTP layer's tests: scripted HTTP(S) servers and a CONNECT proxy.
+
+Nothing here stands in for the code under test: the client speaks to real sockets, and
+each server records what arrived (requests, headers, accepted connections, tunnels).
+"""
+
+from __future__ import annotations
+
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Records each request, then lets the test's `handle` answer it."""
+
+    protocol_version = "HTTP/1.1"
+    server: ScriptedServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.owner.seen.append(Seen(self.command, self.path, dict(self.headers.items()), body))
+        try:
+            self.server.owner.handle(self)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_HEAD = do_PUT = do_POST = do_PATCH = do_GET
+
+    def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class ScriptedServer(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: Server
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        accepted = super().get_request()
+        self.owner.connections += 1
+        return accepted
+
+
+@dataclass
+class Server:
+    handle: Callable[[Handler], None]
+    host: str = "127.0.0.1"
+    protocol: str = "HTTP/1.1"
+    tls: ssl.SSLContext | None = None
+    seen: list[Seen] = field(default_factory=list)
+    connections: int = 0
+
+    def start(self) -> Server:
+        handler = type("ScriptedHandler", (Handler,), {"protocol_version": self.protocol})
+        self._server = ScriptedServer((self.host, 0), handler)
+        self._server.owner = self
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """serve(handle, host=..., protocol=..., tls=...) starts a Server; all are stopped after the test."""
+    started: list[Server] = []
+
+    def start(handle: Callable[[Handler], None], **options: Any) -> Server:
+        server = Server(handle, **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca: Path  # the private CA's certificate (PEM), what SSL_CERT_FILE names
+    chain: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.chain, self.key)
+        return context
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A private CA and a server certificate for registry.test, localhost and 127.0.0.1, made by openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (make test installs it)")
+    folder = tmp_path_factory.mktemp("tls")
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True)
+
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=registry.test")
+    (folder / "ext.cnf").write_text(
+        "subjectAltName=DNS:registry.test,DNS:localhost,IP:127.0.0.1\n"
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n"
+    )
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
+    return Certificates(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+
+
+@dataclass
+class ConnectProxy:
+    """An HTTP proxy that only tunnels (CONNECT), resolving names through `hosts` as a proxy's own DNS would."""
+
+    hosts: dict[str, str]
+    tunnels: list[tuple[str, str]] = field(default_factory=list)  # (CONNECT target, Proxy-Authorization)
+
+    def start(self) -> ConnectProxy:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = client.recv(4096)
+            if not data:
+                client.close()
+                return
+            head += data
+        lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        target = lines[0].split(" ")[1]
+        fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        self.tunnels.append((target, fields.get("Proxy-Authorization", "")))
+        name, _, port = target.rpartition(":")
+        upstream = socket.create_connection((self.hosts.get(name, name), int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        sockets = [client, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(sockets, [], [], 5)
+                if not readable:
+                    return
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    (upstream if source is client else client).sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            upstream.close()
+
+
+@pytest.fixture
+def connect_proxy() -> Iterator[ConnectProxy]:
+    proxy = ConnectProxy({"registry.test": "127.0.0.1"}).start()
+    yield proxy
+    proxy.stop()

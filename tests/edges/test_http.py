@@ -1,0 +1,437 @@
+"""The one HTTP layer (`pipelines.edges.http`) against real servers on loopback: retries, deadlines,
+redirects, header and body hygiene, keep-alive, TLS and proxies; property tests of its parsers."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from random import Random
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.core.errors import Corrupt, InputError, Unavailable
+from pipelines.edges.http import (
+    Headers,
+    HttpClient,
+    Link,
+    RetryPolicy,
+    Timeouts,
+    parse_link_header,
+    parse_retry_after,
+    proxy_for,
+    require_secure_url,
+    safe_url,
+)
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+FAST = RetryPolicy(max_time=30, base_delay=0.01, max_delay=0.02)
+
+
+class Fractions(Random):
+    """A random source that returns the given fractions in turn: the jitter a test expects, exactly."""
+
+    def __init__(self, *fractions: float) -> None:
+        super().__init__(0)
+        self._fractions = list(fractions)
+
+    def random(self) -> float:
+        return self._fractions.pop(0)
+
+
+def failing(times: int, status: int = 503, headers: dict[str, str] | None = None, body: bytes = b"busy"):
+    """A handler answering `status` `times` times, then 200 "done"."""
+    left = [times]
+
+    def handle(h: Any) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            h.reply(status, body, headers)
+        else:
+            h.reply(200, b"done")
+
+    return handle
+
+
+def trickle(delay: float, *, headers_too: bool = False):
+    """A handler that sends its answer one byte every `delay` seconds (status line included when headers_too)."""
+
+    def handle(h: Any) -> None:
+        # Short enough that a client without a total deadline finishes (and the test fails) in seconds.
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"
+        if not headers_too:
+            h.wfile.write(head)
+            h.wfile.flush()
+            head = b""
+        for byte in head + b"x" * 20:
+            h.wfile.write(bytes([byte]))
+            h.wfile.flush()
+            time.sleep(delay)
+
+    return handle
+
+
+# -- retries -----------------------------------------------------------------------------------------
+
+
+def test_retry_after_in_seconds_sets_the_wait(serve):
+    server = serve(failing(1, 503, {"Retry-After": "7"}))
+    waits: list[float] = []
+    with HttpClient(policy=FAST, sleep=waits.append) as client:
+        response = client.request("GET", server.url + "/x")
+    assert (response.status, response.body) == (200, b"done")
+    assert waits == [7.0] and client.retries == 1
+    assert len(server.seen) == 2
+
+
+def test_retry_after_as_an_http_date_sets_the_wait(serve):
+    server = serve(failing(1, 429, {"Retry-After": format_datetime(NOW + timedelta(seconds=42), usegmt=True)}))
+    waits: list[float] = []
+    with HttpClient(policy=RetryPolicy(max_time=60), sleep=waits.append, now=lambda: NOW) as client:
+        assert client.request("GET", server.url).status == 200
+    assert waits == [42.0]
+
+
+def test_backoff_is_exponential_and_its_jitter_comes_from_the_random_source(serve):
+    server = serve(failing(4, 500))
+    waits: list[float] = []
+    policy = RetryPolicy(max_time=600, base_delay=1, max_delay=4)
+    with HttpClient(policy=policy, sleep=waits.append, rng=Fractions(0.0, 0.5, 0.999, 0.25)) as client:
+        assert client.request("GET", server.url).status == 200
+    # Half of each step (1, 2, 4, 4) is fixed, half is the fraction the random source gave.
+    assert waits == pytest.approx([0.5, 1.5, 3.998, 2.5])
+    for attempt, wait in enumerate(waits):
+        assert min(4, 2**attempt) / 2 <= wait <= min(4, 2**attempt)
+
+
+def test_a_service_that_keeps_failing_gives_up_with_unavailable_within_the_deadline(serve):
+    server = serve(failing(10**6, 503))
+    started = time.monotonic()
+    with (
+        HttpClient(policy=RetryPolicy(max_time=1.5, max_attempts=100, base_delay=0.2, max_delay=0.4)) as client,
+        pytest.raises(Unavailable) as raised,
+    ):
+        client.request("GET", server.url + "/busy")
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5 + 1.0
+    assert "did not complete GET /busy" in raised.value.message and "HTTP 503 (busy)" in raised.value.message
+    assert "gave up after" in raised.value.message and len(server.seen) >= 3
+
+
+def test_a_refused_connection_is_retried_then_reported_in_our_words():
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+        waits: list[float] = []
+        with (
+            HttpClient(policy=RetryPolicy(max_attempts=3), sleep=waits.append) as client,
+            pytest.raises(Unavailable) as raised,
+        ):
+            client.request("GET", f"http://user:pa55word@127.0.0.1:{port}/x?token=s3cret")
+    assert len(waits) == 2
+    assert "connection failed (connection refused)" in raised.value.message
+    assert "pa55word" not in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+# -- deadlines ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["trickling-body", "trickling-status-line"])
+def test_a_trickling_server_is_cut_off_at_the_request_deadline(serve, headers_too):
+    # One byte every 0.5 s never trips a 2 s read timeout; only a total deadline ends the request.
+    server = serve(trickle(0.5, headers_too=headers_too))
+    started = time.monotonic()
+    with (
+        HttpClient(policy=RetryPolicy(max_time=60, max_attempts=1), timeouts=Timeouts(read=2, request=1.5)) as client,
+        pytest.raises(Unavailable) as raised,
+    ):
+        client.request("GET", server.url)
+    assert time.monotonic() - started < 1.5 + 1.0
+    assert "no whole answer within the time limit" in raised.value.message
+
+
+def test_the_clients_deadline_cuts_a_request_with_a_longer_limit(serve):
+    server = serve(trickle(0.5))
+    started = time.monotonic()
+    with (
+        HttpClient(policy=RetryPolicy(max_time=1.5), timeouts=Timeouts(read=2, request=300)) as client,
+        pytest.raises(Unavailable, match="time limit"),
+    ):
+        client.request("GET", server.url)
+    assert time.monotonic() - started < 1.5 + 1.0
+
+
+def test_a_body_over_the_stated_cap_is_refused(serve):
+    declared = serve(lambda h: h.reply(200, b"y" * 2000))
+
+    def undeclared(h: Any) -> None:  # no Content-Length: the body ends when the connection closes
+        h.send_response(200)
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(b"z" * 5000)
+        h.close_connection = True
+
+    endless = serve(undeclared)
+    with HttpClient(policy=FAST) as client:
+        for server in (declared, endless):
+            with pytest.raises(Corrupt, match="more than 1000 bytes"):
+                client.request("GET", server.url + "/big", max_body=1000)
+        assert client.request("GET", declared.url, max_body=2000).body == b"y" * 2000
+
+
+# -- redirects ---------------------------------------------------------------------------------------
+
+
+def test_a_redirect_to_another_host_drops_authorization_and_one_on_the_same_origin_keeps_it(serve):
+    other = serve(lambda h: h.reply(200, b"elsewhere"), host="127.0.0.2")
+
+    def handle(h: Any) -> None:
+        if h.path == "/away":
+            h.reply(302, headers={"Location": other.url + "/landed"})
+        elif h.path == "/near":
+            h.reply(301, headers={"Location": "/here"})
+        else:
+            h.reply(200, b"here")
+
+    origin = serve(handle)
+    with HttpClient(policy=FAST) as client:
+        away = client.request("GET", origin.url + "/away", headers={"Authorization": "Bearer t0ken"})
+        near = client.request("GET", origin.url + "/near", headers={"Authorization": "Bearer t0ken"})
+    assert (away.status, away.body, away.url) == (200, b"elsewhere", other.url + "/landed")
+    assert "Authorization" not in other.seen[0].headers
+    assert (near.body, near.url) == (b"here", origin.url + "/here")
+    assert [seen.headers.get("Authorization") for seen in origin.seen] == ["Bearer t0ken"] * 3
+
+
+def test_a_redirect_to_plain_http_elsewhere_is_refused(serve):
+    server = serve(lambda h: h.reply(302, headers={"Location": "http://example.invalid/next?signature=s3cret"}))
+    with HttpClient(policy=FAST) as client, pytest.raises(InputError) as raised:
+        client.request("GET", server.url + "/start")
+    assert "redirect target" in raised.value.message and "is not an https URL" in raised.value.message
+    assert "http://example.invalid/next" in raised.value.message and "s3cret" not in str(raised.value)
+
+
+def test_put_is_never_redirected_and_redirect_loops_end(serve):
+    server = serve(lambda h: h.reply(307, headers={"Location": "/again"}))
+    with HttpClient(policy=FAST) as client:
+        assert client.request("PUT", server.url + "/x", body=b"data").status == 307
+        assert len(server.seen) == 1
+        with pytest.raises(Corrupt, match="redirects more than 5 times"):
+            client.request("GET", server.url + "/x")
+    assert len(server.seen) == 1 + 6
+
+
+# -- what leaves, what is said -------------------------------------------------------------------------
+
+
+def test_a_header_with_a_line_break_is_refused_without_echoing_its_value(serve):
+    server = serve(lambda h: h.reply(200))
+    with HttpClient(policy=FAST) as client, pytest.raises(InputError) as raised:
+        client.request("GET", server.url, headers={"Authorization": "Bearer s3cret\r\nX-Injected: yes"})
+    assert "Authorization" in raised.value.message
+    assert "s3cret" not in str(raised.value) and "Injected" not in str(raised.value)
+    assert server.seen == []
+
+
+def test_a_5xx_body_enters_a_message_only_as_a_short_one_line_excerpt(serve):
+    body = b"\x1b[31mstart of the page " + b"x" * 10_000 + b" END-OF-BODY\r\nSet-Cookie: session=s3cret"
+    server = serve(lambda h: h.reply(500, body))
+    with HttpClient(policy=RetryPolicy(max_attempts=1)) as client, pytest.raises(Unavailable) as raised:
+        client.request("GET", server.url)
+    message = raised.value.message
+    assert "HTTP 500 (" in message and "start of the page" in message
+    assert len(message) < 400 and "\x1b" not in message and "\n" not in message
+    assert "END-OF-BODY" not in message and "s3cret" not in message
+
+
+def test_plain_http_is_refused_except_to_loopback_naming_the_role_and_the_fix():
+    for url in ("http://127.0.0.1:5000/x", "http://[::1]/x", "http://localhost/x", "https://example.com/x"):
+        require_secure_url(url, "index", "https://HOST/simple/")
+    with pytest.raises(InputError) as raised:
+        require_secure_url("http://user:pw@pypi.example/simple/?k=1", "index", "https://HOST/simple/")
+    assert raised.value.message == "index 'http://pypi.example/simple/' is not an https URL"
+    assert raised.value.hint and "https://HOST/simple/" in raised.value.hint and "loopback" in raised.value.hint
+    with HttpClient(policy=FAST) as client, pytest.raises(InputError, match="is not an https URL"):
+        client.request("GET", "http://example.invalid/x")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@ghcr.io:8443/v2/x?sig=1#frag", "https://ghcr.io:8443/v2/x"),
+        ("http://[::1]:5000/a", "http://[::1]:5000/a"),
+        ("https://files.example/f.whl?X-Amz-Signature=abc", "https://files.example/f.whl"),
+    ],
+)
+def test_urls_in_messages_lose_userinfo_and_query(url, shown):
+    assert safe_url(url) == shown
+
+
+# -- connections -------------------------------------------------------------------------------------
+
+
+def test_connections_are_kept_alive_per_origin(serve):
+    first, second = serve(lambda h: h.reply(200, b"1")), serve(lambda h: h.reply(200, b"2"))
+    with HttpClient(policy=FAST) as client:
+        for _ in range(5):
+            assert client.request("GET", first.url + "/a").body == b"1"
+            assert client.request("HEAD", first.url + "/b").body == b""
+        assert client.request("GET", second.url).body == b"2"
+        assert client.connections_opened == 2
+    assert (first.connections, second.connections) == (1, 1)
+    assert all(seen.headers["User-Agent"] == "percolate-pipelines" for seen in first.seen)
+
+
+def test_a_server_that_closes_after_each_answer_gets_a_new_connection_without_a_retry(serve):
+    server = serve(lambda h: h.reply(200, b"ok"), protocol="HTTP/1.0")
+    with HttpClient(policy=FAST) as client:
+        assert [client.request("GET", server.url).body for _ in range(3)] == [b"ok"] * 3
+        assert client.retries == 0
+    assert server.connections == 3
+
+
+def test_tls_is_always_verified_and_a_private_ca_is_honoured(serve, certificates):
+    server = serve(lambda h: h.reply(200, b"secure"), tls=certificates.server_context())
+    with HttpClient(policy=FAST, environ={}) as client, pytest.raises(Unavailable) as raised:
+        client.request("GET", server.url)
+    assert "TLS certificate verify failed" in raised.value.message and raised.value.hint
+    with HttpClient(policy=FAST, environ={"SSL_CERT_FILE": str(certificates.ca)}) as client:
+        assert client.request("GET", server.url).body == b"secure"
+    with (
+        HttpClient(policy=FAST, environ={"SSL_CERT_FILE": "/no/such/ca.pem"}) as client,
+        pytest.raises(InputError, match="SSL_CERT_FILE"),
+    ):
+        client.request("GET", server.url)
+
+
+def test_https_goes_through_the_proxy_tunnel_but_never_for_loopback_or_no_proxy(serve, certificates, connect_proxy):
+    server = serve(lambda h: h.reply(200, b"tunnelled"), tls=certificates.server_context())
+    environ = {
+        "HTTPS_PROXY": f"http://proxy-user:{quote('pa@ss')}@127.0.0.1:{connect_proxy.port}",
+        "SSL_CERT_FILE": str(certificates.ca),
+    }
+    with HttpClient(policy=FAST, environ=environ) as client:
+        assert client.request("GET", f"https://registry.test:{server.port}/v2/").body == b"tunnelled"
+        assert client.request("GET", f"https://localhost:{server.port}/v2/").body == b"tunnelled"
+    (tunnel,) = connect_proxy.tunnels
+    assert tunnel == (f"registry.test:{server.port}", "Basic cHJveHktdXNlcjpwYUBzcw==")  # proxy-user:pa@ss
+    bypass = {**environ, "NO_PROXY": "example.com,.test"}
+    with (
+        HttpClient(policy=RetryPolicy(max_attempts=1), environ=bypass) as client,
+        pytest.raises(Unavailable, match=r"cannot resolve registry\.test"),
+    ):
+        client.request("GET", f"https://registry.test:{server.port}/v2/")
+    assert len(connect_proxy.tunnels) == 1
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "host", "port", "proxied"),
+    [
+        ("", "ghcr.io", 443, True),
+        ("*", "ghcr.io", 443, False),
+        ("ghcr.io", "ghcr.io", 443, False),
+        (".io", "ghcr.io", 443, False),
+        ("*.example.com", "pypi.example.com", 443, False),
+        ("cr.io", "ghcr.io", 443, True),
+        ("ghcr.io:8443", "ghcr.io", 443, True),
+        ("ghcr.io:443", "ghcr.io", 443, False),
+        ("10.0.0.0/8", "10.1.2.3", 443, False),
+        ("10.0.0.0/8", "11.1.2.3", 443, True),
+        ("", "127.0.0.1", 443, False),
+        ("", "localhost", 443, False),
+    ],
+)
+def test_proxy_choice(no_proxy, host, port, proxied):
+    environ = {"https_proxy": "proxy.internal:3128", "NO_PROXY": no_proxy}
+    proxy = proxy_for(host, port, environ)
+    assert (proxy is not None) == proxied
+    if proxy is not None:
+        assert (proxy.host, proxy.port, dict(proxy.headers)) == ("proxy.internal", 3128, {})
+
+
+def test_a_bad_proxy_setting_is_refused_without_echoing_it():
+    with pytest.raises(InputError) as raised:
+        proxy_for("ghcr.io", 443, {"HTTPS_PROXY": "socks5://user:s3cret@proxy:1080"})
+    assert "HTTPS_PROXY" in raised.value.message and "s3cret" not in str(raised.value)
+
+
+# -- values and parsers --------------------------------------------------------------------------------
+
+
+def test_headers_are_case_insensitive_and_repeated_fields_join(serve):
+    def handle(h: Any) -> None:
+        h.send_response(200)
+        h.send_header("Link", '</v2/x/tags/list?n=2&last=b>; rel="next"')
+        h.send_header("link", '</v2/x/tags/list>; rel="first"')
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server = serve(handle)
+    with HttpClient(policy=FAST) as client:
+        response = client.request("GET", server.url)
+    assert response.headers["LINK"] == response.headers["link"]
+    assert response.links["next"].target == "/v2/x/tags/list?n=2&last=b"
+    assert response.links["first"].target == "/v2/x/tags/list"
+    assert dict(Headers([("A", "1"), ("a", "2")])) == {"A": "1, 2"}
+
+
+_token = st.text("abcdefghijklmnopqrstuvwxyz0123456789-._", min_size=1, max_size=8)
+_target = st.text("abcdefghijklmnopqrstuvwxyz0123456789/?&=%.:-_", max_size=30)
+_value = st.text(st.characters(codec="latin-1", exclude_characters="\r\n\x00"), max_size=20)
+_links = st.lists(
+    st.builds(
+        Link,
+        _target,
+        st.lists(st.tuples(_token, _value), max_size=3).map(
+            lambda params: tuple((name, " ".join(value.split())) for name, value in params)
+        ),
+    ),
+    max_size=4,
+)
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@given(_links)
+def test_link_headers_round_trip_whatever_the_quoted_values_hold(links):
+    header = ", ".join(
+        f"<{link.target}>" + "".join(f"; {name}={_quoted(value)}" for name, value in link.params) for link in links
+    )
+    assert parse_link_header(header) == tuple(links)
+
+
+@given(_target, st.lists(st.sampled_from(["next", "prev", "last", "Next"]), min_size=1, max_size=3))
+def test_the_first_rel_parameter_names_the_relations(target, rels):
+    (link,) = parse_link_header(f'<{target}>; rel="{" ".join(rels)}"; rel="ignored"')
+    assert link.rels == tuple(rel.lower() for rel in rels)
+
+
+@given(st.text(max_size=80))
+def test_the_link_parser_never_crashes(text):
+    assert all(isinstance(link, Link) for link in parse_link_header(text))
+
+
+@given(st.integers(0, 10**9))
+def test_retry_after_seconds(seconds):
+    assert parse_retry_after(str(seconds), NOW) == seconds
+    assert parse_retry_after(f"  {seconds} ", NOW) == seconds
+
+
+@given(st.integers(-86_400, 10 * 86_400))
+def test_retry_after_dates_count_from_now_and_never_go_negative(offset):
+    header = format_datetime(NOW + timedelta(seconds=offset), usegmt=True)
+    assert parse_retry_after(header, NOW) == max(0, offset)
+
+
+@given(st.text(max_size=40).filter(lambda text: not text.strip().isdigit()))
+def test_unreadable_retry_after_is_ignored_or_read_as_a_date(text):
+    wait = parse_retry_after(text, NOW)
+    assert wait is None or wait >= 0
