@@ -10,11 +10,12 @@ DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl shellcheck
 
 .PHONY: test lint demo venv system-deps bench clean
 
-$(VENV)/.installed: pyproject.toml
+# The exact versions of constraints.txt, which the workflows install too.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[test]'
 	@touch $@
 
 venv: $(VENV)/.installed
