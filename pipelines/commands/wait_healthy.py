@@ -8,23 +8,34 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from pipelines.commands import add_command
 from pipelines.core.catalog import Project, image_projects, project_for_application
 from pipelines.core.digests import DIGEST_FORM
-from pipelines.core.errors import InputError
+from pipelines.core.errors import InputError, Unavailable
 from pipelines.health.verdict import State, Verdict, judge, parse_digest
 from pipelines.output import actions_outputs, emit, progress
+
+if TYPE_CHECKING:
+    from pipelines.edges.retry import Deadline
+    from pipelines.health.cluster import Cluster
 
 DEFAULT_NAMESPACE = "argocd"
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_INTERVAL = 5.0
 # Without a state change, still say something this often so a CI log never looks stuck.
 HEARTBEAT_SECONDS = 30.0
+# The longest wait between two retries of a failed read.
+MAX_BACKOFF = 10.0
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -74,34 +85,51 @@ def seconds(text: str) -> float:
     return value
 
 
-def _watch(client: Any, args: argparse.Namespace, project: Project, digest: str) -> GateResult:
-    from pipelines.health.cluster import ApiUnavailable
+def _watch(cluster: Cluster, args: argparse.Namespace, project: Project, digest: str, deadline: Deadline) -> GateResult:
+    def ended(outcome: str, verdict: Verdict, note: str | None = None) -> GateResult:
+        return GateResult(args.app, args.namespace, project.name, digest, outcome, verdict, deadline.elapsed(), note)
 
-    start = time.monotonic()
-    deadline = start + args.timeout
+    timed_out = f"not Synced and Healthy with {digest} within {args.timeout:g}s"
     last: Verdict | None = None
-    last_said, said_at = "", start
+    last_said, said_at = "", 0.0
     while True:
         try:
-            application = client.get_application(args.namespace, args.app, deadline)
-        except ApiUnavailable as error:
+            application = cluster.get_application(args.namespace, args.app)
+        except Unavailable as error:
             if last is None:
-                raise
-            return GateResult(
-                args.app, args.namespace, project.name, digest, "timeout", last, time.monotonic() - start, error.message
+                raise  # never read: no verdict, so no outcome (deploy.yml then rolls nothing back)
+            return ended(
+                "timeout",
+                last,
+                f"{timed_out}; the Kubernetes API stayed unavailable after the last read: {error.message}",
             )
-        now = time.monotonic()
+        now = deadline.elapsed()
         last = judge(application, digest)
         line = f"{last.status_line} - {last.reason}"
         if line != last_said or now - said_at >= HEARTBEAT_SECONDS:
-            progress(f"[{now - start:6.1f}s] {args.app}: {line}")
+            progress(f"[{now:6.1f}s] {args.app}: {line}")
             last_said, said_at = line, now
         if last.final:
-            return GateResult(args.app, args.namespace, project.name, digest, last.state.value, last, now - start)
-        if now >= deadline:
-            note = f"not Synced and Healthy with {digest} within {args.timeout:g}s; last: {last.reason}"
-            return GateResult(args.app, args.namespace, project.name, digest, "timeout", last, now - start, note)
-        time.sleep(min(args.interval, deadline - now))
+            return ended(last.state.value, last)
+        if not deadline.expired():
+            time.sleep(min(args.interval, max(deadline.remaining(), 0.0)))
+        if deadline.expired():
+            return ended("timeout", last, f"{timed_out}; last: {last.reason}")
+
+
+@contextmanager
+def _stopped_as_exit() -> Iterator[None]:
+    """Let SIGTERM (a cancelled CI job) end the gate like an error would, running every `finally` on the
+    way out, so the key material the Kubernetes client wrote to the temp folder is removed."""
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _describe(result: GateResult) -> str:
@@ -133,15 +161,24 @@ def _wait_healthy(args: argparse.Namespace) -> int:
     digest = parse_digest(args.digest)
     if not _NAMESPACE.fullmatch(args.namespace):
         raise InputError(f"--namespace {args.namespace!r} is not a Kubernetes namespace name", hint="e.g. argocd")
-    from pipelines.health.cluster import KubeClient, load_access
+    from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
+    from pipelines.health.cluster import import_client, open_cluster
 
-    access = load_access(args.kubeconfig, args.context)
-    progress(
-        f"waiting up to {args.timeout:g}s for {args.app} ({project.name}) in namespace {args.namespace} "
-        f"to be Synced and Healthy with {digest}; reading {access.server} as {access.origin}"
+    import_client()  # --timeout is for the cluster (credentials included), not for our own start-up
+    deadline = Deadline(args.timeout)
+    # The deadline, not a count of attempts, ends the gate's retries; the first waits are short when polling is.
+    policy = RetryPolicy(
+        max_time=args.timeout, max_attempts=sys.maxsize, base_delay=min(args.interval, 1.0), max_delay=MAX_BACKOFF
     )
-    with KubeClient(access, first_backoff=min(args.interval, 1.0)) as client:
-        result = _watch(client, args, project, digest)
+    with (
+        _stopped_as_exit(),
+        open_cluster(args.kubeconfig, args.context, Retrier(policy, deadline, say=progress)) as cluster,
+    ):
+        progress(
+            f"waiting up to {args.timeout:g}s for {args.app} ({project.name}) in namespace {args.namespace} "
+            f"to be Synced and Healthy with {digest}; reading {cluster.server} as {cluster.origin}"
+        )
+        result = _watch(cluster, args, project, digest, deadline)
     emit(args.json, result.to_dict(), _describe(result))
     # deploy.yml rolls back on outcome failed or timeout only: an unreadable app writes no outcome.
     actions_outputs({"outcome": result.outcome}, f"Health gate `{args.app}` with `{digest}`: **{result.outcome}**\n")

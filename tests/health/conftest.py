@@ -7,6 +7,11 @@ forbidden namespace, 404 Status for an Application it does not hold, and otherwi
 next object of a scripted sequence (the last one repeats). Applications are built in
 the shape of Argo CD's CRD (spec.source.kustomize.images, status.sync/health/
 operationState/summary/conditions/resources).
+
+Like the API server, it reads header names and the `Bearer` scheme case-insensitively: the
+official Kubernetes client sends `authorization: bearer …` for in-cluster service accounts.
+Over TLS it presents a certificate for 127.0.0.1 signed by a throwaway CA (openssl), and
+either requires a client certificate of that CA or accepts a token alone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,11 +44,12 @@ _APPLICATION_PATH = re.compile(r"/apis/argoproj\.io/v1alpha1/namespaces/([^/]+)/
 
 @dataclass
 class Reply:
-    """A scripted non-Application answer: an HTTP status with a body and headers."""
+    """A scripted non-Application answer: an HTTP status with a body and headers, after `delay` seconds."""
 
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
 
 
 def status_object(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -75,7 +82,8 @@ class FakeKubeApi:
 
     def answer(self, path: str, authorization: str | None) -> Reply:
         match = _APPLICATION_PATH.fullmatch(path)
-        if authorization != f"Bearer {self.token}":
+        scheme, _, credential = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or credential != self.token:
             return Reply(401, status_object(401, "Unauthorized", "Unauthorized"))
         if match is None:
             return Reply(404, status_object(404, "NotFound", "the server could not find the requested resource"))
@@ -86,8 +94,8 @@ class FakeKubeApi:
                 status_object(
                     403,
                     "Forbidden",
-                    f'applications.argoproj.io "{name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot get '
-                    f'resource "applications" in API group "argoproj.io" in the namespace "{namespace}"',
+                    f'applications.argoproj.io "{name}" is forbidden: User "system:serviceaccount:ci:deployer" '
+                    f'cannot get resource "applications" in API group "argoproj.io" in the namespace "{namespace}"',
                 ),
             )
         with self.lock:
@@ -106,8 +114,9 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             with api.lock:
-                api.requests.append({"path": self.path, "headers": dict(self.headers)})
+                api.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
             reply = api.answer(self.path, self.headers.get("Authorization"))
+            time.sleep(reply.delay)
             body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.headers.get("Content-Type", "application/json"))
@@ -226,14 +235,24 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     )
 
 
-@pytest.fixture
-def tls_kube_api(pki: Pki) -> Iterator[FakeKubeApi]:
-    """The fake API over TLS on loopback, requiring a client certificate signed by the test CA."""
+def _tls(pki: Pki, *, client_certificate: bool) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki.server_cert, pki.server_key)
     context.load_verify_locations(pki.ca_cert)
-    context.verify_mode = ssl.CERT_REQUIRED
-    yield from _serve(FakeKubeApi(), context)
+    context.verify_mode = ssl.CERT_REQUIRED if client_certificate else ssl.CERT_NONE
+    return context
+
+
+@pytest.fixture
+def tls_kube_api(pki: Pki) -> Iterator[FakeKubeApi]:
+    """The fake API over TLS on loopback, requiring a client certificate signed by the test CA."""
+    yield from _serve(FakeKubeApi(), _tls(pki, client_certificate=True))
+
+
+@pytest.fixture
+def tls_token_kube_api(pki: Pki) -> Iterator[FakeKubeApi]:
+    """The fake API over TLS on loopback, authenticating by bearer token alone (as for a service account)."""
+    yield from _serve(FakeKubeApi(), _tls(pki, client_certificate=False))
 
 
 def b64(path: Path) -> str:
@@ -400,7 +419,7 @@ def gate(kube_api: FakeKubeApi, write_kubeconfig: Callable[..., Path], cli: Call
 
 @pytest.fixture
 def reply() -> Callable[..., Reply]:
-    """Build a scripted non-Application answer: reply(503, body, headers)."""
+    """Build a scripted non-Application answer: reply(503, body, headers, delay=seconds)."""
     return Reply
 
 

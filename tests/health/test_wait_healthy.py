@@ -38,7 +38,7 @@ def test_waits_through_out_of_sync_and_progressing_until_synced_and_healthy(gate
     assert "operation Running" in progress[2] and "health is Progressing" in progress[3]
     assert "sync Synced, health Healthy" in progress[4]
     assert len(gate.api.application_requests) == 5
-    assert {r["headers"]["Authorization"] for r in gate.api.application_requests} == {f"Bearer {names.token}"}
+    assert {r["headers"]["authorization"] for r in gate.api.application_requests} == {f"Bearer {names.token}"}
 
 
 def test_text_output_for_people(gate, application, names):
@@ -159,14 +159,15 @@ def test_healthy_with_a_different_digest_keeps_waiting(gate, application, names)
 def test_unavailable_answers_are_retried_within_the_timeout(gate, application, names, reply):
     gate.api.script(
         reply(503, {"kind": "Status", "message": "etcdserver: leader changed", "code": 503}),
-        reply(429, {"kind": "Status", "message": "Too many requests", "code": 429}, {"Retry-After": "0"}),
+        reply(429, {"kind": "Status", "message": "Too many requests", "code": 429}, {"Retry-After": "1"}),
         reply(502, b"<html>bad gateway</html>", {"Content-Type": "text/html"}),
         application(compared=names.new, running=(names.new,)),
     )
     result = gate.run("--json")
     assert result.code == 0, result.stderr
     assert "answered HTTP 503: etcdserver: leader changed; retrying" in result.stderr
-    assert "answered HTTP 429: Too many requests; retrying in 0.0s" in result.stderr
+    # The policy's own first waits are shorter than the Retry-After the server asked for.
+    assert "answered HTTP 429: Too many requests; retrying in 1.0s" in result.stderr
     assert "answered HTTP 502: <html>bad gateway</html>; retrying" in result.stderr
     assert len(gate.api.application_requests) == 4
 
@@ -187,8 +188,10 @@ def test_an_api_down_for_the_whole_wait_is_an_error_without_an_outcome(cli, writ
         "--json",
     )
     assert result.code == 1
-    assert "stayed unavailable until the timeout" in result.stderr and "ConnectionRefusedError" in result.stderr
+    assert "unreachable (ConnectionRefusedError" in result.stderr and "gave up after" in result.stderr
+    assert "retrying in" in result.stderr  # retried until the deadline, not given up at the first refusal
     assert "outcome" not in result.json() and result.json()["exit_code"] == 1
+    assert result.json()["cause"] == "unavailable"
     assert "Traceback" not in result.stderr
 
 
@@ -357,7 +360,9 @@ def test_an_exec_credential_plugin_supplies_the_token(gate, write_kubeconfig, cl
     )
     broken = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(failing))
     assert broken.code == 1
-    assert "failed (exit 1): login expired" in broken.stderr
+    assert "exec credential plugin" in broken.stderr
+    assert "process returned 1. login expired" in broken.stderr  # its exit status and what it said
+    assert len(gate.api.application_requests) == 1  # no request goes out without the credentials
 
 
 def test_bad_input_exits_2_before_any_request(gate, cli, names, tmp_path):
