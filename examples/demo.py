@@ -17,6 +17,7 @@ Each step runs the real CLI the way a workflow would, and prints what it did.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -84,6 +85,32 @@ def make_monorepo(workdir: Path) -> Path:
     root = workdir / "monorepo"
     shutil.copytree(EXAMPLE, root)
     shutil.copy(REPO_ROOT / STACK_CONFIG_FILE, root / STACK_CONFIG_FILE)
+    for project in image_projects():
+        # The repository's stack file has released nothing yet; the story starts with 0.1.0 in prod,
+        # written the way every release writes it.
+        digest = {
+            name: "sha256:" + hashlib.sha256(f"{project.name} 0.1.0 {name}".encode()).hexdigest()
+            for name in ("index", *project.platforms)
+        }
+        platforms = [option for arch in project.platforms for option in ("--platform", f"{arch}={digest[arch]}")]
+        source = "2025.10.25.1430-build.99-v0.1.0-abc1234"
+        run(
+            root,
+            "pipelines",
+            "stack-config",
+            "set-image",
+            project.name,
+            "--version",
+            "0.1.0",
+            "--digest",
+            digest["index"],
+            *platforms,
+            "--source",
+            source,
+            "--stack-config",
+            STACK_CONFIG_FILE,
+            show=False,
+        )
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "Import the monorepo; prod runs 0.1.0 of both services")
