@@ -1,6 +1,6 @@
 """The health gate's edge to the Kubernetes API: one GET of an Argo CD Application, through the official client.
 
-Credentials come from pipelines.health.credentials (kubeconfig or service account, loaded by
+Credentials come from pipelines.health.access (kubeconfig or service account, loaded by
 `kubernetes.config`); requests go through the client's `CustomObjectsApi`, with urllib3's own
 retries off so that pipelines.edges.retry decides alone: connection errors, timeouts, 429
 and 5xx are retried with backoff (429 after its Retry-After) until the gate's deadline, and
