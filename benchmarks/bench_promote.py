@@ -197,7 +197,8 @@ def wire(log: list) -> dict:
 def in_process(host: str, versions: range, repo: Path) -> float:
     """Median seconds of `promote_release` called in this process: the command without interpreter start-up."""
     from pipelines.core.versions import ProjectVersion
-    from pipelines.images.registry.client import RegistryClient, parse_registry
+    from pipelines.images.registry.client import RegistryClient
+    from pipelines.images.registry.location import parse_registry
     from pipelines.images.release import promote_release
 
     samples = []

@@ -114,14 +114,10 @@ def _promote(args: argparse.Namespace) -> int:
     pinned = stack.pin(project.name) if stack is not None else None
     refuse_blocked(pinned, tag.version.release)
 
-    from pipelines.images.registry.client import (
-        RegistryClient,
-        RetryPolicy,
-        docker_config_path,
-        find_credentials,
-        parse_registry,
-        read_docker_config,
-    )
+    from pipelines.edges.retry import RetryPolicy
+    from pipelines.images.registry.client import RegistryClient
+    from pipelines.images.registry.credentials import docker_config_path, find_credentials, read_docker_config
+    from pipelines.images.registry.location import parse_registry
     from pipelines.images.release import promote_release
 
     location = parse_registry(args.registry)

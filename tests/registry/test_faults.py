@@ -18,7 +18,10 @@ from urllib.parse import parse_qs
 import pytest
 
 from pipelines.core.errors import CheckFailed
-from pipelines.images.registry.client import Credentials, RegistryClient, RetryPolicy, parse_registry
+from pipelines.edges.retry import RetryPolicy
+from pipelines.images.registry.client import RegistryClient
+from pipelines.images.registry.credentials import Credentials
+from pipelines.images.registry.location import parse_registry
 
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
@@ -137,9 +140,11 @@ def test_missing_or_wrong_credentials_fail_with_a_clear_message(
 def test_a_token_service_on_plain_http_elsewhere_gets_no_credentials(area, released, fault_proxy):
     proxy = fault_proxy(credentials=(USER, PASSWORD), realm="http://auth.example.invalid/token")
 
-    with client_for(area, proxy, Credentials(USER, PASSWORD, "test")) as client:
-        with pytest.raises(CheckFailed, match="not HTTPS"):
-            client.list_tags(area.repository(PROJECT))
+    with (
+        client_for(area, proxy, Credentials(USER, PASSWORD, "test")) as client,
+        pytest.raises(CheckFailed, match="not HTTPS"),
+    ):
+        client.list_tags(area.repository(PROJECT))
     assert proxy.count("GET", "/token") == 0
 
 
@@ -254,9 +259,11 @@ def test_retry_after_beyond_the_time_limit_gives_up_at_once(area, fault_proxy):
     proxy.inject("status", method="GET", path="/tags/list", status=503, retry_after="3600")
     waits: list[float] = []
 
-    with client_for(area, proxy, sleep=waits.append) as client:
-        with pytest.raises(CheckFailed, match="would pass the time limit"):
-            client.list_tags(area.repository(PROJECT))
+    with (
+        client_for(area, proxy, sleep=waits.append) as client,
+        pytest.raises(CheckFailed, match="would pass the time limit"),
+    ):
+        client.list_tags(area.repository(PROJECT))
     assert waits == []
 
 

@@ -14,17 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.core.errors import InputError
-from pipelines.edges.urls import parse_retry_after
-from pipelines.images.registry.client import (
+from pipelines.edges.retry import RetryPolicy, backoff_delay, parse_retry_after
+from pipelines.images.registry.auth import parse_challenge
+from pipelines.images.registry.credentials import (
     Credentials,
-    RetryPolicy,
-    backoff_delay,
     docker_config_path,
     find_credentials,
-    parse_challenge,
-    parse_registry,
     read_docker_config,
 )
+from pipelines.images.registry.location import parse_registry
 
 NOW = datetime(2025, 10, 25, 14, 30, tzinfo=UTC)
 

@@ -85,8 +85,9 @@ class LocalRegistry:
             "  cache:\n    blobdescriptor: inmemory\n"
             f"http:\n  addr: {self.host}\n"
         )
-        log = open(self.folder / "registry.log", "wb")
-        self._process = subprocess.Popen([DOCKER_REGISTRY, "serve", str(config)], stdout=log, stderr=log)
+        # The child keeps its own copy of the log's descriptor; ours is closed at once.
+        with open(self.folder / "registry.log", "wb") as log:
+            self._process = subprocess.Popen([DOCKER_REGISTRY, "serve", str(config)], stdout=log, stderr=log)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -1,0 +1,105 @@
+"""Who we are to a registry: credentials from the environment or the Docker config file, never printed.
+
+Looked up in this order, for the registry host only: REGISTRY_USERNAME and REGISTRY_PASSWORD
+(both or neither), GITHUB_TOKEN (ghcr.io only), the `auths` of the Docker config
+($DOCKER_CONFIG/config.json or ~/.docker/config.json); else anonymous.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.core.errors import InputError
+from pipelines.images.registry.location import GHCR
+
+CREDENTIAL_SOURCES = (
+    "REGISTRY_USERNAME and REGISTRY_PASSWORD, GITHUB_TOKEN (ghcr.io only), or `docker login` (Docker config auths)"
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and secret for one registry, and where they came from (never the secret itself)."""
+
+    username: str
+    password: str = field(repr=False)
+    source: str
+
+
+def docker_config_path(environ: Mapping[str, str], home: Path) -> Path:
+    """$DOCKER_CONFIG/config.json, else ~/.docker/config.json."""
+    folder = environ.get("DOCKER_CONFIG")
+    return (Path(folder) if folder else home / ".docker") / "config.json"
+
+
+def read_docker_config(path: Path) -> dict[str, Any] | None:
+    """The Docker config file as JSON, or None when there is none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise InputError(
+            f"cannot read the Docker config {path}: {error.strerror}", hint="fix its permissions"
+        ) from None
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise InputError(
+            f"the Docker config {path} is not JSON ({error})",
+            hint="fix the file, or set REGISTRY_USERNAME and REGISTRY_PASSWORD",
+        ) from None
+    return document if isinstance(document, dict) else None
+
+
+def _auth_key_host(key: str) -> str:
+    """`https://ghcr.io/v1/` -> `ghcr.io`: Docker config keys are written with and without scheme and path."""
+    return key.split("://", 1)[-1].split("/", 1)[0].lower()
+
+
+def _docker_config_credentials(host: str, config: Mapping[str, Any], where: str) -> Credentials | None:
+    auths = config.get("auths")
+    if not isinstance(auths, dict):
+        return None
+    for key, entry in auths.items():
+        if _auth_key_host(str(key)) != host or not isinstance(entry, dict):
+            continue
+        source = f"Docker config {where}"
+        if entry.get("username") and entry.get("password"):
+            return Credentials(str(entry["username"]), str(entry["password"]), source)
+        encoded = entry.get("auth")
+        if isinstance(encoded, str) and encoded:
+            try:
+                username, separator, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise InputError(
+                    f"the Docker config {where} has an 'auth' for {key} that is not base64 of user:password",
+                    hint=f"run `docker login {host}` again, or set REGISTRY_USERNAME and REGISTRY_PASSWORD",
+                ) from None
+            if separator and username:
+                return Credentials(username, password, source)
+    return None
+
+
+def find_credentials(
+    host: str, environ: Mapping[str, str], docker_config: Mapping[str, Any] | None, docker_config_where: str = ""
+) -> Credentials | None:
+    """REGISTRY_USERNAME/REGISTRY_PASSWORD, else GITHUB_TOKEN for ghcr.io, else Docker config auths, else None."""
+    username, password = environ.get("REGISTRY_USERNAME") or "", environ.get("REGISTRY_PASSWORD") or ""
+    if bool(username) != bool(password):
+        missing = "REGISTRY_PASSWORD" if username else "REGISTRY_USERNAME"
+        raise InputError(f"{missing} is not set, but its partner is", hint="set both, or neither")
+    if username:
+        return Credentials(username, password, "REGISTRY_USERNAME/REGISTRY_PASSWORD")
+    token = environ.get("GITHUB_TOKEN") or ""
+    if token and host == GHCR:
+        # ghcr.io checks the token, not the user name; the actor's name keeps its audit log readable.
+        return Credentials(environ.get("GITHUB_ACTOR") or "github-actions", token, "GITHUB_TOKEN")
+    if docker_config is not None:
+        return _docker_config_credentials(host, docker_config, docker_config_where)
+    return None
