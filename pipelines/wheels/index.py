@@ -2,38 +2,40 @@
 
 It asks for the PEP 691 JSON form and reads the PEP 503 HTML form when that is
 what the index answers (content negotiation). Plain HTTP is allowed for loopback
-hosts only, for the index page and for every file it links to. A download goes to
-a temp file beside its target and is moved in only when its sha256 equals the
-index's; a file the index gives no sha256 for is refused.
+hosts only, for the index page, for every file it links to and for every redirect
+(the rules of `pipelines.edges.http`, which also retries, times out and keeps the
+connection alive). A download goes to a temp file beside its target and is moved in
+(`pipelines.edges.files.atomic_replace`) only when its sha256 equals the index's; a
+file the index gives no sha256 for is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urldefrag, urljoin
 
-import requests
 from packaging.utils import canonicalize_name
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from pipelines.core.errors import CheckFailed
-from pipelines.edges.urls import require_secure_url
+from pipelines.core.errors import Corrupt, NotFound, RuleRefused
+from pipelines.edges.files import atomic_replace, file_sha256
+from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, require_secure_url, safe_url, status_error
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 ACCEPT = f"{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.01"
 SUPPORTED_MAJOR = 1
 INDEX_EXAMPLE = "an https index, e.g. https://HOST/simple/"
-TIMEOUT = (10, 120)  # connect, read (seconds)
-_CHUNK = 1 << 20
+# Minutes for everything, as wheels are large and an index may be far; each read waits at most 2 minutes.
+POLICY = RetryPolicy(max_time=1800.0)
+TIMEOUTS = Timeouts(connect=10.0, read=120.0, request=900.0)
+MAX_PAGE_BYTES = 64 << 20  # a project page lists every file of every release
+MAX_FILE_BYTES = 4 << 30
+HINT = "check --index URL and the network, then retry"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -50,7 +52,7 @@ class IndexFile:
 def _major(version: str, where: str) -> None:
     major = version.split(".", 1)[0]
     if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
-        raise CheckFailed(
+        raise Corrupt(
             f"{where} speaks simple API version {version}; this client reads version {SUPPORTED_MAJOR}.x",
             hint="use an index that serves the standard simple API",
         )
@@ -87,13 +89,15 @@ class _LinkParser(HTMLParser):
 def parse_json_page(page_url: str, payload: object) -> list[IndexFile]:
     """The files of a PEP 691 project-detail document; URLs resolved against the page."""
     if not isinstance(payload, dict) or not isinstance(payload.get("files"), list):
-        raise CheckFailed(f"{page_url} is not a PEP 691 project page (no files list)", hint="check --index URL")
-    _major(str(payload.get("meta", {}).get("api-version", "")), page_url)
+        raise Corrupt(f"{safe_url(page_url)} is not a PEP 691 project page (no files list)", hint="check --index URL")
+    meta = payload.get("meta")
+    _major(str(meta.get("api-version", "")) if isinstance(meta, dict) else "", safe_url(page_url))
     files = []
     for entry in payload["files"]:
         if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str) or not entry.get("url"):
-            raise CheckFailed(f"{page_url} lists a file without filename or url", hint="check --index URL")
-        hashes = entry.get("hashes") if isinstance(entry.get("hashes"), dict) else {}
+            raise Corrupt(f"{safe_url(page_url)} lists a file without filename or url", hint="check --index URL")
+        hashes = entry.get("hashes")
+        hashes = hashes if isinstance(hashes, dict) else {}
         yanked = entry.get("yanked", False)
         files.append(
             IndexFile(
@@ -112,7 +116,7 @@ def parse_html_page(page_url: str, html: str) -> list[IndexFile]:
     parser.feed(html)
     parser.close()
     if parser.api_version is not None:
-        _major(parser.api_version, page_url)
+        _major(parser.api_version, safe_url(page_url))
     files = []
     for attrs, text in parser.anchors:
         href = attrs.get("href")
@@ -134,78 +138,67 @@ def _sha256(value: object) -> str | None:
 class PackageIndex:
     """The simple API of one index, e.g. `https://HOST/simple/`."""
 
-    def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
+    def __init__(self, base_url: str, http: HttpClient | None = None) -> None:
         require_secure_url(base_url, "index", INDEX_EXAMPLE)
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self.session = session or _session()
+        self.http = http or HttpClient(policy=POLICY, timeouts=TIMEOUTS)
+
+    def close(self) -> None:
+        self.http.close()
 
     def project_files(self, project: str) -> list[IndexFile]:
         """Every file the index lists for `project` (yanked ones flagged)."""
         url = urljoin(self.base_url, f"{canonicalize_name(project)}/")
-        response = self._get(url, headers={"Accept": ACCEPT})
-        if response.status_code == 404:
-            raise CheckFailed(
-                f"{project} is not on the index {self.base_url}", hint="check --index URL and the project"
-            )
+        response = self._get(url, headers={"Accept": ACCEPT}, max_body=MAX_PAGE_BYTES)
+        if response.status == 404:
+            raise NotFound(f"{project} is not on the index {self.base_url}", hint="check --index URL and the project")
         self._raise_for_status(response, url)
         content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if content_type == JSON_TYPE:
             try:
                 payload = response.json()
-            except (json.JSONDecodeError, ValueError):
-                raise CheckFailed(f"{url} sent invalid JSON", hint="check --index URL") from None
+            except ValueError:
+                raise Corrupt(f"{safe_url(url)} sent invalid JSON", hint="check --index URL") from None
             return parse_json_page(response.url, payload)
         if content_type in (HTML_TYPE, "text/html"):
             return parse_html_page(response.url, response.text)
-        raise CheckFailed(f"{url} answered {content_type or 'no content type'}", hint="check --index URL")
+        raise Corrupt(f"{safe_url(url)} answered {content_type or 'no content type'}", hint="check --index URL")
 
     def download(self, file: IndexFile, target: Path) -> str:
         """Download `file` to `target` and return its sha256, which must equal the index's."""
-        if file.sha256 is None:
-            raise CheckFailed(
+        expected = file.sha256
+        if expected is None:
+            raise RuleRefused(
                 f"the index gives no sha256 for {file.filename}", hint="use an index that lists sha256 hashes"
             )
         require_secure_url(file.url, f"link to {file.filename}", INDEX_EXAMPLE)
-        response = self._get(file.url, stream=True)
-        self._raise_for_status(response, file.url)
-        digest = hashlib.sha256()
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in response.iter_content(_CHUNK):
-                    digest.update(chunk)
-                    handle.write(chunk)
-            if digest.hexdigest() != file.sha256:
-                raise CheckFailed(
-                    f"{file.filename}: sha256 {digest.hexdigest()} differs from the index's {file.sha256}",
+
+        def write(temp: Path) -> None:
+            with temp.open("wb") as handle:
+                response = self._get(file.url, sink=handle, max_body=MAX_FILE_BYTES)
+            self._raise_for_status(response, file.url)
+            digest = file_sha256(temp)
+            if digest != expected:
+                raise Corrupt(
+                    f"{file.filename}: sha256 {digest} differs from the index's {expected}",
                     hint="the download was altered or the index is inconsistent; retry, then report it",
                 )
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        finally:
-            response.close()
-        return digest.hexdigest()
 
-    def _get(self, url: str, **kwargs: object) -> requests.Response:
-        try:
-            response = self.session.get(url, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
-        except requests.RequestException as error:
-            raise CheckFailed(f"cannot reach {url}: {error}", hint="check --index URL and the network") from None
-        # A redirect may leave https; the final URL must pass the same rule as the first.
-        require_secure_url(response.url, "redirect target", INDEX_EXAMPLE)
-        return response
+        atomic_replace(target, write)
+        return expected
+
+    def _get(
+        self, url: str, *, max_body: int, headers: Mapping[str, str] | None = None, sink: BinaryIO | None = None
+    ) -> Response:
+        return self.http.request(
+            "GET", url, headers=headers, max_body=max_body, sink=sink, what=f"cannot reach {safe_url(url)}", hint=HINT
+        )
 
     @staticmethod
-    def _raise_for_status(response: requests.Response, url: str) -> None:
-        if response.status_code >= 400:
-            raise CheckFailed(f"{url} answered HTTP {response.status_code}", hint="check --index URL, then retry")
-
-
-def _session() -> requests.Session:
-    retry = Retry(total=3, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET",))
-    session = requests.Session()
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    return session
+    def _raise_for_status(response: Response, url: str) -> None:
+        if response.status >= 400:
+            raise status_error(
+                response.status,
+                f"{safe_url(url)} answered HTTP {response.status}",
+                hint="check --index URL, then retry",
+            )
