@@ -1,19 +1,26 @@
 """A thin client of GitHub's REST API for the one thing the pipelines do there: deploy pull requests.
 
 Kept to three calls (find the open pull request of a branch, create one, update one),
-with the documented request and response shapes; everything else stays in git.
+with the documented request and response shapes; everything else stays in git. It sends
+through the one HTTP layer (`pipelines.edges.http`), so it retries 429 and 5xx answers
+and dropped connections like every other client; the deploy-pr step is idempotent, so
+a create that is retried after a lost answer is found by the next run as the open pull request.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from pipelines.core.errors import CheckFailed, InputError
-from pipelines.edges.urls import require_secure_url
+from pipelines.core.errors import Corrupt, InputError
+from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, require_secure_url, shorten, status_error
 
 API_VERSION = "2022-11-28"
-TIMEOUT_SECONDS = 30
+POLICY = RetryPolicy(max_time=120.0)
+TIMEOUTS = Timeouts(connect=10.0, read=30.0, request=60.0)
+RIGHTS_HINT = "check that the token may open pull requests on the repository (contents and pull-requests: write)"
 
 
 def token_from_environment() -> str | None:
@@ -21,26 +28,31 @@ def token_from_environment() -> str | None:
     return os.environ.get("PERCOLATE_GIT_PAT") or os.environ.get("GITHUB_TOKEN") or None
 
 
+def _message(response: Response) -> str:
+    """GitHub's `message` from an error document, else the start of the body."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return shorten(message) if isinstance(message, str) and message else response.excerpt()
+
+
 class GitHub:
     """Pull requests of one repository (`owner/name`) through the REST API at `api_url`."""
 
-    def __init__(self, api_url: str, repository: str, token: str) -> None:
-        import requests
-
+    def __init__(self, api_url: str, repository: str, token: str, *, http: HttpClient | None = None) -> None:
         require_secure_url(api_url, "GitHub API URL", "https://api.github.com")
         if repository.count("/") != 1:
             raise InputError(f"repository {repository!r} is not OWNER/NAME", hint="set GITHUB_REPOSITORY=owner/name")
         self.api_url = api_url.rstrip("/")
         self.repository = repository
         self.owner = repository.split("/")[0]
-        self.session = requests.Session()
-        self.session.headers.update(
-            {
-                "Accept": "application/vnd.github+json",
-                "Authorization": f"Bearer {token}",
-                "X-GitHub-Api-Version": API_VERSION,
-            }
-        )
+        self._headers = {
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {token}",
+            "X-GitHub-Api-Version": API_VERSION,
+        }
+        self._http = http or HttpClient(policy=POLICY, timeouts=TIMEOUTS, describe=_message)
 
     @classmethod
     def from_environment(cls) -> GitHub:
@@ -53,33 +65,46 @@ class GitHub:
             )
         return cls(os.environ.get("GITHUB_API_URL") or "https://api.github.com", repository, token)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        import requests
+    def close(self) -> None:
+        self._http.close()
 
+    def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None, payload: Any = None) -> Any:
         url = f"{self.api_url}/repos/{self.repository}{path}"
-        try:
-            response = self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
-        except requests.RequestException as error:
-            raise CheckFailed(
-                f"GitHub API {method} {path} failed: {error}", hint="re-run; the PR step is idempotent"
-            ) from None
-        if response.status_code >= 400:
-            try:
-                message = response.json().get("message", "")
-            except ValueError:
-                message = response.text[:200]
-            raise CheckFailed(
-                f"GitHub API {method} {path} answered {response.status_code}: {message}",
-                hint="check that the token may open pull requests on the repository (contents and pull-requests: write)",
+        headers = dict(self._headers)
+        body = None
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
+        response = self._http.request(
+            method,
+            url,
+            headers=headers,
+            body=body,
+            params=params,
+            what=f"GitHub API {method} {path}",
+            hint="re-run; the PR step is idempotent",
+        )
+        if response.status >= 400:
+            raise status_error(
+                response.status,
+                f"GitHub API {method} {path} answered {response.status}: {_message(response)}",
+                RIGHTS_HINT,
             )
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise Corrupt(f"GitHub API {method} {path} answered with something other than JSON") from None
 
     def open_pull(self, branch: str, base: str) -> dict[str, Any] | None:
         pulls = self._call("GET", "/pulls", params={"head": f"{self.owner}:{branch}", "base": base, "state": "open"})
         return pulls[0] if pulls else None
 
     def create_pull(self, *, branch: str, base: str, title: str, body: str) -> dict[str, Any]:
-        return self._call("POST", "/pulls", json={"title": title, "head": branch, "base": base, "body": body})
+        result: dict[str, Any] = self._call(
+            "POST", "/pulls", payload={"title": title, "head": branch, "base": base, "body": body}
+        )
+        return result
 
     def update_pull(self, number: int, *, title: str, body: str) -> dict[str, Any]:
-        return self._call("PATCH", f"/pulls/{number}", json={"title": title, "body": body})
+        result: dict[str, Any] = self._call("PATCH", f"/pulls/{number}", payload={"title": title, "body": body})
+        return result
