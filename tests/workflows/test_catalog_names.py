@@ -128,6 +128,8 @@ def test_publishing_runs_in_the_catalogs_environments(workflows):
     environments = {
         ("build-rocks.yml", "publish-testpypi"): STAGING_ENVIRONMENT,
         ("release-rocks.yml", "publish-pypi"): PRODUCTION_ENVIRONMENT,
+        # An image release writes its release tags only after a reviewer of production approves.
+        ("_release-image.yml", "promote"): PRODUCTION_ENVIRONMENT,
         ("deploy.yml", "deploy"): PRODUCTION_ENVIRONMENT,
     }
     found = {}
