@@ -68,6 +68,12 @@ class GitHub:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> GitHub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None, payload: Any = None) -> Any:
         url = f"{self.api_url}/repos/{self.repository}{path}"
         headers = dict(self._headers)
