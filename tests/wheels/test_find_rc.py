@@ -166,7 +166,7 @@ def test_html_pages_resolve_links_hashes_and_yanks():
     page = """<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.1"></head><body>
     <a href="../../f/pkg-1.0.tar.gz#sha256=ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789">pkg-1.0.tar.gz</a>
     <a href="https://files.example/pkg-1.0-py3-none-any.whl#md5=00" data-yanked="">pkg-1.0-py3-none-any.whl</a>
-    <a name="not-a-link">x</a></body></html>"""
+    <a name="not-a-link">x</a></body></html>"""  # noqa: E501 (a real page's long anchor)
     files = parse_html_page("https://index.example/simple/pkg/", page)
     assert [(f.filename, f.url, f.yanked) for f in files] == [
         ("pkg-1.0.tar.gz", "https://index.example/f/pkg-1.0.tar.gz", False),
