@@ -7,7 +7,7 @@ run in the tests and in `python -m infra render --check`; `evaluate` runs them a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -186,22 +186,55 @@ def required_checks_exist(resources: Sequence[Declared], check_names: set[str]) 
     return problems
 
 
-def workflow_actions_allowed(resources: Sequence[Declared], workflows: Sequence[Workflow]) -> list[str]:
-    """Every action a workflow uses is allowed by the Actions policy (else GitHub refuses to run the job)."""
-    problems = []
+def allowed_patterns(resources: Sequence[Declared]) -> list[list[str]]:
+    """The allow-list of each declared Actions policy: its patterns, with GitHub's own actions when allowed."""
+    lists = []
     for permissions in _of(resources, ACTIONS_PERMISSIONS):
         config = permissions.inputs.get("allowedActionsConfig") or {}
         patterns = list(config.get("patternsAlloweds") or [])
         if config.get("githubOwnedAllowed"):
             patterns += GITHUB_OWNED
+        lists.append(patterns)
+    return lists
+
+
+def action_allowed(uses: str, patterns: Sequence[str]) -> bool:
+    """Whether GitHub runs `uses` under an allow-list. Actions and reusable workflows of the repository
+    itself (`./…`, or the self-repository reference `$/…`) always run."""
+    return uses.startswith(("./", "$/")) or any(fnmatchcase(uses, pattern) for pattern in patterns)
+
+
+def _with_nested(uses: str, nested: Mapping[str, Sequence[str]], seen: tuple[str, ...] = ()) -> Iterable[str]:
+    for inner in nested.get(uses, ()):
+        if inner.startswith("./") or inner in seen:
+            continue  # a file of the action's own repository is part of that action
+        yield inner
+        yield from _with_nested(inner, nested, (*seen, inner))
+
+
+def workflow_actions_allowed(
+    resources: Sequence[Declared], workflows: Sequence[Workflow], nested: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """Every action a workflow uses is allowed by the Actions policy (else GitHub refuses to run the job).
+
+    GitHub applies the allow-list to the actions a composite action uses too: `nested` maps an
+    action's `owner/repo@ref` to the `uses:` of its steps (from the action's own metadata).
+    """
+    problems = []
+    for patterns in allowed_patterns(resources):
         for workflow in workflows:
             for job in workflow.jobs:
                 for uses in job.uses:
-                    # Actions and reusable workflows of the repository itself (`./…`, or the
-                    # self-repository reference `$/…`) always run.
-                    if uses.startswith(("./", "$/")) or any(fnmatchcase(uses, pattern) for pattern in patterns):
-                        continue
-                    problems.append(f"{workflow.file} job {job.id}: {uses.split('@')[0]} is not in the allowed actions")
+                    if not action_allowed(uses, patterns):
+                        problems.append(
+                            f"{workflow.file} job {job.id}: {uses.split('@')[0]} is not in the allowed actions"
+                        )
+                    for inner in _with_nested(uses, nested or {}):
+                        if not action_allowed(inner, patterns):
+                            problems.append(
+                                f"{workflow.file} job {job.id}: {inner.split('@')[0]} (used inside "
+                                f"{uses.split('@')[0]}) is not in the allowed actions"
+                            )
     return problems
 
 
@@ -243,12 +276,15 @@ class PolicyReport:
         return lines
 
 
-def evaluate(resources: Sequence[Declared], workflows: Sequence[Workflow]) -> PolicyReport:
-    """Run every policy, and the rules that hold the declared settings against the workflow files."""
+def evaluate(
+    resources: Sequence[Declared], workflows: Sequence[Workflow], nested: Mapping[str, Sequence[str]] | None = None
+) -> PolicyReport:
+    """Run every policy, and the rules that hold the declared settings against the workflow files
+    (`nested`: the actions each pinned composite action uses, when known)."""
     results = [PolicyResult(policy.__name__, tuple(policy(resources))) for policy in POLICIES]
     check_names = job_check_names(list(workflows))
     results.append(PolicyResult(required_checks_exist.__name__, tuple(required_checks_exist(resources, check_names))))
     results.append(
-        PolicyResult(workflow_actions_allowed.__name__, tuple(workflow_actions_allowed(resources, workflows)))
+        PolicyResult(workflow_actions_allowed.__name__, tuple(workflow_actions_allowed(resources, workflows, nested)))
     )
     return PolicyReport(tuple(results))
