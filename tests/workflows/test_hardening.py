@@ -10,6 +10,8 @@ no expression is expanded inside a script; nothing that publishes uses a cache.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 
 import pytest
@@ -221,20 +223,101 @@ def test_every_workflow_limits_its_concurrency(workflows):
             assert workflow.data.get("concurrency"), f"{workflow.name}: set a concurrency group"
 
 
-def test_a_projects_builds_and_releases_run_one_at_a_time(workflows, tag_workflows):
+def queue_problems(workflow) -> list[str]:
+    """A group that must lose no run (never cancelled) queues every waiting run: by default a group
+    keeps one pending run, and a newer one cancels it."""
+    concurrency = workflow.data.get("concurrency") or {}
+    if concurrency.get("cancel-in-progress") is False and concurrency.get("queue") != "max":
+        return [
+            f"{workflow.name}: cancel-in-progress is false, but without `queue: max` "
+            "a newer run cancels the pending one"
+        ]
+    return []
+
+
+def test_a_projects_builds_and_releases_run_one_at_a_time_in_order(workflows, tag_workflows):
     groups = {}
     for name, (project, _stage) in tag_workflows.items():
         concurrency = workflows[name].data["concurrency"]
         assert concurrency["cancel-in-progress"] is False, f"{name}: a release must never be cancelled half-way"
         assert concurrency["group"] == project.name, f"{name}: group by project"
+        assert queue_problems(workflows[name]) == []
         groups.setdefault(project.name, set()).add(name)
     assert all(len(names) == 2 for names in groups.values()), groups
 
 
-def test_deployments_never_interleave_or_get_cancelled(workflows):
+def test_deployments_never_interleave_get_cancelled_or_dropped(workflows):
     concurrency = workflows["deploy.yml"].data["concurrency"]
     assert concurrency["cancel-in-progress"] is False
     assert "${{" not in concurrency["group"], "one group for every deploy run"
+    assert queue_problems(workflows["deploy.yml"]) == []
+
+
+def test_the_queue_check_rejects_a_group_without_a_queue(workflows):
+    """Control: the workflows as they were (rc2 lost when rc3 is pushed while a release waits for approval)."""
+    for name in ("release-percolate.yml", "deploy.yml"):
+        data = copy.deepcopy(workflows[name].data)
+        del data["concurrency"]["queue"]
+        assert queue_problems(dataclasses.replace(workflows[name], data=data)) != []
+
+
+def test_ci_on_main_runs_every_commit_and_only_pull_requests_cancel(workflows):
+    concurrency = workflows["ci.yml"].data["concurrency"]
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    # On a push to main the group is the commit itself: no run waits behind another or is dropped.
+    assert concurrency["group"] == "ci-${{ github.event_name == 'pull_request' && github.ref || github.sha }}"
+
+
+def approval_problems(workflows, tag_workflows) -> list[str]:
+    """In a release run, each job that writes (release tags, images, the GitHub release) is the job in
+    environment production or runs after it: nothing is released before a reviewer approves."""
+    from pipelines.core.tags import Stage
+
+    problems = []
+    for name, (_project, stage) in tag_workflows.items():
+        if stage is not Stage.RELEASE:
+            continue
+        reached = list(_jobs_reached(workflows[name], workflows))
+        gated = {(w.name, j.id) for w, j in reached if (j.data.get("environment") or {}).get("name") == "production"}
+        for workflow, job in reached:
+            if {"packages", "contents"} & writes(job.permissions) and (workflow.name, job.id) not in gated:
+                before = {(workflow.name, needed) for needed in _needed_transitively(workflow, job)}
+                if not before & gated:
+                    problems.append(f"{name}: {job.label} writes before a reviewer of production approves")
+    return problems
+
+
+def test_every_release_write_waits_for_a_reviewer_of_production(workflows, tag_workflows):
+    assert approval_problems(workflows, tag_workflows) == []
+
+
+def test_the_approval_check_rejects_an_image_release_without_an_environment(workflows, tag_workflows):
+    """Control: _release-image.yml as it was, with no job in environment production."""
+    data = copy.deepcopy(workflows["_release-image.yml"].data)
+    del data["jobs"]["promote"]["environment"]
+    changed = {**workflows, "_release-image.yml": dataclasses.replace(workflows["_release-image.yml"], data=data)}
+    problems = approval_problems(changed, tag_workflows)
+    assert "release-percolate.yml: _release-image.yml job promote writes before a reviewer of production approves" in (
+        problems
+    )
+
+
+def _jobs_reached(workflow, workflows):
+    for job in workflow.jobs.values():
+        if job.calls:
+            yield from _jobs_reached(workflows[job.calls], workflows)
+        else:
+            yield workflow, job
+
+
+def _needed_transitively(workflow, job) -> set[str]:
+    needed, pending = set(), list(job.needs)
+    while pending:
+        job_id = pending.pop()
+        if job_id not in needed:
+            needed.add(job_id)
+            pending += workflow.jobs[job_id].needs
+    return needed
 
 
 def test_pull_requests_opened_by_automation_use_the_token_that_starts_workflows(workflows):
