@@ -331,3 +331,29 @@ def test_pull_requests_opened_by_automation_use_the_token_that_starts_workflows(
     for step in openers:
         tokens = {value for key, value in step.env.items() if key in ("GH_TOKEN", "GITHUB_TOKEN", "PERCOLATE_GIT_PAT")}
         assert tokens == {"${{ secrets.PERCOLATE_GIT_PAT }}"}, step.label
+
+
+def preview_problems(workflow) -> list[str]:
+    """The preview gets a Pulumi token that can read the stack: never for a fork, never with a secret."""
+    problems = []
+    for job in workflow.jobs.values():
+        if job.data.get("if") != "github.event.pull_request.head.repo.full_name == github.repository":
+            problems.append(f"{job.label}: runs for pull requests from forks")
+        if "environment" in job.data or "secrets." in str(job.data):
+            problems.append(f"{job.label}: holds a secret or an environment")
+    return problems
+
+
+def test_previews_run_only_for_this_repositorys_branches_and_hold_no_secret(workflows):
+    assert preview_problems(workflows["infra-preview.yml"]) == []
+
+
+def test_the_preview_check_rejects_a_fork_preview_and_a_secret(workflows):
+    data = copy.deepcopy(workflows["infra-preview.yml"].data)
+    del data["jobs"]["preview"]["if"]
+    data["jobs"]["preview"]["env"] = {"TOKEN": "${{ secrets.INFRA_GITHUB_TOKEN }}"}
+    problems = preview_problems(dataclasses.replace(workflows["infra-preview.yml"], data=data))
+    assert problems == [
+        "infra-preview.yml job preview: runs for pull requests from forks",
+        "infra-preview.yml job preview: holds a secret or an environment",
+    ]
