@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +9,33 @@ import pytest
 
 from pipelines.deploy.write_back import StackFile
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TAG = "percolate-v0.1.0"
+# A prod stack file with one release already written back (the repository's own file may have none yet).
+STACK = """\
+# People edit everything here except `percolate-platform:images`, which release jobs write.
+config:
+  percolate-platform:repository:
+    owner: percolation-labs
+    name: percolate
+  percolate-platform:images:
+    # The API service.
+    percolate:
+      repository: ghcr.io/percolation-labs/percolate
+      version: 0.1.0
+      digest: sha256:1111111111111111111111111111111111111111111111111111111111111111   # what Argo CD pins
+      platforms:
+        amd64: sha256:2222222222222222222222222222222222222222222222222222222222222222
+        arm64: sha256:3333333333333333333333333333333333333333333333333333333333333333
+      source: 2025.10.25.1430-build.123-v0.1.0-abc1234
+    percolate-reading:
+      repository: ghcr.io/percolation-labs/percolate-reading
+"""
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> StackFile:
     path = tmp_path / "Pulumi.prod.yaml"
-    shutil.copy(REPO_ROOT / "Pulumi.prod.yaml", path)
+    path.write_text(STACK)
     return StackFile(path)
 
 
@@ -25,6 +43,7 @@ def test_promote_writes_the_digests_into_the_stack_file_and_nothing_else(cli, ar
     monorepo.tag(TAG)
     area.push_build("percolate", sha=monorepo.head, number=12)
     before = stack.path.read_text()
+    reading = stack.pin("percolate-reading")
 
     result = cli(
         "promote",
@@ -46,7 +65,7 @@ def test_promote_writes_the_digests_into_the_stack_file_and_nothing_else(cli, ar
     assert (pin.repository, pin.version, pin.source) == (data["repository"], "0.1.0", data["source"])
     assert pin.digest == data["index_digest"] == area.digest("percolate", "0.1.0")
     assert pin.platform_digests() == data["platforms"]
-    assert stack.pin("percolate-reading") == StackFile(REPO_ROOT / "Pulumi.prod.yaml").pin("percolate-reading")
+    assert stack.pin("percolate-reading") == reading
     changed = [line for line in stack.path.read_text().splitlines() if line not in before.splitlines()]
     assert len(changed) == 5  # repository, digest, the two platforms, source; the version stays 0.1.0
 
