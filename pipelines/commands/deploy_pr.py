@@ -73,13 +73,13 @@ def _deploy_pr(args: argparse.Namespace) -> int:
         git.remove_worktree(workdir / "base")
         shutil.rmtree(workdir, ignore_errors=True)
 
-    github = GitHub.from_environment()
-    existing = github.open_pull(request.branch, args.base)
-    if existing:
-        pull, action = github.update_pull(existing["number"], title=request.title, body=request.body), "updated"
-    else:
-        pull = github.create_pull(branch=request.branch, base=args.base, title=request.title, body=request.body)
-        action = "opened"
+    with GitHub.from_environment() as github:
+        existing = github.open_pull(request.branch, args.base)
+        if existing:
+            pull, action = github.update_pull(existing["number"], title=request.title, body=request.body), "updated"
+        else:
+            pull = github.create_pull(branch=request.branch, base=args.base, title=request.title, body=request.body)
+            action = "opened"
     result["pull_request"] = {"number": pull["number"], "url": pull.get("html_url"), "action": action}
     emit(
         args.json,

@@ -199,6 +199,9 @@ class HttpClient:
     ) -> Response:
         """Send, retrying connection faults, timeouts, 429 and 5xx within the policy; any other answer is returned.
 
+        A POST is retried only when the server answered (429, 5xx): after a lost answer it may have
+        been carried out, and it is not idempotent.
+
         A success's body goes to `sink` when given (rewound before each attempt), else into the
         Response. `on_attempt` runs before each attempt (to count them); `what` names the request
         in the `Unavailable` raised when tries or time run out.
@@ -214,6 +217,12 @@ class HttpClient:
             try:
                 response = self.send(method, url, headers=headers, body=body, max_body=max_body, sink=sink)
             except TransportError as fault:
+                if method == "POST":
+                    # A POST may have landed before its answer was lost; sending it again could do it twice.
+                    raise Unavailable(
+                        f"{what}: connection failed ({fault.reason}); a POST is not sent twice",
+                        hint="run the command again: it first looks for what an earlier run may have made",
+                    ) from None
                 return Retry(f"connection failed ({fault.reason})")
             if response.status not in RETRYABLE_STATUS:
                 return response

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.errors import InputError
-from pipelines.edges.urls import require_secure_url
+from pipelines.edges.http_parts import require_secure_url
 from pipelines.health import exec_limit
 
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")

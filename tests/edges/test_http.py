@@ -126,6 +126,21 @@ def test_a_refused_connection_is_retried_then_reported_in_our_words():
     assert "pa55word" not in str(raised.value) and "s3cret" not in str(raised.value)
 
 
+def test_a_post_whose_answer_was_lost_is_not_sent_again_but_a_refused_one_is(serve):
+    def drop(h: Any) -> None:
+        h.close_connection = True  # the request arrived; its answer never leaves
+
+    lost = serve(drop)
+    with HttpClient(policy=FAST) as client, pytest.raises(Unavailable) as raised:
+        client.request("POST", lost.url + "/pulls", body=b"{}")
+    assert len(lost.seen) == 1
+    assert "a POST is not sent twice" in raised.value.message
+    refused = serve(failing(1, 503))
+    with HttpClient(policy=FAST, sleep=lambda _: None) as client:
+        assert client.request("POST", refused.url + "/pulls", body=b"{}").status == 200
+    assert len(refused.seen) == 2
+
+
 # -- deadlines ---------------------------------------------------------------------------------------
 
 
