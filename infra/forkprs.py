@@ -18,9 +18,11 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from pipelines.edges.retry import RetryPolicy
+
 GITHUB_API = "https://api.github.com"
-API_VERSION = "2022-11-28"
-TIMEOUT_SECONDS = 30
+# How long one settings call keeps trying when GitHub fails or rate-limits.
+RETRY_POLICY = RetryPolicy(max_time=120.0)
 
 # Settings of a public repository (GitHub's default policy is first_time_contributors).
 APPROVAL_POLICY = "all_external_contributors"
@@ -42,7 +44,7 @@ class GitHubApiError(Exception):
 
 
 class GitHubRest:
-    """The thin edge: GET and PUT of JSON on GitHub's REST API with the documented headers."""
+    """The thin edge: GET and PUT of JSON on GitHub's REST API, through the pipelines' one GitHub client."""
 
     def __init__(self, api_url: str, token: str | None) -> None:
         if not token:
@@ -50,32 +52,28 @@ class GitHubRest:
                 "GITHUB_TOKEN is not set: the fork pull request settings need a token that may administer "
                 "the repository"
             )
-        self.api_url = api_url.rstrip("/")
-        self.headers = {
-            "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {token}",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": "percolate-platform-infra",
-        }
+        self.api_url, self._token = api_url, token
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        import requests
+        """One call; a PipelineError from the HTTP layer becomes the provider's own error, with its hint."""
+        # Imported here: the provider runs in Pulumi's provider process, which loads it by reference.
+        from pipelines.core.errors import PipelineError
+        from pipelines.edges.github import GitHubApi
+        from pipelines.edges.http import HttpClient
 
-        url = f"{self.api_url}{path}"
+        hint = "the token needs administration: write on the repository"
         try:
-            response = requests.request(method, url, headers=self.headers, json=body, timeout=TIMEOUT_SECONDS)
-        except requests.RequestException as error:
-            raise GitHubApiError(f"{method} {path}: {error}") from None
-        if response.status_code >= 400:
+            api = GitHubApi(self.api_url, self._token, http=HttpClient(policy=RETRY_POLICY), rights_hint=hint)
             try:
-                message = response.json().get("message", response.text)
-            except ValueError:
-                message = response.text
-            raise GitHubApiError(f"{method} {path}: HTTP {response.status_code}: {message}")
-        return response.json() if response.content else None
+                return api.call(method, path, payload=body)
+            finally:
+                api.close()
+        except PipelineError as error:
+            raise GitHubApiError(str(error)) from None
 
     def get(self, path: str) -> dict[str, Any]:
-        return self._request("GET", path) or {}
+        answer = self._request("GET", path)
+        return answer if isinstance(answer, dict) else {}
 
     def put(self, path: str, body: dict[str, Any]) -> None:
         self._request("PUT", path, body)

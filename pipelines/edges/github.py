@@ -1,10 +1,10 @@
-"""A thin client of GitHub's REST API for the one thing the pipelines do there: deploy pull requests.
+"""A thin client of GitHub's REST API: `GitHubApi` (JSON calls with one token) and, on it, the one thing the
+pipelines do there, deploy pull requests (find the open one of a branch, create one, update one).
 
-Kept to three calls (find the open pull request of a branch, create one, update one),
-with the documented request and response shapes; everything else stays in git. It sends
-through the one HTTP layer (`pipelines.edges.http`), so it retries 429 and 5xx answers
-and dropped connections like every other client; the deploy-pr step is idempotent, so
-a create that is retried after a lost answer is found by the next run as the open pull request.
+Both send through the one HTTP layer (`pipelines.edges.http`), so they retry 429 and 5xx answers and
+dropped connections like every other client; a POST whose answer was lost is not sent again (the
+deploy-pr step is idempotent: the next run finds the pull request an earlier one opened). The Pulumi
+program's fork pull request settings (`infra/forkprs.py`) use `GitHubApi` too.
 """
 
 from __future__ import annotations
@@ -37,22 +37,62 @@ def _message(response: Response) -> str:
     return shorten(message) if isinstance(message, str) and message else response.excerpt()
 
 
-class GitHub:
-    """Pull requests of one repository (`owner/name`) through the REST API at `api_url`."""
+class GitHubApi:
+    """GitHub's REST API at `api_url` with one token: JSON in and out, through the one HTTP layer."""
 
-    def __init__(self, api_url: str, repository: str, token: str, *, http: HttpClient | None = None) -> None:
+    def __init__(self, api_url: str, token: str, *, http: HttpClient | None = None, rights_hint: str) -> None:
         require_secure_url(api_url, "GitHub API URL", "https://api.github.com")
-        if repository.count("/") != 1:
-            raise InputError(f"repository {repository!r} is not OWNER/NAME", hint="set GITHUB_REPOSITORY=owner/name")
         self.api_url = api_url.rstrip("/")
-        self.repository = repository
-        self.owner = repository.split("/")[0]
+        self._rights_hint = rights_hint
         self._headers = {
             "Accept": "application/vnd.github+json",
             "Authorization": f"Bearer {token}",
             "X-GitHub-Api-Version": API_VERSION,
         }
         self._http = http or HttpClient(policy=POLICY, timeouts=TIMEOUTS, describe=_message)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None, payload: Any = None) -> Any:
+        """The JSON answer of `method` on `path` (from the API's root), None for an empty one; errors by cause."""
+        headers = dict(self._headers)
+        body = None
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
+        response = self._http.request(
+            method,
+            self.api_url + path,
+            headers=headers,
+            body=body,
+            params=params,
+            what=f"GitHub API {method} {path}",
+            hint="run it again later; GitHub or the network kept failing",
+        )
+        if response.status >= 400:
+            raise status_error(
+                response.status,
+                f"GitHub API {method} {path} answered HTTP {response.status}: {_message(response)}",
+                self._rights_hint,
+            )
+        if not response.body:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise Corrupt(f"GitHub API {method} {path} answered with something other than JSON") from None
+
+
+class GitHub:
+    """Pull requests of one repository (`owner/name`)."""
+
+    def __init__(self, api_url: str, repository: str, token: str, *, http: HttpClient | None = None) -> None:
+        if repository.count("/") != 1:
+            raise InputError(f"repository {repository!r} is not OWNER/NAME", hint="set GITHUB_REPOSITORY=owner/name")
+        self.repository = repository
+        self.owner = repository.split("/")[0]
+        self._api = GitHubApi(api_url, token, http=http, rights_hint=RIGHTS_HINT)
 
     @classmethod
     def from_environment(cls) -> GitHub:
@@ -66,7 +106,7 @@ class GitHub:
         return cls(os.environ.get("GITHUB_API_URL") or "https://api.github.com", repository, token)
 
     def close(self) -> None:
-        self._http.close()
+        self._api.close()
 
     def __enter__(self) -> GitHub:
         return self
@@ -75,31 +115,7 @@ class GitHub:
         self.close()
 
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None, payload: Any = None) -> Any:
-        url = f"{self.api_url}/repos/{self.repository}{path}"
-        headers = dict(self._headers)
-        body = None
-        if payload is not None:
-            body = json.dumps(payload).encode()
-            headers["Content-Type"] = "application/json"
-        response = self._http.request(
-            method,
-            url,
-            headers=headers,
-            body=body,
-            params=params,
-            what=f"GitHub API {method} {path}",
-            hint="re-run; the PR step is idempotent",
-        )
-        if response.status >= 400:
-            raise status_error(
-                response.status,
-                f"GitHub API {method} {path} answered {response.status}: {_message(response)}",
-                RIGHTS_HINT,
-            )
-        try:
-            return response.json()
-        except ValueError:
-            raise Corrupt(f"GitHub API {method} {path} answered with something other than JSON") from None
+        return self._api.call(method, f"/repos/{self.repository}{path}", params=params, payload=payload)
 
     def open_pull(self, branch: str, base: str) -> dict[str, Any] | None:
         pulls = self._call("GET", "/pulls", params={"head": f"{self.owner}:{branch}", "base": base, "state": "open"})

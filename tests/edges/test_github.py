@@ -38,7 +38,7 @@ def test_a_rejected_token_is_unauthorized_and_never_printed(serve):
     server = serve(lambda h: h.reply(401, b'{"message": "Bad credentials"}', {"Content-Type": "application/json"}))
     with client(server, token="ghp_s3cret") as github, pytest.raises(Unauthorized) as raised:
         github.open_pull("deploy/x", "main")
-    assert "GitHub API GET /pulls answered 401: Bad credentials" in raised.value.message
+    assert "GitHub API GET /repos/labs/percolate/pulls answered HTTP 401: Bad credentials" in raised.value.message
     assert "ghp_s3cret" not in str(raised.value) and len(server.seen) == 1
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from infra.forkprs import APPROVAL_POLICY, ForkPullRequestProvider, GitHubApiError
+from pipelines.edges.retry import RetryPolicy
 
 TOKEN = "test-token-not-a-secret"
 APPROVAL = "fork-pr-contributor-approval"
@@ -197,7 +198,8 @@ def test_githubs_error_messages_reach_the_user(github, monkeypatch):
         ForkPullRequestProvider().create(public_props(github) | {"repository": "gone"})
 
 
-def test_an_unreachable_api_is_a_clear_error(github):
+def test_an_unreachable_api_is_a_clear_error(github, monkeypatch):
+    monkeypatch.setattr("infra.forkprs.RETRY_POLICY", RetryPolicy(max_time=5, base_delay=0.01, max_delay=0.02))
     props = public_props(github) | {"api_url": "http://127.0.0.1:9"}
     with pytest.raises(GitHubApiError, match="PUT /repos/percolation-labs/percolate"):
         ForkPullRequestProvider().create(props)
