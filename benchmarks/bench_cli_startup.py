@@ -8,6 +8,7 @@ the figures and writes them to benchmarks/results/cli_startup.json.
 
 from __future__ import annotations
 
+import compileall
 import json
 import statistics
 import subprocess
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 RUNS = 30
+FLOOR_GOAL = 3.0  # tag parse may take at most this many times a bare interpreter's start
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "cli_startup.json"
 
@@ -58,6 +60,8 @@ def imported_modules() -> list[str]:
 
 
 def main() -> int:
+    # Measured as installed: pip compiles the bytecode then; without it every start would compile again.
+    compileall.compile_dir(ROOT / "pipelines", quiet=1)
     medians = {name: median_seconds(command) for name, command in COMMANDS.items()}
     floor = medians["interpreter floor (python -c pass)"]
     ours = medians["pipelines tag parse"]
@@ -66,7 +70,8 @@ def main() -> int:
     print(f"median of {RUNS} cold starts:")
     for name, seconds in medians.items():
         print(f"  {name:<36} {seconds * 1000:8.1f} ms")
-    print(f"  tag parse / interpreter floor        {ours / floor:8.2f}x")
+    met = "met" if ours / floor <= FLOOR_GOAL else "NOT met"
+    print(f"  tag parse / interpreter floor        {ours / floor:8.2f}x (goal at most {FLOOR_GOAL:.1f}x: {met})")
     print(f"  tag parse / import pulumi + requests {ours / heavy:8.2f}x")
     print(f"  pulumi imported: {'pulumi' in modules}; requests imported: {'requests' in modules}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,6 @@ GitHub Actions, step outputs and a job summary."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -14,6 +13,8 @@ from pipelines.core.errors import PipelineError, exit_code_of
 
 def emit(as_json: bool, data: Any, text: str) -> None:
     """Print `data` as JSON for machines, or `text` for people."""
+    import json  # only --json pays for it
+
     print(json.dumps(data, indent=2, sort_keys=False) if as_json else text)
 
 
@@ -27,6 +28,8 @@ def report_error(error: PipelineError, as_json: bool) -> int:
     code = exit_code_of(error)
     print(f"error: {error}", file=sys.stderr)
     if as_json:
+        import json
+
         fields = {"error": error.message, "hint": error.hint, "cause": error.cause, "exit_code": code}
         print(json.dumps(fields, indent=2))
     return code

@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.core.catalog import DEFAULT_REGISTRY
 from pipelines.core.errors import InputError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
     from pipelines.edges.git import Git
 
 Handler = Callable[[argparse.Namespace], int]
@@ -49,7 +50,7 @@ def add_group(subcommands: Any, name: str, *, summary: str) -> Any:
 def add_root_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root",
-        type=Path,
+        type=path_argument,
         metavar="DIR",
         help="the monorepo's root (default: the git top level of the working directory)",
     )
@@ -88,8 +89,17 @@ def optional_checkout(root: Path | None) -> Git | None:
         return None
 
 
+def path_argument(text: str) -> Path:
+    """An argparse type: a file or folder path (pathlib is imported only by the commands that take one)."""
+    from pathlib import Path
+
+    return Path(text)
+
+
 def timestamp(text: str) -> datetime:
     """An argparse type: an ISO 8601 time with a zone, e.g. 2025-10-25T14:30:00Z."""
+    from datetime import datetime
+
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -107,6 +117,8 @@ def positive_int(text: str) -> int:
 
 
 def now() -> datetime:
+    from datetime import UTC, datetime
+
     return datetime.now(UTC)
 
 

@@ -18,7 +18,7 @@ from pipelines.commands import (
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import InputError, RuleRefused
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
-from pipelines.core.versions import check_versions
+from pipelines.core.version_check import check_versions
 from pipelines.edges.git import Git
 from pipelines.edges.project_files import VersionFiles
 from pipelines.output import actions_outputs, emit, progress

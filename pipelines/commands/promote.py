@@ -11,8 +11,6 @@ from pipelines.commands import add_command, add_registry_option, add_root_option
 from pipelines.core.catalog import STACK_CONFIG_FILE, get_project, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
-from pipelines.deploy.rules import apply_release, refuse_blocked, release_pin
-from pipelines.deploy.write_back import StackFile
 from pipelines.images.rules import request_budget
 from pipelines.output import actions_outputs, emit, progress
 
@@ -109,10 +107,16 @@ def _step_summary(data: dict[str, Any]) -> str:
 def _promote(args: argparse.Namespace) -> int:
     tag = _release_tag(args.tag)
     project = get_project(tag.project)
-    # The stack file is read and its blocked versions checked before the registry is touched.
-    stack = StackFile(args.stack_config) if args.stack_config is not None else None
-    pinned = stack.pin(project.name) if stack is not None else None
-    refuse_blocked(pinned, tag.version.release)
+    # Modules are imported here, as the command needs them: each workflow step is a fresh process, and
+    # the stack file (with YAML and the deploy rules) is only read with --stack-config.
+    stack = None
+    if args.stack_config is not None:
+        from pipelines.deploy.rules import refuse_blocked
+        from pipelines.deploy.write_back import StackFile
+
+        # The stack file is read and its blocked versions checked before the registry is touched.
+        stack = StackFile(args.stack_config)
+        refuse_blocked(stack.pin(project.name), tag.version.release)
 
     from pipelines.edges.retry import RetryPolicy
     from pipelines.images.registry.client import RegistryClient
@@ -144,7 +148,9 @@ def _promote(args: argparse.Namespace) -> int:
     data = result.to_dict()
     data["requests"] = {**stats.to_dict(), "budget": request_budget(len(project.platforms), stats.tag_list_pages)}
     if stack is not None:
-        changed = stack.write_pin(apply_release(pinned, release_pin(data)), dry_run=args.dry_run)
+        from pipelines.deploy.rules import apply_release, release_pin
+
+        changed = stack.write_pin(apply_release(stack.pin(project.name), release_pin(data)), dry_run=args.dry_run)
         data["stack_config"] = {"file": str(stack.path), "changed": changed}
     emit(args.json, data, describe(data))
     actions_outputs(_github_output(data), _step_summary(data))

@@ -33,7 +33,7 @@ def _parse(args: argparse.Namespace) -> int:
 
 def _next_rc(args: argparse.Namespace) -> int:
     # Imported here: `tag parse` starts every workflow run and needs neither git nor the TOML files.
-    from pipelines.core.versions import check_versions
+    from pipelines.core.version_check import check_versions
     from pipelines.edges.git import Git
     from pipelines.edges.project_files import VersionFiles
 

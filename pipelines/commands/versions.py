@@ -10,7 +10,8 @@ from pipelines.commands import add_command, add_group, add_root_option, resolve_
 from pipelines.core.catalog import PROJECTS, Project, get_project
 from pipelines.core.errors import CheckFailed, InputError
 from pipelines.core.tags import parse_tag
-from pipelines.core.versions import VersionCheck, check_versions, parse_version
+from pipelines.core.version_check import VersionCheck, check_versions
+from pipelines.core.versions import parse_version
 from pipelines.edges.project_files import FileChange, VersionFiles
 from pipelines.output import emit, report_error
 

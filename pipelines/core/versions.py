@@ -1,4 +1,5 @@
-"""Project versions: the X.Y.Z[-pre] values, their PEP 440 and Cargo spellings, and the agreement rules.
+"""Project versions: the X.Y.Z[-pre] values and their PEP 440 and Cargo spellings (the agreement rule of
+version files is in `version_check`).
 
 Python packages spell a release candidate `0.2.0rc1` (PEP 440), Cargo spells it
 `0.2.0-rc.1` (SemVer). Both are parsed into one `ProjectVersion`, and `packaging`
@@ -9,13 +10,13 @@ is accepted: MAJOR.MINOR.PATCH with an optional alpha, beta or rc number.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from packaging.version import InvalidVersion, Version
+from pipelines.core.errors import InputError
 
-from pipelines.core.errors import InputError, RuleRefused
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 _NUMBER = r"(?:0|[1-9][0-9]*)"
 _CARGO = re.compile(rf"({_NUMBER})\.({_NUMBER})\.({_NUMBER})(?:-(alpha|beta|rc)\.([1-9][0-9]*))?")
@@ -52,6 +53,8 @@ class ProjectVersion:
         return ProjectVersion(self.major, self.minor, self.patch, ("rc", number))
 
     def sort_key(self) -> Version:
+        from packaging.version import Version
+
         return Version(self.pep440())
 
     def __str__(self) -> str:
@@ -60,6 +63,9 @@ class ProjectVersion:
 
 def parse_pep440(text: str) -> ProjectVersion:
     """Parse a PEP 440 version such as `0.2.0` or `0.2.0rc1` (normalised spellings accepted)."""
+    # Imported here, as in every function of this module that needs it: `tag parse` never does.
+    from packaging.version import InvalidVersion, Version
+
     try:
         parsed = Version(text)
     except InvalidVersion:
@@ -74,6 +80,8 @@ def parse_cargo(text: str) -> ProjectVersion:
     """Parse a Cargo SemVer version such as `0.2.0` or `0.2.0-rc.1`."""
     if not _CARGO.fullmatch(text):
         raise InputError(f"{text!r} is not a Cargo version we can publish", hint=f"use {_SUPPORTED}")
+    from packaging.version import Version
+
     # packaging reads SemVer's `-rc.1` as PEP 440's `rc1`: one parser for both spellings.
     return parse_pep440(str(Version(text)))
 
@@ -97,72 +105,3 @@ def pep440_to_cargo(text: str) -> str:
 
 def cargo_to_pep440(text: str) -> str:
     return parse_cargo(text).pep440()
-
-
-@dataclass(frozen=True)
-class VersionReading:
-    """What one version file says: where, under which key, the raw text, and its parsed value."""
-
-    path: str
-    key: str
-    raw: str
-    version: ProjectVersion | None
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class VersionCheck:
-    """The outcome of comparing a project's version files with each other and with a tag."""
-
-    project: str
-    readings: tuple[VersionReading, ...]
-    expected: ProjectVersion | None
-    problems: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def version(self) -> ProjectVersion | None:
-        """The version of record: the first file's, when it parsed."""
-        return self.readings[0].version if self.readings else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "project": self.project,
-            "ok": self.ok,
-            "version": str(self.version) if self.version else None,
-            "expected": str(self.expected) if self.expected else None,
-            "files": [{"path": r.path, "key": r.key, "value": r.raw, "problem": r.problem} for r in self.readings],
-            "problems": list(self.problems),
-        }
-
-    def raise_for_problems(self) -> None:
-        if self.problems:
-            raise RuleRefused(
-                f"{self.project}: version files do not agree"
-                + (f" with {self.expected}" if self.expected else "")
-                + ":\n  - "
-                + "\n  - ".join(self.problems),
-                hint=f"set every file to the same version: python -m pipelines versions bump {self.project} VERSION",
-            )
-
-
-def check_versions(
-    project: str, readings: Iterable[VersionReading], expected: ProjectVersion | None = None
-) -> VersionCheck:
-    """Check that every reading parsed, that all agree, and that they equal `expected` when given."""
-    readings = tuple(readings)
-    problems = [f"{r.path} ({r.key}): {r.problem}" for r in readings if r.problem]
-    parsed = [r for r in readings if r.version is not None]
-    if parsed:
-        record = parsed[0]
-        for other in parsed[1:]:
-            if other.version != record.version:
-                problems.append(
-                    f"{other.path} ({other.key}) says {other.raw}, but {record.path} ({record.key}) says {record.raw}"
-                )
-        if expected is not None and record.version != expected:
-            problems.append(f"the tag says {expected}, but {record.path} ({record.key}) says {record.raw}")
-    return VersionCheck(project, readings, expected, tuple(problems))

@@ -47,6 +47,8 @@ from pipelines.edges.http_parts import (
     safe_url,
     shorten,
     status_error,
+    too_big,
+    translate,
 )
 from pipelines.edges.retry import RETRYABLE_STATUS, Deadline, Retrier, Retry, RetryPolicy, parse_retry_after
 
@@ -75,7 +77,6 @@ USER_AGENT = "percolate-pipelines"
 MAX_REDIRECTS = 5
 MAX_BODY = 32 << 20  # bytes of one answer kept in memory, unless the caller states its own cap
 RETRY_HINT = "the service is failing, rate-limiting or unreachable; run again later"
-TLS_HINT = "check the server's certificate and host name; for a private CA set SSL_CERT_FILE to its PEM bundle"
 _CHUNK = 64 << 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -278,13 +279,13 @@ class HttpClient:
             answer = connection.getresponse()
             declared = answer.getheader("Content-Length") or ""
             if declared.isdigit() and int(declared) > max_body:
-                raise _too_big(url, max_body)
+                raise too_big(url, max_body)
             data = self._read(answer, until, max_body, sink if 200 <= answer.status < 300 else None, url)
         except BaseException as error:
             if answer is not None:
                 answer.close()  # its socket closes once the answer lets go of it
             self._discard(key)  # a connection that failed mid-exchange is in an unknown state
-            fault = _translate(error, key[1], late=self._clock() >= until)
+            fault = translate(error, key[1], late=self._clock() >= until)
             if fault is None:
                 raise
             raise fault from None
@@ -304,7 +305,7 @@ class HttpClient:
         while chunk := answer.read1(_CHUNK):
             size += len(chunk)
             if size > max_body:
-                raise _too_big(url, max_body)
+                raise too_big(url, max_body)
             if self._clock() >= until:
                 raise TimeoutError("deadline")
             if sink is not None:
@@ -358,46 +359,3 @@ class HttpClient:
                     f"{name} does not name a readable PEM file of CA certificates", hint=f"fix or unset {name}"
                 ) from None
         return self._tls
-
-
-def _too_big(url: str, cap: int) -> Corrupt:
-    return Corrupt(
-        f"{safe_url(url)} answered with more than {cap} bytes, more than this kind of answer holds",
-        hint="check the URL; a server sending that much is not the one meant",
-    )
-
-
-# Failures that trying again may fix, in our own words (never str() of the exception); order matters.
-_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
-    ((ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError), "the TLS connection was cut"),
-    (http.client.RemoteDisconnected, "the server closed the connection without an answer"),
-    (ConnectionRefusedError, "connection refused"),
-    (ConnectionError, "connection reset"),
-    (http.client.IncompleteRead, "the answer was cut short"),
-    (http.client.HTTPException, "the answer was not HTTP/1.x"),
-)
-
-
-def _translate(error: BaseException, host: str, *, late: bool) -> Exception | None:
-    """Our own words for a failed exchange: a TransportError to retry, Unavailable for TLS, None for the rest."""
-    if isinstance(error, ssl.SSLCertVerificationError):
-        reason = error.verify_message or "no reason given"
-        return Unavailable(f"TLS with {host} failed: TLS certificate verify failed: {reason}", hint=TLS_HINT)
-    for kind, words in _REASONS:
-        if isinstance(error, kind):
-            return TransportError(words)
-    if isinstance(error, ssl.SSLError):
-        return Unavailable(f"TLS with {host} failed: {error.reason or 'handshake failed'}", hint=TLS_HINT)
-    if isinstance(error, TimeoutError):
-        return TransportError("no whole answer within the time limit" if late else "timed out")
-    if isinstance(error, socket.gaierror):
-        return TransportError(f"cannot resolve {host}")
-    if isinstance(error, OSError) and str(error).startswith("Tunnel connection failed:"):
-        # http.client's text holds only the proxy's status line: "Tunnel connection failed: 407 Proxy ...".
-        return Unavailable(
-            f"the proxy refused a tunnel to {host}: {shorten(str(error).split(':', 1)[1], 80)}",
-            hint="check HTTPS_PROXY (and the credentials in it) and NO_PROXY",
-        )
-    if isinstance(error, OSError):
-        return TransportError(error.strerror.lower() if error.strerror else "network error")
-    return None

@@ -5,7 +5,8 @@
 - the proxy for an https origin, from HTTPS_PROXY and NO_PROXY (never one for loopback);
 - request checks that refuse a header value with a line break without quoting it;
 - the `Response` value, its case-insensitive `Headers`, and RFC 8288 `Link` header parsing;
-- `TransportError`, a request that got no whole answer, and `status_error`, the error of an answer.
+- `TransportError`, a request that got no whole answer, and `status_error`, the error of an answer;
+- `translate`: a failed exchange in our own words (never a lower layer's exception text).
 
 `pipelines.edges.http` sends requests with these; clients import them from there.
 """
@@ -13,9 +14,12 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import ipaddress
 import json
 import re
+import socket
+import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +27,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pipelines.core.errors import CheckFailed, Corrupt, InputError, NotFound, Unauthorized, Unavailable
 from pipelines.edges.retry import RETRYABLE_STATUS
+
+TLS_HINT = "check the server's certificate and host name; for a private CA set SSL_CERT_FILE to its PEM bundle"
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
 _LINK_TARGET = re.compile(r"\s*<([^>]*)>")
@@ -265,3 +271,46 @@ def check_request(url: str, headers: Mapping[str, str]) -> None:
                 f"the value of header {name} holds a line break, NUL or non-Latin-1 character; nothing was sent",
                 hint=f"check where the {name} value comes from (a token pasted with a newline?)",
             )
+
+
+def too_big(url: str, cap: int) -> Corrupt:
+    return Corrupt(
+        f"{safe_url(url)} answered with more than {cap} bytes, more than this kind of answer holds",
+        hint="check the URL; a server sending that much is not the one meant",
+    )
+
+
+# Failures that trying again may fix, in our own words (never str() of the exception); order matters.
+REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError), "the TLS connection was cut"),
+    (http.client.RemoteDisconnected, "the server closed the connection without an answer"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionError, "connection reset"),
+    (http.client.IncompleteRead, "the answer was cut short"),
+    (http.client.HTTPException, "the answer was not HTTP/1.x"),
+)
+
+
+def translate(error: BaseException, host: str, *, late: bool) -> Exception | None:
+    """Our own words for a failed exchange: a TransportError to retry, Unavailable for TLS, None for the rest."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or "no reason given"
+        return Unavailable(f"TLS with {host} failed: TLS certificate verify failed: {reason}", hint=TLS_HINT)
+    for kind, words in REASONS:
+        if isinstance(error, kind):
+            return TransportError(words)
+    if isinstance(error, ssl.SSLError):
+        return Unavailable(f"TLS with {host} failed: {error.reason or 'handshake failed'}", hint=TLS_HINT)
+    if isinstance(error, TimeoutError):
+        return TransportError("no whole answer within the time limit" if late else "timed out")
+    if isinstance(error, socket.gaierror):
+        return TransportError(f"cannot resolve {host}")
+    if isinstance(error, OSError) and str(error).startswith("Tunnel connection failed:"):
+        # http.client's text holds only the proxy's status line: "Tunnel connection failed: 407 Proxy ...".
+        return Unavailable(
+            f"the proxy refused a tunnel to {host}: {shorten(str(error).split(':', 1)[1], 80)}",
+            hint="check HTTPS_PROXY (and the credentials in it) and NO_PROXY",
+        )
+    if isinstance(error, OSError):
+        return TransportError(error.strerror.lower() if error.strerror else "network error")
+    return None

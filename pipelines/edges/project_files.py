@@ -18,7 +18,8 @@ from tomlkit.items import String
 
 from pipelines.core.catalog import Project
 from pipelines.core.errors import InputError
-from pipelines.core.versions import ProjectVersion, VersionReading, parse_cargo, parse_pep440
+from pipelines.core.version_check import VersionReading
+from pipelines.core.versions import ProjectVersion, parse_cargo, parse_pep440
 from pipelines.edges.files import atomic_write_text
 
 CARGO_KEY = ("package", "version")

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from pipelines.core.errors import Unavailable
@@ -81,6 +80,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value.isascii() and value.isdigit():
         return float(int(value))
     try:
+        # Imported here: a date in Retry-After is rare, and email.utils costs every command's start.
+        from email.utils import parsedate_to_datetime
+
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None

@@ -22,7 +22,7 @@ from pipelines.core.catalog import (
     get_project,
 )
 from pipelines.core.tags import ReleaseTag, Stage
-from pipelines.core.versions import VersionCheck
+from pipelines.core.version_check import VersionCheck
 
 
 @dataclass(frozen=True)

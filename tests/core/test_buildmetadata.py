@@ -9,7 +9,8 @@ import pytest
 
 from pipelines.core.errors import CheckFailed, InputError
 from pipelines.core.tags import parse_tag
-from pipelines.core.versions import VersionReading, check_versions, parse_version
+from pipelines.core.version_check import VersionReading, check_versions
+from pipelines.core.versions import parse_version
 from pipelines.plan.build_record import BuiltFile, PushedImage, build_metadata, parse_pushed_image
 from pipelines.plan.steps import make_plan
 

@@ -9,7 +9,8 @@ import pytest
 from pipelines.core.calver import parse_build_tag
 from pipelines.core.catalog import DEFAULT_REGISTRY, PROJECTS, get_project
 from pipelines.core.tags import format_tag, parse_tag
-from pipelines.core.versions import ProjectVersion, VersionReading, check_versions, parse_version
+from pipelines.core.version_check import VersionReading, check_versions
+from pipelines.core.versions import ProjectVersion, parse_version
 from pipelines.plan.steps import make_plan
 
 AT = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)

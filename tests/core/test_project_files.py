@@ -9,7 +9,8 @@ import pytest
 
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import InputError
-from pipelines.core.versions import ProjectVersion, check_versions, parse_version
+from pipelines.core.version_check import check_versions
+from pipelines.core.versions import ProjectVersion, parse_version
 from pipelines.edges.project_files import VersionFiles
 
 ROCKS = get_project("percolate-rocks")

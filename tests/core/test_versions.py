@@ -10,11 +10,10 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from pipelines.core.errors import CheckFailed, InputError
+from pipelines.core.version_check import VersionReading, check_versions
 from pipelines.core.versions import (
     ProjectVersion,
-    VersionReading,
     cargo_to_pep440,
-    check_versions,
     parse_cargo,
     parse_pep440,
     parse_release,
