@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.errors import InputError
+from pipelines.edges.files import read_yaml
 from pipelines.edges.http_parts import require_secure_url
 from pipelines.health import exec_limit
 
@@ -131,19 +132,7 @@ def prepare(files: list[Path], context: str | None, until: float) -> Kubeconfig:
 def _read_document(path: Path) -> Mapping[str, Any] | None:
     """One kubeconfig file, checked for the shape the client's merger assumes (it fails with a bare
     TypeError or KeyError otherwise); None for an empty file, which adds nothing to the merge."""
-    import yaml
-
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(
-            f"cannot read kubeconfig {path}: {error.strerror}", hint="check the file's permissions"
-        ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise InputError(f"kubeconfig {path}{where}: {problem}", hint=FIX_HINT) from None
+    document = read_yaml(path, fix=FIX_HINT)
     if document is None:
         return None
     if not isinstance(document, Mapping):
