@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from typing import Any
 
 from pipelines.commands import add_command
@@ -11,6 +12,7 @@ from pipelines.core.catalog import get_image_project
 from pipelines.core.errors import InputError, RuleRefused
 from pipelines.deploy.pins import IMAGES_KEY
 from pipelines.deploy.rules import choose_rollback
+from pipelines.deploy.write_back import StackFile
 from pipelines.edges.git import Git
 from pipelines.output import emit, progress
 
@@ -18,6 +20,11 @@ from pipelines.output import emit, progress
 def _rollback(args: argparse.Namespace) -> int:
     name = get_image_project(args.project).name
     stack = stack_file_of(args)
+    with nullcontext() if args.dry_run else stack.locked():  # read, change and write as one
+        return _roll_back(args, name, stack)
+
+
+def _roll_back(args: argparse.Namespace, name: str, stack: StackFile) -> int:
     current = stack.pin(name)
     if current is None:
         raise RuleRefused(f"{stack.path} has no {IMAGES_KEY}.{name}", hint="nothing is deployed to roll back")
@@ -25,6 +32,9 @@ def _rollback(args: argparse.Namespace) -> int:
     relative = stack.path.resolve().relative_to(git.root.resolve()).as_posix()
     history = []
     for commit, text in git.file_history(relative):
+        if text is None:
+            progress(f"note: skipping {relative} at {commit[:7]}: it is not UTF-8 text")
+            continue
         try:
             pin = stack.pins_from_text(text).get(name)
         except InputError:

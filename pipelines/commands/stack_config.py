@@ -7,6 +7,7 @@ Also what the other deployment commands (`deploy-pr`, `rollback`) share of it: t
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,10 @@ def _requested_pin(args: argparse.Namespace, project: Project) -> ImagePin:
 def _set_image(args: argparse.Namespace) -> int:
     project = get_image_project(args.project)
     stack = stack_file_of(args)
-    pin = apply_release(stack.pin(project.name), _requested_pin(args, project))
-    changed = stack.write_pin(pin, dry_run=args.dry_run)
+    requested = _requested_pin(args, project)
+    with nullcontext() if args.dry_run else stack.locked():  # read, change and write as one
+        pin = apply_release(stack.pin(project.name), requested)
+        changed = stack.write_pin(pin, dry_run=args.dry_run)
     verb = ("would write" if args.dry_run else "wrote") if changed else "unchanged:"
     emit(
         args.json,

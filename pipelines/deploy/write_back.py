@@ -12,6 +12,9 @@ file is read back and validated after it.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,12 @@ import yaml
 from pipelines.core.catalog import STACK_CONFIG_FILE
 from pipelines.core.errors import Corrupt, InputError, RuleRefused
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, StackConfigError, parse_image_pin, parse_images
-from pipelines.edges.files import atomic_write_text, yaml_input_error
+from pipelines.edges.files import MAX_NESTING, atomic_write_text, check_writable, locked, read_text, yaml_input_error
 
 INDENT = 2
+# A stack file is a few kB; anything beyond this is refused before YAML sees it (parsing is slow and hungry).
+MAX_STACK_FILE_BYTES = 1 << 20
+LOCK_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -167,23 +173,105 @@ def _entry_edits(
     raise InputError("the file's config is not a block mapping", hint="write `config:` as a block mapping")
 
 
-class StackFile:
-    """One Pulumi stack config file, e.g. Pulumi.prod.yaml."""
+def _duplicate_key(root: yaml.Node | None) -> yaml.Node | None:
+    """The first key node that repeats a key of its mapping (Pulumi refuses such a file; PyYAML keeps the last)."""
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return node
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        return key
+                    seen.add(key.value)
+                stack += [(key, depth + 1), (value, depth + 1)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, depth + 1) for item in node.value]
+    return None
 
-    def __init__(self, path: Path) -> None:
+
+def _uses_crlf(text: str) -> bool:
+    return "\r\n" in text and text.count("\r\n") == text.count("\n")
+
+
+class StackFile:
+    """One Pulumi stack config file, e.g. Pulumi.prod.yaml.
+
+    Writes lock the file (`.NAME.lock` beside it) and refuse when the file changed since this object last
+    read it; a symlink is written through to its target; line endings (LF or CRLF) are kept.
+    """
+
+    def __init__(self, path: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.path = path
+        self.lock_timeout = lock_timeout
+        self._seen: str | None = None
+        self._lock_depth = 0
+
+    @property
+    def target(self) -> Path:
+        """The file a write replaces: the path itself, or the file a symlink points to."""
+        return Path(os.path.realpath(self.path))
+
+    @property
+    def lock_path(self) -> Path:
+        return self.target.with_name(f".{self.target.name}.lock")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the file's lock (re-entrant within this object) for a whole read, change and write."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        check_writable(self.target)
+        with locked(self.target, timeout=self.lock_timeout):
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+
+    def check_writable(self) -> None:
+        """Refuse before any other work when a write-back could not happen: the file missing, a folder,
+        read-only, in a read-only folder, or not a valid stack file."""
+        self.images()
+        check_writable(self.target)
+
+    def _read(self) -> str:
+        return read_text(
+            self.path,
+            limit=MAX_STACK_FILE_BYTES,
+            what="stack config",
+            fix="pass --stack-config FILE: a UTF-8 stack file of at most 1 MiB; nothing was written",
+        )
 
     def _text(self) -> str:
-        try:
-            return self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"stack config {self.path} not found", hint="pass --stack-config FILE") from None
+        self._seen = self._read()
+        return self._seen
 
     def _parse(self, text: str) -> tuple[Any, yaml.Node | None]:
         try:
-            return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+            data, root = yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as error:
             raise yaml_input_error(self.path, error, "fix the YAML; nothing was written") from None
+        except RecursionError:
+            raise InputError(f"{self.path} is nested too deeply", hint="fix the YAML; nothing was written") from None
+        duplicate = _duplicate_key(root)
+        if duplicate is not None:
+            what = (
+                f"duplicate key {duplicate.value!r}" if isinstance(duplicate, yaml.ScalarNode) else "nested too deeply"
+            )
+            raise InputError(
+                f"{self.path}: line {duplicate.start_mark.line + 1}: {what}",
+                hint="keep one of the keys (Pulumi refuses the file as it is); nothing was written",
+            )
+        return data, root
 
     def _at(self, root: yaml.Node | None, error: InputError) -> InputError:
         """`error` with the file and the line of the deepest node its key names."""
@@ -257,12 +345,26 @@ class StackFile:
         return new_text
 
     def write_pin(self, pin: ImagePin, *, dry_run: bool = False) -> bool:
-        """Write `pin` as the project's entry; returns whether the file changed. Atomic; read back and validated."""
-        text = self._text()
-        new_text = self.render_with(text, pin)
-        if new_text == text or dry_run:
-            return new_text != text
-        atomic_write_text(self.path, new_text)
-        if self.pin(pin.project) != pin:
-            raise Corrupt(f"{self.path} did not read back as written", hint="check the disk and re-run")
-        return True
+        """Write `pin` as the project's entry; returns whether the file changed. Locked, refused when the file
+        changed since this object read it, atomic, read back and validated."""
+        if dry_run:
+            text = self._read()
+            base = text.replace("\r\n", "\n") if _uses_crlf(text) else text
+            return self.render_with(base, pin) != base
+        with self.locked():
+            seen, text = self._seen, self._read()
+            if seen is not None and text != seen:
+                raise RuleRefused(
+                    f"{self.path} changed since it was read (another run or a person wrote it); nothing was written",
+                    hint="re-run the command: it reads the file again",
+                )
+            crlf = _uses_crlf(text)
+            new_text = self.render_with(text.replace("\r\n", "\n") if crlf else text, pin)
+            if crlf:
+                new_text = new_text.replace("\n", "\r\n")
+            if new_text == text:
+                return False
+            atomic_write_text(self.target, new_text)
+            if self.pin(pin.project) != pin:
+                raise Corrupt(f"{self.path} did not read back as written", hint="check the disk and re-run")
+            return True

@@ -32,7 +32,12 @@ class Git:
         where = start or Path.cwd()
         try:
             result = subprocess.run(
-                ["git", "rev-parse", "--show-toplevel"], cwd=where, capture_output=True, text=True, check=False
+                ["git", "rev-parse", "--show-toplevel"],
+                cwd=where,
+                capture_output=True,
+                encoding="utf-8",
+                errors="surrogateescape",
+                check=False,
             )
         except FileNotFoundError:
             raise InputError("git is not installed", hint="install git, or pass --root DIR") from None
@@ -45,7 +50,8 @@ class Git:
             ["git", *args],
             cwd=self.root,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="replace",  # names and subjects only: file contents are read as bytes (file_history)
             check=False,
             env={**os.environ, **(env or {})},
         )
@@ -68,14 +74,19 @@ class Git:
         result = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
         return result.stdout.strip() if result.returncode == 0 else None
 
-    def file_history(self, path: str) -> list[tuple[str, str]]:
-        """(commit, text) of every committed version of `path`, newest first."""
+    def file_history(self, path: str) -> list[tuple[str, str | None]]:
+        """(commit, text) of every committed version of `path`, newest first; text is None for a version
+        that is not UTF-8 (the caller skips and reports it: one odd commit must not hide the others)."""
         commits = self._check("log", "--format=%H", "--end-of-options", "HEAD", "--", path).split()
-        history = []
+        history: list[tuple[str, str | None]] = []
         for commit in commits:
-            shown = self._run("show", f"{commit}:{path}")
-            if shown.returncode == 0:  # a commit that deleted the file has no version of it
-                history.append((commit, shown.stdout))
+            shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=self.root, capture_output=True, check=False)
+            if shown.returncode != 0:  # a commit that deleted the file has no version of it
+                continue
+            try:
+                history.append((commit, shown.stdout.decode("utf-8")))
+            except UnicodeDecodeError:
+                history.append((commit, None))
         return history
 
     def subjects(self, revisions: str, path: str) -> list[str]:
