@@ -116,6 +116,8 @@ def _promote(args: argparse.Namespace) -> int:
 
         # The stack file is read and its blocked versions checked before the registry is touched.
         stack = StackFile(args.stack_config)
+        if not args.dry_run:
+            stack.check_writable()  # a write-back that cannot happen is refused before any registry write
         refuse_blocked(stack.pin(project.name), tag.version.release)
 
     from pipelines.edges.retry import RetryPolicy
