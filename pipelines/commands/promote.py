@@ -66,7 +66,7 @@ def describe(data: dict[str, Any]) -> str:
     lines += [f"  note        {note}" for note in data["notes"]]
     requests = data["requests"]
     lines.append(
-        f"  requests    {requests['total']} (budget {requests['budget']}: 2 per platform + 1 index + "
+        f"  requests    {requests['total']} (budget {requests['budget']}: 1 read per platform + 3 per tag written + "
         f"{requests['tag_list_pages']} tag-list page(s)); {requests['retries']} retries; "
         f"blob bytes read {requests['blob_bytes_read']}, written 0"
     )

@@ -20,6 +20,7 @@ import json
 import re
 import socket
 import ssl
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,38 @@ _LINK_TARGET = re.compile(r"\s*<([^>]*)>")
 _LINK_PARAM = re.compile(r'\s*;\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^\s;,"]*))?')
 _LINK_NEXT = re.compile(r"\s*,")
 _ESCAPED = re.compile(r"\\(.)")
+
+
+def load_json(data: bytes | str) -> Any:
+    """`json.loads`, with ValueError for every way a document can fail: bad JSON, not UTF-8, nested too deep."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested deeper than this parser reads") from None
+
+
+def clean_credential(value: str, what: str) -> str:
+    """A credential as it entered (an environment variable, a file, a plugin's output), checked before any use.
+
+    One trailing newline (as `echo` or a `token: |` block leaves it) is removed; any other control
+    character, or text that is not UTF-8 (a surrogate from undecodable bytes), is refused with an
+    InputError naming `what`, never the value: a line break in a header value would end the header.
+    """
+    if value.endswith("\r\n"):
+        value = value[:-2]
+    elif value.endswith("\n"):
+        value = value[:-1]
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        raise InputError(
+            f"{what} holds a line break, a control character or bytes that are not UTF-8",
+            hint=f"set {what} again without them (a value pasted with an extra line?)",
+        )
+    return value
+
+
+def is_clean_credential(value: str) -> bool:
+    """Whether a credential a service handed us is one line of printable characters (no header injection)."""
+    return all(unicodedata.category(c) not in ("Cc", "Cs") for c in value)
 
 
 def is_loopback_host(hostname: str | None) -> bool:
@@ -182,8 +215,8 @@ class Response:
             return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The body as JSON; ValueError when it is not JSON."""
-        return json.loads(self.body)
+        """The body as JSON; ValueError when it is not JSON (or nested deeper than the parser goes)."""
+        return load_json(self.body)
 
     @property
     def links(self) -> dict[str, Link]:

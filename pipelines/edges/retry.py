@@ -13,6 +13,7 @@ wrong; `Retrier.run` decides whether to wait and try again, or gives up with `Un
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ Clock = Callable[[], float]
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # 2**62 seconds is already beyond any max_delay; a larger exponent would only overflow a float.
 _MAX_EXPONENT = 62
+_MAX_RETRY_AFTER_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(int(value))
+        # More digits than any float holds as an exact count of seconds: longer than any deadline anyway.
+        return float(int(value)) if len(value) <= _MAX_RETRY_AFTER_DIGITS else math.inf
     try:
         # Imported here: a date in Retry-After is rare, and email.utils costs every command's start.
         from email.utils import parsedate_to_datetime

@@ -15,13 +15,16 @@ from collections.abc import Callable
 from pipelines.core.catalog import Project, get_image_project
 from pipelines.core.release_commit import check_commit
 from pipelines.core.versions import ProjectVersion
-from pipelines.images.manifests import platform_of_config
+from pipelines.images.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.rules import (
     PlatformSource,
     PromotionResult,
+    TagWrite,
+    check_index_image,
     choose_build,
     describe_skipped,
+    moved_meanwhile,
     plan_promotion,
     release_tags,
     source_from_image,
@@ -29,15 +32,39 @@ from pipelines.images.rules import (
 )
 
 
+def _config_platform(client: RegistryClient, repository: str, image: Manifest, build_tag: str) -> Platform:
+    config = image.config()
+    return platform_of_config(client.get_blob(repository, config.digest), f"config {config.digest} of {build_tag}")
+
+
 def _read_source(client: RegistryClient, repository: str, arch: str, build_tag: str) -> PlatformSource:
     manifest = client.get_manifest(repository, build_tag)
     if manifest.is_index:
-        return source_from_index(build_tag, arch, manifest)
-    config = manifest.config()
-    where = f"config {config.digest} of {build_tag}"
-    return source_from_image(
-        build_tag, arch, manifest, platform_of_config(client.get_blob(repository, config.digest), where)
-    )
+        # The index's platform entry is only a claim: the image's own config says what it is.
+        source = source_from_index(build_tag, arch, manifest)
+        image = client.get_manifest(repository, source.entry.digest)
+        check_index_image(build_tag, source, _config_platform(client, repository, image, build_tag))
+        return source
+    return source_from_image(build_tag, arch, manifest, _config_platform(client, repository, manifest, build_tag))
+
+
+def _write(client: RegistryClient, repository: str, write: TagWrite, say: Callable[[str], None]) -> None:
+    """PUT one release tag, unless another run wrote it since we looked; read it back after.
+
+    Another promote of the same version may run at once (a re-run, a second workflow): the tag is
+    checked right before the PUT and read back after it, so that neither run silently moves what
+    the other wrote.
+    """
+    wanted = write.manifest.digest
+    now = client.head_manifest(repository, write.tag)
+    if now is not None and now != wanted:
+        raise moved_meanwhile(write.tag, now, wanted, written=False)
+    if now is None:
+        say(f"writing {write.tag} -> {wanted}")
+        client.put_manifest(repository, write.tag, write.manifest)
+        now = client.head_manifest(repository, write.tag)
+    if now != wanted:
+        raise moved_meanwhile(write.tag, now, wanted, written=True)
 
 
 def promote_release(
@@ -101,8 +128,7 @@ def promote_release(
         if dry_run:
             say(f"would write {write.tag} -> {write.manifest.digest}")
             continue
-        say(f"writing {write.tag} -> {write.manifest.digest}")
-        client.put_manifest(repository, write.tag, write.manifest)
+        _write(client, repository, write, say)
 
     return PromotionResult(
         project=project.name,

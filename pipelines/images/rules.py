@@ -174,6 +174,25 @@ def source_from_index(build_tag: str, arch: str, manifest: Manifest) -> Platform
     return PlatformSource(arch, build_tag, manifest, image, attestations, note)
 
 
+def check_index_image(build_tag: str, source: PlatformSource, config: Platform) -> None:
+    """The platform image an index lists must be, by its own config, the os/architecture the entry claims."""
+    claimed = source.entry.platform
+    if config.architecture != source.arch or (claimed is not None and config.os != claimed.os):
+        raise _wrong_arch(build_tag, source.arch, config)
+
+
+def moved_meanwhile(tag: str, found: str | None, wanted: str, *, written: bool) -> RuleRefused:
+    """Another run wrote `tag` while this one promoted: before our PUT (`written` False) or right after it."""
+    when = "after this run wrote it" if written else "since this run checked it"
+    holds = f"holds {found}" if found else "is gone"
+    return RuleRefused(
+        f"release tag {tag} {holds} {when}, where this run wants {wanted}: another promote of this version "
+        "ran at the same time (nothing more was written)",
+        hint="let the other run finish, then run promote again: it reports which build each tag holds; "
+        "releases of one project are serialized in the workflows",
+    )
+
+
 @dataclass(frozen=True)
 class TagWrite:
     """A release tag and the manifest it must hold; `existing` is the digest it holds now, None when absent."""
@@ -231,8 +250,10 @@ def plan_promotion(
 
 
 def request_budget(platforms: int, tag_list_pages: int) -> int:
-    """The most requests a promotion should take: 2 per platform, 1 for the index, and the tag-list pages."""
-    return 2 * platforms + 1 + tag_list_pages
+    """The most requests a fresh promotion should take, besides reading each platform's config: per platform
+    its GET, and per release tag (each platform's and the index) a check, the PUT and a read-back; the tag-list pages.
+    """
+    return platforms + 3 * (platforms + 1) + tag_list_pages
 
 
 @dataclass(frozen=True)

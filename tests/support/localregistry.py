@@ -31,6 +31,7 @@ import subprocess
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -194,9 +195,12 @@ class ImagePusher:
         }
         return Pushed(media_type, json.dumps(document, indent=2).encode())
 
-    def buildx_index(self, repository: str, arch: str, seed: str) -> Pushed:
-        """Like a buildx push with provenance: an index of the image and its attestation manifest."""
-        image = self.image(repository, arch, seed)
+    def buildx_index(self, repository: str, arch: str, seed: str, *, config_arch: str | None = None) -> Pushed:
+        """Like a buildx push with provenance: an index of the image and its attestation manifest.
+
+        `config_arch` makes the image's config say another architecture than the index entry does.
+        """
+        image = self.image(repository, arch, seed, config_arch=config_arch)
         self.manifest(repository, image.digest, image)
         statement = json.dumps(
             {"_type": "https://in-toto.io/Statement/v0.1", "subject": [{"digest": {"sha256": image.digest[7:]}}]}
@@ -254,7 +258,7 @@ class ImagePusher:
     ) -> Pushed:
         """Push one platform image of a build under `tag`: shape `oci`, `docker` or `buildx`."""
         if shape == "buildx":
-            pushed = self.buildx_index(repository, arch, tag)
+            pushed = self.buildx_index(repository, arch, tag, config_arch=config_arch)
         else:
             media_type = DOCKER_MANIFEST if shape == "docker" else OCI_MANIFEST
             pushed = self.image(repository, arch, tag, media_type=media_type, config_arch=config_arch)
@@ -305,7 +309,9 @@ class Fault:
 
     action `status`: that HTTP status (with Retry-After when given); `drop`: close the
     connection without an answer; `drop-after`: pass the request on, then drop the answer;
-    `tamper`: pass the request on and add a byte to the body of the answer.
+    `tamper`: pass the request on and add a byte to the body of the answer; `before`: call `run`,
+    then pass the request on; `after`: pass the request on, call `run`, then answer (another
+    client acting in between, as a concurrent run would).
     """
 
     action: str
@@ -314,6 +320,7 @@ class Fault:
     status: int = 503
     retry_after: str | None = None
     times: int = 1
+    run: Callable[[], None] | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and (self.method is None or self.method == method) and self.path in path
@@ -436,6 +443,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if path == "/token":
                 return self._token(parse_qs(query))
             fault = proxy.take_fault(self.command, path)
+            if fault is not None and fault.action == "before" and fault.run is not None:
+                fault.run()
             if fault is not None and fault.action == "drop":
                 self.close_connection = True
                 return "dropped"
@@ -455,6 +464,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return "dropped"
             if fault is not None and fault.action == "tamper":
                 payload += b"\n"
+            if fault is not None and fault.action == "after" and fault.run is not None:
+                fault.run()
             return self._send(status, headers, payload)
 
         def _send(self, status: int, headers: dict[str, str], payload: bytes) -> str:

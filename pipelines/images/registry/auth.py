@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pipelines.core.errors import Corrupt, Unauthorized
-from pipelines.edges.http import Response, basic_authorization, is_loopback_host, safe_url, shorten, status_error
+from pipelines.edges.http import (
+    Response,
+    basic_authorization,
+    is_clean_credential,
+    is_loopback_host,
+    safe_url,
+    shorten,
+    status_error,
+)
 from pipelines.images.registry.credentials import CREDENTIAL_SOURCES, Credentials
 
 _CHALLENGE_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,|$)')
@@ -33,7 +41,7 @@ def registry_errors(response: Response) -> str:
     try:
         errors = response.json().get("errors") or []
         described = [f"{e.get('code', '?')}: {e.get('message', '')}".strip() for e in errors if isinstance(e, dict)]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError):
         described = []
     return shorten("; ".join(described)) or response.reason or "no details"
 
@@ -154,11 +162,17 @@ class Authenticator:
         try:
             body = response.json()
             value = body.get("token") or body.get("access_token")
-            lifetime = float(body.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
+            lifetime = min(float(body.get("expires_in") or 60), 86400.0)
+        except (ValueError, AttributeError, TypeError, OverflowError):
             value = None
         if not isinstance(value, str) or not value:
             raise Corrupt(f"the token service {safe_url(realm)} answered without a token", hint="re-run promote")
+        if not is_clean_credential(value) or not value.isascii():
+            # Never echoed: a token with a line break would smuggle headers into every request.
+            raise Corrupt(
+                f"the token service {safe_url(realm)} answered with a token holding control or non-ASCII characters",
+                hint="the token service is broken or not the registry's; check --registry",
+            )
         token = Token(value, self._clock() + max(lifetime - 5, 1))  # renew a little early
         self._tokens[(realm, service, scope)] = token
         return token

@@ -29,7 +29,7 @@ from pipelines.images.registry.location import RegistryLocation
 
 TAGS_PAGE_SIZE = 1000
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
-MAX_MANIFEST_BYTES = 16 << 20  # registries refuse manifests far smaller (4 MiB is the usual limit)
+MAX_MANIFEST_BYTES = 4 << 20  # the OCI distribution spec's limit; also the cap of every other JSON answer
 MAX_BLOB_BYTES = 16 << 20  # only small blobs (image configs) are read
 GAVE_UP_HINT = (
     "the registry is failing or rate-limiting; run promote again later: it completes what this run "
@@ -132,11 +132,7 @@ class RegistryClient:
             self._expect(response, f"list the tags of {repository}")
             pages += 1
             self.stats.tag_list_pages += 1
-            try:
-                page = response.json().get("tags") or []
-            except (ValueError, AttributeError):
-                raise Corrupt(f"the tag list of {repository} from {self.location.host} is not JSON") from None
-            tags.extend(str(tag) for tag in page)
+            tags.extend(self._tags_of(response, repository))
             following = response.links.get("next")
             url = urljoin(response.url, following.target) if following else ""
             if url and (urlsplit(url).netloc != urlsplit(base).netloc or url in visited):
@@ -148,6 +144,22 @@ class RegistryClient:
             if url:
                 self._say(f"  {len(tags)} tags so far ({pages} pages)")
         return TagListing(tuple(tags), pages)
+
+    def _tags_of(self, response: Response, repository: str) -> list[str]:
+        """The `tags` of one tag-list page: a list of strings (null for none), else Corrupt."""
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        page = document.get("tags", []) if isinstance(document, dict) else None
+        if page is None and isinstance(document, dict):
+            return []  # distribution answers "tags": null for a repository without tags
+        if not isinstance(page, list) or not all(isinstance(tag, str) for tag in page):
+            raise Corrupt(
+                f"the tag list of {repository} from {self.location.host} is not a JSON object with a list of tags",
+                hint="the registry's answer is not the distribution API's; check --registry",
+            )
+        return page
 
     def get_manifest(self, repository: str, reference: str) -> Manifest:
         """The manifest or index at a tag or digest, as its exact bytes; its digest is checked."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.errors import InputError
+from pipelines.edges.http_parts import clean_credential
 from pipelines.images.registry.location import GHCR
 
 CREDENTIAL_SOURCES = (
@@ -70,8 +71,10 @@ def _docker_config_credentials(host: str, config: Mapping[str, Any], where: str)
         if _auth_key_host(str(key)) != host or not isinstance(entry, dict):
             continue
         source = f"Docker config {where}"
+        what = f"the Docker config {where} entry for {host}"
         if entry.get("username") and entry.get("password"):
-            return Credentials(str(entry["username"]), str(entry["password"]), source)
+            username, password = str(entry["username"]), str(entry["password"])
+            return Credentials(clean_credential(username, what), clean_credential(password, what), source)
         encoded = entry.get("auth")
         if isinstance(encoded, str) and encoded:
             try:
@@ -82,15 +85,20 @@ def _docker_config_credentials(host: str, config: Mapping[str, Any], where: str)
                     hint=f"run `docker login {host}` again, or set REGISTRY_USERNAME and REGISTRY_PASSWORD",
                 ) from None
             if separator and username:
-                return Credentials(username, password, source)
+                return Credentials(clean_credential(username, what), clean_credential(password, what), source)
     return None
 
 
 def find_credentials(
     host: str, environ: Mapping[str, str], docker_config: Mapping[str, Any] | None, docker_config_where: str = ""
 ) -> Credentials | None:
-    """REGISTRY_USERNAME/REGISTRY_PASSWORD, else GITHUB_TOKEN for ghcr.io, else Docker config auths, else None."""
-    username, password = environ.get("REGISTRY_USERNAME") or "", environ.get("REGISTRY_PASSWORD") or ""
+    """REGISTRY_USERNAME/REGISTRY_PASSWORD, else GITHUB_TOKEN for ghcr.io, else Docker config auths, else None.
+
+    Each value is checked where it enters (`clean_credential`): one trailing newline is dropped, and a
+    control character or undecodable byte is refused naming the variable, never the value.
+    """
+    username = clean_credential(environ.get("REGISTRY_USERNAME") or "", "REGISTRY_USERNAME")
+    password = clean_credential(environ.get("REGISTRY_PASSWORD") or "", "REGISTRY_PASSWORD")
     if bool(username) != bool(password):
         missing = "REGISTRY_PASSWORD" if username else "REGISTRY_USERNAME"
         raise InputError(f"{missing} is not set, but its partner is", hint="set both, or neither")
@@ -99,7 +107,8 @@ def find_credentials(
     token = environ.get("GITHUB_TOKEN") or ""
     if token and host == GHCR:
         # ghcr.io checks the token, not the user name; the actor's name keeps its audit log readable.
-        return Credentials(environ.get("GITHUB_ACTOR") or "github-actions", token, "GITHUB_TOKEN")
+        actor = clean_credential(environ.get("GITHUB_ACTOR") or "github-actions", "GITHUB_ACTOR")
+        return Credentials(actor, clean_credential(token, "GITHUB_TOKEN"), "GITHUB_TOKEN")
     if docker_config is not None:
         return _docker_config_credentials(host, docker_config, docker_config_where)
     return None

@@ -1,0 +1,323 @@
+"""Issue 12, the registry side: credentials checked where they enter, hostile answers, deadlines, races.
+
+Every case runs `promote` as a workflow step does (a subprocess) and asserts a clean exit (1 or 2,
+never a traceback), nothing written, and no credential in the output.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+PROJECT = "percolate"
+TAG = "percolate-v0.1.0"
+SECRET = "s3cret-Pa55word"
+
+
+@pytest.fixture
+def released(monorepo: Any) -> Any:
+    monorepo.tag(TAG)
+    return monorepo
+
+
+def promote(cli: Any, registry: str, repo: Any, env: dict[str, str], *args: str) -> Any:
+    return cli("promote", TAG, "--registry", registry, "--root", str(repo.root), "--json", *args, env=env)
+
+
+def assert_clean(result: Any, code: int, *secrets: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.code == code, output
+    assert "Traceback" not in output, output
+    for secret in secrets:
+        assert secret not in output
+
+
+class Scripted:
+    """A loopback server standing in for a registry: `answer(handler)` replies to every request."""
+
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler], None]) -> None:
+        owner = self
+        self.paths: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:
+                owner.paths.append(f"{self.command} {self.path}")
+                try:
+                    answer(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            do_HEAD = do_PUT = do_GET
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    handler.send_response(status)
+    for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler], None]], Scripted]]:
+    servers: list[Scripted] = []
+
+    def start(answer: Callable[[BaseHTTPRequestHandler], None]) -> Scripted:
+        servers.append(Scripted(answer))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def tags_answer(body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
+    return lambda handler: send(handler, 200, body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"tags": 5}', b'{"tags": [1, {"a": 2}]}', b"[" * 100_000 + b"]" * 100_000, b'{"tags": "abc"}', b"\xff\xfe"],
+    ids=["tags-number", "tags-not-strings", "nested", "tags-string", "not-utf8"],
+)
+def test_a_tag_list_of_the_wrong_shape_is_a_clean_exit_1(cli, scripted, released, clean_env, body):
+    server = scripted(tags_answer(body))
+
+    result = promote(cli, f"{server.host}/ns", released, clean_env, "--max-time", "10")
+
+    assert_clean(result, 1)
+    assert "tag list" in result.json()["error"]
+
+
+def test_a_400_digit_retry_after_is_a_clean_exit_1(cli, scripted, released, clean_env):
+    server = scripted(lambda handler: send(handler, 503, b"{}", {"Retry-After": "9" * 400}))
+
+    result = promote(cli, f"{server.host}/ns", released, clean_env, "--max-time", "10")
+
+    assert_clean(result, 1)
+    assert result.json()["cause"] == "unavailable"
+
+
+def test_a_manifest_over_the_oci_limit_of_4_mib_is_refused(cli, scripted, released, clean_env, area):
+    big = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "x": "a" * (4 << 20)}
+    )
+    build = area.build_tag(version="0.1.0", sha=released.head, number=1, at="2025-10-25T14:30:00+00:00", arch="amd64")
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if "/tags/list" in handler.path:
+            send(handler, 200, json.dumps({"tags": [build, build.replace("-amd64", "-arm64")]}).encode())
+        else:
+            send(handler, 200, big.encode(), {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+
+    server = scripted(answer)
+
+    result = promote(cli, f"{server.host}/ns", released, clean_env, "--max-time", "10")
+
+    assert_clean(result, 1)
+    assert "4194304 bytes" in result.json()["error"]
+
+
+def test_a_redirect_to_plain_http_elsewhere_is_not_followed(cli, scripted, released, clean_env):
+    server = scripted(lambda handler: send(handler, 307, b"", {"Location": "http://192.0.2.10/v2/ns/tags/list"}))
+
+    started = time.monotonic()
+    result = promote(cli, f"{server.host}/ns", released, clean_env, "--max-time", "60")
+
+    assert time.monotonic() - started < 30  # nothing waited for 192.0.2.10, which never answers
+    assert_clean(result, 2)
+    assert "192.0.2.10" in result.json()["error"] and "https" in result.json()["error"]
+
+
+def test_a_trickling_registry_cannot_stretch_max_time(cli, scripted, released, clean_env):
+    def trickle(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        for _ in range(60):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(2)
+
+    server = scripted(trickle)
+
+    started = time.monotonic()
+    result = promote(cli, f"{server.host}/ns", released, clean_env, "--max-time", "5")
+
+    assert time.monotonic() - started < 20  # the limit is 5 s; a per-read timeout alone would take 120 s
+    assert_clean(result, 1)
+    assert result.json()["cause"] == "unavailable"
+
+
+# -- credentials where they enter ----------------------------------------------------------------
+
+
+def test_a_password_with_a_trailing_newline_is_used_without_it(cli, area, released, clean_env, fault_proxy):
+    area.push_build(PROJECT, sha=released.head, number=1)
+    proxy = fault_proxy(credentials=("ci-bot", SECRET))
+    env = {**clean_env, "REGISTRY_USERNAME": "ci-bot\n", "REGISTRY_PASSWORD": SECRET + "\n"}
+
+    result = promote(cli, area.registry(proxy.host), released, env)
+
+    assert_clean(result, 0, SECRET)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REGISTRY_PASSWORD", SECRET + "\r\nX-Evil: 1"),
+        ("REGISTRY_PASSWORD", SECRET + "\x7f"),
+        ("REGISTRY_PASSWORD", SECRET + "\n\n"),
+        ("REGISTRY_USERNAME", "ci-bot\x1b[2J"),
+        ("REGISTRY_PASSWORD", SECRET + "\udcff"),  # a byte that is not UTF-8 in the environment
+    ],
+    ids=["crlf", "del", "two-newlines", "escape", "not-utf8"],
+)
+def test_a_credential_with_control_characters_is_refused_naming_the_variable(
+    cli, area, released, clean_env, variable, value
+):
+    env = {**clean_env, "REGISTRY_USERNAME": "ci-bot", "REGISTRY_PASSWORD": SECRET, variable: value}
+
+    result = promote(cli, area.registry(), released, env)
+
+    assert_clean(result, 2, SECRET, "X-Evil")
+    assert variable in result.json()["error"]
+
+
+def test_a_non_latin1_password_is_sent_as_utf8(cli, area, released, clean_env, fault_proxy):
+    area.push_build(PROJECT, sha=released.head, number=1)
+    password = "pässwörd-€-密码"
+    proxy = fault_proxy(credentials=("ci-bot", password))
+    env = {**clean_env, "REGISTRY_USERNAME": "ci-bot", "REGISTRY_PASSWORD": password}
+
+    result = promote(cli, area.registry(proxy.host), released, env)
+
+    assert_clean(result, 0, password)
+
+
+def test_a_github_token_with_control_characters_is_refused_naming_it(cli, released, clean_env):
+    env = {**clean_env, "GITHUB_TOKEN": "ghp_" + SECRET + "\x07"}
+
+    result = cli("promote", TAG, "--root", str(released.root), "--json", "--dry-run", env=env)
+
+    assert_clean(result, 2, SECRET)
+    assert "GITHUB_TOKEN" in result.json()["error"]
+
+
+def test_docker_config_auths_with_control_characters_are_refused_naming_the_file(cli, area, released, clean_env):
+    import base64
+    from pathlib import Path
+
+    config = Path(clean_env["DOCKER_CONFIG"]) / "config.json"
+    auth = base64.b64encode(f"ci-bot:{SECRET}\r\nX-Evil: 1".encode()).decode()
+    config.write_text(json.dumps({"auths": {area.host: {"auth": auth}}}))
+
+    result = promote(cli, area.registry(), released, clean_env)
+
+    assert_clean(result, 2, SECRET, "X-Evil")
+    assert "Docker config" in result.json()["error"]
+
+
+def test_a_token_service_answering_a_header_injection_is_refused_without_echoing_it(cli, scripted, released, clean_env):
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if handler.path.startswith("/token"):
+            send(handler, 200, json.dumps({"token": SECRET + "\r\nX-Evil: 1"}).encode())
+        else:
+            realm = f"http://{handler.headers['Host']}/token"
+            send(handler, 401, b"{}", {"WWW-Authenticate": f'Bearer realm="{realm}",service="s",scope="x"'})
+
+    server = scripted(answer)
+    env = {**clean_env, "REGISTRY_USERNAME": "ci-bot", "REGISTRY_PASSWORD": "pw"}
+
+    result = promote(cli, f"{server.host}/ns", released, env, "--max-time", "10")
+
+    assert_clean(result, 1, SECRET, "X-Evil")
+    assert "token service" in result.json()["error"]
+
+
+# -- item 7: per-arch indexes ------------------------------------------------------------------
+
+
+def test_a_per_arch_index_whose_image_config_is_another_arch_is_refused(cli, area, released, clean_env):
+    area.push_build(PROJECT, sha=released.head, number=1, shape="buildx", config_arch={"amd64": "s390x"})
+
+    result = promote(cli, area.registry(), released, clean_env)
+
+    assert_clean(result, 1)
+    assert "s390x" in result.json()["error"]
+    assert "0.1.0" not in area.tags(PROJECT)
+
+
+# -- item 4: a release tag moved by a concurrent run -------------------------------------------
+
+
+def test_a_release_tag_written_by_another_run_before_our_put_is_not_overwritten(
+    cli, area, released, clean_env, fault_proxy
+):
+    from tests.support.localregistry import Fault
+
+    theirs = area.push_build(PROJECT, sha=released.head, number=1)  # another run's build
+    ours = area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
+    repository = area.repository(PROJECT)
+    proxy = fault_proxy()
+    # While we write the amd64 tag, another run writes 0.1.0-arm64 from a newer build.
+    proxy.add(
+        Fault(
+            "before",
+            "PUT",
+            "/manifests/0.1.0-amd64",
+            run=lambda: area.pusher.manifest(repository, "0.1.0-arm64", theirs["arm64"]),
+        )
+    )
+
+    result = promote(cli, area.registry(proxy.host), released, clean_env)
+
+    assert_clean(result, 1)
+    error = result.json()["error"]
+    assert theirs["arm64"].digest in error and ours["arm64"].digest in error
+    assert area.digest(PROJECT, "0.1.0-arm64") == theirs["arm64"].digest
+    assert "0.1.0" not in area.tags(PROJECT)
+
+
+def test_a_release_tag_overwritten_right_after_our_put_is_reported(cli, area, released, clean_env, fault_proxy):
+    from tests.support.localregistry import Fault
+
+    theirs = area.push_build(PROJECT, sha=released.head, number=1)  # another run's build
+    ours = area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
+    repository = area.repository(PROJECT)
+    proxy = fault_proxy()
+    proxy.add(
+        Fault(
+            "after",
+            "PUT",
+            "/manifests/0.1.0-amd64",
+            run=lambda: area.pusher.manifest(repository, "0.1.0-amd64", theirs["amd64"]),
+        )
+    )
+
+    result = promote(cli, area.registry(proxy.host), released, clean_env)
+
+    assert_clean(result, 1)
+    error = result.json()["error"]
+    assert theirs["amd64"].digest in error and ours["amd64"].digest in error
+    assert "0.1.0" not in area.tags(PROJECT)
