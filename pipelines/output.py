@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.core.errors import PipelineError, exit_code_of
+from pipelines.core.errors import InputError, PipelineError, exit_code_of
 
 
 def emit(as_json: bool, data: Any, text: str) -> None:
@@ -52,6 +52,12 @@ def output_entry(key: str, value: str) -> str:
     """
     if not key or any(c in key for c in "=<\r\n"):
         raise ValueError(f"step output name {key!r} is not a plain name")
+    bad = sorted({f"U+{ord(c):04X}" for c in value if (ord(c) < 0x20 and c not in "\t\r\n") or ord(c) == 0x7F})
+    if bad:
+        raise InputError(
+            f"the value of step output {key} holds control characters ({', '.join(bad)}); nothing was written",
+            hint="check the input it came from (a tag, --sha, a file) for stray bytes",
+        )
     if "\n" not in value and "\r" not in value:
         return f"{key}={value}\n"
     delimiter = f"ghadelimiter_{os.urandom(16).hex()}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from pipelines.commands import (
@@ -23,6 +24,8 @@ from pipelines.edges.git import Git
 from pipelines.edges.project_files import VersionFiles
 from pipelines.output import actions_outputs, emit, progress
 from pipelines.plan.steps import Plan, make_plan
+
+_HEX_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 
 
 def describe(plan: Plan) -> str:
@@ -47,6 +50,12 @@ def describe(plan: Plan) -> str:
 
 def _commit(args: argparse.Namespace, git: Git, tag_name: str) -> str:
     """--sha, else $GITHUB_SHA, else the commit the tag points at, else HEAD."""
+    if args.sha is not None and not _HEX_SHA.fullmatch(args.sha):
+        shown = args.sha if len(args.sha) <= 80 else f"{args.sha[:80]}…"
+        raise InputError(
+            f"--sha {shown!r} is not a hex commit SHA (7 to 64 hex digits)",
+            hint="pass the commit's full SHA, e.g. $GITHUB_SHA",
+        )
     commit = args.sha or git.commit_of(f"refs/tags/{tag_name}")
     if commit is None:
         commit = git.commit_of("HEAD")

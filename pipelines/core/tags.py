@@ -21,6 +21,7 @@ REFS_PREFIX = "refs/tags/"
 EXPECTED_FORM = "{project}-vMAJOR.MINOR.PATCH[-rcN], e.g. percolate-v1.2.0 or percolate-v1.2.0-rc1"
 
 _NUMBER = re.compile(r"0|[1-9][0-9]*")
+_MAX_DIGITS = 18  # refused before int() (which refuses beyond 4,300 digits with a ValueError)
 _VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)(?:-(.*))?", re.DOTALL)
 _RC = re.compile(r"rc([0-9]+)")
 
@@ -56,12 +57,15 @@ class ReleaseTag:
 
 
 def _malformed(tag: str, problem: str) -> InputError:
-    return InputError(f"malformed tag {tag!r}: {problem}", hint=f"expected {EXPECTED_FORM}")
+    shown = tag if len(tag) <= 100 else f"{tag[:100]}…"
+    return InputError(f"malformed tag {shown!r}: {problem}", hint=f"expected {EXPECTED_FORM}")
 
 
 def _number(tag: str, text: str, what: str) -> int:
     if not _NUMBER.fullmatch(text):
         raise _malformed(tag, f"{what} {text!r} has a leading zero")
+    if len(text) > _MAX_DIGITS:
+        raise _malformed(tag, f"{what} has {len(text)} digits, more than {_MAX_DIGITS}")
     return int(text)
 
 

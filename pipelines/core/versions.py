@@ -61,8 +61,22 @@ class ProjectVersion:
         return self.pep440()
 
 
+# No real version is longer; a longer text is refused before any number in it is converted (Python
+# refuses integers of more than 4,300 digits with a ValueError).
+MAX_VERSION_LENGTH = 200
+
+
+def _bounded(text: str) -> str:
+    if len(text) > MAX_VERSION_LENGTH:
+        raise InputError(
+            f"{text[:20]!r}… is not a version: longer than {MAX_VERSION_LENGTH} characters", hint=f"use {_SUPPORTED}"
+        )
+    return text
+
+
 def parse_pep440(text: str) -> ProjectVersion:
     """Parse a PEP 440 version such as `0.2.0` or `0.2.0rc1` (normalised spellings accepted)."""
+    _bounded(text)
     # Imported here, as in every function of this module that needs it: `tag parse` never does.
     from packaging.version import InvalidVersion, Version
 
@@ -78,6 +92,8 @@ def parse_pep440(text: str) -> ProjectVersion:
 
 def parse_cargo(text: str) -> ProjectVersion:
     """Parse a Cargo SemVer version such as `0.2.0` or `0.2.0-rc.1`."""
+    if not _CARGO.fullmatch(_bounded(text)):
+        raise InputError(f"{text!r} is not a Cargo version we can publish", hint=f"use {_SUPPORTED}")
     if not _CARGO.fullmatch(text):
         raise InputError(f"{text!r} is not a Cargo version we can publish", hint=f"use {_SUPPORTED}")
     from packaging.version import Version
@@ -88,7 +104,7 @@ def parse_cargo(text: str) -> ProjectVersion:
 
 def parse_version(text: str) -> ProjectVersion:
     """Parse either spelling: `0.2.0-rc.1` (Cargo) or `0.2.0rc1` (PEP 440)."""
-    return parse_cargo(text) if _CARGO.fullmatch(text) else parse_pep440(text)
+    return parse_cargo(text) if _CARGO.fullmatch(_bounded(text)) else parse_pep440(text)
 
 
 def parse_release(text: str) -> ProjectVersion:

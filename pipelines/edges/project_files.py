@@ -20,7 +20,7 @@ from pipelines.core.catalog import Project
 from pipelines.core.errors import InputError
 from pipelines.core.version_check import VersionReading
 from pipelines.core.versions import ProjectVersion, parse_cargo, parse_pep440
-from pipelines.edges.files import atomic_write_text
+from pipelines.edges.files import atomic_write_text, atomic_write_texts
 
 CARGO_KEY = ("package", "version")
 PYPROJECT_KEY = ("project", "version")
@@ -64,10 +64,21 @@ class VersionFiles:
                 f"version file {relative} not found under {self.root}",
                 hint="run from the monorepo (or pass --root DIR pointing at it)",
             ) from None
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"version file {relative} is not UTF-8 text (byte {error.start})", hint=f"save {relative} as UTF-8"
+            ) from None
+        except OSError as error:
+            raise InputError(
+                f"cannot read version file {relative}: {error.strerror or error}",
+                hint=f"make {relative} a readable file",
+            ) from None
         try:
             return text, tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise InputError(f"{relative} is not valid TOML: {error}", hint=f"fix the syntax of {relative}") from None
+        except RecursionError:
+            raise InputError(f"{relative} is nested too deeply", hint=f"fix the syntax of {relative}") from None
 
     def read(self, project: Project) -> tuple[VersionReading, ...]:
         """One reading per version file, plus the crate's own Cargo.lock entry when a lock file exists."""
@@ -88,7 +99,7 @@ class VersionFiles:
         key = f"[[package]] name = {crate!r}"
         _, data = self._load(lock)
         # The workspace's own crate is the entry without a `source`; registry crates carry one.
-        entries = [p for p in data.get("package", []) if p.get("name") == crate and "source" not in p]
+        entries = [p for p in _lock_packages(lock, data) if p.get("name") == crate and "source" not in p]
         if len(entries) != 1:
             return VersionReading(lock, key, "", None, problem=f"no single entry for crate {crate!r}; run cargo update")
         return _reading(lock, entries[0], ("version",), parse_cargo, label=key)
@@ -110,10 +121,8 @@ class VersionFiles:
     def bump(self, project: Project, version: ProjectVersion, *, dry_run: bool = False) -> list[FileChange]:
         """Set every version file of `project` to `version`; returns what changed."""
         planned = self.plan_bump(project, version)
-        if not dry_run:
-            for path, text, change in planned:
-                if change.old != change.new:
-                    atomic_write_text(path, text)
+        if not dry_run:  # all or nothing: a failed write (a full disk) leaves every file as it was
+            atomic_write_texts([(path, text) for path, text, change in planned if change.old != change.new])
         return [change for _, _, change in planned]
 
     def _bump_text(self, relative: str, key: tuple[str, ...], new: str) -> tuple[Path, str, FileChange]:
@@ -131,12 +140,20 @@ class VersionFiles:
     def _bump_lock_text(self, lock: str, crate: str, new: str) -> tuple[Path, str, FileChange]:
         text, _ = self._load(lock)
         document = tomlkit.parse(text)
-        entries = [p for p in document.get("package", []) if p.get("name") == crate and "source" not in p]
+        entries = [p for p in _lock_packages(lock, document) if p.get("name") == crate and "source" not in p]
         if len(entries) != 1:
             raise InputError(f"{lock} has no single entry for crate {crate!r}", hint="run cargo update, then bump")
         old = _replace_string(entries[0], "version", new)
         key = f"[[package]] name = {crate!r}"
         return self.root / lock, tomlkit.dumps(document), FileChange(lock, key, old, new)
+
+
+def _lock_packages(lock: str, data: Any) -> list[Any]:
+    """The `[[package]]` entries of a Cargo.lock; InputError when `package` is not an array of tables."""
+    packages = data.get("package", [])
+    if not isinstance(packages, list) or not all(isinstance(p, dict) for p in packages):
+        raise InputError(f"{lock}: package is not an array of tables ([[package]])", hint="regenerate it: cargo update")
+    return packages
 
 
 def replace_toml_string(text: str, key: tuple[str, ...], new: str, *, where: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipelines.core.errors import InputError
 from pipelines.output import actions_outputs, output_entry
 
 
@@ -37,9 +38,22 @@ def test_a_value_with_a_newline_cannot_inject_another_output(tmp_path, monkeypat
     assert read_outputs(path.read_text()) == {"outcome": "failed\nrollback=false", "digest": "sha256:abc"}
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200))
+PRINTABLE_OR_LINE_BREAKS = st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\t\r\n")
+
+
+@given(st.text(alphabet=PRINTABLE_OR_LINE_BREAKS, max_size=200))
 def test_any_value_reads_back_exactly(value):
     assert read_outputs(output_entry("value", value) + output_entry("after", "x")) == {"value": value, "after": "x"}
+
+
+@given(
+    st.text(max_size=20),
+    st.characters(categories=("Cc",), max_codepoint=0x7F).filter(lambda c: c not in "\t\r\n"),
+    st.text(max_size=20),
+)
+def test_a_value_with_a_control_character_is_refused(before, control, after):
+    with pytest.raises(InputError, match="control characters"):
+        output_entry("value", before + control + after)
 
 
 @pytest.mark.parametrize("key", ["", "a=b", "a<<b", "a\nb"])
