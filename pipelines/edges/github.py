@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError
-from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, require_secure_url, shorten, status_error
+from pipelines.edges.http import (
+    HttpClient,
+    Response,
+    RetryPolicy,
+    Timeouts,
+    clean_credential,
+    require_secure_url,
+    shorten,
+    status_error,
+)
 
 API_VERSION = "2022-11-28"
 POLICY = RetryPolicy(max_time=120.0)
@@ -24,8 +33,25 @@ RIGHTS_HINT = "check that the token may open pull requests on the repository (co
 
 
 def token_from_environment() -> str | None:
-    """PERCOLATE_GIT_PAT first: pull requests opened with GITHUB_TOKEN start no workflow runs."""
-    return os.environ.get("PERCOLATE_GIT_PAT") or os.environ.get("GITHUB_TOKEN") or None
+    """PERCOLATE_GIT_PAT first: pull requests opened with GITHUB_TOKEN start no workflow runs.
+
+    Checked where it enters: one trailing newline is dropped, other control characters are refused
+    naming the variable (never the value).
+    """
+    for name in ("PERCOLATE_GIT_PAT", "GITHUB_TOKEN"):
+        if value := os.environ.get(name):
+            return clean_credential(value, name) or None
+    return None
+
+
+def _pull(value: Any, what: str) -> dict[str, Any]:
+    """A pull request object as the API documents it: an object with an integer `number`."""
+    if not isinstance(value, dict) or not isinstance(value.get("number"), int) or isinstance(value["number"], bool):
+        raise Corrupt(
+            f"{what} answered with something other than a pull request (an object with a number)",
+            hint="check GITHUB_API_URL: the answer is not GitHub's REST API",
+        )
+    return value
 
 
 def _message(response: Response) -> str:
@@ -117,16 +143,22 @@ class GitHub:
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None, payload: Any = None) -> Any:
         return self._api.call(method, f"/repos/{self.repository}{path}", params=params, payload=payload)
 
+    def _what(self, method: str, path: str) -> str:
+        return f"GitHub API {method} /repos/{self.repository}{path}"
+
     def open_pull(self, branch: str, base: str) -> dict[str, Any] | None:
         pulls = self._call("GET", "/pulls", params={"head": f"{self.owner}:{branch}", "base": base, "state": "open"})
-        return pulls[0] if pulls else None
+        if not isinstance(pulls, list):
+            raise Corrupt(
+                f"{self._what('GET', '/pulls')} answered with something other than a list of pull requests",
+                hint="check GITHUB_API_URL: the answer is not GitHub's REST API",
+            )
+        return _pull(pulls[0], self._what("GET", "/pulls")) if pulls else None
 
     def create_pull(self, *, branch: str, base: str, title: str, body: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
-            "POST", "/pulls", payload={"title": title, "head": branch, "base": base, "body": body}
-        )
-        return result
+        payload = {"title": title, "head": branch, "base": base, "body": body}
+        return _pull(self._call("POST", "/pulls", payload=payload), self._what("POST", "/pulls"))
 
     def update_pull(self, number: int, *, title: str, body: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("PATCH", f"/pulls/{number}", payload={"title": title, "body": body})
-        return result
+        path = f"/pulls/{number}"
+        return _pull(self._call("PATCH", path, payload={"title": title, "body": body}), self._what("PATCH", path))
