@@ -38,6 +38,15 @@ def invalid(filename: str, problem: str) -> Corrupt:
     )
 
 
+# Archive limits, checked against each member's declared size before anything is inflated (a small
+# archive can hold gigabytes of zeros): a member, all members together, and how much a member may inflate.
+MAX_MEMBER_BYTES = 512 << 20
+MAX_TOTAL_BYTES = 1 << 30
+MAX_RATIO = 100  # uncompressed over compressed, for members above RATIO_FLOOR
+RATIO_FLOOR = 1 << 20
+MAX_MEMBERS = 100_000
+
+
 def text_of(filename: str, member: str, data: bytes) -> str:
     try:
         return data.decode("utf-8")

@@ -18,6 +18,7 @@ import hashlib
 import io
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,18 @@ from packaging.version import Version
 
 from pipelines.core.errors import Corrupt
 from pipelines.edges.files import atomic_replace
-from pipelines.wheels.core_metadata import RewriteReport, invalid, set_metadata_version, text_of, version_of
+from pipelines.wheels.core_metadata import (
+    MAX_MEMBER_BYTES,
+    MAX_MEMBERS,
+    MAX_RATIO,
+    MAX_TOTAL_BYTES,
+    RATIO_FLOOR,
+    RewriteReport,
+    invalid,
+    set_metadata_version,
+    text_of,
+    version_of,
+)
 from pipelines.wheels.sdist import rewrite_sdist
 from pipelines.wheels.select import DistributionName, FileKind
 
@@ -48,11 +60,43 @@ class _Member:
     data: bytes
 
 
+def _check_sizes(filename: str, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse an archive by its members' declared sizes, before anything is inflated."""
+    if len(infos) > MAX_MEMBERS:
+        raise invalid(filename, f"more than {MAX_MEMBERS} members")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise invalid(filename, f"{info.filename} is encrypted")
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise invalid(filename, f"{info.filename} is larger than {MAX_MEMBER_BYTES >> 20} MiB inflated")
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise invalid(filename, f"{info.filename} inflates beyond a compression ratio of {MAX_RATIO}")
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise invalid(filename, f"its members are larger than {MAX_TOTAL_BYTES >> 20} MiB inflated")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes, streamed, never more than its declared size."""
+    chunks, size = [], 0
+    with archive.open(info) as handle:
+        while chunk := handle.read(1 << 20):
+            size += len(chunk)
+            if size > info.file_size:
+                raise zipfile.BadZipFile(f"{info.filename} inflates beyond its declared size")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _read_zip(path: Path) -> list[_Member]:
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [_Member(info, archive.read(info)) for info in archive.infolist()]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as error:
+            _check_sizes(path.name, archive.infolist())
+            members = [_Member(info, _read_member(archive, info)) for info in archive.infolist()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, zlib.error) as error:
+        raise invalid(path.name, f"not a readable zip archive ({error})") from None
+    except RuntimeError as error:  # zipfile's word for an encrypted member
         raise invalid(path.name, f"not a readable zip archive ({error})") from None
     names = [m.info.filename for m in members]
     if len(set(names)) != len(names):
@@ -100,7 +144,7 @@ def verify_record(filename: str, members: list[_Member], record_path: str) -> li
             problems.append(f"{path} is in RECORD but not in the archive")
         elif path != record_path:
             algorithm, _, _ = digest.partition("=")
-            if algorithm not in hashlib.algorithms_guaranteed or algorithm in _WEAK_HASHES:
+            if algorithm not in hashlib.algorithms_guaranteed or algorithm in _WEAK_HASHES or "shake" in algorithm:
                 problems.append(f"{path} has no sha256 (or stronger) hash in RECORD")
             elif record_hash(member.data, algorithm) != digest:
                 problems.append(f"{path} does not match its RECORD hash")
@@ -149,6 +193,7 @@ def rewrite_wheel(
     signed = [s for s in RECORD_SIGNATURES if f"{dist_info}/{s}" in names]
     if signed:
         raise invalid(filename, f"signed RECORD ({', '.join(signed)}): a signature cannot survive a new version")
+    _check_wheel_tags(source_name, members, f"{dist_info}/WHEEL")
     record_path = f"{dist_info}/RECORD"
     rows = verify_record(filename, members, record_path)
 
@@ -196,6 +241,26 @@ def rewrite_wheel(
         moved,
         len(members) - len(replaced),
     )
+
+
+def _check_wheel_tags(name: DistributionName, members: list[_Member], wheel_path: str) -> None:
+    """The WHEEL file's `Tag` lines must be exactly the tags the file name expands to."""
+    found = [m for m in members if m.info.filename == wheel_path]
+    if not found:
+        raise invalid(name.filename, f"no {wheel_path}")
+    text = text_of(name.filename, wheel_path, found[0].data)
+    tags = {line.partition(":")[2].strip() for line in text.splitlines() if line.startswith("Tag:")}
+    expected = {
+        f"{python}-{abi}-{platform}"
+        for python in str(name.python_tag).split(".")
+        for abi in str(name.abi_tag).split(".")
+        for platform in str(name.platform_tag).split(".")
+    }
+    if tags != expected:
+        raise invalid(
+            name.filename,
+            f"{wheel_path} says Tag {', '.join(sorted(tags)) or '(none)'}, the file name {', '.join(sorted(expected))}",
+        )
 
 
 def _check_wheel(

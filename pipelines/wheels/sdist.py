@@ -10,6 +10,7 @@ import io
 import posixpath
 import tarfile
 import tomllib
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,16 @@ from packaging.version import Version
 from pipelines.core.errors import Corrupt
 from pipelines.edges.files import atomic_replace
 from pipelines.edges.project_files import PYPROJECT_KEY, replace_toml_string
-from pipelines.wheels.core_metadata import RewriteReport, invalid, set_metadata_version, text_of, version_of
+from pipelines.wheels.core_metadata import (
+    MAX_MEMBER_BYTES,
+    MAX_MEMBERS,
+    MAX_TOTAL_BYTES,
+    RewriteReport,
+    invalid,
+    set_metadata_version,
+    text_of,
+    version_of,
+)
 from pipelines.wheels.select import DistributionName, FileKind
 
 
@@ -31,14 +41,22 @@ def _read_tar(path: Path) -> tuple[list[tarfile.TarInfo], dict[str, bytes], int]
             raise invalid(path.name, "not a gzip file")
         mtime = int.from_bytes(header[4:8], "little")
         contents: dict[str, bytes] = {}
+        members: list[tarfile.TarInfo] = []
+        total = 0
         with tarfile.open(path, "r:gz") as archive:
-            members = archive.getmembers()
-            for member in members:
+            # Member by member, each refused by its declared size before it is inflated.
+            for member in archive:
+                members.append(member)
+                if len(members) > MAX_MEMBERS:
+                    raise invalid(path.name, f"more than {MAX_MEMBERS} members")
                 if member.isfile():
+                    total += member.size
+                    if member.size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
+                        raise invalid(path.name, f"{member.name} makes it larger than the limits (inflated)")
                     extracted = archive.extractfile(member)
                     assert extracted is not None  # a regular file always has content
-                    contents[member.name] = extracted.read()
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as error:
+                    contents[member.name] = extracted.read(member.size)
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise invalid(path.name, f"not a readable tar.gz archive ({error})") from None
     names = [m.name for m in members]
     if len(set(names)) != len(names):
