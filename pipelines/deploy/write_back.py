@@ -229,6 +229,7 @@ class StackFile:
             finally:
                 self._lock_depth -= 1
             return
+        self._validated(self._read())  # an invalid stack file is refused before a lock file is made
         check_writable(self.target)
         with locked(self.target, timeout=self.lock_timeout):
             self._lock_depth = 1
