@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.errors import InputError, Unauthorized
+from pipelines.edges.http_parts import clean_credential, shorten
 from pipelines.edges.retry import Deadline
 from pipelines.health.kubeconfig import FIX_HINT, ExecPlugin, kubeconfig_files, prepare
 
@@ -134,19 +135,22 @@ def _access(configuration: Any, server: str, origin: str, context: str | None, s
     # deadline, and follow redirects with the token.
     configuration.retries = False
     _guard_refresh(configuration, origin)
-    _strip_token(configuration)
+    _strip_token(configuration, origin)
     with _unusable(origin):
         api_client = ApiClient(configuration)
     api_client.user_agent = "percolate-pipelines"
     return Access(api_client, server, origin, context, secrets)
 
 
-def _strip_token(configuration: Any) -> None:
+def _strip_token(configuration: Any, origin: str) -> None:
+    """Trim the bearer token as kubectl does, then refuse one that holds control characters (naming where
+    it came from, never its value): the client would send a line break into the header, and http.client's
+    refusal quotes the whole header."""
     # The client sends a token file's trailing newline, which http.client refuses in a header;
     # kubectl trims it (kubernetes/kubernetes#52919).
     token = configuration.api_key.get("BearerToken")
     if isinstance(token, str):
-        configuration.api_key["BearerToken"] = token.strip()
+        configuration.api_key["BearerToken"] = clean_credential(token.strip(), f"the token of {origin}")
 
 
 def _guard_refresh(configuration: Any, origin: str) -> None:
@@ -167,8 +171,9 @@ class _GuardedRefresh:
         try:
             with _client_errors() as errors:
                 self.inner(configuration)
-        except (ConfigException, OSError, ValueError) as error:
-            errors = [str(error)]
+        except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            # TypeError: the client compares an expirationTimestamp without a zone with an aware time.
+            errors = [shorten(str(error)) or type(error).__name__]
         # The client's hook installs a fresh hook of its own on every call: keep ours in front of it.
         if configuration.refresh_api_key_hook is not self:
             self.inner = configuration.refresh_api_key_hook
@@ -178,7 +183,10 @@ class _GuardedRefresh:
                 f"refreshing the credentials of {self.origin} failed: {errors[-1]}",
                 hint="run the exec plugin (or read the token file) by hand to see why",
             )
-        _strip_token(configuration)
+        try:
+            _strip_token(configuration, self.origin)
+        except InputError as error:
+            raise Unauthorized(f"refreshing the credentials failed: {error.message}", hint=error.hint) from None
 
 
 @contextmanager

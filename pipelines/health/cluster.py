@@ -11,14 +11,17 @@ become errors that say what to fix. Only reads: the gate needs `get` on one Appl
 from __future__ import annotations
 
 import http.client
-import json
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError, NotFound, Unauthorized
+from pipelines.edges.http_parts import load_json
 from pipelines.edges.retry import RETRYABLE_STATUS, Retrier, Retry, parse_retry_after
 from pipelines.health.access import SERVICE_ACCOUNT_DIR, Access, load_access
 
@@ -28,6 +31,32 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 15.0
 # The floor of a request's timeout when the deadline is (nearly) spent: the client refuses 0.
 MIN_TIMEOUT = 0.01
+# An Application object is tens of kilobytes; a server sending more is not the API server meant.
+MAX_ANSWER_BYTES = 4 << 20
+
+
+@contextmanager
+def total_deadline(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the main thread once `seconds` have passed, whatever the socket is doing.
+
+    urllib3's read timeout applies to each socket read: a server sending a byte every few seconds
+    would stretch a request forever. A real-time timer (SIGALRM) interrupts the read that is waiting
+    when the time is up. Only the main thread receives signals; elsewhere the per-read timeouts alone hold.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(signum: int, frame: FrameType | None) -> None:
+        raise TimeoutError("deadline")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, MIN_TIMEOUT))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Cluster:
@@ -69,10 +98,17 @@ class Cluster:
         )
 
     def _read(self, namespace: str, name: str, where: str) -> dict[str, Any] | Retry:
+        left = max(self._retrier.deadline.remaining(), MIN_TIMEOUT)
+        try:
+            with total_deadline(left):
+                return self._exchange(namespace, name, where, left)
+        except TimeoutError:  # the alarm rang between two reads of the client: no whole answer in time
+            return Retry("no whole answer within the time limit")
+
+    def _exchange(self, namespace: str, name: str, where: str, left: float) -> dict[str, Any] | Retry:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        left = max(self._retrier.deadline.remaining(), MIN_TIMEOUT)
         try:
             # With _preload_content=False the client returns urllib3's response (typed `object` by the client).
             response: Any = self._api.get_namespaced_custom_object(
@@ -85,7 +121,7 @@ class Cluster:
                 _preload_content=False,  # we read the body: the client would guess its type from Content-Type
             )
             try:
-                body = response.data
+                body = response.read(MAX_ANSWER_BYTES + 1)
             finally:
                 response.release_conn()
         except ApiException as error:
@@ -96,10 +132,17 @@ class Cluster:
             return Retry(f"no answer in time ({type(error).__name__}: {error})")
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
             return Retry(f"unreachable ({_reason(error)})")
-        except ValueError as error:  # http.client refuses the credential as a header value
+        except ValueError:  # http.client refuses the credential as a header value; its words quote the header
             raise InputError(
-                f"the credentials of {self.origin} cannot be sent: {error}", hint="check the token in the kubeconfig"
+                f"the credentials of {self.origin} cannot be sent: a header value holds a line break or control "
+                "character",
+                hint="check the token in the kubeconfig",
             ) from None
+        if len(body) > MAX_ANSWER_BYTES:
+            raise Corrupt(
+                f"{self.server} answered with more than {MAX_ANSWER_BYTES} bytes for the {where}",
+                hint=f"check the server URL of {self.origin}",
+            )
         return self._application(body, where)
 
     def _refused(self, error: Any, namespace: str, where: str) -> Retry:
@@ -139,7 +182,7 @@ class Cluster:
 
     def _application(self, body: bytes, where: str) -> dict[str, Any]:
         try:
-            document = json.loads(body)
+            document = load_json(body)
         except ValueError:
             document = None
         if not isinstance(document, dict):
@@ -194,8 +237,10 @@ def _reason(error: BaseException) -> str:
 def _status_message(error: Any) -> str:
     """The `message` of the Kubernetes Status object in an error reply, else the start of the body, else the reason."""
     body = error.body or ""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
     try:
-        document = json.loads(body)
+        document = load_json(body)
     except ValueError:
         document = None
     if isinstance(document, dict) and isinstance(document.get("message"), str) and document["message"]:

@@ -44,12 +44,16 @@ _APPLICATION_PATH = re.compile(r"/apis/argoproj\.io/v1alpha1/namespaces/([^/]+)/
 
 @dataclass
 class Reply:
-    """A scripted non-Application answer: an HTTP status with a body and headers, after `delay` seconds."""
+    """A scripted non-Application answer: an HTTP status with a body and headers, after `delay` seconds.
+
+    `trickle` sends the body one byte at a time, that many seconds apart (a server stretching its answer).
+    """
 
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0
 
 
 def status_object(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -125,7 +129,16 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if not reply.trickle:
+                self.wfile.write(body)
+                return
+            try:
+                for index in range(len(body)):
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -1,0 +1,166 @@
+"""Issue 12, the Kubernetes side: credentials checked where they enter, hostile answers, a deadline that holds.
+
+Each case runs `wait-healthy` as deploy.yml does (a subprocess) and asserts a clean exit 1 or 2, never a
+traceback, and no credential in the output.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import pytest
+
+
+def assert_clean(result: Any, code: int, *secrets: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.code == code, output
+    assert "Traceback" not in output, output
+    for secret in secrets:
+        assert secret not in output
+
+
+def plugin(tmp_path: Any, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text(f"#!{sys.executable}\nimport datetime, json, os, sys\n{body}")
+    path.chmod(0o755)
+    return str(path)
+
+
+def exec_user(command: str) -> dict[str, Any]:
+    return {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command}}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"kind": "Application", "status": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
+    ids=["nested", "nested-inside"],
+)
+def test_a_deeply_nested_answer_is_a_clean_exit_1(gate, reply, body):
+    gate.api.script(reply(200, body))
+
+    result = gate.run("--json", timeout="10")
+
+    assert_clean(result, 1)
+    assert result.json()["cause"] == "corrupt"
+
+
+def test_an_answer_over_the_cap_is_refused(gate, reply):
+    gate.api.script(reply(200, b'{"kind": "Application", "x": "' + b"a" * (5 << 20) + b'"}'))
+
+    result = gate.run("--json", timeout="20")
+
+    assert_clean(result, 1)
+    assert result.json()["cause"] == "corrupt"
+
+
+def test_a_deeply_nested_error_answer_is_a_clean_exit_1(gate, reply):
+    gate.api.script(reply(500, b"[" * 100_000 + b"]" * 100_000))
+
+    result = gate.run("--json", timeout="3")
+
+    assert_clean(result, 1)
+
+
+def test_a_trickling_api_cannot_stretch_the_timeout(gate, reply, application, names):
+    import json
+
+    gate.api.script(reply(200, json.dumps(application(compared=names.new)).encode(), trickle=2.0))
+
+    started = time.monotonic()
+    result = gate.run("--json", timeout="5")
+
+    assert time.monotonic() - started < 20  # the limit is 5 s; a per-read timeout alone would take minutes
+    assert_clean(result, 1)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["secret-token-123\r\nX-Evil: 1", "secret-token-123\x1b[2J", "secret-token-123\x00"],
+    ids=["crlf", "escape", "nul"],
+)
+def test_a_kubeconfig_token_with_control_characters_is_refused_without_echoing_it(
+    gate, write_kubeconfig, cli, names, token
+):
+    kubeconfig = write_kubeconfig(gate.api.url, name="bad-token", user={"token": token})
+
+    result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig), "--json")
+
+    assert_clean(result, 2, "secret-token-123", "X-Evil")
+    assert "token" in result.json()["error"]
+    assert gate.api.application_requests == []
+
+
+def test_a_kubeconfig_token_block_with_a_trailing_newline_works(gate, write_kubeconfig, cli, names, application):
+    gate.api.script(application(compared=names.new, running=(names.new,)))
+    kubeconfig = write_kubeconfig(gate.api.url, name="block", user={"token": names.token + "\n"})
+
+    result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig))
+
+    assert_clean(result, 0)
+
+
+@pytest.mark.parametrize(
+    ("output", "why"),
+    [
+        ("sys.stdout.buffer.write(b'\\xff\\xfe not utf-8')", "not-utf8"),
+        (
+            "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+            " 'status': {'token': 'secret-token-123\\r\\nX-Evil: 1'}}))",
+            "crlf",
+        ),
+        ("print('[' * 100000 + ']' * 100000)", "nested"),
+        (
+            "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+            " 'status': 5}))",
+            "status",
+        ),
+    ],
+    ids=["not-utf8", "crlf", "nested", "status-number"],
+)
+def test_exec_plugin_output_that_is_unusable_is_a_clean_error(
+    gate, write_kubeconfig, cli, names, tmp_path, output, why
+):
+    command = plugin(tmp_path, f"plugin-{why}", output + "\n")
+    kubeconfig = write_kubeconfig(gate.api.url, name=f"exec-{why}", user=exec_user(command))
+
+    result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig), "--json")
+
+    assert result.code in (1, 2), result.stderr
+    assert_clean(result, result.code, "secret-token-123", "X-Evil")
+    assert "exec" in result.json()["error"] or "credential" in result.json()["error"]
+    assert gate.api.application_requests == []
+
+
+def test_an_expiration_timestamp_without_a_zone_is_a_clean_error(
+    gate, write_kubeconfig, cli, names, tmp_path, application
+):
+    # Within the client's five minutes of skew, so the second poll runs the plugin again and compares the times.
+    command = plugin(
+        tmp_path,
+        "naive-expiry",
+        "expiry = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1)).strftime('%Y-%m-%dT%H:%M:%S')\n"
+        f"status = {{'token': {names.token!r}, 'expirationTimestamp': expiry}}\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+        " 'status': status}))\n",
+    )
+    gate.api.script(application(health="Progressing", compared=names.new))
+    kubeconfig = write_kubeconfig(gate.api.url, name="naive", user=exec_user(command))
+
+    result = cli(
+        "wait-healthy",
+        names.app,
+        "--digest",
+        names.new,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--json",
+        "--interval",
+        "0.02",
+        "--timeout",
+        "10",
+    )
+
+    assert result.code in (1, 2), result.stderr
+    assert_clean(result, result.code, names.token)
