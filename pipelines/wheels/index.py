@@ -23,7 +23,16 @@ from packaging.utils import canonicalize_name
 
 from pipelines.core.errors import Corrupt, NotFound, RuleRefused
 from pipelines.edges.files import atomic_replace, file_sha256
-from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, require_secure_url, safe_url, status_error
+from pipelines.edges.http import (
+    HttpClient,
+    Response,
+    RetryPolicy,
+    Timeouts,
+    require_secure_url,
+    safe_url,
+    shorten,
+    status_error,
+)
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
@@ -51,9 +60,10 @@ class IndexFile:
 
 def _major(version: str, where: str) -> None:
     major = version.split(".", 1)[0]
-    if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
+    # ASCII digits only, and few: int() refuses superscripts and more than 4300 digits with a ValueError.
+    if not (major.isascii() and major.isdigit() and len(major) <= 6) or int(major) != SUPPORTED_MAJOR:
         raise Corrupt(
-            f"{where} speaks simple API version {version}; this client reads version {SUPPORTED_MAJOR}.x",
+            f"{where} speaks simple API version {shorten(version, 40)}; this client reads version {SUPPORTED_MAJOR}.x",
             hint="use an index that serves the standard simple API",
         )
 

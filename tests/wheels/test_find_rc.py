@@ -225,3 +225,56 @@ def test_an_rc_tag_missing_from_the_checkout_is_refused(cli, rc_sets, monorepo, 
     assert (
         "RC percolate-rocks-v0.2.0-rc2 is not in this checkout" in result.stderr and "git fetch --tags" in result.stderr
     )
+
+
+# -- issue 12: an index answering what no index should -----------------------------------------
+
+
+@pytest.fixture
+def scripted_index():
+    """A loopback server answering every GET with the (content type, body) the test sets."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer: dict[str, tuple[str, bytes]] = {"page": (JSON_TYPE, b"{}")}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            content_type, body = answer["page"]
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    answer["url"] = (f"http://127.0.0.1:{server.server_address[1]}/simple/", b"")
+    try:
+        yield answer
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"meta": {"api-version": "' + b"1" * 5000 + b'.0"}, "files": []}',
+        '{"meta": {"api-version": "\u00b2.0"}, "files": []}'.encode(),
+        b'{"meta": {"api-version": "1.0"}, "files": [{"filename": "x.whl", "url": {"a": 1}}]}',
+        b"\xff\xfe",
+    ],
+    ids=["nested", "huge-version", "superscript-version", "url-object", "not-utf8"],
+)
+def test_an_index_answering_json_no_index_sends_is_a_clean_exit_1(cli, scripted_index, tmp_path, body):
+    scripted_index["page"] = (JSON_TYPE, body)
+    result = find_rc(cli, "--index", scripted_index["url"][0], "--to", str(tmp_path / "rc"), "--json")
+    assert result.code == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "rc").exists()
