@@ -357,3 +357,70 @@ def test_the_preview_check_rejects_a_fork_preview_and_a_secret(workflows):
         "infra-preview.yml job preview: runs for pull requests from forks",
         "infra-preview.yml job preview: holds a secret or an environment",
     ]
+
+
+# -- issue 12, item 2: a hung health gate still leads to a verdict, and so to the rollback -------------------------
+
+HEALTH_GATES = ("percolate-api", "percolate-reading")
+
+
+def deploy_step(workflows, step_id: str):
+    found = [step for step in workflows["deploy.yml"].steps() if step.data.get("id") == step_id]
+    assert len(found) == 1, f"deploy.yml has {len(found)} steps with id {step_id}"
+    return found[0]
+
+
+@pytest.mark.parametrize("app", HEALTH_GATES)
+@pytest.mark.parametrize(
+    ("gate", "code", "outcome"),
+    [
+        ("exec sleep 60", 124, "timeout"),  # hung past its own --timeout: stopped, counted as timed out
+        ('echo outcome=failed >> "$GITHUB_OUTPUT"; exit 1', 1, "failed"),
+        ('echo outcome=healthy >> "$GITHUB_OUTPUT"', 0, "healthy"),
+        ("exit 1", 1, None),  # could not read the Application: no verdict, nothing rolled back
+    ],
+    ids=["hung", "failed", "healthy", "no-verdict"],
+)
+def test_a_health_gate_that_hangs_is_stopped_and_counts_as_timed_out(workflows, tmp_path, app, gate, code, outcome):
+    import os
+    import subprocess
+    import time
+
+    step = deploy_step(workflows, f"gate-{app}")
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/bash\n{gate}\n")
+    fake.chmod(0o755)
+    output = tmp_path / "output"
+    output.touch()
+    env = {
+        "PATH": f"{fake.parent}:{os.environ['PATH']}",
+        "GITHUB_OUTPUT": str(output),
+        "IMAGE": "ghcr.io/percolation-labs/percolate@sha256:" + "1a" * 32,
+        "GATE_LIMIT": "1",  # 660 in the workflow
+    }
+    started = time.monotonic()
+    # As GitHub runs a bash step.
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step.data["run"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert time.monotonic() - started < 30
+    assert result.returncode == code, result.stderr
+    written = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert written.get("outcome") == outcome
+    assert step.data["env"]["GATE_LIMIT"] == "660"  # 60 s beyond the gate's own --timeout 600
+
+
+@pytest.mark.parametrize("app", HEALTH_GATES)
+def test_the_in_step_limit_of_a_gate_ends_before_the_step_and_job_limits(workflows, app):
+    gate = deploy_step(workflows, f"gate-{app}")
+    job_minutes = workflows["deploy.yml"].jobs[gate.job_id].data["timeout-minutes"]
+    # 660 s, then SIGKILL 30 s later: the verdict is written before the runner's backstop could stop the step.
+    assert 'timeout --kill-after=30 "$GATE_LIMIT" python -m pipelines wait-healthy' in gate.data["run"]
+    assert (660 + 30) / 60 < gate.data["timeout-minutes"] < job_minutes
+    assert gate.data["continue-on-error"] is True
