@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from random import Random
 from typing import Any, BinaryIO
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.errors import Corrupt, InputError, Unavailable
 from pipelines.edges.http_parts import (
@@ -42,6 +42,7 @@ from pipelines.edges.http_parts import (
     clean_credential,
     is_clean_credential,
     is_loopback_host,
+    join_url,
     load_json,
     origin,
     parse_link_header,
@@ -69,6 +70,7 @@ __all__ = [
     "clean_credential",
     "is_clean_credential",
     "is_loopback_host",
+    "join_url",
     "load_json",
     "parse_link_header",
     "parse_retry_after",
@@ -258,7 +260,9 @@ class HttpClient:
             location = response.headers.get("Location", "").strip()
             if method not in ("GET", "HEAD") or response.status not in _REDIRECTS or not location:
                 return response
-            target = urljoin(url, location)
+            target = join_url(url, location)
+            if target is None:
+                raise Corrupt(f"{safe_url(url)} redirects to a URL that does not parse", hint="check the URL")
             require_secure_url(target, f"the redirect target of {safe_url(url)}", "a server that redirects to https")
             check_request(target, sent)
             if origin(target) != origin(url):  # credentials meant for one origin never go to another

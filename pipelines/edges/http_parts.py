@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from pipelines.core.errors import CheckFailed, Corrupt, InputError, NotFound, Unauthorized, Unavailable
 from pipelines.edges.retry import RETRYABLE_STATUS
@@ -68,6 +68,16 @@ def clean_credential(value: str, what: str) -> str:
 def is_clean_credential(value: str) -> bool:
     """Whether a credential a service handed us is one line of printable characters (no header injection)."""
     return all(unicodedata.category(c) not in ("Cc", "Cs") for c in value)
+
+
+def join_url(base: str, reference: str) -> str | None:
+    """`reference` (a Location, a Link target, an href) resolved against `base`; None when it does not parse."""
+    try:
+        joined = urljoin(base, reference)
+        urlsplit(joined).port  # noqa: B018 - parsing the port raises for a bad one
+    except ValueError:
+        return None
+    return joined
 
 
 def is_loopback_host(hostname: str | None) -> bool:

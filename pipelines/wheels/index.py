@@ -28,6 +28,7 @@ from pipelines.edges.http import (
     Response,
     RetryPolicy,
     Timeouts,
+    join_url,
     require_secure_url,
     safe_url,
     shorten,
@@ -112,7 +113,7 @@ def parse_json_page(page_url: str, payload: object) -> list[IndexFile]:
         files.append(
             IndexFile(
                 entry["filename"],
-                urljoin(page_url, str(entry["url"])),
+                _resolve(page_url, str(entry["url"])),
                 _sha256(hashes.get("sha256")),
                 yanked is not False and yanked is not None,
             )
@@ -132,13 +133,20 @@ def parse_html_page(page_url: str, html: str) -> list[IndexFile]:
         href = attrs.get("href")
         if not href:
             continue
-        url, fragment = urldefrag(urljoin(page_url, href))
+        url, fragment = urldefrag(_resolve(page_url, href))
         algorithm, _, digest = fragment.partition("=")
         filename = text or url.rsplit("/", 1)[-1]
         files.append(
             IndexFile(filename, url, _sha256(digest) if algorithm == "sha256" else None, "data-yanked" in attrs)
         )
     return files
+
+
+def _resolve(page_url: str, reference: str) -> str:
+    url = join_url(page_url, reference)
+    if url is None:
+        raise Corrupt(f"{safe_url(page_url)} links a file at a URL that does not parse", hint="check --index URL")
+    return url
 
 
 def _sha256(value: object) -> str | None:

@@ -17,11 +17,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from pipelines.core.digests import is_digest, sha256_digest
 from pipelines.core.errors import Corrupt, NotFound, Unauthorized
-from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, status_error
+from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, join_url, status_error
 from pipelines.images.manifests import MANIFEST_MEDIA_TYPES, Manifest, parse_manifest
 from pipelines.images.registry.auth import Authenticator, registry_errors
 from pipelines.images.registry.credentials import CREDENTIAL_SOURCES, Credentials
@@ -134,7 +134,7 @@ class RegistryClient:
             self.stats.tag_list_pages += 1
             tags.extend(self._tags_of(response, repository))
             following = response.links.get("next")
-            url = urljoin(response.url, following.target) if following else ""
+            url = (join_url(response.url, following.target) or "invalid:") if following else ""
             if url and (urlsplit(url).netloc != urlsplit(base).netloc or url in visited):
                 raise Corrupt(
                     f"the tag list of {repository} points its next page at {following and following.target!r}, "
