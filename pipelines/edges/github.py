@@ -29,6 +29,7 @@ from pipelines.edges.http import (
 API_VERSION = "2022-11-28"
 POLICY = RetryPolicy(max_time=120.0)
 TIMEOUTS = Timeouts(connect=10.0, read=30.0, request=60.0)
+MAX_ANSWER_BYTES = 8 << 20  # a page of pull requests or settings is kilobytes; more is not GitHub's API
 RIGHTS_HINT = "check that the token may open pull requests on the repository (contents and pull-requests: write)"
 
 
@@ -93,6 +94,7 @@ class GitHubApi:
             headers=headers,
             body=body,
             params=params,
+            max_body=MAX_ANSWER_BYTES,
             what=f"GitHub API {method} {path}",
             hint="run it again later; GitHub or the network kept failing",
         )

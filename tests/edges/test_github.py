@@ -99,3 +99,11 @@ def test_tokens_from_the_environment_with_control_characters_are_refused_naming_
     with pytest.raises(InputError) as raised:
         token_from_environment()
     assert variable in raised.value.message and "s3cret" not in str(raised.value)
+
+
+def test_an_answer_over_the_cap_is_refused(serve):
+    body = b'[{"number": 1, "title": "' + b"a" * (8 << 20) + b'"}]'
+    server = serve(lambda h: h.reply(200, body, {"Content-Type": "application/json"}))
+    with client(server) as github, pytest.raises(Corrupt) as raised:
+        github.open_pull("deploy/x", "main")
+    assert "more than 8388608 bytes" in raised.value.message
