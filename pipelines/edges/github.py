@@ -55,13 +55,15 @@ def _pull(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def _message(response: Response) -> str:
-    """GitHub's `message` from an error document, else the start of the body."""
+def _message(response: Response, token: str = "") -> str:
+    """GitHub's `message` from an error document, else the start of the body; the token blanked out if echoed."""
     try:
         message = response.json().get("message")
     except (ValueError, AttributeError):
         message = None
-    return shorten(message) if isinstance(message, str) and message else response.excerpt()
+    if not isinstance(message, str) or not message:
+        message = response.body[:800].decode("utf-8", errors="replace") or response.reason or "no details"
+    return shorten(message.replace(token, "***") if len(token) >= 4 else message)
 
 
 class GitHubApi:
@@ -76,7 +78,11 @@ class GitHubApi:
             "Authorization": f"Bearer {token}",
             "X-GitHub-Api-Version": API_VERSION,
         }
-        self._http = http or HttpClient(policy=POLICY, timeouts=TIMEOUTS, describe=_message)
+        self._token = token
+        self._http = http or HttpClient(policy=POLICY, timeouts=TIMEOUTS, describe=self._words)
+
+    def _words(self, response: Response) -> str:
+        return _message(response, self._token)
 
     def close(self) -> None:
         self._http.close()
@@ -101,7 +107,7 @@ class GitHubApi:
         if response.status >= 400:
             raise status_error(
                 response.status,
-                f"GitHub API {method} {path} answered HTTP {response.status}: {_message(response)}",
+                f"GitHub API {method} {path} answered HTTP {response.status}: {self._words(response)}",
                 self._rights_hint,
             )
         if not response.body:

@@ -147,7 +147,7 @@ class Cluster:
 
     def _refused(self, error: Any, namespace: str, where: str) -> Retry:
         """An answer that is not 2xx: retry it, or raise the error that says what to fix."""
-        status, message = error.status or 0, _status_message(error)
+        status, message = error.status or 0, self._redact(_status_message(error))
         if status == 0:  # the client reports urllib3's SSLError as an ApiException without a status
             raise Unauthorized(
                 f"TLS with {self.server} failed: {message}",
@@ -179,6 +179,15 @@ class Cluster:
             f"reading {where} failed: {self.server} answered HTTP {status}: {message}",
             hint=f"check the server URL of {self.origin}",
         )
+
+    def _redact(self, text: str) -> str:
+        """`text` without the credential we sent: a server may echo it in its message."""
+        token = self.access.api_client.configuration.api_key.get("BearerToken")
+        if isinstance(token, str):
+            token = token.removeprefix("Bearer ").strip()  # the client keeps the scheme in front
+        if isinstance(token, str) and len(token) >= 4:
+            text = text.replace(token, "***")
+        return text
 
     def _application(self, body: bytes, where: str) -> dict[str, Any]:
         try:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.core.errors import Corrupt, InputError, Unauthorized
+from pipelines.core.errors import CheckFailed, Corrupt, InputError, Unauthorized
 from pipelines.edges.github import GitHub, token_from_environment
 from pipelines.edges.http import HttpClient, RetryPolicy
 
@@ -107,3 +107,16 @@ def test_an_answer_over_the_cap_is_refused(serve):
     with client(server) as github, pytest.raises(Corrupt) as raised:
         github.open_pull("deploy/x", "main")
     assert "more than 8388608 bytes" in raised.value.message
+
+
+@pytest.mark.parametrize("status", [401, 403, 422])
+def test_a_server_echoing_the_token_never_gets_it_printed(serve, status):
+    def handle(h: Any) -> None:
+        echo = {"message": f"you sent {h.headers['Authorization']}"}
+        h.reply(status, json.dumps(echo).encode(), {"Content-Type": "application/json"})
+
+    server = serve(handle)
+    with client(server, token="ghp_s3cretToken0123") as github, pytest.raises(CheckFailed) as raised:
+        github.open_pull("deploy/x", "main")
+    assert "you sent Bearer ***" in raised.value.message
+    assert "ghp_s3cretToken0123" not in str(raised.value)

@@ -164,3 +164,15 @@ def test_an_expiration_timestamp_without_a_zone_is_a_clean_error(
 
     assert result.code in (1, 2), result.stderr
     assert_clean(result, result.code, names.token)
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 409])
+def test_an_api_echoing_the_token_never_gets_it_printed(gate, reply, names, status):
+    from tests.health.conftest import status_object
+
+    gate.api.script(reply(status, status_object(status, "Forbidden", f"you sent Bearer {names.token}")))
+
+    result = gate.run("--json", timeout="5")
+
+    assert_clean(result, 1, names.token)
+    assert "you sent Bearer ***" in result.json()["error"]

@@ -321,3 +321,28 @@ def test_a_release_tag_overwritten_right_after_our_put_is_reported(cli, area, re
     error = result.json()["error"]
     assert theirs["amd64"].digest in error and ours["amd64"].digest in error
     assert "0.1.0" not in area.tags(PROJECT)
+
+
+@pytest.mark.parametrize("status", [403, 503, 400])
+def test_a_registry_echoing_the_credentials_it_was_sent_never_gets_them_printed(
+    cli, scripted, released, clean_env, status
+):
+    import base64
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        sent = handler.headers.get("Authorization")
+        if not sent:
+            send(handler, 401, b"{}", {"WWW-Authenticate": 'Basic realm="registry"'})
+            return
+        decoded = base64.b64decode(sent.split(" ", 1)[1]).decode()
+        echo = {"errors": [{"code": "DENIED", "message": f"you sent {sent}, that is {decoded}"}]}
+        send(handler, status, json.dumps(echo).encode(), {"Retry-After": "0"})
+
+    server = scripted(answer)
+    env = {**clean_env, "REGISTRY_USERNAME": "ci-bot", "REGISTRY_PASSWORD": SECRET}
+    encoded = base64.b64encode(f"ci-bot:{SECRET}".encode()).decode()
+
+    result = promote(cli, f"{server.host}/ns", released, env, "--max-time", "5")
+
+    assert_clean(result, 1, SECRET, encoded)
+    assert "DENIED" in result.json()["error"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -36,14 +36,26 @@ TokenKey = tuple[str, str, str]  # realm, service, scope
 SendToken = Callable[[str, Mapping[str, str], Mapping[str, str]], Response]  # url, params, headers -> answer
 
 
-def registry_errors(response: Response) -> str:
-    """The registry's `{"errors": [{"code", "message"}]}` as `CODE: message`, else the start of the body."""
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret in it replaced by `***` (a server may echo what it was sent)."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def registry_errors(response: Response, secrets: Iterable[str] = ()) -> str:
+    """The registry's `{"errors": [{"code", "message"}]}` as `CODE: message`, else the start of the body.
+
+    `secrets` (the credentials and tokens sent) are blanked out before the text is shortened.
+    """
+    secrets = tuple(secrets)
     try:
         errors = response.json().get("errors") or []
         described = [f"{e.get('code', '?')}: {e.get('message', '')}".strip() for e in errors if isinstance(e, dict)]
     except (ValueError, AttributeError, TypeError):
         described = []
-    return shorten("; ".join(described)) or response.reason or "no details"
+    return shorten(redact("; ".join(described), secrets)) or shorten(redact(response.reason, secrets)) or "no details"
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,14 @@ class Authenticator:
         self._tokens.pop(key, None)  # a 401 means the token we sent, if any, no longer serves
         self._token_key[repository] = key
 
+    def secrets(self) -> tuple[str, ...]:
+        """What we send that no message may show: the password, its Basic form, and the tokens."""
+        found = [token.value for token in self._tokens.values()]
+        if self.credentials is not None:
+            basic = basic_authorization(self.credentials.username, self.credentials.password)
+            found += [self.credentials.password, basic.split(" ", 1)[1]]
+        return tuple(found)
+
     def credentials_needed(self, what: str) -> Unauthorized:
         return Unauthorized(
             f"{self.host} requires credentials for {what}, and none were found", hint=f"set {CREDENTIAL_SOURCES}"
@@ -150,14 +170,14 @@ class Authenticator:
                 raise self.credentials_needed(scope)
             raise Unauthorized(
                 f"the token service of {self.host} refused the credentials from {self.credentials.source} "
-                f"for {scope or 'this registry'} ({registry_errors(response)})",
+                f"for {scope or 'this registry'} ({registry_errors(response, self.secrets())})",
                 hint=f"check them; credentials come from {CREDENTIAL_SOURCES}",
             )
         if not response.ok:
             raise status_error(
                 response.status,
                 f"could not get a token from {safe_url(realm)}: HTTP {response.status} from {self.host} "
-                f"({registry_errors(response)})",
+                f"({registry_errors(response, self.secrets())})",
             )
         try:
             body = response.json()
