@@ -176,3 +176,40 @@ def test_an_api_echoing_the_token_never_gets_it_printed(gate, reply, names, stat
 
     assert_clean(result, 1, names.token)
     assert "you sent Bearer ***" in result.json()["error"]
+
+
+@pytest.mark.parametrize("expiry", ["5", "'tomorrow'", "{'at': 1}", "None"], ids=["number", "text", "object", "null"])
+def test_an_unusable_expiration_timestamp_on_a_renewal_is_a_clean_exit_1(
+    gate, write_kubeconfig, cli, names, tmp_path, application, expiry
+):
+    runs = tmp_path / "runs"
+    # The first run's credential expires within the client's five minutes of skew, so the second poll runs the
+    # plugin again; that run answers an expirationTimestamp the client cannot read.
+    command = plugin(
+        tmp_path,
+        "renewal",
+        f"runs = open({str(runs)!r}, 'a+'); runs.write('x'); runs.seek(0); count = len(runs.read())\n"
+        "good = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1)).strftime('%Y-%m-%dT%H:%M:%SZ')\n"
+        f"status = {{'token': {names.token!r}, 'expirationTimestamp': good if count == 1 else {expiry}}}\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+        " 'status': status}))\n",
+    )
+    gate.api.script(application(health="Progressing", compared=names.new))
+    kubeconfig = write_kubeconfig(gate.api.url, name="renewal-kubeconfig", user=exec_user(command))
+
+    result = cli(
+        "wait-healthy",
+        names.app,
+        "--digest",
+        names.new,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--json",
+        "--interval",
+        "0.02",
+        "--timeout",
+        "10",
+    )
+
+    assert_clean(result, 1, names.token)
+    assert len(runs.read_text()) >= 2
