@@ -96,6 +96,8 @@ def _read_zip(path: Path) -> list[_Member]:
             members = [_Member(info, _read_member(archive, info)) for info in archive.infolist()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, zlib.error) as error:
         raise invalid(path.name, f"not a readable zip archive ({error})") from None
+    except UnicodeDecodeError:  # a member name flagged UTF-8 that is not
+        raise invalid(path.name, "not a readable zip archive (a member name is not valid UTF-8)") from None
     except RuntimeError as error:  # zipfile's word for an encrypted member
         raise invalid(path.name, f"not a readable zip archive ({error})") from None
     names = [m.info.filename for m in members]
