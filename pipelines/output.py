@@ -13,9 +13,12 @@ from pipelines.core.errors import InputError, PipelineError, exit_code_of
 
 def emit(as_json: bool, data: Any, text: str) -> None:
     """Print `data` as JSON for machines, or `text` for people."""
+    if not as_json:
+        print(text)
+        return
     import json  # only --json pays for it
 
-    print(json.dumps(data, indent=2, sort_keys=False) if as_json else text)
+    print(json.dumps(data, indent=2, sort_keys=False))
 
 
 def progress(message: str) -> None:
