@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import http.client
 import ipaddress
-import json
 import re
 import socket
 import ssl
@@ -27,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from pipelines.core.errors import CheckFailed, Corrupt, InputError, NotFound, Unauthorized, Unavailable
+from pipelines.core.json_text import load_json
 from pipelines.edges.retry import RETRYABLE_STATUS
 
 TLS_HINT = "check the server's certificate and host name; for a private CA set SSL_CERT_FILE to its PEM bundle"
@@ -36,14 +36,6 @@ _LINK_TARGET = re.compile(r"\s*<([^>]*)>")
 _LINK_PARAM = re.compile(r'\s*;\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^\s;,"]*))?')
 _LINK_NEXT = re.compile(r"\s*,")
 _ESCAPED = re.compile(r"\\(.)")
-
-
-def load_json(data: bytes | str) -> Any:
-    """`json.loads`, with ValueError for every way a document can fail: bad JSON, not UTF-8, nested too deep."""
-    try:
-        return json.loads(data)
-    except RecursionError:
-        raise ValueError("JSON nested deeper than this parser reads") from None
 
 
 def clean_credential(value: str, what: str) -> str:

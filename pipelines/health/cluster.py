@@ -21,7 +21,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError, NotFound, Unauthorized
-from pipelines.edges.http_parts import load_json
+from pipelines.core.json_text import load_json
 from pipelines.edges.retry import RETRYABLE_STATUS, Retrier, Retry, parse_retry_after
 from pipelines.health.access import SERVICE_ACCOUNT_DIR, Access, load_access
 

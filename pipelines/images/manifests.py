@@ -17,6 +17,7 @@ from typing import Any
 
 from pipelines.core.digests import is_digest, sha256_digest
 from pipelines.core.errors import Corrupt
+from pipelines.core.json_text import load_json
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -92,14 +93,6 @@ def _malformed(where: str, problem: str) -> Corrupt:
     )
 
 
-def _load(data: bytes) -> Any:
-    """JSON from a registry: ValueError also for a document nested deeper than the parser goes."""
-    try:
-        return json.loads(data)
-    except RecursionError:
-        raise ValueError("nested deeper than this parser reads") from None
-
-
 def _object(value: Any, where: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _malformed(where, f"{what} is not a JSON object")
@@ -162,7 +155,7 @@ class Manifest:
 
     @cached_property
     def document(self) -> dict[str, Any]:
-        return _object(_load(self.data), self.digest, "manifest")
+        return _object(load_json(self.data), self.digest, "manifest")
 
     def children(self) -> tuple[Descriptor, ...]:
         """The manifests an index lists, in order."""
@@ -186,7 +179,7 @@ def parse_manifest(content_type: str | None, data: bytes, where: str) -> Manifes
     when both are there they must agree.
     """
     try:
-        document = _object(_load(data), where, "manifest")
+        document = _object(load_json(data), where, "manifest")
     except (ValueError, UnicodeDecodeError) as error:
         raise _malformed(where, f"manifest is not JSON ({error})") from None
     if document.get("schemaVersion") != 2:
@@ -206,7 +199,7 @@ def parse_manifest(content_type: str | None, data: bytes, where: str) -> Manifes
 def platform_of_config(data: bytes, where: str) -> Platform:
     """The os/architecture/variant an image config blob declares."""
     try:
-        document = _load(data)
+        document = load_json(data)
     except (ValueError, UnicodeDecodeError) as error:
         raise _malformed(where, f"image config is not JSON ({error})") from None
     return parse_platform(document, where)
