@@ -21,6 +21,7 @@ from pipelines.edges.http import (
     RetryPolicy,
     Timeouts,
     clean_credential,
+    redact,
     require_secure_url,
     shorten,
     status_error,
@@ -63,7 +64,7 @@ def _message(response: Response, token: str = "") -> str:
         message = None
     if not isinstance(message, str) or not message:
         message = response.body[:800].decode("utf-8", errors="replace") or response.reason or "no details"
-    return shorten(message.replace(token, "***") if len(token) >= 4 else message)
+    return shorten(redact(message, [token]))
 
 
 class GitHubApi:

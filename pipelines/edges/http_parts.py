@@ -107,6 +107,14 @@ def require_secure_url(url: str, what: str, example: str) -> None:
     )
 
 
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret in it replaced by `***` (a server may echo what it was sent)."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
 def shorten(text: str, limit: int = 200) -> str:
     """`text` on one line, printable characters only, at most `limit` long: how a server's words enter a message."""
     flat = " ".join("".join(c if c.isprintable() else " " for c in text[: limit * 4]).split())

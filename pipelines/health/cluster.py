@@ -22,6 +22,7 @@ from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError, NotFound, Unauthorized
 from pipelines.core.json_text import load_json
+from pipelines.edges.http_parts import redact
 from pipelines.edges.retry import RETRYABLE_STATUS, Retrier, Retry, parse_retry_after
 from pipelines.health.access import SERVICE_ACCOUNT_DIR, Access, load_access
 
@@ -185,9 +186,7 @@ class Cluster:
         token = self.access.api_client.configuration.api_key.get("BearerToken")
         if isinstance(token, str):
             token = token.removeprefix("Bearer ").strip()  # the client keeps the scheme in front
-        if isinstance(token, str) and len(token) >= 4:
-            text = text.replace(token, "***")
-        return text
+        return redact(text, [token]) if isinstance(token, str) else text
 
     def _application(self, body: bytes, where: str) -> dict[str, Any]:
         try:

@@ -23,6 +23,7 @@ from pipelines.edges.http import (
     basic_authorization,
     is_clean_credential,
     is_loopback_host,
+    redact,
     safe_url,
     shorten,
     status_error,
@@ -34,14 +35,6 @@ _ESCAPE = re.compile(r"\\(.)")
 
 TokenKey = tuple[str, str, str]  # realm, service, scope
 SendToken = Callable[[str, Mapping[str, str], Mapping[str, str]], Response]  # url, params, headers -> answer
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret in it replaced by `***` (a server may echo what it was sent)."""
-    for secret in secrets:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def registry_errors(response: Response, secrets: Iterable[str] = ()) -> str:
