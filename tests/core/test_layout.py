@@ -12,6 +12,7 @@ from tests.conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "pipelines"
 # What each part of the package may import, by layer: a module may import its own layer and any below.
+# The stages (layer 3) are independent of each other; staging and dashboard (layer 4) compose them.
 LAYERS = {
     "core": 0,
     "edges": 1,
@@ -20,12 +21,17 @@ LAYERS = {
     "wheels": 3,
     "deploy": 3,
     "health": 3,
-    "commands": 4,
-    "output": 4,
-    "cli": 5,
-    "__main__": 6,
+    "notes": 3,
+    "notify": 3,
+    "perf": 3,
+    "staging": 4,
+    "dashboard": 4,
+    "commands": 5,
+    "output": 5,
+    "cli": 6,
+    "__main__": 7,
 }
-STAGES = {"images", "wheels", "deploy", "health"}
+STAGES = {"images", "wheels", "deploy", "health", "notes", "notify", "perf"}
 MAX_LINES = 400
 
 
