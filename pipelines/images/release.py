@@ -18,6 +18,7 @@ from pipelines.core.versions import ProjectVersion
 from pipelines.images.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.rules import (
+    Build,
     PlatformSource,
     PromotionResult,
     TagWrite,
@@ -37,7 +38,7 @@ def _config_platform(client: RegistryClient, repository: str, image: Manifest, b
     return platform_of_config(client.get_blob(repository, config.digest), f"config {config.digest} of {build_tag}")
 
 
-def _read_source(client: RegistryClient, repository: str, arch: str, build_tag: str) -> PlatformSource:
+def read_platform_source(client: RegistryClient, repository: str, arch: str, build_tag: str) -> PlatformSource:
     manifest = client.get_manifest(repository, build_tag)
     if manifest.is_index:
         # The index's platform entry is only a claim: the image's own config says what it is.
@@ -48,8 +49,8 @@ def _read_source(client: RegistryClient, repository: str, arch: str, build_tag: 
     return source_from_image(build_tag, arch, manifest, _config_platform(client, repository, manifest, build_tag))
 
 
-def _write(client: RegistryClient, repository: str, write: TagWrite, say: Callable[[str], None]) -> None:
-    """PUT one release tag, unless another run wrote it since we looked; read it back after.
+def write_tag(client: RegistryClient, repository: str, write: TagWrite, say: Callable[[str], None]) -> None:
+    """PUT one tag, unless another run wrote it since we looked; read it back after.
 
     Another promote of the same version may run at once (a re-run, a second workflow): the tag is
     checked right before the PUT and read back after it, so that neither run silently moves what
@@ -77,13 +78,15 @@ def promote_release(
     in_checkout: bool,
     allow_commit_mismatch: bool = False,
     dry_run: bool = False,
+    gate: Callable[[Build, Manifest | None], None] | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> PromotionResult:
     """Promote the newest complete RC build of `version` to its release tags; CheckFailed when it must not.
 
     `release_commit` is the commit `release_tag` points at in the checkout (None when the
-    tag is not there); `in_checkout` False skips the commit check. A dry run reads and
-    checks everything and writes nothing.
+    tag is not there); `in_checkout` False skips the commit check. `gate` sees the chosen build
+    and its build index (None when it has none) before anything is written, and raises to refuse
+    it (the staging requirement). A dry run reads and checks everything and writes nothing.
     """
     image_name = str(get_image_project(project.name).image_name)
     repository = client.location.repository(image_name)
@@ -106,18 +109,23 @@ def promote_release(
         allow_mismatch=allow_commit_mismatch,
     )
     say(f"commit check {commit.status.value}: {commit.detail}")
+    present = set(listing.tags)
+    build_index = client.get_manifest(repository, build.name) if build.name in present else None
+    if build_index is not None:
+        say(f"build index {build.name}: {build_index.digest} (what staging ran); {version.release} gets its bytes")
+    if gate is not None:
+        gate(build, build_index)
 
     sources = []
     for arch in project.platforms:
         build_tag = build.tag_for(arch).tag
         say(f"reading {arch}: {build_tag}")
-        sources.append(_read_source(client, repository, arch, build_tag))
-    present = set(listing.tags)
+        sources.append(read_platform_source(client, repository, arch, build_tag))
     existing = {
         tag: client.head_manifest(repository, tag) if tag in present else None
         for tag in release_tags(version, project.platforms)
     }
-    plan = plan_promotion(build, version, sources, existing)
+    plan = plan_promotion(build, version, sources, existing, build_index)
     notes = tuple(source.note for source in plan.sources if source.note)
     for note in notes:
         say(note)
@@ -128,7 +136,7 @@ def promote_release(
         if dry_run:
             say(f"would write {write.tag} -> {write.manifest.digest}")
             continue
-        _write(client, repository, write, say)
+        write_tag(client, repository, write, say)
 
     return PromotionResult(
         project=project.name,
@@ -143,4 +151,5 @@ def promote_release(
         commit_check=commit,
         skipped_builds=skipped,
         notes=notes,
+        from_build_index=build_index is not None,
     )
