@@ -191,7 +191,7 @@ def moved_meanwhile(
     holds = f"holds {found}" if found else "is gone"
     return RuleRefused(
         f"{what} {tag} {holds} {when}, where this run wants {wanted}: another {who} of this version "
-        "ran at the same time (nothing more was written)",
+        "ran at the same time (this run stopped there)",
         hint=f"let the other run finish, then run {who} again: it reports what each tag holds; "
         "releases of one project are serialized in the workflows",
     )

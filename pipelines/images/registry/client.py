@@ -12,6 +12,7 @@ builds or releases.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -47,6 +48,12 @@ class RequestStats:
     tag_list_pages: int = 0
     blob_bytes_read: int = 0
     blob_bytes_written: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, kind: str) -> None:
+        """One request sent; called from every thread that sends for the client."""
+        with self._lock:
+            self.sent[kind] += 1
 
     @property
     def total(self) -> int:
@@ -306,7 +313,7 @@ class RegistryClient:
         """One exchange, each attempt counted as a request of `kind`; retried by the HTTP layer."""
 
         def count() -> None:
-            self.stats.sent[kind] += 1
+            self.stats.count(kind)
 
         try:
             return self._http.request(
