@@ -6,7 +6,7 @@ shaped like buildx pushes them (a per-arch index of the image and its attestatio
 The tags are written as tag-only manifest PUTs of a few real images, so setting up
 takes seconds, not hours.
 
-For each of several versions, fresh each time:
+For each of several versions, fresh each time (builds without a build index, as before staging):
 - pipelines: `promote TAG` (one process): list the tags, choose the newest complete
   build, check the commit, copy both platform manifests, create the index;
 - the same command again (a no-op re-run);
@@ -17,6 +17,8 @@ Medians are printed with the ratio skopeo / pipelines and the goal it must meet:
 1.0 on loopback (a CLI in Python as fast as skopeo's Go binary for the whole job) and at
 least 2.0 behind 50 ms of latency per request (fewer requests). The same versions go through
 a counting proxy for each tool, to count requests and blob bytes uploaded on the wire.
+Last, the path of a build since staging, through the proxy: `build-index` for the chosen build,
+then `promote` copying that index, with the requests each sends.
 Results go to benchmarks/results/promote.json.
 """
 
@@ -120,7 +122,7 @@ def fill(registry: localregistry.LocalRegistry, sha: str) -> int:
     return len(work)
 
 
-def promote(host: str, version: int, repo: Path) -> dict:
+def promote(host: str, version: int, repo: Path, *extra: str) -> dict:
     result = subprocess.run(
         [
             sys.executable,
@@ -133,6 +135,7 @@ def promote(host: str, version: int, repo: Path) -> dict:
             "--root",
             str(repo),
             "--json",
+            *extra,
         ],
         cwd=ROOT,
         check=False,
@@ -143,9 +146,8 @@ def promote(host: str, version: int, repo: Path) -> dict:
     if result.returncode != 0:
         raise RuntimeError(f"promote failed: {result.stderr}")
     data = json.loads(result.stdout)
-    if data["tags_unchanged"] == [] and data["tags_written"] != [f"0.{version}.0-{a}" for a in PROJECT.platforms] + [
-        f"0.{version}.0"
-    ]:
+    expected = [f"0.{version}.0-{arch}" for arch in PROJECT.platforms] + [f"0.{version}.0"]
+    if not extra and data["tags_unchanged"] == [] and data["tags_written"] != expected:
         raise RuntimeError(f"promote wrote {data['tags_written']}")
     return data
 
@@ -198,6 +200,37 @@ def wire(log: list) -> dict:
         "tag_list_pages": sum(1 for e in log if e.path.endswith("/tags/list")),
         "blob_bytes_uploaded": uploads,
     }
+
+
+def build_index_then_promote(host: str, version: int, repo: Path, proxy: localregistry.FaultProxy) -> dict:
+    """An RC build's path since staging: `build-index` for the chosen build, then `promote` copying that index."""
+    chosen = promote(host, version, repo, "--dry-run")["source"]
+    figures = {}
+    for label, command in (
+        ("build-index", ["build-index", PROJECT.name, "--build", chosen]),
+        ("promote (copying the build index)", ["promote", f"{PROJECT.name}-v0.{version}.0", "--root", str(repo)]),
+    ):
+        mark = len(proxy.log)
+        start = time.perf_counter()
+        data = pipelines(host, *command)
+        figures[label] = {"seconds": time.perf_counter() - start, "wire": wire(proxy.log[mark:]), "data": data}
+    if figures["promote (copying the build index)"]["data"]["from_build_index"] is not True:
+        raise RuntimeError("promote did not copy the build index")
+    return {label: {"seconds": f["seconds"], "wire": f["wire"]} for label, f in figures.items()}
+
+
+def pipelines(host: str, *args: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines", *args, "--registry", f"{host}/{NAMESPACE}", "--json"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_CONFIG": str(ROOT / ".no-docker")},
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed: {result.stderr}")
+    return json.loads(result.stdout)
 
 
 def in_process(host: str, versions: range, repo: Path) -> float:
@@ -254,6 +287,7 @@ def main() -> int:
             direct = compare(registry.host, range(1, RUNS + 1), repo)
             remote = compare(proxy.host, range(RUNS + 1, 2 * RUNS + 1), repo, proxy)
             library = in_process(registry.host, range(2 * RUNS + 1, 3 * RUNS + 1), repo)
+            staged = build_index_then_promote(proxy.host, 3 * RUNS + 1, repo, proxy)
             startup = statistics.median(
                 timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)) for _ in range(RUNS)
             )
@@ -271,6 +305,9 @@ def main() -> int:
         remote,
         LATENCY_GOAL,
     )
+    print(f"the path since staging, through the same proxy ({LATENCY * 1000:.0f} ms per request):")
+    for label, figure in staged.items():
+        print(f"  {label:40s} {figure['seconds'] * 1000:8.1f} ms, {figure['wire']['requests']} requests")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -284,6 +321,7 @@ def main() -> int:
                 "promote_release_in_process_seconds": library,
                 "loopback": direct,
                 f"proxy_{LATENCY * 1000:.0f}ms_per_request_paging_1000": remote,
+                "build_index_then_promote_through_the_proxy": staged,
             },
             indent=2,
         )
