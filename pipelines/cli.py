@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "rollback",
     "wait-healthy": "wait_healthy",
     "trusted-publishers": "trusted_publishers",
+    "changelog": "changelog",
 }
 
 

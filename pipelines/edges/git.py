@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -92,6 +93,20 @@ class Git:
     def subjects(self, revisions: str, path: str) -> list[str]:
         """`SHA7 subject` of each commit in `revisions` that touched `path`, newest first."""
         return self._check("log", "--format=%h %s", "--end-of-options", revisions, "--", path).splitlines()
+
+    def log(self, revisions: str, paths: Sequence[str]) -> list[tuple[str, tuple[str, ...], str, str, str]]:
+        """(SHA, parents, author name, author email, message) of each commit in `revisions` that touched
+        `paths`, newest first: one `git log` process, records split by NUL (-z), fields by US (0x1F)."""
+        out = self._check(
+            "log", "-z", "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%B", "--end-of-options", revisions, "--", *paths
+        )
+        records = []
+        for record in out.split("\0"):
+            fields = record.split("\x1f", 4)
+            if len(fields) == 5:
+                sha, parents, name, email, message = fields
+                records.append((sha.strip(), tuple(parents.split()), name, email, message))
+        return records
 
     def fetch(self, remote: str, *refspecs: str, token: str | None = None) -> None:
         self._check("fetch", "--quiet", "--tags", remote, *refspecs, env=self._auth(remote, token))
