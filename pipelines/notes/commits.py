@@ -21,7 +21,7 @@ _NOREPLY = re.compile(
     r"(?:[0-9]+\+)?(?P<login>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})@users\.noreply\.github\.com",
     re.IGNORECASE,
 )
-_BOT_LOGIN = re.compile(r"(?P<login>[A-Za-z0-9-]{1,39}\[bot\])@users\.noreply\.github\.com", re.IGNORECASE)
+_BOT_LOGIN = re.compile(r"(?:[0-9]+\+)?(?P<login>[A-Za-z0-9-]{1,39}\[bot\])@users\.noreply\.github\.com", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

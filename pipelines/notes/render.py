@@ -39,9 +39,16 @@ def _entry_markdown(commit: Commit, repository: str, section: str) -> str:
     links = [f"[`{commit.short_sha}`]({_github(repository)}/commit/{commit.sha})"]
     if commit.pull_request is not None:
         links.insert(0, f"[#{commit.pull_request}]({_github(repository)}/pull/{commit.pull_request})")
-    author = commit.author
-    by = f"[@{author.login}](https://github.com/{author.login})" if author.login else author.name
+    by = _author_markdown(commit.author.name, commit.author.login)
     return f"- {scope}{text} ({', '.join(links)}) by {by}"
+
+
+def _author_markdown(name: str, login: str | None) -> str:
+    if login is None:
+        return name
+    if login.endswith("[bot]"):  # an app's account page is under /apps/
+        return f"[@{login}](https://github.com/apps/{login.removesuffix('[bot]')})"
+    return f"[@{login}](https://github.com/{login})"
 
 
 def markdown(notes: ReleaseNotes) -> str:
