@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "wait-healthy": "wait_healthy",
     "trusted-publishers": "trusted_publishers",
     "changelog": "changelog",
+    "notify": "notify",
 }
 
 
