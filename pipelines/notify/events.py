@@ -8,11 +8,12 @@ job), so a workflow's mistake is exit 2 before anything is sent.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import InputError
+from pipelines.core.tags import parse_tags
 
 
 class Event(str, Enum):
@@ -61,8 +62,13 @@ class Notice:
 
 
 def make_notice(notice: Notice) -> Notice:
-    """`notice` checked: a catalog project, a version, and what its event needs (InputError naming the option)."""
+    """`notice` checked: a catalog project, a version (a tag of the project stands for its version), and what
+    its event needs (InputError naming the option)."""
     get_project(notice.project)
+    for tag in parse_tags([notice.version]):
+        if tag.project != notice.project:  # percolate-reading-v… given for percolate
+            raise InputError(f"--version {tag.name} is a tag of {tag.project}", hint=f"pass a tag of {notice.project}")
+        notice = replace(notice, version=tag.package_version.pep440())
     if not notice.version or len(notice.version) > 64 or not notice.version.isprintable() or " " in notice.version:
         raise InputError(f"--version {notice.version[:64]!r} is not a version", hint="e.g. --version 0.2.0")
     if notice.event is Event.FAILED and not notice.job:

@@ -254,6 +254,19 @@ def test_bad_usage_is_exit_2_and_sends_nothing(receivers, monkeypatch, capsys, a
     assert code == 2 and words in err and slack.seen == []
 
 
+@pytest.mark.parametrize(
+    ("version", "shown"), [("percolate-v0.2.0-rc3", "0.2.0rc3"), ("percolate-v1.0.0", "1.0.0"), ("0.2.0", "0.2.0")]
+)
+def test_a_tag_of_the_project_stands_for_its_version(capsys, version, shown):
+    code, out, _ = notify(capsys, "deployed", "--project", "percolate", "--version", version, "--dry-run")
+    assert code == 0 and json.loads(out)["slack"]["blocks"][0]["text"]["text"] == f"Deployed: percolate {shown}"
+
+
+def test_a_tag_of_another_project_is_refused(capsys):
+    code, _, err = notify(capsys, "deployed", "--project", "percolate", "--version", "percolate-reading-v1.0.0")
+    assert code == 2 and "is a tag of percolate-reading" in err
+
+
 def test_a_link_that_is_not_https_is_refused_by_the_parser():
     result = run_cli("notify", "released", "--project", "percolate", "--version", "1.0.0", "--url", "http://x.test/run")
     assert result.code == 2 and "not an https URL" in result.stderr
