@@ -23,7 +23,6 @@ def repository_argument(text: str) -> str:
 
 def _changelog(args: argparse.Namespace) -> int:
     from pipelines.core.tags import parse_tag
-    from pipelines.edges.files import read_json_object
     from pipelines.edges.git import Git
     from pipelines.notes.commits import RawCommit, parse_commit
     from pipelines.notes.groups import group
@@ -35,11 +34,13 @@ def _changelog(args: argparse.Namespace) -> int:
     repository = args.repository or _repository_from_environment()
     record = None
     if args.promotion is not None:
+        from pipelines.edges.files import read_json_object  # json, hashlib, tempfile: only when a record is read
+
         record = read_json_object(args.promotion, "promotion record", "python -m pipelines promote TAG --json")
     git = Git(resolve_root(args))
     tags = git.tags()
     span = span_of(args.tag, tags)
-    if git.commit_of(f"refs/tags/{span.tag.name}") is None:
+    if span.tag.name not in tags:
         raise NotFound(
             f"tag {span.tag.name} is not in the repository at {git.root}",
             hint="fetch the tags and the full history (actions/checkout with fetch-depth: 0), or push the tag",

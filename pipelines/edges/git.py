@@ -7,12 +7,10 @@ values (tag names, SHAs, file texts) to the rules.
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pipelines.core.errors import InputError, Unavailable
 
@@ -141,6 +139,9 @@ class Git:
 
     def _auth(self, remote: str, token: str | None) -> dict[str, str]:
         """An HTTP auth header for an https remote, passed through the environment, never on the command line."""
+        import base64  # only a push or fetch with a token pays for these imports
+        from urllib.parse import urlsplit
+
         url = self._run("remote", "get-url", remote).stdout.strip()
         parts = urlsplit(url)
         if token is None or parts.scheme != "https":

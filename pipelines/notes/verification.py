@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.core.catalog import DEFAULT_REGISTRY, get_project
-from pipelines.core.digests import is_digest
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag
 
@@ -49,6 +48,8 @@ def _bad_record(problem: str) -> InputError:
 
 
 def _image_digests(record: Mapping[str, Any]) -> tuple[str, str, dict[str, str]]:
+    from pipelines.core.digests import is_digest  # hashlib: only when a record is read
+
     repository, index, platforms = record.get("repository"), record.get("index_digest"), record.get("platforms")
     if not isinstance(repository, str) or not repository or not isinstance(index, str) or not is_digest(index):
         raise _bad_record("has no repository and index_digest (sha256:…)")
