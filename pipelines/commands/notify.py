@@ -46,8 +46,9 @@ def _run_url() -> str | None:
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        # One line, our own words only (the reasons are already free of webhook secrets).
-        print(f"::warning title=notification not sent::{message.replace(chr(10), ' ')}", file=sys.stderr)
+        # A workflow command's data is escaped as GitHub's toolkit does: one line, however the reason reads.
+        data = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::warning title=notification not sent::{data}", file=sys.stderr)
 
 
 def _notify(args: argparse.Namespace) -> int:

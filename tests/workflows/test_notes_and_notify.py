@@ -91,6 +91,8 @@ def notification_problems(workflows: Data) -> list[str]:
             problems.append(f"{name} {job_id}: waits for {sorted(needs)}, not every job {sorted(others)}")
         if (job.get("with") or {}).get("needs") != "${{ toJSON(needs) }}":
             problems.append(f"{name} {job_id}: does not hand over which jobs failed")
+    if jobs(workflows[NOTIFY])["notify"].get("continue-on-error") is not True:
+        problems.append(f"{NOTIFY}: a failing notify job would fail the release's run")
     for caller in ("build-reading.yml", "build-percolate.yml", "release-reading.yml", "release-percolate.yml"):
         for job_id, job in jobs(workflows[caller]).items():
             handed = job.get("secrets") or {}
@@ -107,6 +109,8 @@ def deploy_problems(workflows: Data) -> list[str]:
     problems = []
     if last.get("if") != "always()":
         problems.append("deploy.yml: the notification step does not run whatever happened")
+    if last.get("continue-on-error") is not True:
+        problems.append("deploy.yml: a failing notification step would fail the deployment")
     for event in ("deployed", "rolled-back", "failed"):
         if f"python -m pipelines notify {event} " not in script:
             problems.append(f"deploy.yml: never sends {event}")
@@ -190,6 +194,14 @@ def deploy_only_on_success(d: dict[str, Any]) -> None:
     d["deploy.yml"]["jobs"]["deploy"]["steps"][-1]["if"] = "success()"
 
 
+def notify_step_can_fail_the_deploy(d: dict[str, Any]) -> None:
+    del d["deploy.yml"]["jobs"]["deploy"]["steps"][-1]["continue-on-error"]
+
+
+def notify_job_can_fail_the_run(d: dict[str, Any]) -> None:
+    del d[NOTIFY]["jobs"]["notify"]["continue-on-error"]
+
+
 def webhook_in_job_env(d: dict[str, Any]) -> None:
     d["deploy.yml"]["jobs"]["deploy"]["env"]["SLACK_WEBHOOK_URL"] = "${{ secrets.SLACK_WEBHOOK_URL }}"
 
@@ -210,6 +222,8 @@ def notify_job_writes(d: dict[str, Any]) -> None:
         ("notification", caller_forgets_a_secret, "build-reading.yml build: does not hand DISCORD_WEBHOOK_URL"),
         ("deploy", deploy_never_rolls_back, "deploy.yml: never sends rolled-back"),
         ("deploy", deploy_only_on_success, "deploy.yml: the notification step does not run whatever happened"),
+        ("deploy", notify_step_can_fail_the_deploy, "deploy.yml: a failing notification step would fail"),
+        ("notification", notify_job_can_fail_the_run, "_notify.yml: a failing notify job would fail the release's run"),
         ("secret", webhook_in_job_env, "deploy.yml deploy: SLACK_WEBHOOK_URL puts a webhook into every step"),
         ("secret", notify_job_writes, "_notify.yml: the job that holds the webhooks holds {'contents': 'write'}"),
     ],
