@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 from pipelines.commands import add_command, add_root_option, path_argument, resolve_root
@@ -37,7 +38,8 @@ def _changelog(args: argparse.Namespace) -> int:
         from pipelines.edges.files import read_json_object  # json, hashlib, tempfile: only when a record is read
 
         record = read_json_object(args.promotion, "promotion record", "python -m pipelines promote TAG --json")
-    git = Git(resolve_root(args))
+    # Any folder of the checkout will do (paths are read from the top level): no process to find the top.
+    git = Git(resolve_root(args) if args.root is not None else Path.cwd())
     tags = git.tags()
     span = span_of(args.tag, tags)
     if span.tag.name not in tags:

@@ -94,9 +94,11 @@ class Git:
 
     def log(self, revisions: str, paths: Sequence[str]) -> list[tuple[str, tuple[str, ...], str, str, str]]:
         """(SHA, parents, author name, author email, message) of each commit in `revisions` that touched
-        `paths`, newest first: one `git log` process, records split by NUL (-z), fields by US (0x1F)."""
+        `paths` (relative to the top level, from any folder of the checkout), newest first: one `git log`
+        process, records split by NUL (-z), fields by US (0x1F)."""
+        top = [f":(top){path}" for path in paths]
         out = self._check(
-            "log", "-z", "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%B", "--end-of-options", revisions, "--", *paths
+            "log", "-z", "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%B", "--end-of-options", revisions, "--", *top
         )
         records = []
         for record in out.split("\0"):

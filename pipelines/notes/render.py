@@ -16,6 +16,10 @@ from pipelines.notes.groups import Section
 from pipelines.notes.span import Span
 from pipelines.notes.verification import Verification
 
+# GitHub refuses a release body over 125,000 characters ("body is too long"); stay clear of it.
+MAX_BODY = 120_000
+CUT_LINE = "… and {count} more changes, left out to fit a GitHub release: see the commits since {since}."
+
 
 @dataclass(frozen=True)
 class ReleaseNotes:
@@ -51,24 +55,38 @@ def _author_markdown(name: str, login: str | None) -> str:
     return f"[@{login}](https://github.com/{login})"
 
 
-def markdown(notes: ReleaseNotes) -> str:
-    """The notes as the GitHub release body."""
+def markdown(notes: ReleaseNotes, limit: int = MAX_BODY) -> str:
+    """The notes as the GitHub release body, at most `limit` characters: past it, the last entries give way to
+    a line saying how many were left out (the verification commands always stay)."""
     span, repo = notes.span, notes.repository
     since = (
         f"[{span.previous.name}]({_github(repo)}/compare/{span.previous.name}...{span.tag.name})"
         if span.previous
         else "the start of the project"
     )
-    lines = [f"## {span.tag.name}", "", f"Changes to `{'`, `'.join(span.paths)}` since {since}.", ""]
+    head = [f"## {span.tag.name}", "", f"Changes to `{'`, `'.join(span.paths)}` since {since}.", ""]
+    tail = _verification_markdown(notes.verification) if notes.verification is not None else []
+    cut_line = CUT_LINE.format(count=notes.commit_count, since=since)  # no shorter than the one written
+    budget = limit - sum(len(line) + 1 for line in head + tail) - len(cut_line) - 2
+    body: list[str] = []
+    used = left_out = 0
     for section in notes.sections:
-        lines += [f"### {section.title}", ""]
-        lines += [_entry_markdown(commit, repo, section.key) for commit in section.commits]
-        lines.append("")
+        lines = [f"### {section.title}", ""]
+        used += len(section.title) + 7  # the heading, its blank line and the one after the section
+        for commit in section.commits:
+            entry = _entry_markdown(commit, repo, section.key)
+            if left_out or used + len(entry) + 1 > budget:
+                left_out += 1
+                continue
+            lines.append(entry)
+            used += len(entry) + 1
+        if len(lines) > 2:
+            body += [*lines, ""]
+    if left_out:
+        body += [CUT_LINE.format(count=left_out, since=since), ""]
     if not notes.sections:
-        lines += ["No changes to this project since then.", ""]
-    if notes.verification is not None:
-        lines += _verification_markdown(notes.verification)
-    return "\n".join(lines).rstrip("\n") + "\n"
+        body += ["No changes to this project since then.", ""]
+    return "\n".join(head + body + tail).rstrip("\n") + "\n"
 
 
 def _verification_markdown(verification: Verification) -> list[str]:

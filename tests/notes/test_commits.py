@@ -129,3 +129,21 @@ def test_a_conventional_header_round_trips(kind, scope, bang, text, number):
     c = commit(header)
     assert (c.type, c.scope, c.breaking, c.description, c.pull_request) == (kind, scope, bang, text, number)
     assert c.conventional
+
+
+def test_notes_too_long_for_a_github_release_are_cut_but_keep_the_verification():
+    from pipelines.notes.render import MAX_BODY, ReleaseNotes, markdown
+    from pipelines.notes.span import Span
+    from pipelines.notes.verification import verification_of
+
+    tag = parse_tag("percolate-v1.0.0")
+    commits = [commit(f"feat: change number {i}", sha=f"{i:040x}") for i in range(3000)]
+    notes = ReleaseNotes(Span(tag, parse_tag("percolate-v0.9.0"), ("percolate",)), "o/r", group(commits), None)
+    notes = ReleaseNotes(notes.span, notes.repository, notes.sections, verification_of(tag, "o/r", None))
+    whole = markdown(notes, limit=10**9)
+    cut = markdown(notes)
+    assert len(whole) > MAX_BODY >= len(cut)
+    assert "- change number 0 (" in cut and "left out" not in whole
+    kept = cut.count("\n- change number ")
+    assert f"… and {3000 - kept} more changes, left out to fit a GitHub release" in cut
+    assert cut.endswith(whole[whole.index("### Verify this release") :])
