@@ -44,6 +44,7 @@ demo: venv system-deps
 	$(PY) examples/demo.py
 
 bench: venv system-deps
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[bench]'
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:

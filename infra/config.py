@@ -26,6 +26,9 @@ SECRETS = {
     "percolateGitPat": "PERCOLATE_GIT_PAT",
     "pypiApiToken": "PYPI_API_TOKEN",
     "testPypiApiToken": "TEST_PYPI_API_TOKEN",
+    # Optional: release notifications (python -m pipelines notify); the URL's path is the credential.
+    "slackWebhookUrl": "SLACK_WEBHOOK_URL",
+    "discordWebhookUrl": "DISCORD_WEBHOOK_URL",
 }
 REQUIRED_SECRETS = ("percolateGitPat",)
 KEYS = (
@@ -42,7 +45,10 @@ KEYS = (
 )
 MAX_REVIEWERS = 6  # GitHub accepts at most six required reviewers per environment
 
-_TOKEN_SHAPES = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|pypi-[A-Za-z0-9_-]{20,})")
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|pypi-[A-Za-z0-9_-]{20,})"
+    r"|hooks\.slack\.com/services/[^\s/]+/|discord(?:app)?\.com/api/webhooks/[0-9]+/"  # webhook URLs
+)
 _SECRET_NAMES = re.compile(r"(token|password|secret|pat|privatekey|apikey|registryauth)$", re.IGNORECASE)
 _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 _TEAM = re.compile(r"[a-z0-9][a-z0-9_-]*")

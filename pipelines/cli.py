@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "rollback": "rollback",
     "wait-healthy": "wait_healthy",
     "trusted-publishers": "trusted_publishers",
+    "changelog": "changelog",
+    "notify": "notify",
 }
 
 

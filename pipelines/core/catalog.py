@@ -15,6 +15,8 @@ from pipelines.core.errors import InputError
 DEFAULT_REGISTRY = "ghcr.io/percolation-labs"
 PULUMI_PROJECT = "percolate-platform"
 PULUMI_STACK = "prod"
+# The monorepo on GitHub (as Pulumi.prod.yaml's `repository`): release notes link its pull requests and commits.
+GITHUB_REPOSITORY = "percolation-labs/percolate"
 STACK_CONFIG_FILE = "Pulumi.prod.yaml"
 # GitHub deployment environments: TestPyPI publishing runs in staging; PyPI and deploys in production.
 STAGING_ENVIRONMENT = "staging"
@@ -65,6 +67,8 @@ class Project:
     wheel_targets: tuple[WheelTarget, ...] = ()
     distribution: str | None = None
     argocd_application: str | None = None
+    # Folders outside `directory` whose commits belong to this project's release notes too.
+    extra_paths: tuple[str, ...] = ()
 
     @property
     def ships_images(self) -> bool:

@@ -7,11 +7,10 @@ values (tag names, SHAs, file texts) to the rules.
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pipelines.core.errors import InputError, Unavailable
 
@@ -93,6 +92,22 @@ class Git:
         """`SHA7 subject` of each commit in `revisions` that touched `path`, newest first."""
         return self._check("log", "--format=%h %s", "--end-of-options", revisions, "--", path).splitlines()
 
+    def log(self, revisions: str, paths: Sequence[str]) -> list[tuple[str, tuple[str, ...], str, str, str]]:
+        """(SHA, parents, author name, author email, message) of each commit in `revisions` that touched
+        `paths` (relative to the top level, from any folder of the checkout), newest first: one `git log`
+        process, records split by NUL (-z), fields by US (0x1F)."""
+        top = [f":(top){path}" for path in paths]
+        out = self._check(
+            "log", "-z", "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%B", "--end-of-options", revisions, "--", *top
+        )
+        records = []
+        for record in out.split("\0"):
+            fields = record.split("\x1f", 4)
+            if len(fields) == 5:
+                sha, parents, name, email, message = fields
+                records.append((sha.strip(), tuple(parents.split()), name, email, message))
+        return records
+
     def fetch(self, remote: str, *refspecs: str, token: str | None = None) -> None:
         self._check("fetch", "--quiet", "--tags", remote, *refspecs, env=self._auth(remote, token))
 
@@ -126,6 +141,9 @@ class Git:
 
     def _auth(self, remote: str, token: str | None) -> dict[str, str]:
         """An HTTP auth header for an https remote, passed through the environment, never on the command line."""
+        import base64  # only a push or fetch with a token pays for these imports
+        from urllib.parse import urlsplit
+
         url = self._run("remote", "get-url", remote).stdout.strip()
         parts = urlsplit(url)
         if token is None or parts.scheme != "https":

@@ -36,9 +36,19 @@ SAMPLES = {
     "${{ github.token }}": "ghs_sample",
     "${{ secrets.PERCOLATE_GIT_PAT }}": "github_pat_sample",
     "${{ runner.temp }}/promotion/promote.json": "/tmp/promotion/promote.json",
+    "${{ inputs.event }}": "rc-built",
+    "${{ inputs.version }}": "percolate-v0.2.0-rc1",
 }
+# Variables a script sets itself (a loop, an assignment), with a value a real run gives them; used only
+# where the step's script does assign the name.
+SCRIPT_SAMPLES = {"project": "percolate", "version": "0.2.0", "digest": DIGEST, "pr": "https://github.com/o/r/pull/1"}
 # Variables every Actions step has without asking (the runner's default environment).
-DEFAULT_ENV = {"GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567", "GITHUB_RUN_NUMBER": "123"}
+DEFAULT_ENV = {
+    "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+    "GITHUB_RUN_NUMBER": "123",
+    "RUNNER_TEMP": "/home/runner/work/_temp",
+}
+ARRAY = re.compile(r"^\$\{\w+\[@\]\}$")
 FROM_ARGO_CD_IMAGES = re.compile(r"^\$\{\{ fromJSON\(steps\.up\.outputs\.argocdImages\)\['([a-z-]+)'\] \}\}$")
 VARIABLE = re.compile(r"\$\{(\w+)(#[^}]*)?\}|\$(\w+)")
 SHELL_OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "&", "(", ")", "2>", "2>&1"}
@@ -98,10 +108,18 @@ def command_words(command, tag_workflows) -> list[str]:
     def value_of(name: str) -> str:
         if name in DEFAULT_ENV and name not in command.env:
             return DEFAULT_ENV[name]
+        if name not in command.env and name in SCRIPT_SAMPLES and assigns(command.step.run or "", name):
+            return SCRIPT_SAMPLES[name]
         assert name in command.env, f"{command.step.label}: ${name} is not set by the step's env"
         return sample(str(command.env[name]), command.step.workflow, tag_workflows)
 
-    return [expand(word, value_of) for word in words]
+    # "${name[@]}" (options a script collected in an array) expands to words of its own; not sampled here.
+    return [expand(word, value_of) for word in words if not ARRAY.match(word)]
+
+
+def assigns(script: str, name: str) -> bool:
+    """Whether `script` sets shell variable `name` (an assignment or a for loop)."""
+    return re.search(rf"(?:^|[\s;]){name}=|\bfor {name} in\b", script, re.MULTILINE) is not None
 
 
 def test_the_workflows_call_the_cli(pipelines_command, tag_workflows):
