@@ -65,6 +65,9 @@ class Project:
     wheel_targets: tuple[WheelTarget, ...] = ()
     distribution: str | None = None
     argocd_application: str | None = None
+    # The Argo Rollouts `Rollout` its manifests hold instead of a Deployment: only such a project can
+    # roll out by canary steps (percolate-platform:canary).
+    argocd_rollout: str | None = None
 
     @property
     def ships_images(self) -> bool:
@@ -106,6 +109,7 @@ PROJECTS: tuple[Project, ...] = (
         image_name="percolate-reading",
         platforms=IMAGE_PLATFORMS,
         argocd_application="percolate-reading",
+        argocd_rollout="percolate-reading",
     ),
     Project(
         name="percolate",
