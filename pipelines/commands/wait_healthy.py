@@ -179,7 +179,7 @@ def _canary_of(args: argparse.Namespace, project: Project) -> Canary | None:
         raise InputError(
             f"--timeout {args.timeout:g} is shorter than the canary of {project.name}: its pauses and analyses "
             f"take at least {canary.minimum_seconds}s",
-            hint=f"pass --timeout {canary.minimum_seconds + 300} or more (deploy.yml gives the canary 1800s)",
+            hint=f"pass --timeout {canary.minimum_seconds + 300} or more (deploy.yml gives the canary 1500s)",
         )
     return canary
 
@@ -292,7 +292,7 @@ def register(subcommands: Any) -> None:
         examples="  python -m pipelines wait-healthy percolate-api --digest sha256:<64 hex> --timeout 600\n"
         '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --context prod --json\n'
         '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --stack-config Pulumi.prod.yaml '
-        "--timeout 1800",
+        "--timeout 1500",
     )
     parser.add_argument("app", metavar="APP", help=f"an Argo CD application of the catalog: {apps}")
     parser.add_argument("--digest", required=True, metavar="D", help=f"the image index digest deployed, {DIGEST_FORM}")

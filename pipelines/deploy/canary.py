@@ -43,9 +43,9 @@ ANALYSIS_FIELDS = (
 )  # fmt: skip
 WEB_FIELDS = ("port", "path", "jsonPath", "successCondition", "failureCondition", "timeoutSeconds")
 PROMETHEUS_FIELDS = ("address", "query", "successCondition", "failureCondition")
-# The longest a canary may take by its pauses and analyses: deploy.yml's gate waits 1800 s, and the
+# The longest a canary may take by its pauses and analyses: deploy.yml's gate waits 1500 s, and the
 # pods of each step need time to start besides.
-MAX_CANARY_SECONDS = 1500
+MAX_CANARY_SECONDS = 1200
 # The argument every analysis step passes: the canary's pod-template hash, for Prometheus queries.
 CANARY_HASH_ARG = "canary-hash"
 DEFAULT_PORT = 8080
@@ -348,7 +348,7 @@ def parse_canary(project_name: str, data: Any, *, key: str = CANARY_KEY) -> Cana
         raise _fail(
             entry.at("steps"),
             f"the pauses and analyses take at least {canary.minimum_seconds}s, more than {MAX_CANARY_SECONDS}s",
-            "shorten the pauses or the analysis (count x interval): deploy.yml's health gate waits 1800s",
+            "shorten the pauses or the analysis (count x interval): deploy.yml's health gate waits 1500s",
         )
     return canary
 

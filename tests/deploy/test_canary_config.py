@@ -166,7 +166,7 @@ def test_the_strict_schema_catches_an_invented_field(spoil):
         ({"analysis": {"web": {"port": 0}}}, "analysis.web.port", "from 1 to 65535", "8080"),
         ({"analysis": {"prometheus": {"query": "up"}}}, "analysis.prometheus.address", "missing", "prometheus"),
         ({"abortOnInconclusive": "no"}, "abortOnInconclusive", "not true or false", "true or false"),
-        ({"steps": [{"setWeight": 10}, {"pause": "1h"}]}, "steps", f"more than {MAX_CANARY_SECONDS}s", "1800s"),
+        ({"steps": [{"setWeight": 10}, {"pause": "1h"}]}, "steps", f"more than {MAX_CANARY_SECONDS}s", "1500s"),
         ({"canaryService": "percolate-reading-stable"}, "canaryService", "stable Service too", "two Services"),
     ],
 )
