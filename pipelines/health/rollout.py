@@ -138,8 +138,9 @@ def _run_message(run: Mapping[str, Any]) -> str | None:
         counts = ", ".join(
             f"{key} {result[key]}" for key in ("failed", "inconclusive", "error", "successful") if result.get(key)
         )
-        last = _items(_get(result, "measurements"))[-1:] or [{}]
-        detail = _text(_get(last[0], "message")) or (f"value {last[0]['value']}" if "value" in last[0] else None)
+        last = (_items(_get(result, "measurements"))[-1:] or [{}])[0]
+        value = last.get("value") if isinstance(last, Mapping) else None
+        detail = _text(_get(last, "message")) or (f"value {value}" if value is not None else None)
         parts.append(
             f"metric {_get(result, 'name')} {phase}"
             + (f" ({counts})" if counts else "")

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from pipelines.health.rollout import follow
 from pipelines.health.verdict import State, judge
 from tests.support.rollouts import NEW_HASH, OLD_HASH, make_analysis_run, make_rollout
 
 RUN = "percolate-reading-6d4f8b9c7d-7-2"
+_STATUS_KEYS = [
+    "phase", "abort", "stableRS", "currentPodHash", "currentStepIndex", "observedGeneration", "pauseConditions",
+    "reason", "canary", "currentStepAnalysisRunStatus", "name", "status", "weights", "weight", "steps", "message",
+    "metricResults", "measurements", "metadata",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -142,3 +149,44 @@ def test_the_traffic_routers_weight_wins_over_the_replica_ratio(app, names):
     rollout = make_rollout(names.new, step=1, phase="Paused", pause="CanaryPauseStep")
     rollout["status"]["canary"]["weights"] = {"canary": {"weight": 15}, "stable": {"weight": 85}}
     assert follow(app("Suspended"), rollout, None, names.new).weight == 15
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 9) | st.sampled_from(["Healthy", "Degraded", "Paused", "7", "Failed"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_STATUS_KEYS), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(status=_JSON, spec=_JSON, run=_JSON)
+def test_any_rollout_status_gives_a_verdict_and_never_aborts_another_revision(app, names, status, spec, run):
+    rollout = make_rollout(names.old, step=1)
+    rollout["status"], rollout["spec"]["strategy"] = status, spec
+    verdict = follow(app(), rollout, run if isinstance(run, dict) else None, names.new)
+    assert verdict.abort is False and verdict.step is None  # the template runs the old digest: not ours
+    mine = make_rollout(names.new, step=1)
+    mine["status"] = status
+    verdict = follow(app(), mine, run if isinstance(run, dict) else None, names.new)
+    assert verdict.state in (State.WAITING, State.FAILED, State.HEALTHY) and verdict.reason
+    assert not verdict.abort or verdict.state is State.FAILED
+
+
+_METRIC = st.fixed_dictionaries(
+    {"phase": st.sampled_from(["Failed", "Error", "Inconclusive", "Successful", 3])},
+    optional={"name": _JSON, "failed": _JSON, "measurements": st.lists(_JSON, max_size=3), "message": _JSON},
+)
+_RUN_STATUS = _JSON | st.fixed_dictionaries(
+    {"phase": _JSON}, optional={"metricResults": st.lists(_METRIC | _JSON, max_size=3), "message": _JSON}
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(run_status=_RUN_STATUS)
+@example(run_status={"phase": "Failed", "metricResults": [{"phase": "Failed", "measurements": [3]}]})
+def test_any_analysis_run_status_is_read_without_error(app, names, run_status):
+    rollout = make_rollout(names.new, step=2, analysis=(RUN, "Running"))
+    run = {"kind": "AnalysisRun", "metadata": {"name": RUN}, "status": run_status}
+    verdict = follow(app(), rollout, run, names.new)
+    assert verdict.analysis is not None and verdict.analysis.name == RUN
+    assert verdict.state in (State.WAITING, State.FAILED)
