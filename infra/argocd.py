@@ -18,7 +18,8 @@ from pulumi_kubernetes.apiextensions import CustomResource
 
 from infra.config import ArgoCdConfig
 from pipelines.core.catalog import image_projects
-from pipelines.deploy.canary import Canary, rollout_patch
+from pipelines.deploy.canary import Canary
+from pipelines.deploy.canary_objects import rollout_patch
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin
 
 API_VERSION = "argoproj.io/v1alpha1"

@@ -22,12 +22,10 @@ from pipelines.deploy.canary import (
     AnalysisStep,
     Pause,
     SetWeight,
-    analysis_template,
     parse_canaries,
     parse_canary,
-    rollout_canary,
-    rollout_patch,
 )
+from pipelines.deploy.canary_objects import analysis_template, rollout_canary, rollout_patch
 from tests.support.crd_schema import validate
 
 READING = "percolate-reading"
