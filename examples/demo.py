@@ -10,7 +10,9 @@ releases 0.2.0 of both services:
   -> promote to release tags, digests written back into the stack file
   -> `python -m infra render` showing both Applications pinned to the new index digests
   -> the health gate against a local stand-in of the Kubernetes API, where percolate-api fails
-  -> rollback to the previous release, which blocks 0.2.0 from being promoted again.
+  -> rollback to the previous release, which blocks 0.2.0 from being promoted again
+  -> percolate-reading's canary (examples/demo_canary.py): its steps followed by the gate, then a
+     failing analysis aborted, rolled back and blocked.
 
 Each step runs the real CLI the way a workflow would, and prints what it did.
 """

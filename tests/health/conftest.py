@@ -1,7 +1,8 @@
 """Fixtures of the health gate's tests: a loopback server answering like the Kubernetes API, kubeconfigs, Applications.
 
-A Kubernetes API server with Argo CD cannot run here, so `FakeKubeApi` answers the one
-request the gate makes, GET /apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name},
+A Kubernetes API server with Argo CD cannot run here, so `FakeKubeApi` answers the requests
+the gate makes: GET of rollouts and analysisruns and the abort PATCH of rollouts/{name}/status
+(for a canary, recorded in `patches`), and GET /apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name},
 the way the API server does: 401 Status for a wrong bearer token, 403 Status for a
 forbidden namespace, 404 Status for an Application it does not hold, and otherwise the
 next object of a scripted sequence (the last one repeats). Applications are built in
