@@ -10,7 +10,9 @@ releases 0.2.0 of both services:
   -> promote to release tags, digests written back into the stack file
   -> `python -m infra render` showing both Applications pinned to the new index digests
   -> the health gate against a local stand-in of the Kubernetes API, where percolate-api fails
-  -> rollback to the previous release, which blocks 0.2.0 from being promoted again.
+  -> rollback to the previous release, which blocks 0.2.0 from being promoted again
+  -> percolate-reading's canary (examples/demo_canary.py): its steps followed by the gate, then a
+     failing analysis aborted, rolled back and blocked.
 
 Each step runs the real CLI the way a workflow would, and prints what it did.
 """
@@ -35,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, importable as tests.support
 
+from examples import demo_canary  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
 from tests.support import localregistry  # noqa: E402
 
@@ -63,7 +66,7 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def run(root: Path, *args: str, expect: int = 0, show: bool = True) -> str:
+def run(root: Path, *args: str, expect: int = 0, show: bool = True, progress: bool = False) -> str:
     """Run a command of this repository (`python -m …`) in the monorepo, echoing it; stop on a surprise."""
     print(f"$ python -m {' '.join(args)}", flush=True)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "GITHUB_RUN_NUMBER": RUN_NUMBER}
@@ -74,7 +77,7 @@ def run(root: Path, *args: str, expect: int = 0, show: bool = True) -> str:
     )
     if show:
         print(result.stdout, end="", flush=True)
-    if result.returncode != 0 or expect != 0:
+    if result.returncode != 0 or expect != 0 or progress:
         print(result.stderr, end="", flush=True)
     if result.returncode != expect:
         raise SystemExit(f"demo step exited {result.returncode}, expected {expect}: python -m {' '.join(args)}")
@@ -163,7 +166,7 @@ def show_applications(root: Path) -> None:
         REPO_ROOT, "infra", "render", "--stack-config", str(root / STACK_CONFIG_FILE), "--check", "--json", show=False
     )
     for resource in json.loads(output)["resources"]:
-        if resource["type"].endswith(":Application"):
+        if resource["type"].endswith(":Application") and "chart" not in resource["inputs"]["spec"]["source"]:
             images = resource["inputs"]["spec"]["source"]["kustomize"]["images"]
             print(f"  Application {resource['inputs']['metadata']['name']:<18} pins {', '.join(images)}")
     print("  policy checks: ok")
@@ -333,6 +336,7 @@ def main() -> int:
                 STACK_CONFIG_FILE,
                 expect=1,
             )
+            demo_canary.canary(root, workdir, registry, NEW_VERSION, run, say)
         finally:
             local.stop()
             print(f"\nlocal registry on {local.host} stopped")

@@ -26,6 +26,7 @@ from infra.digest_check import verify_pins
 from infra.environments import DeploymentEnvironments
 from infra.release_tags import RELEASE_TAG_PATTERN, ReleaseTagRules
 from infra.repository import RepositorySettings
+from infra.rollouts import ArgoRollouts
 from infra.secrets import ActionsSecrets
 from pipelines.core.errors import PipelineError
 from pipelines.wheels.trusted_publishers import expected_publishers
@@ -62,7 +63,8 @@ ActionsSecrets(
     settings.secrets_at_organization,
     on_github,
 )
-argocd = ArgoCd("argocd", settings.argocd, {pin.project: pin for pin in settings.images})
+argocd = ArgoCd("argocd", settings.argocd, {pin.project: pin for pin in settings.images}, canaries=settings.canaries)
+ArgoRollouts("argo-rollouts", settings.argocd, settings.argo_rollouts, settings.canaries)
 
 pulumi.export("repository", settings.repository.full_name)
 pulumi.export("requiredChecks", list(settings.required_checks))

@@ -18,6 +18,8 @@ from pulumi_kubernetes.apiextensions import CustomResource
 
 from infra.config import ArgoCdConfig
 from pipelines.core.catalog import image_projects
+from pipelines.deploy.canary import Canary
+from pipelines.deploy.canary_objects import rollout_patch
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -37,7 +39,9 @@ def project_spec(config: ArgoCdConfig) -> dict[str, Any]:
     }
 
 
-def application_spec(config: ArgoCdConfig, application: str, pin: ImagePin | None) -> dict[str, Any]:
+def application_spec(
+    config: ArgoCdConfig, application: str, pin: ImagePin | None, canary: Canary | None = None
+) -> dict[str, Any]:
     source: dict[str, Any] = {
         "repoURL": config.manifests_repo,
         "path": f"{config.base_path}/{application}",
@@ -45,6 +49,8 @@ def application_spec(config: ArgoCdConfig, application: str, pin: ImagePin | Non
     }
     if pin is not None and pin.pinned:
         source["kustomize"] = {"images": [pin.reference]}
+    if canary is not None:  # the canary's steps into its Rollout (kustomize.patches: Argo CD >= 2.9)
+        source.setdefault("kustomize", {})["patches"] = [rollout_patch(canary)]
     return {
         "project": config.project,
         "source": source,
@@ -86,6 +92,7 @@ class ArgoCd(pulumi.ComponentResource):
         config: ArgoCdConfig,
         pins: dict[str, ImagePin],
         opts: pulumi.ResourceOptions | None = None,
+        canaries: dict[str, Canary] | None = None,
     ) -> None:
         super().__init__("percolate:argocd:ArgoCd", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -112,7 +119,7 @@ class ArgoCd(pulumi.ComponentResource):
                 api_version=API_VERSION,
                 kind="Application",
                 metadata={**metadata, **annotations, "name": application, "finalizers": [RESOURCES_FINALIZER]},
-                spec=application_spec(config, application, pin),
+                spec=application_spec(config, application, pin, (canaries or {}).get(image_project.name)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[project]),
             )
         self.register_outputs({"images": self.images})

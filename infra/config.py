@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from infra.canary_settings import ArgoRolloutsConfig, parse_argo_rollouts
 from pipelines.core.catalog import PULUMI_PROJECT, image_projects
 from pipelines.core.errors import InputError
+from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
 
 NAMESPACE = PULUMI_PROJECT
@@ -41,6 +43,8 @@ KEYS = (
     "argocd",
     "registryCheck",
     "images",
+    "canary",
+    "argoRollouts",
     *SECRETS,
 )
 MAX_REVIEWERS = 6  # GitHub accepts at most six required reviewers per environment
@@ -147,6 +151,8 @@ class StackSettings:
     argocd: ArgoCdConfig
     registry_check: bool
     images: tuple[ImagePin, ...]
+    canaries: dict[str, Canary] = field(default_factory=dict)  # by project (docs/canary.md)
+    argo_rollouts: ArgoRolloutsConfig = field(default_factory=ArgoRolloutsConfig)
 
     def pin_for(self, project: str) -> ImagePin | None:
         return next((pin for pin in self.images if pin.project == project), None)
@@ -403,6 +409,8 @@ def parse_settings(values: Mapping[str, Any], secret_keys: set[str]) -> StackSet
         argocd=_argocd(root),
         registry_check=root.boolean("registryCheck", default=True),
         images=tuple(parse_images(ours.get("images"), key=IMAGES_KEY).values()),
+        canaries=parse_canaries(ours.get("canary"), key=CANARY_KEY),
+        argo_rollouts=parse_argo_rollouts(ours.get("argoRollouts")),
     )
 
 

@@ -75,6 +75,8 @@ def images_pinned_by_digest(resources: Sequence[Declared]) -> list[str]:
     if not applications:
         problems.append("no Argo CD Application is declared")
     for application in applications:
+        if application.inputs.get("spec", {}).get("source", {}).get("chart"):
+            continue  # a Helm chart (the Argo Rollouts controller) is pinned by its chart version, not a digest
         images = application.inputs.get("spec", {}).get("source", {}).get("kustomize", {}).get("images", [])
         annotations = application.inputs.get("metadata", {}).get("annotations") or {}
         unreleased = annotations.get(UNRELEASED_ANNOTATION) == UNRELEASED

@@ -22,11 +22,14 @@ from pipelines.commands import add_command
 from pipelines.core.catalog import Project, image_projects, project_for_application
 from pipelines.core.digests import DIGEST_FORM
 from pipelines.core.errors import InputError, Unavailable
+from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
+from pipelines.deploy.write_back import StackFile
 from pipelines.health.verdict import State, Verdict, judge, parse_digest
 from pipelines.output import actions_outputs, emit, progress
 
 if TYPE_CHECKING:
     from pipelines.edges.retry import Deadline
+    from pipelines.health.canary_gate import CanaryOutcome
     from pipelines.health.cluster import Cluster
 
 DEFAULT_NAMESPACE = "argocd"
@@ -51,9 +54,12 @@ class GateResult:
     verdict: Verdict
     elapsed: float
     note: str | None = None
+    canary: CanaryOutcome | None = None
+    rollout: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         fields = self.verdict.to_dict()
+        canary = self.canary
         return {
             "app": self.app,
             "namespace": self.namespace,
@@ -71,6 +77,14 @@ class GateResult:
             "unhealthy_resources": fields["unhealthy_resources"],
             "running_images": fields["running_images"],
             "elapsed_seconds": round(self.elapsed, 1),
+            "canary": None
+            if canary is None
+            else {
+                "rollout": self.rollout,
+                "rollout_namespace": canary.rollout_namespace,
+                "abort": canary.abort,
+                **canary.canary.to_dict(),
+            },
         }
 
 
@@ -132,13 +146,73 @@ def _stopped_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _watch_canary(
+    cluster: Cluster, args: argparse.Namespace, project: Project, canary: Canary, digest: str, deadline: Deadline
+) -> GateResult:
+    from pipelines.health.canary_gate import CanaryWatch, watch_canary
+
+    watch = CanaryWatch(
+        args.app, args.namespace, canary.rollout, digest, canary.abort_on_inconclusive, args.timeout, args.interval
+    )
+    outcome = watch_canary(cluster, watch, deadline, progress)
+    note = None if outcome.outcome == State.HEALTHY.value else outcome.reason
+    return GateResult(
+        args.app,
+        args.namespace,
+        project.name,
+        digest,
+        outcome.outcome,
+        outcome.application,
+        deadline.elapsed(),
+        note,
+        outcome,
+        canary.rollout,
+    )
+
+
+def _canary_of(args: argparse.Namespace, project: Project) -> Canary | None:
+    """The project's entry of the stack file's canary section: None without --stack-config or an entry."""
+    if args.stack_config is None:
+        return None
+    canary = parse_canaries(StackFile(args.stack_config).config_value(CANARY_KEY)).get(project.name)
+    if canary is not None and canary.minimum_seconds >= args.timeout:
+        raise InputError(
+            f"--timeout {args.timeout:g} is shorter than the canary of {project.name}: its pauses and analyses "
+            f"take at least {canary.minimum_seconds}s",
+            hint=f"pass --timeout {canary.minimum_seconds + 300} or more (deploy.yml gives the canary 1500s)",
+        )
+    return canary
+
+
+def _canary_lines(result: GateResult) -> list[str]:
+    if result.canary is None:
+        return []
+    canary = result.canary.canary
+    lines = [f"  rollout    {result.rollout} ({canary.step_line})"]
+    if canary.analysis is not None:
+        lines.append(f"  analysis   {canary.analysis.name}: {canary.analysis.phase or '-'}")
+        if canary.analysis.message:
+            lines.append(f"             {canary.analysis.message}")
+    if result.canary.abort == "sent":
+        lines.append(f"  abort      the gate aborted Rollout {result.rollout}: the stable ReplicaSet serves again")
+    elif result.canary.abort:
+        lines.append(
+            f"  abort      {result.canary.abort} (abort by hand: kubectl argo rollouts abort {result.rollout})"
+        )
+    elif canary.aborted:
+        lines.append("  abort      the Rollout was already aborted")
+    return lines
+
+
 def _describe(result: GateResult) -> str:
     verdict = result.verdict
     if result.outcome == State.HEALTHY.value:
-        return f"{result.app} is Synced and Healthy with {result.digest} (after {result.elapsed:.1f}s)"
+        through = f", every canary step passed ({result.rollout} stable)" if result.canary else ""
+        return f"{result.app} is Synced and Healthy with {result.digest}{through} (after {result.elapsed:.1f}s)"
     headline = "TIMED OUT" if result.outcome == "timeout" else "FAILED"
     lines = [
         f"{result.app} {headline} after {result.elapsed:.1f}s: {result.note or verdict.reason}",
+        *_canary_lines(result),
         f"  sync       {verdict.sync or '-'}",
         f"  health     {verdict.health or '-'}" + (f"  ({verdict.health_message})" if verdict.health_message else ""),
     ]
@@ -161,6 +235,7 @@ def _wait_healthy(args: argparse.Namespace) -> int:
     digest = parse_digest(args.digest)
     if not _NAMESPACE.fullmatch(args.namespace):
         raise InputError(f"--namespace {args.namespace!r} is not a Kubernetes namespace name", hint="e.g. argocd")
+    canary = _canary_of(args, project)
     from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
     from pipelines.health.cluster import import_client, open_cluster
 
@@ -177,8 +252,12 @@ def _wait_healthy(args: argparse.Namespace) -> int:
         progress(
             f"waiting up to {args.timeout:g}s for {args.app} ({project.name}) in namespace {args.namespace} "
             f"to be Synced and Healthy with {digest}; reading {cluster.server} as {cluster.origin}"
+            + (f"; following the canary of Rollout {canary.rollout}" if canary else "")
         )
-        result = _watch(cluster, args, project, digest, deadline)
+        if canary is None:
+            result = _watch(cluster, args, project, digest, deadline)
+        else:
+            result = _watch_canary(cluster, args, project, canary, digest, deadline)
     emit(args.json, result.to_dict(), _describe(result))
     # deploy.yml rolls back on outcome failed or timeout only: an unreadable app writes no outcome.
     actions_outputs({"outcome": result.outcome}, f"Health gate `{args.app}` with `{digest}`: **{result.outcome}**\n")
@@ -203,11 +282,17 @@ def register(subcommands: Any) -> None:
         "turns Degraded or its sync operation ends Failed/Error; a Degraded state of the previous revision\n"
         "does not count. Credentials as kubectl finds them: --kubeconfig, $KUBECONFIG, ~/.kube/config,\n"
         "else the pod's service account. It only needs `get` on applications.argoproj.io.\n\n"
+        "With --stack-config, an app with a canary entry is followed through its Argo Rollouts Rollout:\n"
+        "each step (i/n, weight, analysis phase) is reported as it happens; a Failed/Error analysis, a\n"
+        "Degraded Rollout, an inconclusive analysis (unless allowed) or the timeout aborts the Rollout\n"
+        "(patch rollouts/status) and exits 1. It then also needs `get` on rollouts and analysisruns.\n\n"
         "Exit 0 healthy; 1 failed or timed out (stdout shows the Application's conditions; --json has\n"
         "outcome healthy|failed|timeout), or the app could not be read; 2 bad input.",
         handler=_wait_healthy,
         examples="  python -m pipelines wait-healthy percolate-api --digest sha256:<64 hex> --timeout 600\n"
-        '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --context prod --json',
+        '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --context prod --json\n'
+        '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --stack-config Pulumi.prod.yaml '
+        "--timeout 1500",
     )
     parser.add_argument("app", metavar="APP", help=f"an Argo CD application of the catalog: {apps}")
     parser.add_argument("--digest", required=True, metavar="D", help=f"the image index digest deployed, {DIGEST_FORM}")
@@ -235,3 +320,10 @@ def register(subcommands: Any) -> None:
         "--kubeconfig", type=Path, metavar="FILE", help="the kubeconfig (default: $KUBECONFIG, else ~/.kube/config)"
     )
     parser.add_argument("--context", metavar="NAME", help="the kubeconfig context (default: its current-context)")
+    parser.add_argument(
+        "--stack-config",
+        type=Path,
+        metavar="FILE",
+        help=f"the stack file whose {CANARY_KEY} section says whether APP rolls out by canary steps; "
+        "then the gate follows its Rollout step by step and aborts it on failure (docs/canary.md)",
+    )

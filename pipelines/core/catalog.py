@@ -69,6 +69,9 @@ class Project:
     argocd_application: str | None = None
     # Folders outside `directory` whose commits belong to this project's release notes too.
     extra_paths: tuple[str, ...] = ()
+    # The Argo Rollouts `Rollout` its manifests hold instead of a Deployment: only such a project can
+    # roll out by canary steps (percolate-platform:canary).
+    argocd_rollout: str | None = None
 
     @property
     def ships_images(self) -> bool:
@@ -110,6 +113,7 @@ PROJECTS: tuple[Project, ...] = (
         image_name="percolate-reading",
         platforms=IMAGE_PLATFORMS,
         argocd_application="percolate-reading",
+        argocd_rollout="percolate-reading",
     ),
     Project(
         name="percolate",

@@ -321,6 +321,11 @@ class StackFile:
         """The validated images subtree (projects without an entry are absent)."""
         return self._validated(self._text())[2]
 
+    def config_value(self, key: str) -> Any:
+        """The value of one config key (e.g. percolate-platform:canary) of the validated file, None if absent."""
+        data = self._validated(self._text())[0]
+        return ((data or {}).get("config") or {}).get(key)
+
     def pin(self, project: str) -> ImagePin | None:
         return self.images().get(project)
 

@@ -1,11 +1,12 @@
-"""The health gate's edge to the Kubernetes API: one GET of an Argo CD Application, through the official client.
+"""The health gate's edge to the Kubernetes API: Argo CD Applications and Argo Rollouts objects.
 
 Credentials come from pipelines.health.access (kubeconfig or service account, loaded by
 `kubernetes.config`); requests go through the client's `CustomObjectsApi`, with urllib3's own
 retries off so that pipelines.edges.retry decides alone: connection errors, timeouts, 429
 and 5xx are retried with backoff (429 after its Retry-After) until the gate's deadline, and
 every request's timeout is cut to the time left. 401, 403 and 404 are not retried; they
-become errors that say what to fix. Only reads: the gate needs `get` on one Application.
+become errors that say what to fix. The gate needs `get` on its Application; for a canary also
+`get` on rollouts and analysisruns, and `patch` on rollouts/status (the abort, the one write).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import http.client
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -34,6 +36,26 @@ READ_TIMEOUT = 15.0
 MIN_TIMEOUT = 0.01
 # An Application object is tens of kilobytes; a server sending more is not the API server meant.
 MAX_ANSWER_BYTES = 4 << 20
+ABORT_PATCH = {"status": {"abort": True}}
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """A resource the gate touches: its plural in the URL, its kind in the answer, and the right it needs."""
+
+    plural: str
+    kind: str
+    label: str
+    verb: str = "get"
+    subresource: str | None = None  # e.g. rollouts/status
+
+    @property
+    def action(self) -> str:
+        return "read" if self.verb == "get" else self.verb
+
+    @property
+    def resource(self) -> str:
+        return self.subresource or self.plural
 
 
 @contextmanager
@@ -91,42 +113,86 @@ class Cluster:
 
     def get_application(self, namespace: str, name: str) -> dict[str, Any]:
         """The Argo CD Application `name` in `namespace`, retrying transient failures until the deadline."""
-        where = f"Argo CD Application {name!r} in namespace {namespace!r}"
+        return self._object(_Kind("applications", "Application", "Argo CD Application"), namespace, name)
+
+    def get_rollout(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Argo Rollouts Rollout `name` in `namespace`."""
+        return self._object(_Kind("rollouts", "Rollout", "Rollout"), namespace, name)
+
+    def get_analysis_run(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Argo Rollouts AnalysisRun `name` in `namespace`."""
+        return self._object(_Kind("analysisruns", "AnalysisRun", "AnalysisRun"), namespace, name)
+
+    def abort_rollout(self, namespace: str, name: str, retrier: Retrier) -> dict[str, Any]:
+        """Abort the Rollout: merge patch {"status":{"abort":true}} on its status subresource (what
+        `kubectl argo rollouts abort` sends). Idempotent, so retried like a read, within `retrier`'s deadline."""
+        kind = _Kind("rollouts", "Rollout", "Rollout", verb="patch", subresource="rollouts/status")
+        where = f"Rollout {name!r} in namespace {namespace!r}"
+
+        def send(timeout: tuple[float, float]) -> Any:
+            return self._api.patch_namespaced_custom_object_status(
+                ARGOCD_GROUP,
+                ARGOCD_VERSION,
+                namespace,
+                "rollouts",
+                name,
+                ABORT_PATCH,
+                _content_type="application/merge-patch+json",
+                _request_timeout=timeout,
+                _preload_content=False,
+            )
+
+        return retrier.run(
+            lambda: self._read(send, kind, namespace, where, retrier),
+            f"the Kubernetes API at {self.server}",
+            hint=f"abort by hand: kubectl argo rollouts abort {name} -n {namespace}",
+        )
+
+    def _object(self, kind: _Kind, namespace: str, name: str) -> dict[str, Any]:
+        where = f"{kind.label} {name!r} in namespace {namespace!r}"
+
+        def send(timeout: tuple[float, float]) -> Any:
+            # With _preload_content=False the client returns urllib3's response (typed `object` by the client).
+            return self._api.get_namespaced_custom_object(
+                ARGOCD_GROUP,
+                ARGOCD_VERSION,
+                namespace,
+                kind.plural,
+                name,
+                _request_timeout=timeout,
+                _preload_content=False,  # we read the body: the client would guess its type from Content-Type
+            )
+
         return self._retrier.run(
-            lambda: self._read(namespace, name, where),
+            lambda: self._read(send, kind, namespace, where, self._retrier),
             f"the Kubernetes API at {self.server}",
             hint=f"check that the server of {self.origin} is up and reachable from here",
         )
 
-    def _read(self, namespace: str, name: str, where: str) -> dict[str, Any] | Retry:
-        left = max(self._retrier.deadline.remaining(), MIN_TIMEOUT)
+    def _read(
+        self, send: Callable[[tuple[float, float]], Any], kind: _Kind, namespace: str, where: str, retrier: Retrier
+    ) -> dict[str, Any] | Retry:
+        left = max(retrier.deadline.remaining(), MIN_TIMEOUT)
         try:
             with total_deadline(left):
-                return self._exchange(namespace, name, where, left)
+                return self._exchange(send, kind, namespace, where, left)
         except TimeoutError:  # the alarm rang between two reads of the client: no whole answer in time
             return Retry("no whole answer within the time limit")
 
-    def _exchange(self, namespace: str, name: str, where: str, left: float) -> dict[str, Any] | Retry:
+    def _exchange(
+        self, send: Callable[[tuple[float, float]], Any], kind: _Kind, namespace: str, where: str, left: float
+    ) -> dict[str, Any] | Retry:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
         try:
-            # With _preload_content=False the client returns urllib3's response (typed `object` by the client).
-            response: Any = self._api.get_namespaced_custom_object(
-                ARGOCD_GROUP,
-                ARGOCD_VERSION,
-                namespace,
-                "applications",
-                name,
-                _request_timeout=(min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left)),
-                _preload_content=False,  # we read the body: the client would guess its type from Content-Type
-            )
+            response: Any = send((min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left)))
             try:
                 body = response.read(MAX_ANSWER_BYTES + 1)
             finally:
                 response.release_conn()
         except ApiException as error:
-            return self._refused(error, namespace, where)
+            return self._refused(error, kind, namespace, where)
         except urllib3.exceptions.NewConnectionError as error:  # a subclass of urllib3's TimeoutError
             return Retry(f"unreachable ({_reason(error)})")
         except urllib3.exceptions.TimeoutError as error:  # its own words carry the timeout in force
@@ -144,9 +210,9 @@ class Cluster:
                 f"{self.server} answered with more than {MAX_ANSWER_BYTES} bytes for the {where}",
                 hint=f"check the server URL of {self.origin}",
             )
-        return self._application(body, where)
+        return self._document(body, kind.kind, where)
 
-    def _refused(self, error: Any, namespace: str, where: str) -> Retry:
+    def _refused(self, error: Any, kind: _Kind, namespace: str, where: str) -> Retry:
         """An answer that is not 2xx: retry it, or raise the error that says what to fix."""
         status, message = error.status or 0, self._redact(_status_message(error))
         if status == 0:  # the client reports urllib3's SSLError as an ApiException without a status
@@ -156,20 +222,26 @@ class Cluster:
             )
         if status == 401:
             raise Unauthorized(
-                f"unauthorized to read {where} ({message})",
+                f"unauthorized to {kind.action} {where} ({message})",
                 hint=f"the credentials of {self.origin} were rejected: refresh the token or kubeconfig",
             )
         if status == 403:
             raise Unauthorized(
-                f"forbidden to read {where} ({message})",
-                hint=f"grant the identity `get` on applications.{ARGOCD_GROUP} in namespace {namespace} (a Role and "
-                f"RoleBinding); check with `kubectl auth can-i get applications.{ARGOCD_GROUP} -n {namespace}`",
+                f"forbidden to {kind.action} {where} ({message})",
+                hint=f"grant the identity `{kind.verb}` on {kind.resource} ({ARGOCD_GROUP}) in namespace {namespace} "
+                f"(a Role and RoleBinding); check with `kubectl auth can-i {kind.verb} {kind.plural}.{ARGOCD_GROUP}"
+                + (f" --subresource={kind.subresource.split('/')[1]}" if kind.subresource else "")
+                + f" -n {namespace}`",
             )
         if status == 404:
             raise NotFound(
                 f"not found: {where} ({message})",
-                hint="check the application name and --namespace (where Argo CD keeps its Applications), and that "
-                f"{self.origin} points at the cluster running Argo CD",
+                hint=(
+                    "check the application name and --namespace (where Argo CD keeps its Applications), and that "
+                    if kind.kind == "Application"
+                    else f"check that the manifests hold the {kind.label} (docs/canary.md) and "
+                )
+                + f"that {self.origin} points at the cluster running Argo CD",
             )
         if status in RETRYABLE_STATUS:
             headers: Mapping[str, str] = error.headers or {}
@@ -177,7 +249,7 @@ class Cluster:
             return Retry(f"answered HTTP {status}: {message}", retry_after)
         # Redirects are not followed (the token would go along), nor is any other status expected here.
         raise Corrupt(
-            f"reading {where} failed: {self.server} answered HTTP {status}: {message}",
+            f"{kind.action}ing {where} failed: {self.server} answered HTTP {status}: {message}",
             hint=f"check the server URL of {self.origin}",
         )
 
@@ -188,7 +260,7 @@ class Cluster:
             token = token.removeprefix("Bearer ").strip()  # the client keeps the scheme in front
         return redact(text, [token]) if isinstance(token, str) else text
 
-    def _application(self, body: bytes, where: str) -> dict[str, Any]:
+    def _document(self, body: bytes, expected: str, where: str) -> dict[str, Any]:
         try:
             document = load_json(body)
         except ValueError:
@@ -198,7 +270,7 @@ class Cluster:
                 f"{self.server} answered with something other than a JSON object for the {where}",
                 hint=f"check the server URL of {self.origin}",
             )
-        if document.get("kind") != "Application":
+        if document.get("kind") != expected:
             raise Corrupt(
                 f"{self.server} answered with a {document.get('kind') or 'kindless'} object, not the {where}",
                 hint=f"check the server URL of {self.origin}",

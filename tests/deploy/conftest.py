@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,7 @@ from pipelines.core.catalog import get_project
 from pipelines.deploy.pins import ImagePin
 
 DATA = Path(__file__).parent / "data"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = DATA / "Pulumi.prod.golden.yaml"
 
 
@@ -170,3 +173,27 @@ def origin(monorepo, tmp_path: Path) -> Origin:
     clone = tmp_path / "release-job"
     monorepo.git("clone", "--quiet", str(bare), str(clone))
     return Origin(bare, clone)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """`make demo` run once for the session (it takes half a minute): what it printed and where it worked."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    temp: Path
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    temp = tmp_path_factory.mktemp("demo")
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "examples" / "demo.py")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(temp)},
+    )
+    return DemoRun(result.returncode, result.stdout, result.stderr, temp)

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "examples" / "demo.py")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
-    )
+def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(demo_run):
+    result, tmp_path = demo_run, demo_run.temp
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     pins = dict(re.findall(r"Application (\S+) +pins (\S+)", out)[:2])

@@ -1,7 +1,8 @@
 """Fixtures of the health gate's tests: a loopback server answering like the Kubernetes API, kubeconfigs, Applications.
 
-A Kubernetes API server with Argo CD cannot run here, so `FakeKubeApi` answers the one
-request the gate makes, GET /apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name},
+A Kubernetes API server with Argo CD cannot run here, so `FakeKubeApi` answers the requests
+the gate makes: GET of rollouts and analysisruns and the abort PATCH of rollouts/{name}/status
+(for a canary, recorded in `patches`), and GET /apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name},
 the way the API server does: 401 Status for a wrong bearer token, 403 Status for a
 forbidden namespace, 404 Status for an Application it does not hold, and otherwise the
 next object of a scripted sequence (the last one repeats). Applications are built in
@@ -40,6 +41,10 @@ OLD_DIGEST = "sha256:" + "0f" * 32
 APP = "percolate-api"
 REPOSITORY = "ghcr.io/percolation-labs/percolate"
 _APPLICATION_PATH = re.compile(r"/apis/argoproj\.io/v1alpha1/namespaces/([^/]+)/applications/([^/?]+)")
+# Argo Rollouts objects the canary gate reads, and the status subresource its abort patches.
+_ROLLOUTS_PATH = re.compile(
+    r"/apis/argoproj\.io/v1alpha1/namespaces/([^/]+)/(rollouts|analysisruns)/([^/?]+)(/status)?"
+)
 
 
 @dataclass
@@ -79,6 +84,47 @@ class FakeKubeApi:
     forbidden_namespaces: set[str] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    objects: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    patches: list[dict[str, Any]] = field(default_factory=list)
+    forbidden_patch: bool = False
+
+    def script_object(self, plural: str, *replies: Any, name: str, namespace: str = "percolate") -> None:
+        """Serve `replies` in order to GETs of a rollout or analysisrun (the last one repeats)."""
+        self.objects[(plural, namespace, name)] = list(replies)
+
+    def answer_object(self, method: str, path: str, authorization: str | None, body: bytes) -> Reply | None:
+        """Answer a GET of a Rollout or AnalysisRun, or the abort PATCH of a Rollout's status; None if not ours."""
+        match = _ROLLOUTS_PATH.fullmatch(path)
+        if match is None:
+            return None
+        scheme, _, credential = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or credential != self.token:
+            return Reply(401, status_object(401, "Unauthorized", "Unauthorized"))
+        namespace, plural, name, status = match.groups()
+        with self.lock:
+            script = self.objects.get((plural, namespace, name))
+            if method == "PATCH" and status and plural == "rollouts":
+                if self.forbidden_patch:
+                    return Reply(
+                        403,
+                        status_object(
+                            403,
+                            "Forbidden",
+                            f'rollouts.argoproj.io "{name}" is forbidden: User "system:serviceaccount:ci:deployer" '
+                            f'cannot patch resource "rollouts/status" in API group "argoproj.io" in the namespace '
+                            f'"{namespace}"',
+                        ),
+                    )
+                self.patches.append({"path": path, "body": json.loads(body)})
+                if script:  # from now on the Rollout is aborted, as the controller would show it
+                    aborted = json.loads(json.dumps(script[-1]))
+                    aborted["status"]["abort"] = True
+                    self.objects[(plural, namespace, name)] = [aborted]
+                    return Reply(200, aborted)
+            if not script or method != "GET" or status:
+                return Reply(404, status_object(404, "NotFound", f'{plural}.argoproj.io "{name}" not found'))
+            reply = script.pop(0) if len(script) > 1 else script[0]
+        return reply if isinstance(reply, Reply) else Reply(200, reply)
 
     def script(self, *replies: Any, app: str = APP, namespace: str = "argocd") -> None:
         """Serve `replies` (Application dicts or Reply objects) in order to GETs of that Application."""
@@ -116,10 +162,23 @@ class FakeKubeApi:
 
 def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_PATCH(self) -> None:
+            self.do_GET()
+
         def do_GET(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with api.lock:
-                api.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
-            reply = api.answer(self.path, self.headers.get("Authorization"))
+                api.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                    }
+                )
+            reply = api.answer_object(self.command, self.path, self.headers.get("Authorization"), body)
+            if reply is None:
+                reply = api.answer(self.path, self.headers.get("Authorization"))
             time.sleep(reply.delay)
             body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             self.send_response(reply.status)

@@ -413,14 +413,15 @@ def test_a_health_gate_that_hangs_is_stopped_and_counts_as_timed_out(workflows, 
     assert result.returncode == code, result.stderr
     written = dict(line.split("=", 1) for line in output.read_text().splitlines())
     assert written.get("outcome") == outcome
-    assert step.data["env"]["GATE_LIMIT"] == "660"  # 60 s beyond the gate's own --timeout 600
+    own = int(re.search(r"--timeout (\d+)", step.data["run"]).group(1))  # 600; 1500 for a canary
+    assert step.data["env"]["GATE_LIMIT"] == str(own + 60)  # 60 s beyond the gate's own --timeout
 
 
 @pytest.mark.parametrize("app", HEALTH_GATES)
 def test_the_in_step_limit_of_a_gate_ends_before_the_step_and_job_limits(workflows, app):
     gate = deploy_step(workflows, f"gate-{app}")
     job_minutes = workflows["deploy.yml"].jobs[gate.job_id].data["timeout-minutes"]
-    # 660 s, then SIGKILL 30 s later: the verdict is written before the runner's backstop could stop the step.
+    # GATE_LIMIT s, then SIGKILL 30 s later: the verdict is written before the runner's backstop could stop the step.
     assert 'timeout --kill-after=30 "$GATE_LIMIT" python -m pipelines wait-healthy' in gate.data["run"]
-    assert (660 + 30) / 60 < gate.data["timeout-minutes"] < job_minutes
+    assert (int(gate.data["env"]["GATE_LIMIT"]) + 30) / 60 < gate.data["timeout-minutes"] < job_minutes
     assert gate.data["continue-on-error"] is True
