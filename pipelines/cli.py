@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "rollback": "rollback",
     "wait-healthy": "wait_healthy",
     "trusted-publishers": "trusted_publishers",
+    "dashboard": "dashboard",
+    "bench": "bench",
 }
 
 
