@@ -24,7 +24,7 @@ h1,h2,h3{line-height:1.2}h2{border-bottom:2px solid #1f5f99;padding-bottom:.2rem
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}th,td{border:1px solid #bbb;padding:.3rem .5rem;
 text-align:left;vertical-align:top}th{background:#e8eef5}code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;
 font-size:.85em;word-break:break-all}pre{white-space:pre-wrap;background:#f3f3f3;padding:.5rem}
-.failed{color:#a3111a;font-weight:600}.passed{color:#1d5e1d;font-weight:600}.chart{max-width:100%;height:auto}
+.failed{color:#a3111a;font-weight:600}.passed{color:#1d5e1d;font-weight:600}.chart{width:100%;max-width:40rem;height:auto}
 a{color:#0b4f8a}.muted{color:#555}
 """
 
@@ -113,7 +113,8 @@ def _dora_table(dashboard: Dashboard) -> list[str]:
         rate = f"{d.failure_rate:.0%} ({d.failed} of {d.deploys})" if d.failure_rate is not None else "— (no deploy)"
         rows.append(
             f'<tr data-project="{_text(view.name)}"><th scope="row">{_text(view.name)}</th>'
-            f'<td class="dora-frequency">{d.deploys} deploys ({d.per_week:.2f} per week)</td>'
+            f'<td class="dora-frequency">{d.deploys} deploy{"" if d.deploys == 1 else "s"} '
+            f"({d.per_week:.2f} per week)</td>"
             f'<td class="dora-lead-time">{human_duration(d.lead_time)}</td>'
             f'<td class="dora-failure-rate">{rate}</td>'
             f'<td class="dora-restore">{human_duration(d.time_to_restore)} ({d.restores} restored)</td></tr>'
@@ -169,6 +170,8 @@ def _release_rows(view: ProjectView, repository: str) -> list[str]:
 
 def _lead_chart(view: ProjectView) -> str:
     released = [r for r in reversed(view.releases) if r.rc_to_release is not None][-20:]
+    if not released:
+        return "<p>No release with a release candidate yet.</p>"
     days = [(r.rc_to_release or timedelta(0)).total_seconds() / 86400 for r in released]
     return bar_chart(
         f"lead-{view.name}",

@@ -116,7 +116,7 @@ def test_the_four_dora_keys(site):
     ]
     assert dora["percolate-reading"] == [
         "percolate-reading",
-        "1 deploys (0.08 per week)",
+        "1 deploy (0.08 per week)",
         "1 d 1 h",
         "0% (0 of 1)",
         "— (0 restored)",

@@ -10,14 +10,15 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(tmp_path):
+def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(tmp_path, tmp_path_factory):
+    site = tmp_path_factory.mktemp("demo-dashboard")
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "examples" / "demo.py")],
         check=False,
         capture_output=True,
         text=True,
         timeout=300,
-        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path), "DEMO_DASHBOARD_DIR": str(site)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
@@ -30,6 +31,10 @@ def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(tmp_path):
     assert rolled_back["percolate-api"].startswith("ghcr.io/percolation-labs/percolate@sha256:")
     assert rolled_back["percolate-reading"] == pins["percolate-reading"]
     assert "percolate 0.2.0 is blocked" in out
+    assert out.rstrip().splitlines()[-3] == f"the release dashboard of this history: {site / 'index.html'}"
+    page = (site / "index.html").read_text()
+    assert '<tr data-project="percolate"><th scope="row">percolate</th><td><span class="prod-version">0.1.0' in page
+    assert "50% (1 of 2)" in page  # the rollback of 0.2.0 counts as a failed change
     assert list(tmp_path.iterdir()) == []  # the temp monorepo and the registry's storage are gone
     processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path) not in processes  # the registry (configured under the temp folder) was stopped
