@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import git
 
 NOW = datetime(2025, 11, 30, tzinfo=UTC)
 REPOSITORY = "example-org/mono"
@@ -39,20 +39,7 @@ class ScriptedRepo:
     data: Path
 
     def git(self, *args: str, at: str | None = None) -> str:
-        env = {
-            **os.environ,
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "Test",
-            "GIT_AUTHOR_EMAIL": "test@example.invalid",
-            "GIT_COMMITTER_NAME": "Test",
-            "GIT_COMMITTER_EMAIL": "test@example.invalid",
-        }
-        if at:
-            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{at}+00:00"
-        return subprocess.run(
-            ["git", *args], cwd=self.root, env=env, check=True, capture_output=True, text=True
-        ).stdout.strip()
+        return git(self.root, *args, at=f"{at}+00:00" if at else None)
 
     def commit(self, at: str, message: str, files: dict[str, str] | None = None) -> None:
         for name, text in (files or {"CHANGES": message + "\n"}).items():

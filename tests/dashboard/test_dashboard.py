@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipelines.dashboard.build import assemble
 from pipelines.dashboard.history import stack_history
@@ -325,3 +328,28 @@ def test_the_newest_candidate_is_shown_for_wheels(story):
     assert rocks.newest_rc == Candidate(
         "percolate-rocks-v0.2.0-rc2", 2, datetime(2025, 11, 3, 10, tzinfo=UTC), rocks.newest_rc.commit
     )
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
+    max_leaves=10,
+)
+stack_texts = st.one_of(
+    st.text(max_size=80),
+    st.builds(lambda images: yaml.safe_dump({"config": {"percolate-platform:images": images}}), yaml_values),
+    st.builds(
+        lambda entry: yaml.safe_dump({"config": {"percolate-platform:images": {"percolate": entry}}}), yaml_values
+    ),
+)
+
+
+@given(st.lists(stack_texts, max_size=4))
+def test_any_stack_file_history_gives_deploys_or_notes_never_an_error(texts):
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    versions = [FileVersion(f"{n:040x}", at + timedelta(hours=n), "x", text) for n, text in enumerate(texts)]
+    history = stack_history(
+        [*versions, FileVersion("f" * 40, at + timedelta(days=1), "ok", stack_file("0.1.0", None))], "P"
+    )
+    assert history.deploys["percolate"][-1].version == "0.1.0"
+    assert len(history.notes) <= len(texts)

@@ -6,15 +6,8 @@ from __future__ import annotations
 import json
 
 from pipelines.dashboard.records import read_records
+from tests.core.test_buildmetadata import WHEEL_NAMES as WHEELS
 
-WHEELS = [
-    "percolate_rocks-0.2.0rc1-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-    "percolate_rocks-0.2.0rc1-cp39-abi3-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
-    "percolate_rocks-0.2.0rc1-cp39-abi3-macosx_10_12_x86_64.whl",
-    "percolate_rocks-0.2.0rc1-cp39-abi3-macosx_11_0_arm64.whl",
-    "percolate_rocks-0.2.0rc1-cp39-abi3-win_amd64.whl",
-    "percolate_rocks-0.2.0rc1.tar.gz",
-]
 RESULTS = {
     "machine_info": {},
     "benchmarks": [
