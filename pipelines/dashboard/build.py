@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pipelines.core.catalog import PROJECTS, STACK_CONFIG_FILE
 from pipelines.dashboard.history import releases_from_tags, stack_history, with_deploys
-from pipelines.dashboard.metrics import dora, human_duration, wheel_deploys
+from pipelines.dashboard.metrics import dora, wheel_deploys
 from pipelines.dashboard.model import Candidate, Dashboard, Deploy, ProjectView, Release
 from pipelines.dashboard.records import Records, benchmark_points, read_records
 from pipelines.edges.git_history import FileVersion, GitHistory, TagRef
@@ -54,7 +54,7 @@ def assemble(
                 staging=records.staging.get(project.name),
                 newest_rc=max(candidates, key=lambda c: (c.date, c.tag), default=None),
                 dora=dora(deploys, {r.version: r for r in mine}, now),
-                benchmarks=benchmark_points(records, tag_dates) if project.benchmarks_dir else (),
+                benchmarks=benchmark_points(records, tag_dates, project.name) if project.benchmarks_dir else (),
             )
         )
     return Dashboard(
@@ -94,6 +94,9 @@ def to_json(dashboard: Dashboard) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
 
+    def hours(value: timedelta | None) -> float | None:
+        return round(value.total_seconds() / 3600, 3) if value is not None else None
+
     def candidate(c: Candidate) -> dict[str, Any]:
         return {"tag": c.tag, "date": iso(c.date), "commit": c.commit}
 
@@ -119,12 +122,10 @@ def to_json(dashboard: Dashboard) -> dict[str, Any]:
                     "window_days": d.window_days,
                     "deploys": d.deploys,
                     "deploys_per_week": round(d.per_week, 3),
-                    "lead_time_hours": round(d.lead_time.total_seconds() / 3600, 3) if d.lead_time else None,
+                    "lead_time_hours": hours(d.lead_time),
                     "failed_deploys": d.failed,
                     "change_failure_rate": round(d.failure_rate, 4) if d.failure_rate is not None else None,
-                    "time_to_restore_hours": round(d.time_to_restore.total_seconds() / 3600, 3)
-                    if d.time_to_restore
-                    else None,
+                    "time_to_restore_hours": hours(d.time_to_restore),
                 },
                 "releases": [
                     {
@@ -132,10 +133,8 @@ def to_json(dashboard: Dashboard) -> dict[str, Any]:
                         "tag": r.tag,
                         "released": iso(r.date),
                         "candidates": [candidate(c) for c in r.candidates],
-                        "rc_to_release": human_duration(r.rc_to_release) if r.rc_to_release is not None else None,
-                        "release_to_deploy": human_duration(r.release_to_deploy)
-                        if r.release_to_deploy is not None
-                        else None,
+                        "rc_to_release_hours": hours(r.rc_to_release),
+                        "release_to_deploy_hours": hours(r.release_to_deploy),
                         "blocked": r.blocked,
                         "artifacts": [{"label": a.label, "value": a.value} for a in r.artifacts],
                     }

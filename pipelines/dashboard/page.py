@@ -161,7 +161,8 @@ def _release_rows(view: ProjectView, repository: str) -> list[str]:
                 f"</summary><ul>{items}</ul><pre>{_text(verification(view, release, repository))}</pre></details>"
             )
         rows.append(
-            f'<tr><th scope="row">{version}</th><td>{rcs}</td><td>{_when(release.date)}</td>'
+            f'<tr data-release="{_text(view.name)}-{_text(release.version)}"><th scope="row">{version}</th>'
+            f"<td>{rcs}</td><td>{_when(release.date)}</td>"
             f"<td>{human_duration(release.rc_to_release)}</td><td>{deploy}</td><td>{details}</td></tr>"
         )
     rows.append("</tbody></table>")

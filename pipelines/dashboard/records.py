@@ -138,7 +138,12 @@ def read_records(folder: Path) -> Records:
     return records
 
 
-def benchmark_points(records: Records, dates: Mapping[str, datetime]) -> tuple[BenchmarkPoint, ...]:
-    """The benchmark medians of each tagged build, oldest first (tags without a date in git are dropped)."""
-    points = [BenchmarkPoint(tag, dates[tag], medians) for tag, medians in records.benchmarks.items() if tag in dates]
+def benchmark_points(records: Records, dates: Mapping[str, datetime], project: str) -> tuple[BenchmarkPoint, ...]:
+    """The benchmark medians of each of `project`'s tagged builds, oldest first (tags without a date in git are
+    dropped)."""
+    points = [
+        BenchmarkPoint(tag, dates[tag], medians)
+        for tag, medians in records.benchmarks.items()
+        if tag in dates and parse_tag(tag).project == project
+    ]
     return tuple(sorted(points, key=lambda p: (p.date, p.label)))

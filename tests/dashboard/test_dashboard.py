@@ -40,9 +40,9 @@ class Cells(HTMLParser):
                 self.references.append((tag, name, attributes[name]))
         if tag == "table":
             self.tables.append({})
-        elif tag == "tr" and "data-project" in attributes:
+        elif tag == "tr" and ("data-project" in attributes or "data-release" in attributes):
             self.row = []
-            self.tables[-1][attributes["data-project"]] = self.row
+            self.tables[-1][attributes.get("data-project") or attributes["data-release"]] = self.row
         elif tag in ("td", "th") and self.row is not None:
             self.cell = []
 
@@ -159,13 +159,13 @@ def test_releases_with_lead_times_blocked_versions_and_artifacts(site):
     projects = {p["name"]: p for p in json.loads((out / "dashboard.json").read_text())["projects"]}
     percolate = {r["version"]: r for r in projects["percolate"]["releases"]}
     assert list(percolate) == ["0.3.1", "0.3.0", "0.2.0", "0.1.0"]
-    assert (percolate["0.2.0"]["rc_to_release"], percolate["0.2.0"]["release_to_deploy"]) == ("2 d 0 h", "1 d 0 h")
-    assert (percolate["0.3.0"]["rc_to_release"], percolate["0.3.0"]["release_to_deploy"]) == ("1 d 0 h", "23 h 0 min")
+    assert (percolate["0.2.0"]["rc_to_release_hours"], percolate["0.2.0"]["release_to_deploy_hours"]) == (48, 24)
+    assert (percolate["0.3.0"]["rc_to_release_hours"], percolate["0.3.0"]["release_to_deploy_hours"]) == (24, 23)
     assert [v for v, r in percolate.items() if r["blocked"]] == ["0.3.0"]
     assert percolate["0.3.1"]["artifacts"][0] == {"label": "index", "value": digest_of("percolate", "0.3.1")}
     assert [c["tag"] for c in percolate["0.2.0"]["candidates"]] == ["percolate-v0.2.0-rc1", "percolate-v0.2.0-rc2"]
     rocks = {r["version"]: r for r in projects["percolate-rocks"]["releases"]}
-    assert rocks["0.2.0"]["rc_to_release"] == "3 d 0 h"
+    assert (rocks["0.2.0"]["rc_to_release_hours"], rocks["0.2.0"]["release_to_deploy_hours"]) == (72, None)
     assert rocks["0.2.0"]["artifacts"] == [
         {"label": "percolate_rocks-0.2.0rc2-cp39-abi3-manylinux_2_17_x86_64.whl", "value": "sha256:" + "ab" * 32}
     ]
@@ -173,6 +173,21 @@ def test_releases_with_lead_times_blocked_versions_and_artifacts(site):
     assert (
         reading["0.2.0"]["tag"] is None and reading["0.2.0"]["candidates"][0]["tag"] == "percolate-reading-v0.2.0-rc1"
     )
+
+
+def test_the_release_rows_on_the_page(site):
+    out, _ = site
+    rows = {key: row for table in cells((out / "index.html").read_text()).tables for key, row in table.items()}
+    assert rows["percolate-0.2.0"][:5] == [
+        "0.2.0",
+        "rc1 (2025-09-10 10:00 UTC), rc2 (2025-09-11 10:00 UTC)",
+        "2025-09-12 10:00 UTC",
+        "2 d 0 h",
+        "1 d 0 h",
+    ]
+    assert rows["percolate-0.3.0"][0] == "0.3.0 blocked" and rows["percolate-0.3.0"][3:5] == ["1 d 0 h", "23 h 0 min"]
+    assert rows["percolate-rocks-0.2.0"][3:5] == ["3 d 0 h", "at release (PyPI)"]
+    assert rows["percolate-reading-0.2.0"][2:5] == ["—", "—", "—"]
 
 
 def test_links_verification_and_benchmark_trend_on_the_page(site):
