@@ -13,6 +13,7 @@ not stop the page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,9 +50,14 @@ def _time(text: Any) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+# A tag at the start of a file name: `percolate-rocks-v0.2.0-rc1.benchmarks.json`.
+_LEADING_TAG = re.compile(r"[a-z-]+-v[0-9]+\.[0-9]+\.[0-9]+(?:-rc[0-9]+)?")
+
+
 def _tag_of(path: Path) -> ReleaseTag | None:
-    """The tag a raw results file belongs to: its folder's name, or the longest tag its name starts with."""
-    for candidate in (path.parent.name, path.stem.split(".")[0]):
+    """The tag a raw results file belongs to: its folder's name, or the tag its file name starts with."""
+    leading = _LEADING_TAG.match(path.name)
+    for candidate in (path.parent.name, leading.group(0) if leading else ""):
         try:
             return parse_tag(candidate)
         except InputError:

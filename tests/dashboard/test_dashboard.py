@@ -368,3 +368,19 @@ def test_any_stack_file_history_gives_deploys_or_notes_never_an_error(texts):
     )
     assert history.deploys["percolate"][-1].version == "0.1.0"
     assert len(history.notes) <= len(texts)
+
+
+def test_results_are_attributed_to_the_tag_of_their_folder_or_file_name(tmp_path):
+    from pipelines.dashboard.records import read_records
+    from tests.dashboard.conftest import benchmark_file
+
+    (tmp_path / "percolate-rocks-v0.3.0-rc2.benchmarks.json").write_text(benchmark_file(1.0))
+    (tmp_path / "percolate-rocks-v0.3.0-rc1").mkdir()
+    (tmp_path / "percolate-rocks-v0.3.0-rc1" / "benchmarks.json").write_text(benchmark_file(2.0))
+    (tmp_path / "unnamed.json").write_text(benchmark_file(1.0))
+    records = read_records(tmp_path)
+    assert {tag: dict(medians)["benches/test_core.py::test_parse"] for tag, medians in records.benchmarks.items()} == {
+        "percolate-rocks-v0.3.0-rc1": 0.004,
+        "percolate-rocks-v0.3.0-rc2": 0.002,
+    }
+    assert records.notes == ["unnamed.json: benchmark results outside a folder named after their tag; skipped"]
