@@ -8,7 +8,7 @@ escaped with `html.escape`; the only links are to the repository's GitHub releas
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 
 from pipelines.core.catalog import get_project
@@ -36,7 +36,8 @@ def _text(value: object) -> str:
 def _when(value: datetime | None) -> str:
     if value is None:
         return "—"
-    return f'<time datetime="{_text(value.isoformat())}">{_text(value.strftime("%Y-%m-%d %H:%M %Z").strip())}</time>'
+    utc = value.astimezone(UTC)  # git keeps each author's offset; the page speaks UTC throughout
+    return f'<time datetime="{_text(utc.isoformat())}">{_text(utc.strftime("%Y-%m-%d %H:%M"))} UTC</time>'
 
 
 def _release_url(repository: str, tag: str) -> str:
@@ -133,7 +134,7 @@ def _cadence_chart(dashboard: Dashboard) -> str:
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     months.reverse()
     counts = Counter(
-        r.date.strftime("%Y-%m") for view in dashboard.projects for r in view.releases if r.date is not None
+        r.date.astimezone(UTC).strftime("%Y-%m") for view in dashboard.projects for r in view.releases if r.date
     )
     return bar_chart("cadence", "Releases per month (all projects)", months, [counts[m] for m in months], "")
 

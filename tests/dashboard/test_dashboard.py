@@ -384,3 +384,12 @@ def test_results_are_attributed_to_the_tag_of_their_folder_or_file_name(tmp_path
         "percolate-rocks-v0.3.0-rc2": 0.002,
     }
     assert records.notes == ["unnamed.json: benchmark results outside a folder named after their tag; skipped"]
+
+
+def test_times_are_shown_in_utc_whatever_offset_git_kept():
+    from datetime import timezone
+
+    from pipelines.dashboard.page import _when
+
+    berlin_summer = datetime(2025, 7, 1, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert _when(berlin_summer) == '<time datetime="2025-06-30T23:30:00+00:00">2025-06-30 23:30 UTC</time>'
