@@ -5,8 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Debian packages the test suite runs for real: an OCI registry, an independent registry client, git,
 # a C compiler (test wheels), openssl (TLS certificates for the Kubernetes API stand-in) and shellcheck
-# (actionlint runs it on every `run:` script of the workflows).
-DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl shellcheck
+# (actionlint runs it on every `run:` script of the workflows), and chromium (the dashboard is opened headless).
+DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl shellcheck chromium
 
 .PHONY: test lint demo venv system-deps bench clean
 

@@ -38,6 +38,8 @@ REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, importable as tests.support
 
 from examples import demo_canary  # noqa: E402
+import demo_dashboard  # noqa: E402  (beside this script)
+
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
 from tests.support import localregistry  # noqa: E402
 
@@ -340,6 +342,9 @@ def main() -> int:
         finally:
             local.stop()
             print(f"\nlocal registry on {local.host} stopped")
+
+        say("9. the release dashboard of this history (what pages.yml publishes)")
+        demo_dashboard.write_dashboard(root, git, run)
     say("done: the temp monorepo, the registry and the API stand-in are gone")
     return 0
 

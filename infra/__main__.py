@@ -24,6 +24,7 @@ from infra.branches import MainBranchProtection
 from infra.config import SECRETS, parse_settings, read_stack_config
 from infra.digest_check import verify_pins
 from infra.environments import DeploymentEnvironments
+from infra.pages import PagesSite
 from infra.release_tags import RELEASE_TAG_PATTERN, ReleaseTagRules
 from infra.repository import RepositorySettings
 from infra.rollouts import ArgoRollouts
@@ -55,6 +56,7 @@ DeploymentEnvironments(
     resolve_actors(settings.production_reviewers, provider, check_teams=check_teams),
     on_github,
 )
+PagesSite("pages", repository.name, on_github)
 ActionsSecrets(
     "secrets",
     repository.name,

@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "trusted-publishers": "trusted_publishers",
     "changelog": "changelog",
     "notify": "notify",
+    "dashboard": "dashboard",
+    "bench": "bench",
 }
 
 

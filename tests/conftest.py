@@ -31,8 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MONOREPO = REPO_ROOT / "examples" / "monorepo"
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git with a fixed identity and no user or system config; return stdout."""
+def git(cwd: Path, *args: str, at: str | None = None) -> str:
+    """Run git with a fixed identity and no user or system config (and with `at`, that author and committer
+    date, e.g. 2025-10-01T09:00:00+00:00); return stdout."""
     env = {
         **os.environ,
         "GIT_CONFIG_GLOBAL": os.devnull,
@@ -42,6 +43,8 @@ def git(cwd: Path, *args: str) -> str:
         "GIT_COMMITTER_NAME": "Test",
         "GIT_COMMITTER_EMAIL": "test@example.invalid",
     }
+    if at is not None:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = at
     result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
     return result.stdout.strip()
 

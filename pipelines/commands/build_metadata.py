@@ -42,6 +42,12 @@ def _build_metadata(args: argparse.Namespace) -> int:
     files = _built_files(args.files) if args.files else []
     images = [parse_pushed_image(line) for path in args.images or [] for line in _lines(path)]
     record = build_metadata(plan, files=files, images=images, run_id=os.environ.get("GITHUB_RUN_ID"))
+    if args.benchmarks:
+        from pipelines.edges.files import read_text
+        from pipelines.perf.results import FIX, MAX_RESULTS_BYTES, parse_results, summary
+
+        text = read_text(args.benchmarks, fix=FIX, limit=MAX_RESULTS_BYTES, what="--benchmarks")
+        record["benchmarks"] = summary(parse_results(text, source=str(args.benchmarks)))
     atomic_write_text(args.out, json.dumps(record, indent=2) + "\n")
     made = record.get("files") or record.get("images") or []
     emit(args.json, record, f"wrote {args.out}: {record['tag']} at {record['commit'][:12]}, {len(made)} artifact(s)")
@@ -69,3 +75,6 @@ def register(subcommands: Any) -> None:
         "--images", nargs="+", type=Path, metavar="FILE", help="files of pushed images, lines ARCH=REFERENCE@DIGEST"
     )
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the JSON")
+    parser.add_argument(
+        "--benchmarks", type=Path, metavar="FILE", help="pytest-benchmark JSON of the build: medians go into the record"
+    )

@@ -72,6 +72,9 @@ class Project:
     # The Argo Rollouts `Rollout` its manifests hold instead of a Deployment: only such a project can
     # roll out by canary steps (percolate-platform:canary).
     argocd_rollout: str | None = None
+    # Benchmarks the RC build runs (pytest-benchmark) and the slowdown of a median, in percent, that fails it.
+    benchmarks_dir: str | None = None
+    benchmark_threshold_pct: float | None = None
 
     @property
     def ships_images(self) -> bool:
@@ -104,6 +107,8 @@ PROJECTS: tuple[Project, ...] = (
         version_files=("percolate-rocks/Cargo.toml", "percolate-rocks/pyproject.toml"),
         wheel_targets=ROCKS_WHEEL_TARGETS,
         distribution="percolate-rocks",
+        benchmarks_dir="percolate-rocks/benches",
+        benchmark_threshold_pct=10.0,
     ),
     Project(
         name="percolate-reading",

@@ -183,17 +183,19 @@ class DemoRun:
     stdout: str
     stderr: str
     temp: Path
+    site: Path  # where it wrote the release dashboard
 
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     temp = tmp_path_factory.mktemp("demo")
+    site = tmp_path_factory.mktemp("demo-dashboard")
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "examples" / "demo.py")],
         check=False,
         capture_output=True,
         text=True,
         timeout=300,
-        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(temp)},
+        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(temp), "DEMO_DASHBOARD_DIR": str(site)},
     )
-    return DemoRun(result.returncode, result.stdout, result.stderr, temp)
+    return DemoRun(result.returncode, result.stdout, result.stderr, temp, site)

@@ -19,6 +19,10 @@ def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(demo_run):
     assert rolled_back["percolate-api"].startswith("ghcr.io/percolation-labs/percolate@sha256:")
     assert rolled_back["percolate-reading"] == pins["percolate-reading"]
     assert "percolate 0.2.0 is blocked" in out
+    assert out.rstrip().splitlines()[-3] == f"the release dashboard of this history: {demo_run.site / 'index.html'}"
+    page = (demo_run.site / "index.html").read_text()
+    assert '<tr data-project="percolate"><th scope="row">percolate</th><td><span class="prod-version">0.1.0' in page
+    assert "50% (1 of 2)" in page  # the rollback of 0.2.0 counts as a failed change
     assert list(tmp_path.iterdir()) == []  # the temp monorepo and the registry's storage are gone
     processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path) not in processes  # the registry (configured under the temp folder) was stopped

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from infra.pages import PAGES_ENVIRONMENT
 from pipelines.core.catalog import (
     DEFAULT_REGISTRY,
     PRODUCTION_ENVIRONMENT,
@@ -131,6 +132,7 @@ def test_publishing_runs_in_the_catalogs_environments(workflows):
         # An image release writes its release tags only after a reviewer of production approves.
         ("_release-image.yml", "promote"): PRODUCTION_ENVIRONMENT,
         ("deploy.yml", "deploy"): PRODUCTION_ENVIRONMENT,
+        ("pages.yml", "deploy"): PAGES_ENVIRONMENT,
     }
     found = {}
     for workflow in workflows.values():

@@ -20,7 +20,12 @@ SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?@[0-9a-f]{40
 VERSION_COMMENT = re.compile(r"#\s*v\d+(?:\.\d+){0,2}\b")
 
 # What each kind of write permission is for, recognised from the steps that use it.
-OIDC_ACTIONS = {"pypa/gh-action-pypi-publish", "sigstore/gh-action-sigstore-python", "pulumi/auth-actions"}
+OIDC_ACTIONS = {
+    "pypa/gh-action-pypi-publish",
+    "sigstore/gh-action-sigstore-python",
+    "pulumi/auth-actions",
+    "actions/deploy-pages",
+}
 OIDC_COMMANDS = re.compile(r"\bcosign (?:sign|attest)\b")
 REGISTRY_WRITES = re.compile(r"\bskopeo copy\b|\bpython -m pipelines promote\b|\bcosign (?:sign|attest)\b")
 RELEASE_WRITES = re.compile(r"\bgh release create\b")
@@ -40,6 +45,10 @@ def step_creates_release(step) -> bool:
     return bool(step.run and RELEASE_WRITES.search(step.run))
 
 
+def step_deploys_pages(step) -> bool:
+    return step.action == "actions/deploy-pages"
+
+
 def step_comments_on_pull_request(step) -> bool:
     return step.action == "pulumi/actions" and step.inputs.get("comment-on-pr") is True
 
@@ -49,6 +58,7 @@ NEEDS = {
     "packages": step_writes_registry,
     "contents": step_creates_release,
     "pull-requests": step_comments_on_pull_request,
+    "pages": step_deploys_pages,
 }
 
 
@@ -116,6 +126,7 @@ def test_id_token_sits_only_in_signing_publishing_and_oidc_login_jobs(workflows)
         "_release-image.yml job sign",
         "infra-preview.yml job preview",
         "deploy.yml job deploy",
+        "pages.yml job deploy",
     }
 
 

@@ -400,6 +400,17 @@ def test_every_handed_file_is_provided_before_it_is_read(ours):
             lambda w: step_named(w["jobs"]["wheels"], "Build the wheel")["with"].update(args="--release --locked"),
             "build-rocks.yml job wheels step Keep the wheel: reads percolate-rocks/dist/*.whl",
         ),
+        (
+            "build-rocks.yml",
+            lambda w: without_steps(w["jobs"]["metadata"], "Fetch the benchmark results"),
+            "build-rocks.yml job metadata step Write the build metadata JSON (every planned wheel and the sdist, "
+            "with sha256; benchmark medians): reads benchmarks.json",
+        ),
+        (
+            "build-rocks.yml",
+            lambda w: without_steps(w["jobs"]["benchmarks"], "Run the benchmarks against the installed wheel"),
+            "build-rocks.yml job benchmarks step Keep the results: reads benchmarks.json",
+        ),
     ],
 )
 def test_the_handed_file_check_rejects_its_controls(ours, name, change, problem):

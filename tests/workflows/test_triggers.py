@@ -8,6 +8,8 @@ GitHub's cheat sheet and is itself property-tested first.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 
 import pytest
@@ -113,8 +115,12 @@ def expected_workflows(tag: str, tag_workflows) -> set[str]:
     }
 
 
+# Workflows that publish what a release changed (the dashboard) rather than build or release it.
+PUBLISHERS = {"pages.yml"}
+
+
 def started(tag: str, workflows) -> set[str]:
-    return {name for name, workflow in workflows.items() if workflow.starts_on_tag(tag)}
+    return {name for name, workflow in workflows.items() if name not in PUBLISHERS and workflow.starts_on_tag(tag)}
 
 
 VERSIONS = ("0.1.0", "1.2.3", "10.0.20", "0.0.0", "2.10.100")
@@ -212,8 +218,33 @@ def test_rc_and_release_patterns_never_overlap(workflows, tag_workflows):
 
 def test_exactly_the_build_and_release_workflows_start_on_tags(workflows, tag_workflows):
     starting = {name for name, w in workflows.items() if any(w.starts_on_tag(tag) for tag in TAG_TABLE)}
-    assert starting == set(tag_workflows)
+    assert starting == set(tag_workflows) | PUBLISHERS
     assert set(tag_workflows) <= set(workflows), "every project has a build and a release workflow"
+
+
+def pages_trigger_problems(pages, tag_workflows) -> list[str]:
+    """The tags of TAG_TABLE on which the dashboard's start differs from "exactly the release tags"."""
+    problems = []
+    for tag in TAG_TABLE:
+        releases = {name for name in expected_workflows(tag, tag_workflows) if name.startswith("release-")}
+        if pages.starts_on_tag(tag) != bool(releases):
+            problems.append(tag)
+    return problems
+
+
+def test_the_dashboard_is_rebuilt_on_main_and_on_exactly_the_release_tags(workflows, tag_workflows):
+    pages = workflows["pages.yml"]
+    assert pages_trigger_problems(pages, tag_workflows) == []
+    assert set(pages.triggers) == {"push"}
+    assert pages.triggers["push"]["branches"] == ["main"]
+
+
+def test_the_dashboard_trigger_check_catches_a_leading_zero_tag(workflows, tag_workflows):
+    """Control: pages.yml without the negations (as first written) would start on percolate-v00.1.0."""
+    data = copy.deepcopy(workflows["pages.yml"].data)
+    data["on"]["push"]["tags"] = [t for t in data["on"]["push"]["tags"] if not t.startswith("!")]
+    problems = pages_trigger_problems(dataclasses.replace(workflows["pages.yml"], data=data), tag_workflows)
+    assert "percolate-v00.1.0" in problems and "percolate-v1.2.3-rc1" not in problems
 
 
 def test_tag_workflows_start_on_nothing_but_their_tags(workflows, tag_workflows):

@@ -1,0 +1,128 @@
+"""Releases, deploys and rollbacks, read from the repository's tags and the history of Pulumi.prod.yaml.
+
+- A release is a version of a project with its RC tags and, once released, its release tag.
+- An image deploy is a commit on the main line that changed the project's pin (version or digest) in
+  `percolate-platform:images` of Pulumi.prod.yaml: merging the deploy pull request runs `pulumi up`,
+  so the commit's date is when the change reached prod. A change whose entry newly blocks the version
+  it replaces is a rollback (that is how `pipelines rollback` marks the failed version): the deploy it
+  replaced counts as failed, restored at the rollback's date.
+- A wheel release is its own deploy: the release workflow publishes it to PyPI at the tag.
+Pure: tags and file versions come in as values from `edges.git_history`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from pipelines.core.catalog import image_projects
+from pipelines.core.errors import InputError
+from pipelines.core.tags import parse_tag
+from pipelines.dashboard.model import Artifact, Candidate, Deploy, Release
+from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
+from pipelines.edges.git_history import FileVersion, TagRef
+
+
+@dataclass(frozen=True)
+class StackHistory:
+    """What the stack file's history says: deploys per project (oldest first), the pins at HEAD, every
+    pin a version was ever deployed with, the repository slug at HEAD, and notes on skipped versions."""
+
+    deploys: dict[str, list[Deploy]]
+    current: dict[str, ImagePin]
+    pins_by_version: dict[tuple[str, str], ImagePin]
+    repository: str | None
+    notes: list[str]
+
+
+def releases_from_tags(tags: Iterable[TagRef]) -> dict[str, list[Release]]:
+    """Every version that has a tag, per project, newest version first; foreign tags are skipped."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for ref in tags:
+        try:
+            tag = parse_tag(ref.name)
+        except InputError:
+            continue
+        entry = found.setdefault((tag.project, tag.version.release), {"candidates": [], "release": None})
+        if tag.rc is None:
+            entry["release"] = ref
+        else:
+            entry["candidates"].append(Candidate(ref.name, tag.rc, ref.date, ref.commit))
+    releases: dict[str, list[Release]] = {}
+    for (project, version), entry in found.items():
+        ref = entry["release"]
+        releases.setdefault(project, []).append(
+            Release(
+                project=project,
+                version=version,
+                candidates=tuple(sorted(entry["candidates"], key=lambda c: c.rc)),
+                tag=ref.name if ref else None,
+                date=ref.date if ref else None,
+                commit=ref.commit if ref else None,
+                commit_date=ref.commit_date if ref else None,
+            )
+        )
+    for project_releases in releases.values():
+        project_releases.sort(key=lambda r: parse_tag(f"{r.project}-v{r.version}").version.sort_key(), reverse=True)
+    return releases
+
+
+def _images_and_repository(text: str) -> tuple[dict[str, ImagePin], str | None]:
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    config = data.get("config") if isinstance(data, Mapping) else None
+    if not isinstance(config, Mapping):
+        return {}, None
+    repository = config.get("percolate-platform:repository")
+    slug = None
+    if isinstance(repository, Mapping) and all(isinstance(repository.get(key), str) for key in ("owner", "name")):
+        slug = f"{repository['owner']}/{repository['name']}"
+    return parse_images(config.get(IMAGES_KEY)), slug
+
+
+def stack_history(versions: Iterable[FileVersion], path: str) -> StackHistory:
+    """Deploys and rollbacks from the stack file's versions, oldest first; a version that does not parse
+    is skipped with a note (one bad commit must not hide the rest of the history)."""
+    deploys: dict[str, list[Deploy]] = {p.name: [] for p in image_projects()}
+    previous: dict[str, ImagePin] = {}
+    pins_by_version: dict[tuple[str, str], ImagePin] = {}
+    notes: list[str] = []
+    repository = None
+    for version in versions:
+        if version.text is None:
+            notes.append(f"{path} at {version.commit[:7]} is not UTF-8 text; skipped")
+            continue
+        try:
+            pins, repository = _images_and_repository(version.text)
+        except (yaml.YAMLError, InputError) as error:
+            notes.append(f"{path} at {version.commit[:7]} does not parse ({str(error).splitlines()[0]}); skipped")
+            continue
+        for name, pin in pins.items():
+            before = previous.get(name)
+            previous[name] = pin
+            if not pin.pinned or (before is not None and (before.version, before.digest) == (pin.version, pin.digest)):
+                continue
+            pins_by_version.setdefault((name, str(pin.version)), pin)
+            history = deploys[name]
+            rollback = (
+                before is not None and before.pinned and str(before.version) in set(pin.blocked) - set(before.blocked)
+            )
+            if rollback and history:
+                history[-1] = dataclasses.replace(history[-1], rolled_back_at=version.date)
+            history.append(
+                Deploy(name, str(pin.version), version.date, version.commit, digest=pin.digest, rollback=rollback)
+            )
+    return StackHistory(deploys, previous, pins_by_version, repository, notes)
+
+
+def with_deploys(release: Release, deploys: list[Deploy], pin: ImagePin | None, blocked: set[str]) -> Release:
+    """`release` with its first prod deploy, its digests (from the pin it was deployed with) and whether
+    a rollback blocked it."""
+    first = next((d.date for d in deploys if d.version == release.version and not d.rollback), None)
+    artifacts = release.artifacts
+    if pin is not None and pin.digest is not None:
+        artifacts = (Artifact("index", pin.digest), *(Artifact(arch, digest) for arch, digest in pin.platforms))
+    return dataclasses.replace(release, deployed=first, artifacts=artifacts, blocked=release.version in blocked)

@@ -1,0 +1,105 @@
+"""The repository's history as the dashboard reads it: every tag with its date and commit, and every
+committed version of a file, each in a fixed number of `git` processes however long the history.
+
+`git for-each-ref` lists the tags in one call; a file's versions are one `git log` and one
+`git cat-file --batch` (all versions through one pipe, not one `git show` per commit).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pipelines.core.errors import InputError, Unavailable
+
+_SEPARATOR = "\x1f"  # unit separator: cannot occur in a ref name or an ISO date
+
+
+@dataclass(frozen=True)
+class TagRef:
+    """A tag: its name, its date (the tagger's for an annotated tag, else the commit's) and its commit."""
+
+    name: str
+    date: datetime
+    commit: str
+    commit_date: datetime
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """One committed version of a file: the commit, its committer date and subject, and the text (None when
+    the bytes are not UTF-8, or the commit deleted the file)."""
+
+    commit: str
+    date: datetime
+    subject: str
+    text: str | None
+
+
+class GitHistory:
+    """Read-only history queries on the repository at `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _git(self, *args: str, stdin: bytes | None = None) -> bytes:
+        try:
+            result = subprocess.run(["git", *args], cwd=self.root, input=stdin, capture_output=True, check=False)
+        except FileNotFoundError:
+            raise InputError("git is not installed", hint="install git") from None
+        if result.returncode != 0:
+            message = result.stderr.decode("utf-8", "replace").strip()
+            raise Unavailable(f"git {args[0]} failed in {self.root}: {message}", hint="see git's message")
+        return result.stdout
+
+    def tags(self) -> list[TagRef]:
+        """Every tag, in one `git for-each-ref` (fetch tags first in CI: a shallow clone has none)."""
+        fields = [
+            "%(refname:strip=2)",
+            "%(creatordate:iso-strict)",
+            "%(*objectname)",
+            "%(objectname)",
+            "%(*committerdate:iso-strict)",
+            "%(committerdate:iso-strict)",
+        ]
+        out = self._git("for-each-ref", f"--format={_SEPARATOR.join(fields)}", "refs/tags")
+        tags = []
+        for line in out.decode("utf-8", "replace").splitlines():
+            name, date, peeled, target, peeled_date, own_date = line.split(_SEPARATOR)
+            tags.append(
+                TagRef(
+                    name=name,
+                    date=datetime.fromisoformat(date),
+                    commit=peeled or target,
+                    commit_date=datetime.fromisoformat(peeled_date or own_date),
+                )
+            )
+        return tags
+
+    def file_versions(self, path: str) -> list[FileVersion]:
+        """Every committed version of `path` reachable from HEAD, oldest first."""
+        out = self._git(
+            "log", "--reverse", f"--format=%H{_SEPARATOR}%cI{_SEPARATOR}%s", "--end-of-options", "HEAD", "--", path
+        )
+        commits = [line.split(_SEPARATOR, 2) for line in out.decode("utf-8", "replace").splitlines() if line]
+        if not commits:
+            return []
+        blobs = self._git("cat-file", "--batch", stdin="".join(f"{sha}:{path}\n" for sha, _, _ in commits).encode())
+        versions, offset = [], 0
+        for sha, date, subject in commits:
+            end = blobs.index(b"\n", offset)
+            header = blobs[offset:end].decode("utf-8", "replace")
+            offset = end + 1
+            text: str | None = None
+            if not header.endswith(" missing"):
+                size = int(header.rsplit(" ", 1)[1])
+                data = blobs[offset : offset + size]
+                offset += size + 1  # the content and its trailing newline
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = None
+            versions.append(FileVersion(sha, datetime.fromisoformat(date), subject, text))
+        return versions
