@@ -38,7 +38,6 @@ REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, importable as tests.support
 
 from examples import demo_canary, demo_dashboard  # noqa: E402
-
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
 from tests.support import localregistry  # noqa: E402
 
