@@ -209,7 +209,9 @@ def register(subcommands: Any) -> None:
         examples="  python -m pipelines wait-healthy percolate-api --digest sha256:<64 hex> --timeout 600\n"
         '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --context prod --json',
     )
-    parser.add_argument("app", metavar="APP", help=f"an Argo CD application of the catalog: {apps}")
+    parser.add_argument(
+        "app", metavar="APP", help=f"an Argo CD application of the catalog: {apps}, or its staging one (APP-staging)"
+    )
     parser.add_argument("--digest", required=True, metavar="D", help=f"the image index digest deployed, {DIGEST_FORM}")
     parser.add_argument(
         "--timeout",

@@ -1,0 +1,1 @@
+"""Staging: which build runs in staging, and the record of its tests."""
