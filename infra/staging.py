@@ -101,5 +101,15 @@ def declare_staging(settings: StagingSettings, resolve: Resolve = resolve_target
     pulumi.export("environment", STAGING_ENVIRONMENT)
     pulumi.export("registry", settings.registry)
     pulumi.export("argocdImages", argocd.images)
-    pulumi.export("stagingBuilds", {project: target.to_dict() for project, target in targets.items()})
-    pulumi.export("stagingUrls", dict(settings.urls))
+    # What the RC build reads after `pulumi up`: per project, the Application to gate, the digest it
+    # must run, and the URL its integration tests run against.
+    urls = dict(settings.urls)
+    staged = {}
+    for project in image_projects():
+        application = str(project.argocd_application)
+        staged[project.name] = {
+            **targets[project.name].to_dict(),
+            "application": f"{application}{STAGING_APPLICATION_SUFFIX}",
+            "url": urls[application],
+        }
+    pulumi.export("stagingBuilds", staged)

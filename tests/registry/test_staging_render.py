@@ -49,8 +49,12 @@ def test_staging_applications_are_pinned_to_the_newest_build_index(area):
         "percolate-api-staging": f"{area.registry()}/percolate@{index.digest}",
         "percolate-reading-staging": None,
     }
-    assert rendering.outputs["stagingBuilds"]["percolate"]["build"] == "2025.11.20.0930-build.7-v0.2.0-abc1234"
-    assert rendering.outputs["stagingUrls"]["percolate-api"].startswith("https://")
+    staged = rendering.outputs["stagingBuilds"]["percolate"]
+    assert staged["build"] == "2025.11.20.0930-build.7-v0.2.0-abc1234"
+    assert staged["digest"] == index.digest
+    assert staged["application"] == "percolate-api-staging"
+    assert staged["url"] == "https://api.staging.percolate.example"
+    assert rendering.outputs["stagingBuilds"]["percolate-reading"]["digest"] is None
     project = rendering.named("kubernetes:argoproj.io/v1alpha1:AppProject", "argocd-project")
     assert project.inputs["metadata"]["name"] == "percolate-staging"
     assert project.inputs["spec"]["destinations"] == [

@@ -36,6 +36,16 @@ SAMPLES = {
     "${{ github.token }}": "ghs_sample",
     "${{ secrets.PERCOLATE_GIT_PAT }}": "github_pat_sample",
     "${{ runner.temp }}/promotion/promote.json": "/tmp/promotion/promote.json",
+    "${{ steps.stem.outputs.build }}": "2025.10.25.1430-build.123-v0.2.0-abc1234",
+    "${{ needs.build-index.outputs.build }}": "2025.10.25.1430-build.123-v0.2.0-abc1234",
+    "${{ needs.build-index.outputs.digest }}": DIGEST,
+    "${{ needs.staging-record.outputs.record }}": DIGEST,
+    "${{ steps.target.outputs.application }}": "percolate-api-staging",
+    "${{ steps.tests.outcome == 'success' && 'passed' || 'failed' }}": "passed",
+    "${{ runner.temp }}/staging-report.xml": "/tmp/staging-report.xml",
+    "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}": (
+        "https://github.com/percolation-labs/percolate/actions/runs/1"
+    ),
 }
 # Variables every Actions step has without asking (the runner's default environment).
 DEFAULT_ENV = {"GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567", "GITHUB_RUN_NUMBER": "123"}

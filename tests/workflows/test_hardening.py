@@ -22,7 +22,9 @@ VERSION_COMMENT = re.compile(r"#\s*v\d+(?:\.\d+){0,2}\b")
 # What each kind of write permission is for, recognised from the steps that use it.
 OIDC_ACTIONS = {"pypa/gh-action-pypi-publish", "sigstore/gh-action-sigstore-python", "pulumi/auth-actions"}
 OIDC_COMMANDS = re.compile(r"\bcosign (?:sign|attest)\b")
-REGISTRY_WRITES = re.compile(r"\bskopeo copy\b|\bpython -m pipelines promote\b|\bcosign (?:sign|attest)\b")
+REGISTRY_WRITES = re.compile(
+    r"\bskopeo copy\b|\bpython -m pipelines (?:promote|build-index|staging record)\b|\bcosign (?:sign|attest)\b"
+)
 RELEASE_WRITES = re.compile(r"\bgh release create\b")
 
 CACHE_ACTIONS = {"actions/cache", "Swatinem/rust-cache"}
@@ -116,6 +118,7 @@ def test_id_token_sits_only_in_signing_publishing_and_oidc_login_jobs(workflows)
         "_release-image.yml job sign",
         "infra-preview.yml job preview",
         "deploy.yml job deploy",
+        "_build-image.yml job staging",
     }
 
 
