@@ -214,3 +214,31 @@ def test_any_bytes_are_a_record_or_corrupt(data):
         assert error.hint
     else:
         assert parsed.result in ("passed", "failed") and parsed.files
+
+
+ROCKS_SUITE = (
+    Path(__file__).resolve().parents[2] / "examples" / "monorepo" / "percolate-rocks" / "tests" / "integration"
+)
+
+
+@pytest.mark.parametrize(("under_test", "passes"), [("0.2.0rc1", True), ("0.2.0rc2", False)])
+def test_the_rocks_suite_tests_the_installed_rc(rc_sets, installable_target, tmp_path, under_test, passes):
+    """The staging suite against the real RC wheel installed into a folder of its own (as pip on a clean
+    runner does); naming another RC than the one installed is the control it must fail."""
+    import subprocess
+    import sys
+
+    wheel = rc_sets.full_set("0.2.0rc1")[installable_target]
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target", str(site), str(wheel)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROCKS_SUITE), "-p", "no:cacheprovider", "-q"],
+        check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "PACKAGE_VERSION": under_test},
+    )  # fmt: skip
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+    if not passes:
+        assert "test_the_installed_version_is_the_rc_under_test FAILED" in result.stdout or "1 failed" in result.stdout

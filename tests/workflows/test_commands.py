@@ -42,6 +42,7 @@ SAMPLES = {
     "${{ needs.staging-record.outputs.record }}": DIGEST,
     "${{ steps.target.outputs.application }}": "percolate-api-staging",
     "${{ steps.tests.outcome == 'success' && 'passed' || 'failed' }}": "passed",
+    "${{ needs.staging-tests.result == 'success' && 'passed' || 'failed' }}": "failed",
     "${{ runner.temp }}/staging-report.xml": "/tmp/staging-report.xml",
     "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}": (
         "https://github.com/percolation-labs/percolate/actions/runs/1"

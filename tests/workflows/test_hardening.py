@@ -25,7 +25,7 @@ OIDC_COMMANDS = re.compile(r"\bcosign (?:sign|attest)\b")
 REGISTRY_WRITES = re.compile(
     r"\bskopeo copy\b|\bpython -m pipelines (?:promote|build-index|staging record)\b|\bcosign (?:sign|attest)\b"
 )
-RELEASE_WRITES = re.compile(r"\bgh release create\b")
+RELEASE_WRITES = re.compile(r"\bgh release (?:create|upload)\b")
 
 CACHE_ACTIONS = {"actions/cache", "Swatinem/rust-cache"}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.core.catalog import STAGING_ENVIRONMENT
+from pipelines.core.catalog import PYPI, STAGING_ENVIRONMENT, TESTPYPI, wheel_projects
 
 BUILD = "_build-image.yml"
 RELEASE = "_release-image.yml"
@@ -258,3 +258,98 @@ def test_the_record_must_be_signed_by_an_rc_build_of_this_version(record_verific
 def test_no_other_signer_is_admitted(record_verification, other):
     identity = re.compile(_option(record_verification, "--certificate-identity-regexp"))
     assert not identity.fullmatch(other)
+
+
+# ---- percolate-rocks: staging is TestPyPI --------------------------------------------------------
+
+
+def rocks_problems(workflows) -> list[str]:
+    """Clean runners of every wheel platform install the published RC from TestPyPI by version; the
+    record follows them; the release takes only an RC whose staging passed."""
+    build, release = workflows["build-rocks.yml"], workflows["release-rocks.yml"]
+    problems = []
+    tests, record = build.jobs.get("staging-tests"), build.jobs.get("staging-record")
+    if tests is None or record is None:
+        return ["build-rocks.yml: jobs staging-tests and staging-record are missing"]
+    if "publish-testpypi" not in _needs(build, tests):
+        problems.append(f"{tests.label}: installs before the upload to TestPyPI")
+    if {"staging-tests", "metadata"} - set(record.needs):
+        problems.append(f"{record.label}: records before the tests ran or before the pre-release exists")
+    (project,) = wheel_projects()
+    if sorted(tests.matrix_values("target")) != sorted(target.name for target in project.wheel_targets):
+        problems.append(f"{tests.label}: does not run on every wheel platform of the catalog")
+    if any(step.action == "actions/download-artifact" for step in tests.steps):
+        problems.append(f"{tests.label}: takes the built files from the run, not the published ones")
+    checkout = next((s for s in tests.steps if s.action == "actions/checkout"), None)
+    if checkout is None or "percolate-rocks/python" in str(
+        checkout.inputs.get("sparse-checkout", "percolate-rocks/python")
+    ):
+        problems.append(f"{tests.label}: checks out the package's source, which the tests could import")
+    install = next((s.run for s in tests.steps if s.run and "percolate-rocks==" in s.run), "")
+    for needed in (
+        f"--index-url {TESTPYPI.simple_url}",
+        f"--extra-index-url {PYPI.simple_url}",
+        "--no-cache-dir",
+        '"percolate-rocks==$PACKAGE_VERSION"',
+    ):
+        if needed not in install:
+            problems.append(f"{tests.label}: the install lacks {needed}")
+    find = next((s.run for s in release.steps() if s.run and "wheels find-rc" in s.run), "")
+    if "--require-staging" not in find:
+        problems.append("release-rocks.yml: find-rc without --require-staging")
+    return problems
+
+
+def test_rocks_staging_installs_the_published_rc_on_every_platform(workflows):
+    assert rocks_problems(workflows) == []
+
+
+def _rocks_step(w: dict[str, Any], job: str, start: str) -> dict[str, Any]:
+    return _step(w["jobs"][job], start)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "problem"),
+    [
+        (
+            "build-rocks.yml",
+            lambda w: w["jobs"]["staging-tests"]["steps"].insert(
+                1, {"uses": "actions/download-artifact@x", "with": {"name": "dist"}}
+            ),
+            "not the published ones",
+        ),
+        (
+            "build-rocks.yml",
+            lambda w: w["jobs"]["staging-tests"]["strategy"]["matrix"]["include"].pop(),
+            "every wheel platform",
+        ),
+        (
+            "build-rocks.yml",
+            lambda w: _rocks_step(w, "staging-tests", "Install percolate-rocks").update(
+                run=_rocks_step(w, "staging-tests", "Install percolate-rocks")["run"].replace("--no-cache-dir ", "")
+            ),
+            "lacks --no-cache-dir",
+        ),
+        (
+            "build-rocks.yml",
+            lambda w: _rocks_step(w, "staging-tests", "Check out")["with"].pop("sparse-checkout"),
+            "checks out the package's source",
+        ),
+        ("build-rocks.yml", lambda w: w["jobs"]["staging-tests"].update(needs=["plan", "wheels"]), "before the upload"),
+        (
+            "build-rocks.yml",
+            lambda w: w["jobs"]["staging-record"].update(needs=["plan", "metadata"]),
+            "before the tests",
+        ),
+        (
+            "release-rocks.yml",
+            lambda w: _rocks_step(w, "promote-wheels", "Download the newest").update(
+                run='python -m pipelines wheels find-rc percolate-rocks "$VERSION" --to rc'
+            ),
+            "without --require-staging",
+        ),
+    ],
+)
+def test_the_rocks_check_rejects_its_controls(workflows, name, change, problem):
+    problems = rocks_problems(broken(workflows, name, change))
+    assert any(problem in line for line in problems), problems
