@@ -9,6 +9,8 @@ assets; an asset download that redirects to storage, as GitHub's does).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -225,13 +227,10 @@ ROCKS_SUITE = (
 def test_the_rocks_suite_tests_the_installed_rc(rc_sets, installable_target, tmp_path, under_test, passes):
     """The staging suite against the real RC wheel installed into a folder of its own (as pip on a clean
     runner does); naming another RC than the one installed is the control it must fail."""
-    import subprocess
-    import sys
-
     wheel = rc_sets.full_set("0.2.0rc1")[installable_target]
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target", str(site), str(wheel)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", str(site), str(wheel)],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     result = subprocess.run(
