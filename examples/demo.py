@@ -10,7 +10,9 @@ releases 0.2.0 of both services:
   -> promote to release tags, digests written back into the stack file
   -> `python -m infra render` showing both Applications pinned to the new index digests
   -> the health gate against a local stand-in of the Kubernetes API, where percolate-api fails
-  -> rollback to the previous release, which blocks 0.2.0 from being promoted again.
+  -> rollback to the previous release, which blocks 0.2.0 from being promoted again
+  -> staging (examples/demo_staging.py): an RC's build index pinned in staging, its integration
+     tests, a release refused before the staging record and accepted after, with the same digest.
 
 Each step runs the real CLI the way a workflow would, and prints what it did.
 """
@@ -37,6 +39,9 @@ sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, impor
 
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
 from tests.support import localregistry  # noqa: E402
+
+sys.path.insert(0, str(HERE))
+import demo_staging  # noqa: E402  (scene 9, in a module of its own)
 
 EXAMPLE = HERE / "monorepo"
 RUN_NUMBER = "123"
@@ -333,6 +338,9 @@ def main() -> int:
                 STACK_CONFIG_FILE,
                 expect=1,
             )
+
+            say("9. staging: an RC deploys to staging, passes its tests, and only then is released")
+            demo_staging.scene(sys.modules[__name__], root, workdir, registry, pusher)
         finally:
             local.stop()
             print(f"\nlocal registry on {local.host} stopped")
