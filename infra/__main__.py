@@ -24,8 +24,7 @@ from pipelines.core.errors import PipelineError
 stack_values, secret_keys = read_stack_config()
 if is_staging(stack_values):
     try:
-        staging = parse_staging_settings(stack_values, secret_keys)
-        declare_staging(staging)
+        declare_staging(parse_staging_settings(stack_values, secret_keys))
     except PipelineError as error:
         raise pulumi.RunError(str(error)) from error
 else:

@@ -12,7 +12,7 @@ pinned to the build index of the newest complete build of its project, which
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +22,11 @@ from infra.argocd import ArgoCd
 from infra.config import KEYS, NAMESPACE, ArgoCdConfig, _argocd, _decode, _fail, _Object, find_plaintext_secrets
 from pipelines.core.catalog import DEFAULT_REGISTRY, STAGING_APPLICATION_SUFFIX, STAGING_ENVIRONMENT, image_projects
 from pipelines.images.registry.location import is_loopback, parse_registry
-from pipelines.staging.target import StagingTarget, resolve_targets
+from pipelines.staging.target import resolve_targets
 
 ENVIRONMENT_KEY = f"{NAMESPACE}:environment"
 STAGING_KEYS = ("environment", "argocd", "registry", "urls")
 _URL = re.compile(r"(?P<scheme>https?)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?(?:/\S*)?")
-Resolve = Callable[[str], Mapping[str, StagingTarget]]
 
 
 def is_staging(values: Mapping[str, Any]) -> bool:
@@ -86,9 +85,9 @@ def no_build_warning(application: str, project: str) -> str:
     )
 
 
-def declare_staging(settings: StagingSettings, resolve: Resolve = resolve_targets) -> None:
+def declare_staging(settings: StagingSettings) -> None:
     """Resolve what staging runs and declare its Applications; export what the RC workflow reads."""
-    targets = resolve(settings.registry)
+    targets = resolve_targets(settings.registry)
     for target in targets.values():
         chosen = f"{target.build} ({target.digest})" if target.build else "nothing yet"
         pulumi.log.info(f"staging {target.project}: {chosen}")

@@ -19,7 +19,7 @@ from typing import Any
 
 from pipelines.core.calver import order_build_tags
 from pipelines.core.catalog import Project, image_projects
-from pipelines.core.errors import Corrupt
+from pipelines.core.errors import Corrupt, Unavailable
 from pipelines.deploy.pins import ImagePin
 from pipelines.images.manifests import Manifest
 from pipelines.images.registry.client import RegistryClient
@@ -137,5 +137,12 @@ def open_registry(
 
 def resolve_targets(registry: str, say: Callable[[str], None] | None = None) -> dict[str, StagingTarget]:
     """The staging target of every image project of the catalog, by project name."""
-    with open_registry(registry, say=say) as client:
-        return {project.name: resolve_target(client, project) for project in image_projects()}
+    try:
+        with open_registry(registry, say=say) as client:
+            return {project.name: resolve_target(client, project) for project in image_projects()}
+    except Unavailable as error:
+        # The client's own hint speaks of promote; here nothing was written, so running again is all it takes.
+        raise Unavailable(
+            error.message,
+            hint="nothing was changed: run `pulumi up --stack staging` again later (or re-run the RC's staging job)",
+        ) from None
