@@ -113,10 +113,12 @@ def scene(demo: ModuleType, root: Path, workdir: Path, registry: str, pusher: An
     stem = push_rc(demo, root, registry, pusher)
 
     index = json.loads(
-        demo.run(root, "pipelines", "build-index", PROJECT, "--build", stem, "--registry", registry, "--json")
+        demo.run(
+            root, "pipelines", "build-index", PROJECT, "--build", stem, "--registry", registry, "--json", show=False
+        )
     )
     digest = index["digest"]
-    print(f"build index {stem}: {digest}")
+    print(f"wrote the build index {index['reference']}, digest {digest}")
 
     print("pulumi up --stack staging would declare (rendered offline, digests read from the registry):")
     pinned = staging_pin(demo, registry, application)

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "calver": "calver",
     "plan": "plan",
     "build-metadata": "build_metadata",
+    "build-index": "build_index",
+    "staging": "staging",
     "promote": "promote",
     "wheels": "wheels",
     "stack-config": "stack_config",

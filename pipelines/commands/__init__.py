@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pipelines.edges.git import Git
+    from pipelines.images.registry.client import RegistryClient
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -65,6 +66,32 @@ def add_registry_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_max_time_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-time",
+        type=positive_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up on the registry after this long, retries included (default 300)",
+    )
+
+
+def open_registry(registry: str, *, push: bool, max_time: float, say: Callable[[str], None]) -> RegistryClient:
+    """A client of --registry with the credentials the environment gives (said on stderr, never shown)."""
+    from pathlib import Path
+
+    from pipelines.edges.retry import RetryPolicy
+    from pipelines.images.registry.client import RegistryClient
+    from pipelines.images.registry.credentials import docker_config_path, find_credentials, read_docker_config
+    from pipelines.images.registry.location import parse_registry
+
+    location = parse_registry(registry)
+    config_path = docker_config_path(os.environ, Path.home())
+    credentials = find_credentials(location.host, os.environ, read_docker_config(config_path), str(config_path))
+    say(f"registry {location.host}: " + (f"credentials from {credentials.source}" if credentials else "anonymous"))
+    return RegistryClient(location, credentials, push=push, policy=RetryPolicy(max_time=max_time), say=say)
+
+
 def resolve_root(args: argparse.Namespace) -> Path:
     """--root when given (it must be a folder), else the git top level of the working directory."""
     from pipelines.edges.git import Git
@@ -106,6 +133,26 @@ def timestamp(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2025-10-25T14:30:00Z)") from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z for UTC (e.g. 2025-10-25T14:30:00Z)")
+    return value
+
+
+def digest_argument(text: str) -> str:
+    """An argparse type: `sha256:` and 64 lower-case hex digits."""
+    from pipelines.core.digests import DIGEST_FORM, is_digest
+
+    if not is_digest(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a digest ({DIGEST_FORM})")
+    return text
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
 
 

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command, add_registry_option, add_root_option, optional_checkout
+from pipelines.commands import (
+    add_command,
+    add_max_time_option,
+    add_registry_option,
+    add_root_option,
+    digest_argument,
+    open_registry,
+    optional_checkout,
+)
 from pipelines.core.catalog import STACK_CONFIG_FILE, get_project, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
 from pipelines.images.rules import request_budget
 from pipelines.output import actions_outputs, emit, progress
+
+if TYPE_CHECKING:
+    from pipelines.images.manifests import Manifest
+    from pipelines.images.registry.client import RegistryClient
+    from pipelines.images.rules import Build
+    from pipelines.staging.record import StagingRecord
 
 
 def _release_tag(text: str) -> ReleaseTag:
@@ -33,14 +47,26 @@ def _release_tag(text: str) -> ReleaseTag:
     return tag
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
+def staging_reads(records: int) -> int:
+    """The requests of the staging check: the referrers API, the referrers tag, and each record's manifest."""
+    return 2 + records
+
+
+def _staging_gate(
+    client: RegistryClient, project: str, expected: str | None, found: list[StagingRecord]
+) -> Callable[[Build, Manifest | None], None]:
+    """The check promote runs on the chosen build before writing: its newest staging record passed."""
+    from pipelines.core.catalog import get_image_project
+    from pipelines.staging.store import require_staging
+
+    repository = client.location.repository(str(get_image_project(project).image_name))
+
+    def gate(build: Build, build_index: Manifest | None) -> None:
+        found.extend(
+            require_staging(client, repository, project, build.name, build_index, expected=expected, say=progress)
+        )
+
+    return gate
 
 
 def describe(data: dict[str, Any]) -> str:
@@ -61,7 +87,11 @@ def describe(data: dict[str, Any]) -> str:
     ]
     for arch, digest in data["platforms"].items():
         lines.append(f"  {version}-{arch:<8} {digest}  {state(f'{version}-{arch}')}")
-    lines.append(f"  {version:<14} {data['index_digest']}  {state(version)} (multi-arch index)")
+    origin = "the build's own index" if data["from_build_index"] else "multi-arch index"
+    lines.append(f"  {version:<14} {data['index_digest']}  {state(version)} ({origin})")
+    if "staging_record" in data:
+        record = data["staging_record"]
+        lines.append(f"  staging     {record['result']} at {record['recorded_at']} (record {record['digest']})")
     lines += [f"  skipped     {build}" for build in data["skipped_builds"]]
     lines += [f"  note        {note}" for note in data["notes"]]
     requests = data["requests"]
@@ -106,6 +136,11 @@ def _step_summary(data: dict[str, Any]) -> str:
 
 def _promote(args: argparse.Namespace) -> int:
     tag = _release_tag(args.tag)
+    if args.staging_record and not args.require_staging:
+        raise InputError(
+            "--staging-record names the record the staging requirement must find",
+            hint="add --require-staging",
+        )
     project = get_project(tag.project)
     # Modules are imported here, as the command needs them: each workflow step is a fresh process, and
     # the stack file (with YAML and the deploy rules) is only read with --stack-config.
@@ -120,21 +155,13 @@ def _promote(args: argparse.Namespace) -> int:
             stack.check_writable()  # a write-back that cannot happen is refused before any registry write
         refuse_blocked(stack.pin(project.name), tag.version.release)
 
-    from pipelines.edges.retry import RetryPolicy
-    from pipelines.images.registry.client import RegistryClient
-    from pipelines.images.registry.credentials import docker_config_path, find_credentials, read_docker_config
-    from pipelines.images.registry.location import parse_registry
     from pipelines.images.release import promote_release
 
-    location = parse_registry(args.registry)
     git = optional_checkout(args.root)
     commit = git.commit_of(f"refs/tags/{tag.name}") if git is not None else None
-    config_path = docker_config_path(os.environ, Path.home())
-    credentials = find_credentials(location.host, os.environ, read_docker_config(config_path), str(config_path))
-    progress(f"registry {location.host}: " + (f"credentials from {credentials.source}" if credentials else "anonymous"))
-    with RegistryClient(
-        location, credentials, push=not args.dry_run, policy=RetryPolicy(max_time=args.max_time), say=progress
-    ) as client:
+    staging: list[StagingRecord] = []
+    with open_registry(args.registry, push=not args.dry_run, max_time=args.max_time, say=progress) as client:
+        gate = _staging_gate(client, project.name, args.staging_record, staging) if args.require_staging else None
         result = promote_release(
             project,
             tag.version,
@@ -144,11 +171,20 @@ def _promote(args: argparse.Namespace) -> int:
             in_checkout=git is not None,
             allow_commit_mismatch=args.allow_commit_mismatch,
             dry_run=args.dry_run,
+            gate=gate,
             say=progress,
         )
         stats = client.stats
     data = result.to_dict()
-    data["requests"] = {**stats.to_dict(), "budget": request_budget(len(project.platforms), stats.tag_list_pages)}
+    if staging:
+        data["staging_record"] = staging[0].to_dict(result.repository)
+    budget = request_budget(
+        len(project.platforms),
+        stats.tag_list_pages,
+        build_index=result.from_build_index,
+        other_reads=staging_reads(len(staging)) if args.require_staging else 0,
+    )
+    data["requests"] = {**stats.to_dict(), "budget": budget}
     if stack is not None:
         from pipelines.deploy.rules import apply_release, release_pin
 
@@ -167,7 +203,10 @@ def register(subcommands: Any) -> None:
         description="Promote the release TAG of an image project (percolate or percolate-reading):\n"
         "find the newest RC build of its version that has every platform (newer incomplete builds are\n"
         "skipped and reported), check that TAG's commit is that build's commit, copy each platform's\n"
-        "manifest byte for byte to {VERSION}-{ARCH}, and create the multi-arch OCI index {VERSION}.\n"
+        "manifest byte for byte to {VERSION}-{ARCH}, and copy the build's own index (written by build-index\n"
+        "at the build's CalVer stem, the digest staging ran) byte for byte to {VERSION}; a build without\n"
+        "one gets a new multi-arch OCI index. With --require-staging the build's newest staging record\n"
+        "must say passed (see `staging show`), checked before anything is written.\n"
         "No blob is copied. A release tag that holds another digest is never moved (exit 1, nothing\n"
         "written); tags that hold the right digest are left alone, so a re-run completes a failed run\n"
         "and is otherwise a no-op. Transient registry faults are retried within --max-time.\n"
@@ -181,6 +220,7 @@ def register(subcommands: Any) -> None:
         examples="  python -m pipelines promote percolate-v0.1.0\n"
         "  python -m pipelines promote percolate-reading-v1.2.0 --dry-run --json\n"
         "  python -m pipelines promote percolate-v0.1.0 --registry 127.0.0.1:5000/percolation-labs\n"
+        "  python -m pipelines promote percolate-v0.2.0 --require-staging --staging-record sha256:…\n"
         "  python -m pipelines promote percolate-v0.1.0 --stack-config Pulumi.prod.yaml --json > promote.json",
     )
     parser.add_argument("tag", metavar="TAG", help="the release tag, e.g. percolate-v0.1.0")
@@ -201,10 +241,16 @@ def register(subcommands: Any) -> None:
         help="promote even when TAG's commit is not the build's commit (or TAG is not in the checkout)",
     )
     parser.add_argument(
-        "--max-time",
-        type=_positive_seconds,
-        default=300.0,
-        metavar="SECONDS",
-        help="give up on the registry after this long, retries included (default 300)",
+        "--require-staging",
+        action="store_true",
+        help="refuse (exit 1, nothing written) a build whose newest staging record is missing or failed",
     )
+    parser.add_argument(
+        "--staging-record",
+        type=digest_argument,
+        metavar="sha256:DIGEST",
+        help="with --require-staging: also refuse unless the newest record is this one (the one whose "
+        "signature the workflow verified)",
+    )
+    add_max_time_option(parser)
     add_root_option(parser)

@@ -21,13 +21,14 @@ EXPECTED_FORM = (
     "YYYY.MM.DD.HHMM-build.N-vMAJOR.MINOR.PATCH-SHA7-ARCH, e.g. 2025.10.25.1430-build.123-v0.1.0-abc1234-amd64"
 )
 
-_TAG = re.compile(
+_STEM_PATTERN = (
     r"([0-9]{4})\.([0-9]{2})\.([0-9]{2})\.([0-9]{2})([0-9]{2})"
     r"-build\.([1-9][0-9]*)"
     r"-v((?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*))"
     r"-([0-9a-f]{7})"
-    r"-([a-z0-9]+)"
 )
+_TAG = re.compile(_STEM_PATTERN + r"-([a-z0-9]+)")
+_STEM = re.compile(_STEM_PATTERN)
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 _ARCH = re.compile(r"[a-z0-9]+")
 
@@ -87,6 +88,16 @@ def parse_build_tag(text: str) -> BuildTag:
     except ValueError as error:
         raise InputError(f"{text!r} has an impossible time: {error}", hint=f"expected {EXPECTED_FORM}") from None
     return BuildTag(built_at, int(build), parse_release(version), sha, arch)
+
+
+def check_build_stem(text: str) -> str:
+    """A build's name, its tags without the architecture (where its multi-arch build index lives); else InputError."""
+    if not _STEM.fullmatch(text):
+        raise InputError(
+            f"{text!r} is not a build's CalVer stem",
+            hint="give the build tag without its architecture, e.g. 2025.10.25.1430-build.123-v0.1.0-abc1234",
+        )
+    return text
 
 
 @dataclass(frozen=True)

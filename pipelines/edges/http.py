@@ -22,6 +22,7 @@ import os
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -150,6 +151,11 @@ class _TimedSocket:
             return True
 
 
+def _slot(key: tuple[str, str, int]) -> tuple[int, str, str, int]:
+    """Where the calling thread keeps its connection to the origin `key`."""
+    return (threading.get_ident(), *key)
+
+
 class HttpClient:
     """Sends one client's requests under one retry policy and one deadline, over kept-alive connections."""
 
@@ -175,7 +181,8 @@ class HttpClient:
         self._environ = os.environ if environ is None else environ
         self._clock, self._now = clock, now
         self._describe = describe or (lambda response: response.excerpt())
-        self._pool: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+        # Kept-alive connections per thread and origin: requests sent at once each need their own.
+        self._pool: dict[tuple[int, str, str, int], http.client.HTTPConnection] = {}
         self._tls: ssl.SSLContext | None = None
 
     @property
@@ -183,8 +190,10 @@ class HttpClient:
         return self.retrier.retries
 
     def close(self) -> None:
-        for key in list(self._pool):
-            self._discard(key)
+        for slot in list(self._pool):
+            connection = self._pool.pop(slot, None)
+            if connection is not None:
+                connection.close()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -329,7 +338,7 @@ class HttpClient:
 
     def _connection(self, key: tuple[str, str, int], until: float) -> http.client.HTTPConnection:
         """The kept-alive connection to (scheme, host, port), or a new one (through the proxy, if any)."""
-        connection = self._pool.get(key)
+        connection = self._pool.get(_slot(key))
         if connection is not None and isinstance(connection.sock, _TimedSocket) and not connection.sock.dropped():
             connection.sock.until = until
             return connection
@@ -347,14 +356,14 @@ class HttpClient:
         connection.timeout = min(self.timeouts.connect, left)
         if proxy is not None:
             connection.set_tunnel(host, port, headers=dict(proxy.headers))
-        self._pool[key] = connection
+        self._pool[_slot(key)] = connection
         connection.connect()
         connection.sock = _TimedSocket(connection.sock, self.timeouts.read, self._clock, until)
         self.connections_opened += 1
         return connection
 
     def _discard(self, key: tuple[str, str, int]) -> None:
-        connection = self._pool.pop(key, None)
+        connection = self._pool.pop(_slot(key), None)
         if connection is not None:
             connection.close()
 

@@ -21,6 +21,8 @@ from pipelines.core.json_text import load_json
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"  # OCI 1.1: the config of an artifact that needs none
+EMPTY_JSON = b"{}"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_MEDIA_TYPES = (OCI_INDEX, DOCKER_LIST)
@@ -69,6 +71,7 @@ class Descriptor:
     size: int
     platform: Platform | None = None
     annotations: tuple[tuple[str, str], ...] = ()
+    artifact_type: str | None = None
 
     def annotation(self, key: str) -> str | None:
         return dict(self.annotations).get(key)
@@ -79,6 +82,8 @@ class Descriptor:
 
     def to_json(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.artifact_type:
+            fields["artifactType"] = self.artifact_type
         if self.annotations:
             fields["annotations"] = dict(self.annotations)
         if self.platform is not None:
@@ -125,12 +130,14 @@ def parse_descriptor(value: Any, where: str) -> Descriptor:
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise _malformed(where, f"descriptor {digest} has no valid size")
     annotations = _object(fields.get("annotations") or {}, where, "annotations")
+    artifact_type = fields.get("artifactType")
     return Descriptor(
         media_type=_string(fields, "mediaType", where),
         digest=digest,
         size=size,
         platform=parse_platform(fields["platform"], where) if fields.get("platform") is not None else None,
         annotations=tuple(sorted((str(key), str(text)) for key, text in annotations.items())),
+        artifact_type=artifact_type if isinstance(artifact_type, str) and artifact_type else None,
     )
 
 
@@ -171,6 +178,23 @@ class Manifest:
     def descriptor(self, platform: Platform | None = None) -> Descriptor:
         return Descriptor(self.media_type, self.digest, self.size, platform)
 
+    def subject(self) -> Descriptor | None:
+        """The manifest this one refers to (OCI 1.1 `subject`), if any."""
+        value = self.document.get("subject")
+        return None if value is None else parse_descriptor(value, self.digest)
+
+    def referrer(self) -> Descriptor:
+        """How a referrers index lists this manifest: with its artifact type and annotations."""
+        annotations = _object(self.document.get("annotations") or {}, self.digest, "annotations")
+        artifact_type = self.document.get("artifactType")
+        return Descriptor(
+            self.media_type,
+            self.digest,
+            self.size,
+            annotations=tuple(sorted((str(key), str(text)) for key, text in annotations.items())),
+            artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+        )
+
 
 def parse_manifest(content_type: str | None, data: bytes, where: str) -> Manifest:
     """Check that `data` is a schema 2 manifest of one of the four media types, and keep its exact bytes.
@@ -205,11 +229,42 @@ def platform_of_config(data: bytes, where: str) -> Platform:
     return parse_platform(document, where)
 
 
+def _serialise(document: dict[str, Any]) -> bytes:
+    """Compact and deterministic, so that writing the same thing twice gives the same digest."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode()
+
+
 def image_index(entries: Iterable[Descriptor]) -> Manifest:
-    """A new OCI image index listing `entries` in order, serialised compactly and deterministically."""
+    """A new OCI image index listing `entries` in order."""
+    document = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry.to_json() for entry in entries]}
+    return Manifest(OCI_INDEX, _serialise(document))
+
+
+def artifact_manifest(
+    artifact_type: str, layers: Iterable[Descriptor], subject: Descriptor, annotations: dict[str, str]
+) -> Manifest:
+    """An OCI 1.1 artifact: an image manifest with an `artifactType`, the empty config, and a `subject`."""
     document = {
         "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [entry.to_json() for entry in entries],
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": Descriptor(OCI_EMPTY, sha256_digest(EMPTY_JSON), len(EMPTY_JSON)).to_json(),
+        "layers": [layer.to_json() for layer in layers],
+        "subject": Descriptor(subject.media_type, subject.digest, subject.size).to_json(),
+        "annotations": dict(sorted(annotations.items())),
     }
-    return Manifest(OCI_INDEX, json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode())
+    return Manifest(OCI_MANIFEST, _serialise(document))
+
+
+def with_referrer(index: Manifest | None, referrer: Descriptor) -> Manifest:
+    """The referrers tag schema's index with `referrer` appended; other entries are kept exactly as they were
+    (other tools, such as cosign, list their own artifacts there too)."""
+    entries = [] if index is None else list(index.document.get("manifests") or [])
+    kept = [entry for entry in entries if not (isinstance(entry, dict) and entry.get("digest") == referrer.digest)]
+    document = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [*kept, referrer.to_json()]}
+    return Manifest(OCI_INDEX, _serialise(document))
+
+
+def referrers_tag(digest: str) -> str:
+    """The OCI 1.1 referrers tag schema: `sha256:<hex>` -> `sha256-<hex>`."""
+    return digest.replace(":", "-", 1)

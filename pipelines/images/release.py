@@ -10,7 +10,10 @@ right digest, so a run that failed half-way is completed by the next one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from functools import partial
+from typing import TypeVar
 
 from pipelines.core.catalog import Project, get_image_project
 from pipelines.core.release_commit import check_commit
@@ -18,7 +21,9 @@ from pipelines.core.versions import ProjectVersion
 from pipelines.images.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.rules import (
+    Build,
     PlatformSource,
+    PromotionPlan,
     PromotionResult,
     TagWrite,
     check_index_image,
@@ -31,13 +36,15 @@ from pipelines.images.rules import (
     source_from_index,
 )
 
+T = TypeVar("T")
+
 
 def _config_platform(client: RegistryClient, repository: str, image: Manifest, build_tag: str) -> Platform:
     config = image.config()
     return platform_of_config(client.get_blob(repository, config.digest), f"config {config.digest} of {build_tag}")
 
 
-def _read_source(client: RegistryClient, repository: str, arch: str, build_tag: str) -> PlatformSource:
+def read_platform_source(client: RegistryClient, repository: str, arch: str, build_tag: str) -> PlatformSource:
     manifest = client.get_manifest(repository, build_tag)
     if manifest.is_index:
         # The index's platform entry is only a claim: the image's own config says what it is.
@@ -48,11 +55,18 @@ def _read_source(client: RegistryClient, repository: str, arch: str, build_tag: 
     return source_from_image(build_tag, arch, manifest, _config_platform(client, repository, manifest, build_tag))
 
 
-def _write(client: RegistryClient, repository: str, write: TagWrite, say: Callable[[str], None]) -> None:
+def _at_once(pool: Executor, calls: Iterable[Callable[[], T]]) -> list[T]:
+    """Send independent requests at the same time; every one has finished before the first error is raised."""
+    futures = [pool.submit(call) for call in calls]
+    wait(futures)
+    return [future.result() for future in futures]
+
+
+def write_tag(client: RegistryClient, repository: str, write: TagWrite, say: Callable[[str], None]) -> None:
     """PUT one release tag, unless another run wrote it since we looked; read it back after.
 
     Another promote of the same version may run at once (a re-run, a second workflow): the tag is
-    checked right before the PUT and read back after it, so that neither run silently moves what
+    checked right before its PUT and read back after it, so that neither run silently moves what
     the other wrote.
     """
     wanted = write.manifest.digest
@@ -67,6 +81,18 @@ def _write(client: RegistryClient, repository: str, write: TagWrite, say: Callab
         raise moved_meanwhile(write.tag, now, wanted, written=True)
 
 
+def write_release_tags(
+    client: RegistryClient, repository: str, plan: PromotionPlan, pool: Executor, say: Callable[[str], None]
+) -> None:
+    """The release tags the plan needs: the platform tags at once, then, once they all hold the right digest,
+    the index that lists them (what deploys pin)."""
+    index_tag = plan.writes[-1].tag
+    _at_once(pool, [partial(write_tag, client, repository, w, say) for w in plan.to_write if w.tag != index_tag])
+    for write in plan.to_write:
+        if write.tag == index_tag:
+            write_tag(client, repository, write, say)
+
+
 def promote_release(
     project: Project,
     version: ProjectVersion,
@@ -77,13 +103,15 @@ def promote_release(
     in_checkout: bool,
     allow_commit_mismatch: bool = False,
     dry_run: bool = False,
+    gate: Callable[[Build, Manifest | None], None] | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> PromotionResult:
     """Promote the newest complete RC build of `version` to its release tags; CheckFailed when it must not.
 
     `release_commit` is the commit `release_tag` points at in the checkout (None when the
-    tag is not there); `in_checkout` False skips the commit check. A dry run reads and
-    checks everything and writes nothing.
+    tag is not there); `in_checkout` False skips the commit check. `gate` sees the chosen build
+    and its build index (None when it has none) before anything is written, and raises to refuse
+    it (the staging requirement). A dry run reads and checks everything and writes nothing.
     """
     image_name = str(get_image_project(project.name).image_name)
     repository = client.location.repository(image_name)
@@ -106,29 +134,36 @@ def promote_release(
         allow_mismatch=allow_commit_mismatch,
     )
     say(f"commit check {commit.status.value}: {commit.detail}")
-
-    sources = []
-    for arch in project.platforms:
-        build_tag = build.tag_for(arch).tag
-        say(f"reading {arch}: {build_tag}")
-        sources.append(_read_source(client, repository, arch, build_tag))
     present = set(listing.tags)
-    existing = {
-        tag: client.head_manifest(repository, tag) if tag in present else None
-        for tag in release_tags(version, project.platforms)
-    }
-    plan = plan_promotion(build, version, sources, existing)
-    notes = tuple(source.note for source in plan.sources if source.note)
-    for note in notes:
-        say(note)
-
-    for write in plan.unchanged:
-        say(f"{write.tag} already holds {write.manifest.digest}: unchanged")
-    for write in plan.to_write:
+    tags = release_tags(version, project.platforms)
+    with ThreadPoolExecutor(max_workers=2 * len(project.platforms) + 2) as pool:
+        # Independent reads go out at once: the build index, release tags that exist already, and each
+        # platform's chain of reads (its tag, its image, its config).
+        index_read = pool.submit(client.get_manifest, repository, build.name) if build.name in present else None
+        heads = {tag: pool.submit(client.head_manifest, repository, tag) for tag in tags if tag in present}
+        for arch in project.platforms:
+            say(f"reading {arch}: {build.tag_for(arch).tag}")
+        sources = _at_once(
+            pool,
+            [partial(read_platform_source, client, repository, a, build.tag_for(a).tag) for a in project.platforms],
+        )
+        existing = {tag: heads[tag].result() if tag in heads else None for tag in tags}
+        build_index = index_read.result() if index_read is not None else None
+        if build_index is not None:
+            say(f"build index {build.name}: {build_index.digest} (what staging ran); {version.release} gets its bytes")
+        if gate is not None:
+            gate(build, build_index)
+        plan = plan_promotion(build, version, sources, existing, build_index)
+        notes = tuple(source.note for source in plan.sources if source.note)
+        for note in notes:
+            say(note)
+        for write in plan.unchanged:
+            say(f"{write.tag} already holds {write.manifest.digest}: unchanged")
         if dry_run:
-            say(f"would write {write.tag} -> {write.manifest.digest}")
-            continue
-        _write(client, repository, write, say)
+            for write in plan.to_write:
+                say(f"would write {write.tag} -> {write.manifest.digest}")
+        else:
+            write_release_tags(client, repository, plan, pool, say)
 
     return PromotionResult(
         project=project.name,
@@ -143,4 +178,5 @@ def promote_release(
         commit_check=commit,
         skipped_builds=skipped,
         notes=notes,
+        from_build_index=build_index is not None,
     )

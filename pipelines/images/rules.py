@@ -7,8 +7,10 @@ Pure functions over frozen values; the registry is read and written elsewhere
 - Choosing: the newest build that has every platform of the catalog; newer incomplete
   builds are skipped and reported, never promoted.
 - Commit: the release tag's commit must be the build's commit.
-- Plan: `{VERSION}-{ARCH}` gets the RC tag's manifest bytes, `{VERSION}` a new OCI image
-  index of the platform images; a release tag that holds another digest is never moved.
+- Plan: `{VERSION}-{ARCH}` gets the RC tag's manifest bytes, `{VERSION}` the build's own index
+  (written by `build-index` at the CalVer stem, the digest staging ran) or, for a build without
+  one, a new OCI image index of the platform images; a release tag that holds another digest is
+  never moved.
 """
 
 from __future__ import annotations
@@ -181,16 +183,46 @@ def check_index_image(build_tag: str, source: PlatformSource, config: Platform) 
         raise _wrong_arch(build_tag, source.arch, config)
 
 
-def moved_meanwhile(tag: str, found: str | None, wanted: str, *, written: bool) -> RuleRefused:
-    """Another run wrote `tag` while this one promoted: before our PUT (`written` False) or right after it."""
+def moved_meanwhile(
+    tag: str, found: str | None, wanted: str, *, written: bool, what: str = "release tag", who: str = "promote"
+) -> RuleRefused:
+    """Another run wrote `tag` while this one ran: before our PUT (`written` False) or right after it."""
     when = "after this run wrote it" if written else "since this run checked it"
     holds = f"holds {found}" if found else "is gone"
     return RuleRefused(
-        f"release tag {tag} {holds} {when}, where this run wants {wanted}: another promote of this version "
-        "ran at the same time (nothing more was written)",
-        hint="let the other run finish, then run promote again: it reports which build each tag holds; "
+        f"{what} {tag} {holds} {when}, where this run wants {wanted}: another {who} of this version "
+        "ran at the same time (this run stopped there)",
+        hint=f"let the other run finish, then run {who} again: it reports what each tag holds; "
         "releases of one project are serialized in the workflows",
     )
+
+
+def platform_entries(sources: Iterable[PlatformSource]) -> tuple[Descriptor, ...]:
+    """What a multi-arch index of these platforms lists: each platform image, then its attestations."""
+    entries: list[Descriptor] = []
+    for source in sources:
+        entries.append(source.entry)
+        entries.extend(source.attestations)
+    return tuple(entries)
+
+
+def check_build_index(build: Build, build_index: Manifest, entries: Iterable[Descriptor]) -> Manifest:
+    """The build's own index, if it lists exactly the images its platform tags hold; Corrupt otherwise.
+
+    Staging ran that index, so the release copies it byte for byte; but its platform tags are copied too,
+    and both must name the same images.
+    """
+    listed = {child.digest for child in build_index.children()} if build_index.is_index else set()
+    tagged = {entry.digest for entry in entries}
+    if listed != tagged:
+        differ = ", ".join(sorted(listed ^ tagged)) or "it is not an index"
+        raise Corrupt(
+            f"the build index {build.name} ({build_index.digest}) does not list the images its platform tags hold "
+            f"(differing: {differ})",
+            hint="a platform was pushed again after the index was written; push a new RC tag so that one "
+            "build runs in staging and is released",
+        )
+    return build_index
 
 
 @dataclass(frozen=True)
@@ -223,15 +255,19 @@ class PromotionPlan:
 
 
 def plan_promotion(
-    build: Build, version: ProjectVersion, sources: Iterable[PlatformSource], existing: Mapping[str, str | None]
+    build: Build,
+    version: ProjectVersion,
+    sources: Iterable[PlatformSource],
+    existing: Mapping[str, str | None],
+    build_index: Manifest | None = None,
 ) -> PromotionPlan:
-    """What to write; CheckFailed listing every release tag that holds another digest, before anything is written."""
+    """What to write; CheckFailed listing every release tag that holds another digest, before anything is written.
+
+    `{VERSION}` gets the build's own index when it has one (what staging ran), else a new index.
+    """
     sources = tuple(sources)
-    entries: list[Descriptor] = []
-    for source in sources:
-        entries.append(source.entry)
-        entries.extend(source.attestations)
-    index = image_index(entries)
+    entries = platform_entries(sources)
+    index = image_index(entries) if build_index is None else check_build_index(build, build_index, entries)
     wanted = [*(source.manifest for source in sources), index]
     tags = release_tags(version, (source.arch for source in sources))
     writes = tuple(TagWrite(tag, manifest, existing.get(tag)) for tag, manifest in zip(tags, wanted, strict=False))
@@ -249,11 +285,12 @@ def plan_promotion(
     return PromotionPlan(build, sources, index, writes)
 
 
-def request_budget(platforms: int, tag_list_pages: int) -> int:
+def request_budget(platforms: int, tag_list_pages: int, *, build_index: bool = False, other_reads: int = 0) -> int:
     """The most requests a fresh promotion should take, besides reading each platform's config: per platform
-    its GET, and per release tag (each platform's and the index) a check, the PUT and a read-back; the tag-list pages.
+    its GET, and per release tag (each platform's and the index) a check, the PUT and a read-back; the tag-list
+    pages; the build index's GET when the build has one; and `other_reads` (the staging records).
     """
-    return platforms + 3 * (platforms + 1) + tag_list_pages
+    return platforms + 3 * (platforms + 1) + tag_list_pages + int(build_index) + other_reads
 
 
 @dataclass(frozen=True)
@@ -272,6 +309,7 @@ class PromotionResult:
     commit_check: CommitCheck | None = None
     skipped_builds: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    from_build_index: bool = False
 
     @property
     def image(self) -> str:
@@ -299,4 +337,5 @@ class PromotionResult:
             },
             "skipped_builds": list(self.skipped_builds),
             "notes": list(self.notes),
+            "from_build_index": self.from_build_index,
         }

@@ -23,7 +23,9 @@ def test_the_staging_scene_releases_exactly_what_staging_ran(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    (index,) = re.findall(rf"build index \S+: ({DIGEST})", out)
+    (index,) = re.findall(
+        rf"wrote the build index \S+:2025\.11\.27\.1015-build\.\d+-v0\.3\.0-\w+, digest ({DIGEST})", out
+    )
     assert f"staging pins percolate-api-staging to {index}" in out
     assert re.search(r"Application percolate-reading-staging +pins \(nothing", out)  # no build with an index
     assert "is Synced and Healthy with " + index in out

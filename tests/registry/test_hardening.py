@@ -280,12 +280,13 @@ def test_a_release_tag_written_by_another_run_before_our_put_is_not_overwritten(
     ours = area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
     repository = area.repository(PROJECT)
     proxy = fault_proxy()
-    # While we write the amd64 tag, another run writes 0.1.0-arm64 from a newer build.
+    # Right before our last check of 0.1.0-arm64 (platform tags are written at once, each checked right before
+    # its PUT), another run writes it from its own build.
     proxy.add(
         Fault(
             "before",
-            "PUT",
-            "/manifests/0.1.0-amd64",
+            "HEAD",
+            "/manifests/0.1.0-arm64",
             run=lambda: area.pusher.manifest(repository, "0.1.0-arm64", theirs["arm64"]),
         )
     )

@@ -354,6 +354,9 @@ class FaultProxy:
     requested_page_sizes: list[int] = field(default_factory=list)
     tag_snapshots: dict[str, list[str]] = field(default_factory=dict)
     tokens: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # token -> repository -> actions
+    rewrite_location: bool = True  # False: upload sessions point straight at the registry, past the proxy
+    referrers_api: bool = False  # answer the OCI 1.1 referrers API, as registries newer than distribution 2.8 do
+    referrers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # subject digest -> descriptors
 
     def __post_init__(self) -> None:
         self.port = free_port()
@@ -458,7 +461,13 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             match = _REPOSITORY.match(path)
             if proxy.page_size and match and path.endswith("/tags/list") and self.command == "GET":
                 return self._tags_page(match.group(1), parse_qs(query))
+            if proxy.referrers_api and self.command == "GET" and "/referrers/" in path:
+                found = proxy.referrers.get(path.rsplit("/", 1)[1], [])
+                index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": found}
+                return self._send(200, {"Content-Type": OCI_INDEX}, json.dumps(index).encode())
             status, headers, payload = self._upstream(path, query, body)
+            if proxy.referrers_api and self.command == "PUT" and "/manifests/" in path and status == 201:
+                headers.update(self._index_referrer(body, headers.get("Docker-Content-Digest", "")))
             if fault is not None and fault.action == "drop-after":
                 self.close_connection = True
                 return "dropped"
@@ -467,6 +476,17 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.action == "after" and fault.run is not None:
                 fault.run()
             return self._send(status, headers, payload)
+
+        def _index_referrer(self, body: bytes, digest: str) -> dict[str, str]:
+            """Keep a pushed manifest with a subject in the referrers index, and say so (OCI-Subject)."""
+            document = json.loads(body)
+            subject = document.get("subject")
+            if not subject:
+                return {}
+            descriptor = {"mediaType": document["mediaType"], "digest": digest, "size": len(body)}
+            descriptor |= {k: document[k] for k in ("artifactType", "annotations") if k in document}
+            proxy.referrers.setdefault(subject["digest"], []).append(descriptor)
+            return {"OCI-Subject": subject["digest"]}
 
         def _send(self, status: int, headers: dict[str, str], payload: bytes) -> str:
             self.send_response(status)
@@ -498,6 +518,10 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             payload = response.read()
             connection.close()
             kept = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS | {"content-length"}}
+            if (
+                "Location" in kept and proxy.rewrite_location
+            ):  # as a reverse proxy does: upload sessions continue through the proxy
+                kept["Location"] = kept["Location"].replace(f"//{proxy.upstream}/", f"//{proxy.host}/")
             if self.command == "HEAD":  # no body, but the length of the one a GET would have
                 kept["Content-Length"] = response.getheader("Content-Length") or "0"
             return response.status, kept, payload

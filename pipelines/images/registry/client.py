@@ -12,17 +12,18 @@ builds or releases.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.digests import is_digest, sha256_digest
 from pipelines.core.errors import Corrupt, NotFound, Unauthorized
 from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, join_url, status_error
-from pipelines.images.manifests import MANIFEST_MEDIA_TYPES, Manifest, parse_manifest
+from pipelines.images.manifests import MANIFEST_MEDIA_TYPES, OCI_INDEX, Manifest, parse_manifest
 from pipelines.images.registry.auth import Authenticator, registry_errors
 from pipelines.images.registry.credentials import CREDENTIAL_SOURCES, Credentials
 from pipelines.images.registry.location import RegistryLocation
@@ -46,6 +47,13 @@ class RequestStats:
     auth_resends: int = 0
     tag_list_pages: int = 0
     blob_bytes_read: int = 0
+    blob_bytes_written: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, kind: str) -> None:
+        """One request sent; called from every thread that sends for the client."""
+        with self._lock:
+            self.sent[kind] += 1
 
     @property
     def total(self) -> int:
@@ -59,8 +67,16 @@ class RequestStats:
             "auth_resends": self.auth_resends,
             "tag_list_pages": self.tag_list_pages,
             "blob_bytes_read": self.blob_bytes_read,
-            "blob_bytes_written": 0,
+            "blob_bytes_written": self.blob_bytes_written,
         }
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    """A manifest the registry accepted; `subject` is its OCI-Subject answer (a registry with a referrers API)."""
+
+    digest: str
+    subject: str | None
 
 
 @dataclass(frozen=True)
@@ -189,8 +205,8 @@ class RegistryClient:
         digest = response.headers.get("Docker-Content-Digest", "")
         return digest if is_digest(digest) else self.get_manifest(repository, reference).digest
 
-    def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> str:
-        """Store `manifest` byte for byte under a tag; returns its digest, checked against the registry's."""
+    def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> StoredManifest:
+        """Store `manifest` byte for byte under a tag or its digest; its digest is checked against the registry's."""
         url = f"{self.location.base_url}/v2/{repository}/manifests/{reference}"
         response = self._request(
             "manifest-put", "PUT", url, repository, headers={"Content-Type": manifest.media_type}, data=manifest.data
@@ -203,7 +219,48 @@ class RegistryClient:
                 f"{where}: the registry stored digest {stored}, but the manifest sent has {manifest.digest}",
                 hint="the registry rewrote the manifest; promote copies byte for byte and cannot use it",
             )
-        return manifest.digest
+        return StoredManifest(manifest.digest, response.headers.get("OCI-Subject") or None)
+
+    def get_referrers(self, repository: str, digest: str) -> Manifest | None:
+        """The referrers API's index of the manifests whose subject is `digest`; None when the registry has no
+        referrers API (it answers 404), so that the caller falls back to the referrers tag schema."""
+        url = f"{self.location.base_url}/v2/{repository}/referrers/{digest}"
+        response = self._request("referrers", "GET", url, repository, headers={"Accept": OCI_INDEX})
+        if response.status == 404:
+            return None
+        where = f"the referrers of {self.location.host}/{repository}@{digest}"
+        self._expect(response, f"read {where}")
+        return parse_manifest(response.headers.get("Content-Type"), response.body, where)
+
+    def put_blob(self, repository: str, data: bytes) -> str:
+        """Upload a small blob (a record, a test report) unless the repository has it already; its digest.
+
+        The upload is the spec's two-step monolithic one (POST for a session, PUT of the bytes), which every
+        registry supports. The session URL must stay on the registry's host: our credentials go with it.
+        """
+        digest = sha256_digest(data)
+        base = self.location.base_url
+        found = self._request("blob-head", "HEAD", f"{base}/v2/{repository}/blobs/{digest}", repository)
+        if found.ok:
+            return digest
+        if found.status != 404:
+            self._expect(found, f"check blob {digest} of {repository}")
+        started = self._request("blob-upload", "POST", f"{base}/v2/{repository}/blobs/uploads/", repository)
+        self._expect(started, f"start an upload to {repository}")
+        location = started.headers.get("Location", "")
+        session = join_url(started.url, location) if location else None
+        if session is None or urlsplit(session).netloc != urlsplit(base).netloc:
+            raise Corrupt(
+                f"{self.location.host} sent the upload of {repository} to another host",
+                hint="uploads through other hosts (e.g. storage redirects) are not supported for records; "
+                "use a registry that accepts uploads itself",
+            )
+        url = f"{session}{'&' if '?' in session else '?'}{urlencode({'digest': digest})}"
+        headers = {"Content-Type": "application/octet-stream"}
+        stored = self._request("blob-upload", "PUT", url, repository, headers=headers, data=data)
+        self._expect(stored, f"upload blob {digest} to {repository}")
+        self.stats.blob_bytes_written += len(data)
+        return digest
 
     def get_blob(self, repository: str, digest: str) -> bytes:
         """A (small) blob such as an image config, checked against its digest."""
@@ -256,7 +313,7 @@ class RegistryClient:
         """One exchange, each attempt counted as a request of `kind`; retried by the HTTP layer."""
 
         def count() -> None:
-            self.stats.sent[kind] += 1
+            self.stats.count(kind)
 
         try:
             return self._http.request(

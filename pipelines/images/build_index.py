@@ -1,0 +1,95 @@
+"""The build index: an RC build's own multi-arch index, written at its CalVer stem once every platform is pushed.
+
+Staging deploys this index by digest, and promote later copies it byte for byte to
+`{VERSION}`, so the digest that ran in staging is the digest released. It lists what the
+release index of the same build would list (each platform image, with its attestation
+manifests). An incomplete build gets no index; a stem that already holds another index
+is never moved (a platform was pushed again after it was written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.core.calver import check_build_stem
+from pipelines.core.catalog import Project, get_image_project
+from pipelines.core.errors import NotFound, RuleRefused
+from pipelines.images.manifests import image_index
+from pipelines.images.registry.client import RegistryClient
+from pipelines.images.release import read_platform_source
+from pipelines.images.rules import PlatformSource, moved_meanwhile, platform_entries
+
+
+@dataclass(frozen=True)
+class BuildIndexResult:
+    project: str
+    build: str
+    repository: str  # host/namespace/image
+    digest: str
+    platforms: dict[str, str]  # arch -> the platform image's digest the index lists
+    written: bool  # False: the stem already held this index
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.build}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "build": self.build,
+            "reference": self.reference,
+            "image": f"{self.repository}@{self.digest}",
+            "digest": self.digest,
+            "platforms": dict(self.platforms),
+            "written": self.written,
+        }
+
+
+def write_build_index(
+    project: Project, stem: str, client: RegistryClient, *, say: Callable[[str], None] = lambda message: None
+) -> BuildIndexResult:
+    """Read every platform of build `stem`, then write their index at `stem`; RuleRefused for an incomplete build."""
+    check_build_stem(stem)
+    repository = client.location.repository(str(get_image_project(project.name).image_name))
+    sources: list[PlatformSource] = []
+    missing: list[str] = []
+    for arch in project.platforms:
+        say(f"reading {arch}: {stem}-{arch}")
+        try:
+            sources.append(read_platform_source(client, repository, arch, f"{stem}-{arch}"))
+        except NotFound:
+            missing.append(arch)
+    if missing:
+        raise RuleRefused(
+            f"build {stem} of {project.name} is incomplete: no image at "
+            f"{', '.join(f'{stem}-{arch}' for arch in missing)} (it needs {', '.join(project.platforms)})",
+            hint="an index is written only once every platform is pushed: re-run the failed push jobs, "
+            "then build-index again",
+        )
+    index = image_index(platform_entries(sources))
+    existing = client.head_manifest(repository, stem)
+    if existing is not None and existing != index.digest:
+        raise RuleRefused(
+            f"{stem} already holds the index {existing}, and this build's platform tags give {index.digest} "
+            "(nothing was written)",
+            hint="a platform image was pushed again after the index was written; a build index never moves: "
+            "push a new RC tag",
+        )
+    if existing is None:
+        say(f"writing {stem} -> {index.digest}")
+        client.put_manifest(repository, stem, index)
+        now = client.head_manifest(repository, stem)
+        if now != index.digest:
+            raise moved_meanwhile(stem, now, index.digest, written=True, what="build index", who="build-index")
+    else:
+        say(f"{stem} already holds {index.digest}: unchanged")
+    return BuildIndexResult(
+        project=project.name,
+        build=stem,
+        repository=f"{client.location.host}/{repository}",
+        digest=index.digest,
+        platforms={source.arch: source.entry.digest for source in sources},
+        written=existing is None,
+    )
