@@ -34,7 +34,7 @@ def wheel_project(name: str) -> Project:
     return project
 
 
-def _defaultwheel_project() -> str | None:
+def _default_wheel_project() -> str | None:
     names = [p.name for p in PROJECTS if p.ships_wheels]
     return names[0] if len(names) == 1 else None
 
@@ -249,7 +249,7 @@ def register(subcommands: Any) -> None:
     promote.add_argument("--version", required=True, metavar="X.Y.Z", help="the final version, e.g. 0.2.0")
     promote.add_argument(
         "--project",
-        default=_defaultwheel_project(),
+        default=_default_wheel_project(),
         metavar="PROJECT",
-        help=f"the wheel project (default: {_defaultwheel_project()})",
+        help=f"the wheel project (default: {_default_wheel_project()})",
     )
