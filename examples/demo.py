@@ -13,6 +13,8 @@ releases 0.2.0 of both services:
   -> rollback to the previous release, which blocks 0.2.0 from being promoted again
   -> percolate-reading's canary (examples/demo_canary.py): its steps followed by the gate, then a
      failing analysis aborted, rolled back and blocked.
+  -> staging (examples/demo_staging.py): an RC's build index pinned in staging, its integration
+     tests, a release refused before the staging record and accepted after, with the same digest.
 
 Each step runs the real CLI the way a workflow would, and prints what it did.
 """
@@ -40,6 +42,9 @@ sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, impor
 from examples import demo_canary, demo_dashboard  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
 from tests.support import localregistry  # noqa: E402
+
+sys.path.insert(0, str(HERE))
+import demo_staging  # noqa: E402  (scene 9, in a module of its own)
 
 EXAMPLE = HERE / "monorepo"
 RUN_NUMBER = "123"
@@ -337,6 +342,9 @@ def main() -> int:
                 expect=1,
             )
             demo_canary.canary(root, workdir, registry, NEW_VERSION, run, say)
+
+            say("9. staging: an RC deploys to staging, passes its tests, and only then is released")
+            demo_staging.scene(sys.modules[__name__], root, workdir, registry, pusher)
         finally:
             local.stop()
             print(f"\nlocal registry on {local.host} stopped")

@@ -11,6 +11,7 @@ the run warns how to release it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -92,7 +93,10 @@ class ArgoCd(pulumi.ComponentResource):
         config: ArgoCdConfig,
         pins: dict[str, ImagePin],
         opts: pulumi.ResourceOptions | None = None,
+        *,
         canaries: dict[str, Canary] | None = None,
+        suffix: str = "",  # of each Application's name: `-staging` in the staging stack, none in prod
+        unpinned_warning: Callable[[str, str], str] = unpinned_warning,
     ) -> None:
         super().__init__("percolate:argocd:ArgoCd", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -107,7 +111,8 @@ class ArgoCd(pulumi.ComponentResource):
         )
         self.images: dict[str, str | None] = {}
         for image_project in image_projects():
-            application = str(image_project.argocd_application)
+            manifests = str(image_project.argocd_application)  # its folder under basePath
+            application = f"{manifests}{suffix}"
             pin = pins.get(image_project.name)
             if pin is None or not pin.pinned:
                 pulumi.log.warn(unpinned_warning(application, image_project.name), resource=self)
@@ -119,7 +124,7 @@ class ArgoCd(pulumi.ComponentResource):
                 api_version=API_VERSION,
                 kind="Application",
                 metadata={**metadata, **annotations, "name": application, "finalizers": [RESOURCES_FINALIZER]},
-                spec=application_spec(config, application, pin, (canaries or {}).get(image_project.name)),
+                spec=application_spec(config, manifests, pin, (canaries or {}).get(image_project.name)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[project]),
             )
         self.register_outputs({"images": self.images})

@@ -278,6 +278,23 @@ class PolicyReport:
         return lines
 
 
+def staging_declares_no_github(resources: Sequence[Declared]) -> list[str]:
+    """The staging stack declares Argo CD only: GitHub settings are declared once, by the prod stack."""
+    return [
+        f"{resource.type} {resource.name}: a GitHub setting in the staging stack (the prod stack declares them)"
+        for resource in resources
+        if resource.type.startswith(("github:", "pulumi:providers:github", "pulumi-python:dynamic/github:"))
+    ]
+
+
+STAGING_POLICIES = (no_plaintext_secrets, images_pinned_by_digest, staging_declares_no_github)
+
+
+def evaluate_staging(resources: Sequence[Declared]) -> PolicyReport:
+    """The policies of the staging stack (the GitHub ones belong to prod's)."""
+    return PolicyReport(tuple(PolicyResult(policy.__name__, tuple(policy(resources))) for policy in STAGING_POLICIES))
+
+
 def evaluate(
     resources: Sequence[Declared], workflows: Sequence[Workflow], nested: Mapping[str, Sequence[str]] | None = None
 ) -> PolicyReport:

@@ -189,6 +189,15 @@ def offline_answers(config: StackConfig) -> Answer:
     return answer
 
 
+def with_registry(config: StackConfig, registry: str) -> StackConfig:
+    """The staging stack's config with `percolate-platform:registry` replaced (render --registry)."""
+    from infra.staging import is_staging
+
+    if not is_staging(config.values):
+        raise InputError("--registry is for the staging stack only", hint="render --stack staging --registry ...")
+    return StackConfig({**config.values, f"{PULUMI_PROJECT}:registry": registry}, config.secret_keys)
+
+
 def run_program(
     config: StackConfig, answer: Answer, *, stack: str = PULUMI_STACK, program: Path = PROGRAM, preview: bool = True
 ) -> Rendering:
@@ -337,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the project root with Pulumi.yaml and .github/ (default: this checkout)",
     )
+    render.add_argument(
+        "--registry",
+        metavar="HOST[:PORT]/NS",
+        help="the staging stack only: read the RC builds from this registry instead of the file's "
+        "percolate-platform:registry (e.g. a local registry, 127.0.0.1:5000/percolation-labs)",
+    )
     render.add_argument("--check", action="store_true", help="run the policy checks; exit 1 when one fails")
     render.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     return parser
@@ -347,10 +362,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = args.stack_config or args.root / f"Pulumi.{args.stack}.yaml"
     try:
         config = read_stack_file(source)
+        if args.registry is not None:
+            config = with_registry(config, args.registry)
         progress(f"rendering stack {args.stack} from {source} under Pulumi's mocks")
         rendering = run_program(config, offline_answers(config), stack=args.stack)
         report = None
-        if args.check:
+        from infra.staging import is_staging
+
+        if args.check and is_staging(config.values):
+            from infra.policy import evaluate_staging
+
+            report = evaluate_staging(rendering.resources)
+        elif args.check:
             from infra.policy import evaluate
             from pipelines.wheels.trusted_publishers import WORKFLOWS_DIR, WorkflowFiles
 

@@ -294,7 +294,9 @@ def register(subcommands: Any) -> None:
         '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --stack-config Pulumi.prod.yaml '
         "--timeout 1500",
     )
-    parser.add_argument("app", metavar="APP", help=f"an Argo CD application of the catalog: {apps}")
+    parser.add_argument(
+        "app", metavar="APP", help=f"an Argo CD application of the catalog: {apps}, or its staging one (APP-staging)"
+    )
     parser.add_argument("--digest", required=True, metavar="D", help=f"the image index digest deployed, {DIGEST_FORM}")
     parser.add_argument(
         "--timeout",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.commands import add_command, add_group, add_root_option, optional_checkout
+from pipelines.commands.wheel_staging import add_staging_options, register_staging_record, require_staging
 from pipelines.core.catalog import PROJECTS, TESTPYPI, Project, get_project
 from pipelines.core.errors import InputError
 from pipelines.core.release_commit import CommitCheck, check_commit
@@ -25,7 +26,7 @@ from pipelines.edges.files import file_sha256
 from pipelines.output import emit, progress
 
 
-def _wheel_project(name: str) -> Project:
+def wheel_project(name: str) -> Project:
     project = get_project(name)
     if not project.ships_wheels:
         wheel_projects = ", ".join(p.name for p in PROJECTS if p.ships_wheels)
@@ -84,7 +85,7 @@ def _find_rc(args: argparse.Namespace) -> int:
     from pipelines.wheels.index import PackageIndex
     from pipelines.wheels.select import select_rc
 
-    project = _wheel_project(args.project)
+    project = wheel_project(args.project)
     release = parse_release(args.version)
     distribution = project.distribution or project.name
     fetch: Callable[[str, Path], str]
@@ -112,11 +113,16 @@ def _find_rc(args: argparse.Namespace) -> int:
     commit = _check_rc_commit(args, project, release, chosen.rc)
     progress(f"commit check {commit.status.value}: {commit.detail}")
     files = []
+    staged = None
     with _staged(args.to) as staging:
         for name in chosen.files:
             progress(f"{verb} {name.filename}")
             target = staging / name.filename
             files.append(_file_entry(target, fetch(name.filename, target)))
+        if args.require_staging:
+            # Checked on the bytes downloaded, before any of them appears in --to.
+            digests = {entry["filename"]: entry["sha256"] for entry in files}
+            staged = require_staging(project, release, chosen.rc, digests).to_dict()
     skipped = [{"rc": c.rc, "missing": list(c.missing)} for c in selection.candidates if c.rc > chosen.rc]
     data = {
         "project": project.name,
@@ -129,10 +135,13 @@ def _find_rc(args: argparse.Namespace) -> int:
         "skipped": skipped,
         "yanked": yanked,
         "commit_check": {"status": commit.status.value, "detail": commit.detail},
+        "staging": staged,
     }
     lines = [f"chose {distribution} {chosen.version} from {source} into {args.to}"]
     lines += [f"  skipped rc{c.rc}: lacks {', '.join(c.missing)}" for c in selection.candidates if c.rc > chosen.rc]
     lines += [f"  {f['filename']}  sha256:{f['sha256']}  {f['size']} bytes" for f in files]
+    if staged is not None:
+        lines.append(f"  staging passed ({staged['recorded_at']}, {staged['run_url'] or 'no run URL'})")
     emit(args.json, data, "\n".join(lines))
     return 0
 
@@ -143,7 +152,7 @@ def _promote(args: argparse.Namespace) -> int:
 
     if args.project is None:
         raise InputError("the catalog has more than one wheel project", hint="pass --project PROJECT")
-    project = _wheel_project(args.project)
+    project = wheel_project(args.project)
     release = parse_release(args.version)
     sources = {p.name: p for p in _source_files(args.source_dir)}
     plan = plan_promotion(project, release, sources)
@@ -215,7 +224,9 @@ def register(subcommands: Any) -> None:
         action="store_true",
         help="take the RC even when its tag's commit is not the release tag's (or either tag is not in the checkout)",
     )
+    add_staging_options(find)
     add_root_option(find)
+    register_staging_record(group)
 
     promote = add_command(
         group,

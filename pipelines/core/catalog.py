@@ -21,6 +21,8 @@ STACK_CONFIG_FILE = "Pulumi.prod.yaml"
 # GitHub deployment environments: TestPyPI publishing runs in staging; PyPI and deploys in production.
 STAGING_ENVIRONMENT = "staging"
 PRODUCTION_ENVIRONMENT = "production"
+# The staging stack's Argo CD Applications are the prod ones' names with this suffix.
+STAGING_APPLICATION_SUFFIX = "-staging"
 
 
 class ArtifactKind(str, Enum):
@@ -169,9 +171,9 @@ def get_image_project(name: str) -> Project:
 
 
 def project_for_application(application: str) -> Project:
-    """The image project deployed as Argo CD application `application`."""
+    """The image project deployed as Argo CD application `application` (or its staging one, `…-staging`)."""
     for project in image_projects():
-        if project.argocd_application == application:
+        if application in (project.argocd_application, f"{project.argocd_application}{STAGING_APPLICATION_SUFFIX}"):
             return project
     known = ", ".join(str(p.argocd_application) for p in image_projects())
     raise InputError(f"unknown Argo CD application {application!r}", hint=f"known applications: {known}")

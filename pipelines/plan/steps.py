@@ -17,6 +17,7 @@ from pipelines.core.catalog import (
     PRODUCTION_ENVIRONMENT,
     PULUMI_STACK,
     STACK_CONFIG_FILE,
+    STAGING_APPLICATION_SUFFIX,
     STAGING_ENVIRONMENT,
     Project,
     get_project,
@@ -105,6 +106,15 @@ def _image_build(
             Step(f"push-{arch}", f"push {reference}"),
         ]
     steps.append(Step("metadata", "keep the build metadata JSON (tag, commit, run, image digests) as an artifact"))
+    stem = build_tag.tag.removesuffix(f"-{build_tag.arch}")
+    application = f"{project.argocd_application}{STAGING_APPLICATION_SUFFIX}"
+    steps += [
+        Step("build-index", f"write the build's multi-arch index {repository}:{stem} (every platform present)"),
+        Step("staging-deploy", f"pulumi up --stack staging in environment {STAGING_ENVIRONMENT}: pin {application}"),
+        Step("staging-gate", f"wait until Argo CD application {application} is Synced and Healthy with the index"),
+        Step("staging-tests", f"run {project.directory}/tests/integration against the staging URL (JUnit report)"),
+        Step("staging-record", "record the result in the registry (subject: the build index), signed with cosign"),
+    ]
     return artifacts, steps
 
 
@@ -115,6 +125,7 @@ def _image_release(project: Project, tag: ReleaseTag, registry: str) -> _Parts:
     artifacts.append(Artifact("image-index", None, f"{repository}:{version}"))
     platforms = ", ".join(project.platforms)
     steps = [
+        Step("staging-check", "the build's newest staging record passed; verify its cosign signature"),
         Step("choose-build", f"choose the newest complete RC build of {version} (every platform: {platforms})"),
         Step("check-commit", f"refuse unless that build's commit is the commit of {tag.name}"),
         *(
@@ -165,6 +176,15 @@ def _wheels_build(project: Project, tag: ReleaseTag) -> _Parts:
         ),
         Step("publish", f"publish to TestPyPI by trusted publishing in environment {STAGING_ENVIRONMENT}"),
         Step("metadata", "keep the build metadata JSON (tag, commit, run, files with sha256); GitHub pre-release"),
+        *(
+            Step(
+                f"staging-{t.name}",
+                f"install {project.distribution}=={package_version} from TestPyPI on a clean "
+                f"{t.name} runner and run {project.directory}/tests/integration",
+            )
+            for t in project.wheel_targets
+        ),
+        Step("staging-record", "attach the staging record (result, sha256 of each file) to the GitHub pre-release"),
     ]
     return artifacts, steps
 
@@ -173,7 +193,11 @@ def _wheels_release(project: Project, tag: ReleaseTag) -> _Parts:
     version = tag.version.release
     artifacts = _wheel_artifacts(project, version)
     steps = [
-        Step("find-rc", f"find the newest {version}rcN with every wheel and the sdist on TestPyPI, checking sha256"),
+        Step(
+            "find-rc",
+            f"find the newest {version}rcN with every wheel and the sdist on TestPyPI, checking sha256; "
+            "refuse it unless its staging record passed for exactly those files",
+        ),
         Step("promote", f"re-version those files to {version} without rebuilding (compiled payload byte-identical)"),
         Step(
             "publish",

@@ -133,6 +133,8 @@ def test_publishing_runs_in_the_catalogs_environments(workflows):
         ("_release-image.yml", "promote"): PRODUCTION_ENVIRONMENT,
         ("deploy.yml", "deploy"): PRODUCTION_ENVIRONMENT,
         ("pages.yml", "deploy"): PAGES_ENVIRONMENT,
+        # Every RC build of an image deploys to the staging stack, RC tags only.
+        ("_build-image.yml", "staging"): STAGING_ENVIRONMENT,
     }
     found = {}
     for workflow in workflows.values():
@@ -183,12 +185,14 @@ def test_the_trusted_publishers_infra_declares_are_the_workflows_publish_jobs(wo
 
 def test_pulumi_runs_the_catalogs_stack_from_the_repository_root(workflows, repo_root, yaml_loader):
     runs = [s for w in workflows.values() for s in w.steps() if s.action == "pulumi/actions"]
-    assert {s.workflow for s in runs} == {"infra-preview.yml", "deploy.yml"}
+    assert {s.workflow for s in runs} == {"infra-preview.yml", "deploy.yml", "_build-image.yml"}
     for step in runs:
-        assert step.inputs["stack-name"] == PULUMI_STACK
+        # RC builds update the staging stack; nothing else runs there, and they never touch prod.
+        staging = step.workflow == "_build-image.yml"
+        assert step.inputs["stack-name"] == ("staging" if staging else PULUMI_STACK)
         assert step.inputs["work-dir"] == "."
     commands = {(s.workflow, s.inputs["command"]) for s in runs}
-    assert commands == {("infra-preview.yml", "preview"), ("deploy.yml", "up")}
+    assert commands == {("infra-preview.yml", "preview"), ("deploy.yml", "up"), ("_build-image.yml", "up")}
     pulumi_yaml = yaml_loader(repo_root / "Pulumi.yaml")
     assert pulumi_yaml["name"] == PULUMI_PROJECT
     assert pulumi_yaml["main"].rstrip("/") == "infra"

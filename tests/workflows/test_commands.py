@@ -38,6 +38,17 @@ SAMPLES = {
     "${{ runner.temp }}/promotion/promote.json": "/tmp/promotion/promote.json",
     "${{ inputs.event }}": "rc-built",
     "${{ inputs.version }}": "percolate-v0.2.0-rc1",
+    "${{ steps.stem.outputs.build }}": "2025.10.25.1430-build.123-v0.2.0-abc1234",
+    "${{ needs.build-index.outputs.build }}": "2025.10.25.1430-build.123-v0.2.0-abc1234",
+    "${{ needs.build-index.outputs.digest }}": DIGEST,
+    "${{ needs.staging-record.outputs.record }}": DIGEST,
+    "${{ steps.target.outputs.application }}": "percolate-api-staging",
+    "${{ steps.tests.outcome == 'success' && 'passed' || 'failed' }}": "passed",
+    "${{ needs.staging-tests.result == 'success' && 'passed' || 'failed' }}": "failed",
+    "${{ runner.temp }}/staging-report.xml": "/tmp/staging-report.xml",
+    "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}": (
+        "https://github.com/percolation-labs/percolate/actions/runs/1"
+    ),
 }
 # Variables a script sets itself (a loop, an assignment), with a value a real run gives them; used only
 # where the step's script does assign the name.

@@ -27,8 +27,10 @@ OIDC_ACTIONS = {
     "actions/deploy-pages",
 }
 OIDC_COMMANDS = re.compile(r"\bcosign (?:sign|attest)\b")
-REGISTRY_WRITES = re.compile(r"\bskopeo copy\b|\bpython -m pipelines promote\b|\bcosign (?:sign|attest)\b")
-RELEASE_WRITES = re.compile(r"\bgh release create\b")
+REGISTRY_WRITES = re.compile(
+    r"\bskopeo copy\b|\bpython -m pipelines (?:promote|build-index|staging record)\b|\bcosign (?:sign|attest)\b"
+)
+RELEASE_WRITES = re.compile(r"\bgh release (?:create|upload)\b")
 
 CACHE_ACTIONS = {"actions/cache", "Swatinem/rust-cache"}
 
@@ -127,6 +129,7 @@ def test_id_token_sits_only_in_signing_publishing_and_oidc_login_jobs(workflows)
         "infra-preview.yml job preview",
         "deploy.yml job deploy",
         "pages.yml job deploy",
+        "_build-image.yml job staging",
     }
 
 

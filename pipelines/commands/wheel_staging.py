@@ -1,0 +1,129 @@
+"""`wheels staging-record` and find-rc's `--require-staging`: the staging record of a wheel RC (TestPyPI).
+
+`staging-record` writes the record the RC build's staging job attaches to the RC's GitHub
+pre-release; `require_staging` is what `wheels find-rc --require-staging` runs on the files it
+downloaded before they appear in --to. The rule and the record's shape are
+`pipelines.staging.wheel_record`; the GitHub read is `pipelines.edges.release_assets`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.commands import add_command
+from pipelines.core.catalog import TESTPYPI, Project
+from pipelines.core.errors import InputError
+from pipelines.core.tags import format_tag
+from pipelines.core.versions import ProjectVersion
+from pipelines.output import emit, progress
+from pipelines.staging.wheel_record import RECORD_ASSET, RESULTS, WheelStagingRecord
+
+
+def add_staging_options(find: argparse.ArgumentParser) -> None:
+    find.add_argument(
+        "--require-staging",
+        action="store_true",
+        help=f"take the RC only when its staging passed: {RECORD_ASSET} on its GitHub release, uploaded by a "
+        "workflow, says passed for exactly the files downloaded (reads GITHUB_REPOSITORY, GITHUB_TOKEN and "
+        "GITHUB_API_URL)",
+    )
+
+
+def require_staging(project: Project, release: ProjectVersion, rc: int, files: Mapping[str, str]) -> WheelStagingRecord:
+    """The passed staging record of `rc`, for exactly `files` (name -> sha256); RuleRefused otherwise."""
+    from pipelines.edges.github import token_from_environment
+    from pipelines.edges.release_assets import ReleaseAssets
+    from pipelines.staging.wheel_record import parse_record, require_passed
+
+    repository, token = os.environ.get("GITHUB_REPOSITORY"), token_from_environment()
+    if not repository or not token:
+        raise InputError(
+            "--require-staging reads the RC's GitHub release: no GITHUB_REPOSITORY or GITHUB_TOKEN set",
+            hint="set GITHUB_REPOSITORY=owner/name and GITHUB_TOKEN (contents: read)",
+        )
+    tag = format_tag(project.name, release, rc)
+    progress(f"reading the staging record of {tag} ({RECORD_ASSET} on its GitHub release)")
+    api = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+    with ReleaseAssets(api, repository, token) as assets:
+        asset = assets.read(tag, RECORD_ASSET)
+    record = parse_record(asset.content, f"{RECORD_ASSET} of {tag}") if asset is not None else None
+    version = f"{release.release}rc{rc}"
+    return require_passed(
+        record, asset.uploader if asset else None, tag=tag, project=project.name, version=version, files=files
+    )
+
+
+def _staging_record(args: argparse.Namespace) -> int:
+    from packaging.version import InvalidVersion, Version
+
+    from pipelines.commands.wheels import wheel_project
+    from pipelines.edges.files import atomic_write_text
+    from pipelines.staging.wheel_record import make_record, record_json
+    from pipelines.wheels.index import PackageIndex
+    from pipelines.wheels.select import parse_filename
+
+    project = wheel_project(args.project)
+    try:
+        version = Version(args.version)
+    except InvalidVersion:
+        raise InputError(f"{args.version!r} is not a version", hint="give the RC's version, e.g. 0.2.0rc1") from None
+    if version.pre is None or version.pre[0] != "rc":
+        raise InputError(f"{args.version} is no release candidate", hint="give X.Y.ZrcN, e.g. 0.2.0rc1")
+    distribution = project.distribution or project.name
+    index = PackageIndex(args.index)
+    progress(f"reading the files of {distribution} {version} on {index.base_url}")
+    files = {}
+    for file in index.project_files(distribution):
+        try:
+            named = parse_filename(file.filename)
+        except InputError:
+            continue
+        if named.parsed_version == version and not file.yanked and file.sha256 is not None:
+            files[file.filename] = file.sha256
+    if not files:
+        raise InputError(
+            f"{index.base_url} serves no file of {distribution} {version}",
+            hint="record staging only after the RC's upload to the index",
+        )
+    record = make_record(
+        project.name,
+        str(version),
+        args.result,
+        files,
+        index=index.base_url,
+        run_url=args.run_url,
+        now=datetime.now(UTC),
+    )
+    atomic_write_text(args.out, record_json(record))
+    data: dict[str, Any] = {**record.to_dict(), "out": str(args.out)}
+    lines = [f"staging {record.result}: {distribution} {version}, {len(files)} files, written to {args.out}"]
+    emit(args.json, data, "\n".join(lines))
+    return 0
+
+
+def register_staging_record(group: Any) -> None:
+    record = add_command(
+        group,
+        "staging-record",
+        summary="write the staging record of a wheel RC (attach it to the RC's GitHub release)",
+        description="Write the staging record of PROJECT's release candidate VERSION (X.Y.ZrcN) to --out: the\n"
+        "result of its integration tests, run on clean runners against the files installed from the index,\n"
+        "and the name and sha256 of every file the index serves for VERSION. The RC build attaches it to\n"
+        f"the RC's GitHub release as {RECORD_ASSET}; `wheels find-rc --require-staging` reads it there.",
+        handler=_staging_record,
+        examples="  python -m pipelines wheels staging-record percolate-rocks 0.2.0rc1 --result passed "
+        "--out staging-record.json",
+    )
+    record.add_argument("project", metavar="PROJECT", help="a catalog project that ships wheels")
+    record.add_argument("version", metavar="X.Y.ZrcN", help="the RC's version, e.g. 0.2.0rc1")
+    record.add_argument("--result", required=True, choices=RESULTS, help="what the integration tests said")
+    record.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the record")
+    record.add_argument(
+        "--index", default=TESTPYPI.simple_url, metavar="URL", help=f"the index (default: {TESTPYPI.simple_url})"
+    )
+    record.add_argument("--run-url", metavar="URL", help="the workflow run that tested the RC")

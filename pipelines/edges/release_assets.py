@@ -1,0 +1,84 @@
+"""One file attached to a GitHub release, read through GitHub's REST API (the one HTTP layer).
+
+`ReleaseAssets.read(tag, name)` finds the release of `tag`, then the asset called `name`, and
+downloads it (`Accept: application/octet-stream`; GitHub answers with a redirect to its storage,
+which the HTTP layer follows without the token). A release or asset that does not exist is None,
+not an error: the caller decides what a missing file means. Who uploaded it comes along, since
+a file uploaded by a workflow's GITHUB_TOKEN (`github-actions[bot]`) and one uploaded by a person
+are not the same evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from pipelines.core.errors import Corrupt, NotFound
+from pipelines.edges.github import POLICY, TIMEOUTS, GitHubApi
+from pipelines.edges.http import HttpClient, status_error
+
+MAX_ASSET_BYTES = 1 << 20  # a record is a few kilobytes
+READ_HINT = "check that the token may read the repository's releases (contents: read)"
+
+
+@dataclass(frozen=True)
+class ReleaseAsset:
+    tag: str
+    name: str
+    content: bytes
+    uploader: str | None  # the uploader's login, e.g. github-actions[bot]
+    uploader_type: str | None  # "Bot" or "User"
+
+
+class ReleaseAssets:
+    """Read files attached to the releases of one repository (`owner/name`)."""
+
+    def __init__(self, api_url: str, repository: str, token: str, *, http: HttpClient | None = None) -> None:
+        self.repository = repository
+        self._http = http or HttpClient(policy=POLICY, timeouts=TIMEOUTS)
+        self._api = GitHubApi(api_url, token, http=self._http, rights_hint=READ_HINT)
+        self._token = token
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> ReleaseAssets:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read(self, tag: str, name: str) -> ReleaseAsset | None:
+        """The asset `name` of the release of `tag`, or None when there is no such release or asset."""
+        try:
+            release = self._api.call("GET", f"/repos/{self.repository}/releases/tags/{quote(tag, safe='')}")
+        except NotFound:
+            return None
+        where = f"the GitHub release {tag} of {self.repository}"
+        assets = release.get("assets") if isinstance(release, dict) else None
+        if not isinstance(assets, list):
+            raise Corrupt(f"{where} came without a list of assets", hint="check GITHUB_API_URL")
+        found = [asset for asset in assets if isinstance(asset, dict) and asset.get("name") == name]
+        if not found:
+            return None
+        asset = found[0]
+        url, uploader = asset.get("url"), asset.get("uploader") or {}
+        if not isinstance(url, str) or not isinstance(uploader, dict):
+            raise Corrupt(f"the asset {name} of {where} has no download URL", hint="check GITHUB_API_URL")
+        response = self._http.request(
+            "GET",
+            url,
+            headers={"Accept": "application/octet-stream", "Authorization": f"Bearer {self._token}"},
+            max_body=MAX_ASSET_BYTES,
+            what=f"download of {name} from {where}",
+        )
+        if response.status >= 400:
+            raise status_error(response.status, f"the download of {name} from {where} answered {response.status}")
+        login, kind = uploader.get("login"), uploader.get("type")
+        return ReleaseAsset(
+            tag,
+            name,
+            response.body,
+            login if isinstance(login, str) else None,
+            kind if isinstance(kind, str) else None,
+        )

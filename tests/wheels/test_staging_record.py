@@ -1,0 +1,243 @@
+"""percolate-rocks' staging: the record on the RC's GitHub release, written by `wheels staging-record` and
+required by `wheels find-rc --require-staging`.
+
+The RC files are real wheels and sdists (conftest.py), served by the PEP 691 loopback index; GitHub's
+releases API is a loopback server answering with the documented shapes (release by tag with its
+assets; an asset download that redirects to storage, as GitHub's does).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.core.errors import Corrupt
+from pipelines.staging.wheel_record import RECORD_ASSET, WORKFLOW_UPLOADER, parse_record
+
+OUTSIDE_A_CHECKOUT = Path(tempfile.gettempdir())
+REPOSITORY = "percolation-labs/percolate"
+RC2 = "percolate-rocks-v0.2.0-rc2"
+
+
+@dataclass
+class Releases:
+    """GitHub's releases API on loopback: `assets[tag] = (content, uploader login)`."""
+
+    url: str = ""
+    assets: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    authorizations: list[str | None] = field(default_factory=list)
+
+
+@pytest.fixture
+def releases() -> Iterator[Releases]:
+    state = Releases()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.authorizations.append(self.headers.get("Authorization"))
+            prefix = f"/repos/{REPOSITORY}/releases/tags/"
+            if self.path.startswith(prefix) and self.path[len(prefix) :] in state.assets:
+                tag = self.path[len(prefix) :]
+                login = state.assets[tag][1]
+                asset = {
+                    "name": RECORD_ASSET,
+                    "url": f"{state.url}/repos/{REPOSITORY}/releases/assets/{tag}",
+                    "uploader": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
+                }
+                other = {"name": "build-metadata.json", "url": f"{state.url}/nowhere", "uploader": {}}
+                self._send(200, "application/json", json.dumps({"tag_name": tag, "assets": [other, asset]}).encode())
+            elif self.path.startswith(f"/repos/{REPOSITORY}/releases/assets/"):
+                assert self.headers.get("Accept") == "application/octet-stream"
+                self.send_response(302)
+                self.send_header("Location", f"{state.url}/storage/{self.path.rsplit('/', 1)[1]}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path.startswith("/storage/"):
+                self._send(200, "application/octet-stream", state.assets[self.path.rsplit("/", 1)[1]][0])
+            else:
+                self._send(404, "application/json", b'{"message": "Not Found"}')
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def github_env(releases: Releases) -> dict[str, str]:
+    return {"GITHUB_API_URL": releases.url, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_TOKEN": "ghs_sampletoken"}
+
+
+@pytest.fixture
+def published(rc_sets, json_index):
+    """rc1 and rc2 complete on the index."""
+    files = {**rc_sets.full_set("0.2.0rc1"), **{f"2-{k}": v for k, v in rc_sets.full_set("0.2.0rc2").items()}}
+    json_index.files = {path.name: path for path in files.values()}
+    return json_index
+
+
+def record(cli, index_url: str, version: str, result: str, out: Path) -> bytes:
+    written = cli(
+        "wheels", "staging-record", "percolate-rocks", version, "--result", result, "--index", index_url,
+        "--out", str(out), "--run-url", "https://github.com/percolation-labs/percolate/actions/runs/7", "--json",
+    )  # fmt: skip
+    assert written.code == 0, written.stderr
+    return out.read_bytes()
+
+
+def find_rc(cli, index_url: str, to: Path, releases: Releases):
+    return cli(
+        "wheels", "find-rc", "percolate-rocks", "0.2.0", "--index", index_url, "--to", str(to),
+        "--require-staging", "--json", cwd=OUTSIDE_A_CHECKOUT, env=github_env(releases),
+    )  # fmt: skip
+
+
+def test_a_passed_record_of_the_served_files_lets_find_rc_take_the_rc(cli, published, releases, tmp_path):
+    data = record(cli, published.url, "0.2.0rc2", "passed", tmp_path / "record.json")
+    written = json.loads(data)
+    assert written["result"] == "passed" and written["version"] == "0.2.0rc2"
+    assert set(written["files"]) == {name for name in published.files if "0.2.0rc2" in name}
+    releases.assets[RC2] = (data, WORKFLOW_UPLOADER)
+    result = find_rc(cli, published.url, tmp_path / "rc", releases)
+    assert result.code == 0, result.stderr
+    report = result.json()
+    assert report["rc"] == 2
+    assert report["staging"]["result"] == "passed"
+    assert report["staging"]["files"] == {f["filename"]: f["sha256"] for f in report["files"]}
+    assert "ghs_sampletoken" not in result.stdout + result.stderr
+    # The release was read with the token (a private repository's releases need it), never printed.
+    assert releases.authorizations[0] == "Bearer ghs_sampletoken"
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing", "has no staging record"),
+        ("failed", "failed staging (https://github.com/percolation-labs/percolate/actions/runs/7)"),
+        ("person", "was uploaded by mallory, not by a workflow"),
+        ("other-files", "tested other files than the index serves now"),
+        ("older-rc", "is about percolate-rocks 0.2.0rc1, not percolate-rocks 0.2.0rc2"),
+        ("corrupt", "is not a non-empty string"),
+    ],
+)
+def test_find_rc_refuses_an_rc_that_did_not_pass_staging(cli, published, releases, tmp_path, setup, message):
+    passed = record(cli, published.url, "0.2.0rc2", "passed", tmp_path / "passed.json")
+    if setup == "failed":
+        releases.assets[RC2] = (
+            record(cli, published.url, "0.2.0rc2", "failed", tmp_path / "r.json"),
+            WORKFLOW_UPLOADER,
+        )
+    elif setup == "person":
+        releases.assets[RC2] = (passed, "mallory")
+    elif setup == "other-files":
+        document = json.loads(passed)
+        first = sorted(document["files"])[0]
+        document["files"][first] = "0" * 64
+        releases.assets[RC2] = (json.dumps(document).encode(), WORKFLOW_UPLOADER)
+    elif setup == "older-rc":
+        releases.assets[RC2] = (
+            record(cli, published.url, "0.2.0rc1", "passed", tmp_path / "r.json"),
+            WORKFLOW_UPLOADER,
+        )
+    elif setup == "corrupt":
+        document = json.loads(passed)
+        document["project"] = ""
+        releases.assets[RC2] = (json.dumps(document).encode(), WORKFLOW_UPLOADER)
+    result = find_rc(cli, published.url, tmp_path / "rc", releases)
+    assert result.code == 1, result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "rc").exists(), "nothing is written for a refused RC"
+
+
+def test_require_staging_without_a_repository_is_bad_input(cli, published, tmp_path):
+    result = cli(
+        "wheels", "find-rc", "percolate-rocks", "0.2.0", "--index", published.url, "--to", str(tmp_path / "rc"),
+        "--require-staging", cwd=OUTSIDE_A_CHECKOUT, env={"GITHUB_REPOSITORY": "", "GITHUB_TOKEN": ""},
+    )  # fmt: skip
+    assert result.code == 2
+    assert "GITHUB_REPOSITORY" in result.stderr
+    assert not (tmp_path / "rc").exists()
+
+
+def test_staging_record_refuses_a_version_the_index_does_not_serve(cli, published, tmp_path):
+    result = cli(
+        "wheels", "staging-record", "percolate-rocks", "0.2.0rc9", "--result", "passed",
+        "--index", published.url, "--out", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert result.code == 2 and "serves no file" in result.stderr
+    assert not (tmp_path / "r.json").exists()
+    final = cli("wheels", "staging-record", "percolate-rocks", "0.2.0", "--result", "passed", "--out", "x.json")
+    assert final.code == 2 and "no release candidate" in final.stderr
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(
+    st.binary(max_size=200)
+    | JSON_VALUES.map(lambda value: json.dumps(value).encode())
+    | st.dictionaries(
+        st.sampled_from(["kind", "project", "version", "result", "recorded_at", "run_url", "index", "files"]),
+        JSON_VALUES | st.just("wheel-staging-record") | st.just("passed"),
+    ).map(lambda value: json.dumps(value).encode())
+)
+def test_any_bytes_are_a_record_or_corrupt(data):
+    try:
+        parsed = parse_record(data, "test")
+    except Corrupt as error:
+        assert error.hint
+    else:
+        assert parsed.result in ("passed", "failed") and parsed.files
+
+
+ROCKS_SUITE = (
+    Path(__file__).resolve().parents[2] / "examples" / "monorepo" / "percolate-rocks" / "tests" / "integration"
+)
+
+
+@pytest.mark.parametrize(("under_test", "passes"), [("0.2.0rc1", True), ("0.2.0rc2", False)])
+def test_the_rocks_suite_tests_the_installed_rc(rc_sets, installable_target, tmp_path, under_test, passes):
+    """The staging suite against the real RC wheel installed into a folder of its own (as pip on a clean
+    runner does); naming another RC than the one installed is the control it must fail."""
+    wheel = rc_sets.full_set("0.2.0rc1")[installable_target]
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", str(site), str(wheel)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROCKS_SUITE), "-p", "no:cacheprovider", "-q"],
+        check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "PACKAGE_VERSION": under_test},
+    )  # fmt: skip
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+    if not passes:
+        assert "test_the_installed_version_is_the_rc_under_test FAILED" in result.stdout or "1 failed" in result.stdout
