@@ -64,7 +64,8 @@ def declare_production(values: Mapping[str, Any], secret_keys: set[str]) -> None
         settings.secrets_at_organization,
         on_github,
     )
-    argocd = ArgoCd("argocd", settings.argocd, {pin.project: pin for pin in settings.images}, canaries=settings.canaries)
+    pins = {pin.project: pin for pin in settings.images}
+    argocd = ArgoCd("argocd", settings.argocd, pins, canaries=settings.canaries)
     ArgoRollouts("argo-rollouts", settings.argocd, settings.argo_rollouts, settings.canaries)
 
     pulumi.export("repository", settings.repository.full_name)
