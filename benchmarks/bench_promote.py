@@ -123,29 +123,7 @@ def fill(registry: localregistry.LocalRegistry, sha: str) -> int:
 
 
 def promote(host: str, version: int, repo: Path, *extra: str) -> dict:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines",
-            "promote",
-            f"{PROJECT.name}-v0.{version}.0",
-            "--registry",
-            f"{host}/{NAMESPACE}",
-            "--root",
-            str(repo),
-            "--json",
-            *extra,
-        ],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DOCKER_CONFIG": str(repo / ".no-docker")},
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"promote failed: {result.stderr}")
-    data = json.loads(result.stdout)
+    data = pipelines(host, "promote", f"{PROJECT.name}-v0.{version}.0", "--root", str(repo), *extra)
     expected = [f"0.{version}.0-{arch}" for arch in PROJECT.platforms] + [f"0.{version}.0"]
     if not extra and data["tags_unchanged"] == [] and data["tags_written"] != expected:
         raise RuntimeError(f"promote wrote {data['tags_written']}")
@@ -226,7 +204,7 @@ def pipelines(host: str, *args: str) -> dict:
         check=False,
         capture_output=True,
         text=True,
-        env={**os.environ, "DOCKER_CONFIG": str(ROOT / ".no-docker")},
+        env={**os.environ, "DOCKER_CONFIG": str(ROOT / ".no-docker")},  # anonymous: no Docker config
     )
     if result.returncode != 0:
         raise RuntimeError(f"{args[0]} failed: {result.stderr}")

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.catalog import PROJECTS, STACK_CONFIG_FILE
+from pipelines.dashboard.data import Records, benchmark_points, read_records
 from pipelines.dashboard.history import releases_from_tags, stack_history, with_deploys
 from pipelines.dashboard.metrics import dora, wheel_deploys
 from pipelines.dashboard.model import Candidate, Dashboard, Deploy, ProjectView, Release
-from pipelines.dashboard.records import Records, benchmark_points, read_records
 from pipelines.edges.git_history import FileVersion, GitHistory, TagRef
 
 DEFAULT_REPOSITORY = "percolation-labs/percolate"

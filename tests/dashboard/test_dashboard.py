@@ -15,10 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.dashboard.build import assemble
+from pipelines.dashboard.data import Records
 from pipelines.dashboard.history import stack_history
 from pipelines.dashboard.model import Candidate
 from pipelines.dashboard.page import render
-from pipelines.dashboard.records import Records
 from pipelines.edges.git_history import FileVersion, TagRef
 from tests.dashboard.conftest import NOW, REPOSITORY, digest_of, stack_file
 
@@ -371,7 +371,7 @@ def test_any_stack_file_history_gives_deploys_or_notes_never_an_error(texts):
 
 
 def test_results_are_attributed_to_the_tag_of_their_folder_or_file_name(tmp_path):
-    from pipelines.dashboard.records import read_records
+    from pipelines.dashboard.data import read_records
     from tests.dashboard.conftest import benchmark_file
 
     (tmp_path / "percolate-rocks-v0.3.0-rc2.benchmarks.json").write_text(benchmark_file(1.0))

@@ -21,8 +21,9 @@ def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(demo_run):
     assert "percolate 0.2.0 is blocked" in out
     assert out.rstrip().splitlines()[-3] == f"the release dashboard of this history: {demo_run.site / 'index.html'}"
     page = (demo_run.site / "index.html").read_text()
-    assert '<tr data-project="percolate"><th scope="row">percolate</th><td><span class="prod-version">0.1.0' in page
-    assert "50% (1 of 2)" in page  # the rollback of 0.2.0 counts as a failed change
+    assert '<tr data-project="percolate"><th scope="row">percolate</th><td><span class="prod-version">0.3.0' in page
+    # Deploys of percolate: 0.2.0 (rolled back: a failed change), the rollback to 0.1.0, 0.3.0 through staging.
+    assert '<td class="dora-failure-rate">33% (1 of 3)</td>' in page
     assert list(tmp_path.iterdir()) == []  # the temp monorepo and the registry's storage are gone
     processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path) not in processes  # the registry (configured under the temp folder) was stopped

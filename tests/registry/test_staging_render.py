@@ -95,7 +95,8 @@ def write_staging(tmp_path: Path, **changes: object) -> Path:
         ({"images": {"percolate": {"repository": "ghcr.io/percolation-labs/percolate"}}}, "setting of the prod stack"),
         ({"urls": {"percolate-api": "http://api.example.org", "percolate-reading": "https://r.example.org"}}, "https"),
         ({"registry": "https://ghcr.io/percolation-labs"}, "has a scheme"),
-        ({"canary": True}, "unknown key"),
+        ({"canary": {"percolate-reading": {}}}, "setting of the prod stack"),  # canaries roll out in prod only
+        ({"canaries": True}, "unknown key"),
     ],
 )
 def test_a_bad_staging_config_is_refused_before_any_lookup(tmp_path, change, message):
