@@ -78,18 +78,9 @@ def add_max_time_option(parser: argparse.ArgumentParser) -> None:
 
 def open_registry(registry: str, *, push: bool, max_time: float, say: Callable[[str], None]) -> RegistryClient:
     """A client of --registry with the credentials the environment gives (said on stderr, never shown)."""
-    from pathlib import Path
+    from pipelines.images.registry.connect import connect
 
-    from pipelines.edges.retry import RetryPolicy
-    from pipelines.images.registry.client import RegistryClient
-    from pipelines.images.registry.credentials import docker_config_path, find_credentials, read_docker_config
-    from pipelines.images.registry.location import parse_registry
-
-    location = parse_registry(registry)
-    config_path = docker_config_path(os.environ, Path.home())
-    credentials = find_credentials(location.host, os.environ, read_docker_config(config_path), str(config_path))
-    say(f"registry {location.host}: " + (f"credentials from {credentials.source}" if credentials else "anonymous"))
-    return RegistryClient(location, credentials, push=push, policy=RetryPolicy(max_time=max_time), say=say)
+    return connect(registry, push=push, max_time=max_time, say=say)
 
 
 def resolve_root(args: argparse.Namespace) -> Path:

@@ -11,10 +11,8 @@ digest a release will copy to `{VERSION}`. Newer builds passed over are reported
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pipelines.core.calver import order_build_tags
@@ -23,7 +21,7 @@ from pipelines.core.errors import Corrupt, Unavailable
 from pipelines.deploy.pins import ImagePin
 from pipelines.images.manifests import Manifest
 from pipelines.images.registry.client import RegistryClient
-from pipelines.images.registry.location import RegistryLocation, parse_registry
+from pipelines.images.registry.connect import connect
 from pipelines.images.rules import Build, group_builds
 
 NEWEST_REPORTED = 5  # how many passed-over builds a choice reports
@@ -122,23 +120,10 @@ def resolve_target(client: RegistryClient, project: Project) -> StagingTarget:
     )
 
 
-def open_registry(
-    registry: str, environ: Mapping[str, str] | None = None, say: Callable[[str], None] | None = None
-) -> RegistryClient:
-    """A read-only client for `HOST[:PORT]/NAMESPACE`, with the credentials promote would use."""
-    from pipelines.images.registry.credentials import docker_config_path, find_credentials, read_docker_config
-
-    environ = os.environ if environ is None else environ
-    location: RegistryLocation = parse_registry(registry)
-    config_path = docker_config_path(environ, Path.home())
-    credentials = find_credentials(location.host, environ, read_docker_config(config_path), str(config_path))
-    return RegistryClient(location, credentials, say=say, environ=environ)
-
-
 def resolve_targets(registry: str, say: Callable[[str], None] | None = None) -> dict[str, StagingTarget]:
     """The staging target of every image project of the catalog, by project name."""
     try:
-        with open_registry(registry, say=say) as client:
+        with connect(registry, say=say) as client:
             return {project.name: resolve_target(client, project) for project in image_projects()}
     except Unavailable as error:
         # The client's own hint speaks of promote; here nothing was written, so running again is all it takes.
