@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from pipelines.dashboard.records import read_records
+from pipelines.dashboard.data import read_records
 from tests.core.test_buildmetadata import WHEEL_NAMES as WHEELS
 
 RESULTS = {
