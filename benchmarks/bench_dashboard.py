@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines.dashboard.build import assemble  # noqa: E402
-from pipelines.dashboard.page import render  # noqa: E402
 from pipelines.dashboard.data import Records  # noqa: E402
+from pipelines.dashboard.page import render  # noqa: E402
 from pipelines.edges.git_history import GitHistory  # noqa: E402
 
 RELEASES = 500
