@@ -4,7 +4,8 @@ Every `*.json` under DIR (at any depth: the Pages workflow downloads each releas
 folder named after its tag) is recognised by its shape:
 - a build record (`build-metadata --out`): `tag`, `project`, `commit` and `files` or `images`;
   with `benchmarks` when the RC build ran them;
-- a staging record (`staging record --json`): `"kind": "staging-record"`;
+- a staging record (`staging record --json`): `"kind": "staging-record"`; or percolate-rocks' record of
+  its RC on TestPyPI (`wheels staging-record`): `"kind": "wheel-staging-record"`;
 - pytest-benchmark JSON (`benchmarks` and `machine_info`), attributed to the RC tag its folder or its
   file name starts with.
 Anything else, or a record that does not hold together, is skipped with a note: a stray file must
@@ -89,6 +90,10 @@ def _build_record(data: Mapping[str, Any], records: Records, where: str) -> None
         records.benchmarks[str(tag)] = tuple(sorted(medians))
 
 
+# An image's record (`staging record --json`) and percolate-rocks' (`wheels staging-record`, on its RC).
+STAGING_KINDS = ("staging-record", "wheel-staging-record")
+
+
 def _staging_record(data: Mapping[str, Any], records: Records, where: str) -> None:
     project, recorded = data.get("project"), _time(data.get("recorded_at"))
     if not isinstance(project, str) or recorded is None or data.get("result") not in ("passed", "failed"):
@@ -96,7 +101,7 @@ def _staging_record(data: Mapping[str, Any], records: Records, where: str) -> No
         return
     run_url = data.get("run_url")
     run = StagingRun(
-        build=str(data.get("build")),
+        build=str(data.get("build") or data.get("version")),  # a wheel record names the RC version
         result=str(data["result"]),
         recorded_at=recorded,
         digest=data.get("digest") if isinstance(data.get("digest"), str) else None,
@@ -124,7 +129,7 @@ def read_records(folder: Path) -> Records:
             continue
         if not isinstance(data, Mapping):
             records.notes.append(f"{where}: not a JSON object; skipped")
-        elif data.get("kind") == "staging-record":
+        elif data.get("kind") in STAGING_KINDS:
             _staging_record(data, records, where)
         elif "benchmarks" in data and "machine_info" in data:
             tag = _tag_of(path)

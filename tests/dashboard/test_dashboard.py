@@ -393,3 +393,30 @@ def test_times_are_shown_in_utc_whatever_offset_git_kept():
 
     berlin_summer = datetime(2025, 7, 1, 1, 30, tzinfo=timezone(timedelta(hours=2)))
     assert _when(berlin_summer) == '<time datetime="2025-06-30T23:30:00+00:00">2025-06-30 23:30 UTC</time>'
+
+
+def test_percolate_rocks_staging_comes_from_its_wheel_record(story, tmp_path, cli):
+    from pipelines.staging.wheel_record import WheelStagingRecord
+
+    data = tmp_path / "data"
+    shutil.copytree(story.data, data)
+    record = WheelStagingRecord(
+        project="percolate-rocks",
+        version="0.2.0rc2",
+        result="failed",
+        recorded_at="2025-11-03T11:00:00Z",
+        run_url="https://github.com/percolation-labs/percolate/actions/runs/7",
+        index="https://test.pypi.org/simple/",
+        files=(("percolate_rocks-0.2.0rc2.tar.gz", "0" * 64),),
+    )
+    (data / "percolate-rocks-v0.2.0-rc2").mkdir(exist_ok=True)
+    (data / "percolate-rocks-v0.2.0-rc2" / "staging-record.json").write_text(json.dumps(record.to_dict()))
+    out = tmp_path / "site"
+
+    result = cli(
+        "dashboard", "--out", str(out), "--root", str(story.root), "--data", str(data), "--at", NOW.isoformat()
+    )
+
+    assert result.code == 0, result.stderr
+    where = cells((out / "index.html").read_text()).tables[0]
+    assert "failed" in where["percolate-rocks"][4] and "0.2.0rc2" in where["percolate-rocks"][4]

@@ -52,7 +52,13 @@ SAMPLES = {
 }
 # Variables a script sets itself (a loop, an assignment), with a value a real run gives them; used only
 # where the step's script does assign the name.
-SCRIPT_SAMPLES = {"project": "percolate", "version": "0.2.0", "digest": DIGEST, "pr": "https://github.com/o/r/pull/1"}
+SCRIPT_SAMPLES = {
+    "project": "percolate",
+    "version": "0.2.0",
+    "tag": "percolate-v0.2.0",
+    "digest": DIGEST,
+    "pr": "https://github.com/o/r/pull/1",
+}
 # Variables every Actions step has without asking (the runner's default environment).
 DEFAULT_ENV = {
     "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
