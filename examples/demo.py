@@ -14,7 +14,8 @@ releases 0.2.0 of both services:
   -> percolate-reading's canary (examples/demo_canary.py): its steps followed by the gate, then a
      failing analysis aborted, rolled back and blocked.
   -> staging (examples/demo_staging.py): an RC's build index pinned in staging, its integration
-     tests, a release refused before the staging record and accepted after, with the same digest.
+     tests, a release refused before the staging record and accepted after, with the same digest
+  -> the release dashboard of the whole history (examples/demo_dashboard.py).
 
 Each step runs the real CLI the way a workflow would, and prints what it did.
 """
@@ -39,12 +40,12 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, importable as tests.support
 
-from examples import demo_canary, demo_dashboard  # noqa: E402
+from examples import demo_canary, demo_dashboard, demo_staging  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
 from tests.support import localregistry  # noqa: E402
 
 sys.path.insert(0, str(HERE))
-import demo_staging  # noqa: E402  (scene 9, in a module of its own)
+
 
 EXAMPLE = HERE / "monorepo"
 RUN_NUMBER = "123"
@@ -341,16 +342,24 @@ def main() -> int:
                 STACK_CONFIG_FILE,
                 expect=1,
             )
+            git(root, "commit", "-qam", f"rollback: {failed} {NEW_VERSION} -> 0.1.0")
+            print("the rollback pull request is merged (here: committed)")
             demo_canary.canary(root, workdir, registry, NEW_VERSION, run, say)
+            git(root, "commit", "-qam", f"rollback: percolate-reading {NEW_VERSION}, its canary failed")
 
-            say("9. staging: an RC deploys to staging, passes its tests, and only then is released")
-            demo_staging.scene(sys.modules[__name__], root, workdir, registry, pusher)
+            say("12. staging: an RC deploys to staging, passes its tests, and only then is released")
+            record = demo_staging.scene(sys.modules[__name__], root, workdir, registry, pusher)
+            git(root, "commit", "-qam", f"deploy: percolate {demo_staging.VERSION}, the build staging ran")
+            print("the deploy pull request is merged (here: committed)")
         finally:
             local.stop()
             print(f"\nlocal registry on {local.host} stopped")
 
-        say("9. the release dashboard of this history (what pages.yml publishes)")
-        demo_dashboard.write_dashboard(root, git, run)
+        say("13. the release dashboard of this history (what pages.yml publishes)")
+        records = workdir / "records"
+        records.mkdir()
+        (records / "staging-record.json").write_text(json.dumps(record), encoding="utf-8")
+        demo_dashboard.write_dashboard(root, run, records)
     say("done: the temp monorepo, the registry and the API stand-in are gone")
     return 0
 

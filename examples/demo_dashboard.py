@@ -1,7 +1,7 @@
 """The last step of `make demo`: the release dashboard of the demo's own history.
 
-The rollback the demo just made is merged (here: committed), then `python -m pipelines dashboard`
-reads the temp monorepo's tags and the history of its Pulumi.prod.yaml and writes the page to
+`python -m pipelines dashboard` reads the temp monorepo's tags, the history of its Pulumi.prod.yaml
+(releases, rollbacks, blocked versions) and the staging record the demo wrote, and writes the page to
 build/demo-dashboard/ (or $DEMO_DASHBOARD_DIR), which outlives the temp monorepo.
 """
 
@@ -14,12 +14,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_dashboard(root: Path, git: Callable[..., str], run: Callable[..., str]) -> Path:
-    """Commit the rollback in `root`, write its dashboard, print and return the page's path."""
+def write_dashboard(root: Path, run: Callable[..., str], records: Path) -> Path:
+    """Write the dashboard of `root`'s history and the `records` folder; print and return the page's path."""
     out = Path(os.environ.get("DEMO_DASHBOARD_DIR") or REPO_ROOT / "build" / "demo-dashboard").resolve()
-    git(root, "commit", "-qam", "rollback: percolate 0.2.0 -> 0.1.0")
-    print("the rollback pull request is merged (here: committed)")
-    run(root, "pipelines", "dashboard", "--out", str(out))
+    run(root, "pipelines", "dashboard", "--out", str(out), "--data", str(records))
     index = out / "index.html"
     print(f"\nthe release dashboard of this history: {index}")
     return index

@@ -108,7 +108,8 @@ def integration_tests(root: Path, url: str, report: Path) -> None:
         raise SystemExit(f"the integration tests failed:\n{result.stdout}{result.stderr}")
 
 
-def scene(demo: ModuleType, root: Path, workdir: Path, registry: str, pusher: Any) -> None:
+def scene(demo: ModuleType, root: Path, workdir: Path, registry: str, pusher: Any) -> dict[str, Any]:
+    """The staging story of percolate 0.3.0-rc1; returns its staging record (`staging record --json`)."""
     application = f"{get_project(PROJECT).argocd_application}{STAGING_APPLICATION_SUFFIX}"
     stem = push_rc(demo, root, registry, pusher)
 
@@ -155,6 +156,7 @@ def scene(demo: ModuleType, root: Path, workdir: Path, registry: str, pusher: An
     if not read_back == released["index_digest"] == digest:
         raise SystemExit("the released index is not the digest staging ran")
     print("the released index digest equals the staging digest")
+    return dict(record)
 
 
 def main() -> int:

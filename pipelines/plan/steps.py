@@ -132,7 +132,7 @@ def _image_release(project: Project, tag: ReleaseTag, registry: str) -> _Parts:
             Step(f"copy-{arch}", f"copy the {arch} manifest byte for byte to {repository}:{version}-{arch}")
             for arch in project.platforms
         ),
-        Step("index", f"create the multi-arch index {repository}:{version}"),
+        Step("index", f"copy the build's own index byte for byte to {repository}:{version} (the digest staging ran)"),
         Step("sign", "cosign keyless signature of the index (recursive), SPDX SBOM attestation, both verified"),
         Step(
             "write-back",

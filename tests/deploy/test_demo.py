@@ -24,6 +24,8 @@ def test_the_demo_releases_pins_fails_the_gate_and_rolls_back(demo_run):
     assert '<tr data-project="percolate"><th scope="row">percolate</th><td><span class="prod-version">0.3.0' in page
     # Deploys of percolate: 0.2.0 (rolled back: a failed change), the rollback to 0.1.0, 0.3.0 through staging.
     assert '<td class="dora-failure-rate">33% (1 of 3)</td>' in page
+    # Staging, from the record the demo wrote.
+    assert re.search(r"build\.123-v0\.3\.0-[0-9a-f]{7}</code>: <span class=\"passed\">passed</span>", page)
     assert list(tmp_path.iterdir()) == []  # the temp monorepo and the registry's storage are gone
     processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path) not in processes  # the registry (configured under the temp folder) was stopped
