@@ -137,12 +137,12 @@ def digest_argument(text: str) -> str:
 
 
 def positive_seconds(text: str) -> float:
-    """An argparse type: a positive number of seconds."""
+    """An argparse type: a positive, finite number of seconds."""
     try:
         value = float(text)
     except ValueError:
-        value = 0.0
-    if not value > 0:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
 

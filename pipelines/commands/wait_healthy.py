@@ -18,12 +18,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command
+from pipelines.commands import add_command, positive_seconds
 from pipelines.core.catalog import Project, image_projects, project_for_application
 from pipelines.core.digests import DIGEST_FORM
 from pipelines.core.errors import InputError, Unavailable
 from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
-from pipelines.deploy.write_back import StackFile
 from pipelines.health.verdict import State, Verdict, judge, parse_digest
 from pipelines.output import actions_outputs, emit, progress
 
@@ -86,17 +85,6 @@ class GateResult:
                 **canary.canary.to_dict(),
             },
         }
-
-
-def seconds(text: str) -> float:
-    """An argparse type: a positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
 
 
 def _watch(cluster: Cluster, args: argparse.Namespace, project: Project, digest: str, deadline: Deadline) -> GateResult:
@@ -174,6 +162,8 @@ def _canary_of(args: argparse.Namespace, project: Project) -> Canary | None:
     """The project's entry of the stack file's canary section: None without --stack-config or an entry."""
     if args.stack_config is None:
         return None
+    from pipelines.deploy.write_back import StackFile  # YAML, only for a gate given --stack-config
+
     canary = parse_canaries(StackFile(args.stack_config).config_value(CANARY_KEY)).get(project.name)
     if canary is not None and canary.minimum_seconds >= args.timeout:
         raise InputError(
@@ -300,14 +290,14 @@ def register(subcommands: Any) -> None:
     parser.add_argument("--digest", required=True, metavar="D", help=f"the image index digest deployed, {DIGEST_FORM}")
     parser.add_argument(
         "--timeout",
-        type=seconds,
+        type=positive_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="S",
         help=f"give up after S seconds (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument(
         "--interval",
-        type=seconds,
+        type=positive_seconds,
         default=DEFAULT_INTERVAL,
         metavar="S",
         help=f"poll every S seconds (default {DEFAULT_INTERVAL:g})",

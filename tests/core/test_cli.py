@@ -233,21 +233,31 @@ def test_plan_text_for_people_and_exit_1_on_a_failed_check(cli, monorepo):
     assert "note: tag percolate-rocks-v0.3.0-rc1 is not in this checkout" in failed.stderr
 
 
-def test_tag_parse_imports_neither_pulumi_nor_an_http_stack(tmp_path):
-    # -X importtime lists every module the process imported, on stderr.
+def imported_by(tmp_path: Path, *args: str) -> set[str]:
+    """Every module `python -m pipelines ARGS` imports (-X importtime lists them on stderr)."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "pipelines", "tag", "parse", "percolate-v1.0.0"],
+        [sys.executable, "-X", "importtime", "-m", "pipelines", *args],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         check=True,
     )
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    return {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+
+
+def test_tag_parse_imports_neither_pulumi_nor_an_http_stack(tmp_path):
+    imported = imported_by(tmp_path, "tag", "parse", "percolate-v1.0.0")
     assert "pipelines.cli" in imported
     heavy = {name for name in imported if name.split(".")[0] in {"pulumi", "requests", "urllib3", "httpx", "grpc"}}
     assert heavy == set()
     assert "http.client" not in imported
+
+
+def test_the_health_gate_reads_yaml_and_kubernetes_only_when_it_runs(tmp_path):
+    imported = imported_by(tmp_path, "wait-healthy", "--help")
+    assert "pipelines.health.verdict" in imported  # the command module loaded
+    assert {name for name in imported if name.split(".")[0] in {"yaml", "kubernetes"}} == set()
 
 
 def test_the_command_table_names_exactly_what_the_modules_register():
