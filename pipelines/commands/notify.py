@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import add_command, path_argument
+from pipelines.commands import actions_run_url, add_command, path_argument
 
 EVENTS = ("rc-built", "released", "deployed", "rolled-back", "failed")
 DETAILS_LIMIT = 1 << 20  # bytes of --details read; the payloads keep far less
@@ -37,12 +37,6 @@ def _read_details(path: Path | None) -> tuple[str, str | None]:
     return data.decode("utf-8", errors="replace"), None
 
 
-def _run_url() -> str | None:
-    """The Actions run's page, from the variables every job has."""
-    server, repository, run = (os.environ.get(n) for n in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    return f"{server}/{repository}/actions/runs/{run}" if server and repository and run else None
-
-
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -65,7 +59,7 @@ def _notify(args: argparse.Namespace) -> int:
             event=Event(args.event),
             project=args.project,
             version=args.version,
-            run_url=args.url or _run_url(),
+            run_url=args.url or actions_run_url(),
             digests=tuple(args.digest),
             files=tuple(args.file),
             job=args.job,

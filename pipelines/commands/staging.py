@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.commands import (
+    actions_run_url,
     add_command,
     add_group,
     add_max_time_option,
     add_registry_option,
-    environment,
     now,
     open_registry,
 )
@@ -28,10 +28,7 @@ def _run_url(given: str | None) -> str | None:
         if not given.startswith("https://"):
             raise InputError(f"--run-url {given!r} is not an https URL", hint="pass the workflow run's page")
         return given
-    server, repository, run = (
-        environment(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    return f"{server}/{repository}/actions/runs/{run}" if server and repository and run else None
+    return actions_run_url()
 
 
 def _report(path: Path | None) -> Any:
