@@ -121,6 +121,16 @@ def parse_platform(value: Any, where: str) -> Platform:
     )
 
 
+def _annotations(fields: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    annotations = _object(fields.get("annotations") or {}, where, "annotations")
+    return tuple(sorted((str(key), str(text)) for key, text in annotations.items()))
+
+
+def _artifact_type(fields: dict[str, Any]) -> str | None:
+    value = fields.get("artifactType")
+    return value if isinstance(value, str) and value else None
+
+
 def parse_descriptor(value: Any, where: str) -> Descriptor:
     fields = _object(value, where, "descriptor")
     digest = _string(fields, "digest", where)
@@ -129,15 +139,13 @@ def parse_descriptor(value: Any, where: str) -> Descriptor:
         raise _malformed(where, f"digest {digest!r} is not sha256:<64 hex digits>")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise _malformed(where, f"descriptor {digest} has no valid size")
-    annotations = _object(fields.get("annotations") or {}, where, "annotations")
-    artifact_type = fields.get("artifactType")
     return Descriptor(
         media_type=_string(fields, "mediaType", where),
         digest=digest,
         size=size,
         platform=parse_platform(fields["platform"], where) if fields.get("platform") is not None else None,
-        annotations=tuple(sorted((str(key), str(text)) for key, text in annotations.items())),
-        artifact_type=artifact_type if isinstance(artifact_type, str) and artifact_type else None,
+        annotations=_annotations(fields, where),
+        artifact_type=_artifact_type(fields),
     )
 
 
@@ -185,14 +193,12 @@ class Manifest:
 
     def referrer(self) -> Descriptor:
         """How a referrers index lists this manifest: with its artifact type and annotations."""
-        annotations = _object(self.document.get("annotations") or {}, self.digest, "annotations")
-        artifact_type = self.document.get("artifactType")
         return Descriptor(
             self.media_type,
             self.digest,
             self.size,
-            annotations=tuple(sorted((str(key), str(text)) for key, text in annotations.items())),
-            artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+            annotations=_annotations(self.document, self.digest),
+            artifact_type=_artifact_type(self.document),
         )
 
 
