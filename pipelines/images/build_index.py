@@ -18,8 +18,8 @@ from pipelines.core.catalog import Project, get_image_project
 from pipelines.core.errors import NotFound, RuleRefused
 from pipelines.images.manifests import image_index
 from pipelines.images.registry.client import RegistryClient
-from pipelines.images.release import read_platform_source
-from pipelines.images.rules import PlatformSource, moved_meanwhile, platform_entries
+from pipelines.images.release import put_and_read_back, read_platform_source
+from pipelines.images.rules import PlatformSource, TagWrite, platform_entries
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,8 @@ def write_build_index(
             "push a new RC tag",
         )
     if existing is None:
-        say(f"writing {stem} -> {index.digest}")
-        client.put_manifest(repository, stem, index)
-        now = client.head_manifest(repository, stem)
-        if now != index.digest:
-            raise moved_meanwhile(stem, now, index.digest, written=True, what="build index", who="build-index")
+        write = TagWrite(stem, index, None)
+        put_and_read_back(client, repository, write, say, what="build index", who="build-index")
     else:
         say(f"{stem} already holds {index.digest}: unchanged")
     return BuildIndexResult(

@@ -62,23 +62,36 @@ def _at_once(pool: Executor, calls: Iterable[Callable[[], T]]) -> list[T]:
     return [future.result() for future in futures]
 
 
-def write_tag(client: RegistryClient, repository: str, write: TagWrite, say: Callable[[str], None]) -> None:
+def put_and_read_back(
+    client: RegistryClient,
+    repository: str,
+    write: TagWrite,
+    say: Callable[[str], None],
+    *,
+    what: str = "release tag",
+    who: str = "promote",
+) -> None:
+    """PUT one tag, then read it back: another run that wrote it right after us is reported, never ignored."""
+    wanted = write.manifest.digest
+    say(f"writing {write.tag} -> {wanted}")
+    client.put_manifest(repository, write.tag, write.manifest)
+    now = client.head_manifest(repository, write.tag)
+    if now != wanted:
+        raise moved_meanwhile(write.tag, now, wanted, written=True, what=what, who=who)
+
+
+def _write_tag(client: RegistryClient, repository: str, write: TagWrite, say: Callable[[str], None]) -> None:
     """PUT one release tag, unless another run wrote it since we looked; read it back after.
 
     Another promote of the same version may run at once (a re-run, a second workflow): the tag is
     checked right before its PUT and read back after it, so that neither run silently moves what
     the other wrote.
     """
-    wanted = write.manifest.digest
     now = client.head_manifest(repository, write.tag)
-    if now is not None and now != wanted:
-        raise moved_meanwhile(write.tag, now, wanted, written=False)
     if now is None:
-        say(f"writing {write.tag} -> {wanted}")
-        client.put_manifest(repository, write.tag, write.manifest)
-        now = client.head_manifest(repository, write.tag)
-    if now != wanted:
-        raise moved_meanwhile(write.tag, now, wanted, written=True)
+        put_and_read_back(client, repository, write, say)
+    elif now != write.manifest.digest:
+        raise moved_meanwhile(write.tag, now, write.manifest.digest, written=False)
 
 
 def write_release_tags(
@@ -87,10 +100,10 @@ def write_release_tags(
     """The release tags the plan needs: the platform tags at once, then, once they all hold the right digest,
     the index that lists them (what deploys pin)."""
     index_tag = plan.writes[-1].tag
-    _at_once(pool, [partial(write_tag, client, repository, w, say) for w in plan.to_write if w.tag != index_tag])
+    _at_once(pool, [partial(_write_tag, client, repository, w, say) for w in plan.to_write if w.tag != index_tag])
     for write in plan.to_write:
         if write.tag == index_tag:
-            write_tag(client, repository, write, say)
+            _write_tag(client, repository, write, say)
 
 
 def promote_release(
