@@ -29,10 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +38,7 @@ REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, importable as tests.support
 
 from examples import demo_canary, demo_dashboard, demo_staging  # noqa: E402
+from examples.demo_kube import KubeApiStandIn  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
 from tests.support import localregistry  # noqa: E402
 
@@ -178,7 +176,7 @@ def show_applications(root: Path) -> None:
     print("  policy checks: ok")
 
 
-class ArgoCdStandIn:
+class ArgoCdStandIn(KubeApiStandIn):
     """A local stand-in of the Kubernetes API serving Argo CD Applications: one Degraded, the rest Healthy."""
 
     def __init__(self, images: dict[str, str]) -> None:
@@ -198,8 +196,7 @@ class ArgoCdStandIn:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        super().__init__(Handler)
 
     def application(self, name: str) -> dict[str, Any]:
         if name not in self.images:
@@ -229,31 +226,6 @@ class ArgoCdStandIn:
             "metadata": {"name": name, "namespace": "argocd"},
             "status": status,
         }
-
-    @contextmanager
-    def running(self) -> Iterator[ArgoCdStandIn]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
-
-    def kubeconfig(self, path: Path) -> Path:
-        path.write_text(
-            json.dumps(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "current-context": "demo",
-                    "clusters": [{"name": "demo", "cluster": {"server": self.url}}],
-                    "users": [{"name": "demo", "user": {"token": "demo-token"}}],
-                    "contexts": [{"name": "demo", "context": {"cluster": "demo", "user": "demo"}}],
-                }
-            )
-        )
-        return path
 
 
 def health_gate(root: Path, workdir: Path) -> str:

@@ -13,13 +13,12 @@ gate writes:
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from examples.demo_kube import KubeApiStandIn
 from pipelines.core.catalog import STACK_CONFIG_FILE
 from tests.support.rollouts import NEW_HASH, make_analysis_run, make_rollout
 
@@ -85,7 +84,7 @@ def _polls(image: str, steps: list[dict[str, Any]], fail_analysis: bool) -> list
     return polls
 
 
-class RolloutStandIn:
+class RolloutStandIn(KubeApiStandIn):
     """The Kubernetes API as the gate sees it during a canary; each Application read moves one poll on."""
 
     def __init__(self, image: str, script: list[Poll]) -> None:
@@ -113,8 +112,7 @@ class RolloutStandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        super().__init__(Handler)
 
     def _current(self) -> Poll:
         return self.script[min(max(self.poll, 0), len(self.script) - 1)]
@@ -141,24 +139,6 @@ class RolloutStandIn:
             return None
         self.aborts.append({"path": path, "content_type": content_type, "body": body})
         return self._rollout()
-
-    @contextmanager
-    def running(self) -> Iterator[RolloutStandIn]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
-
-    def kubeconfig(self, path: Path) -> Path:
-        cluster = {"name": "demo", "cluster": {"server": self.url}}
-        user = {"name": "demo", "user": {"token": "demo-token"}}
-        context = {"name": "demo", "context": {"cluster": "demo", "user": "demo"}}
-        config = {"apiVersion": "v1", "kind": "Config", "current-context": "demo"}
-        path.write_text(json.dumps({**config, "clusters": [cluster], "users": [user], "contexts": [context]}))
-        return path
 
 
 def _gate(root: Path, workdir: Path, run: Run, image: str, script: list[Poll], expect: int) -> RolloutStandIn:
