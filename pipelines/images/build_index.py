@@ -10,16 +10,18 @@ is never moved (a platform was pushed again after it was written).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from pipelines.core.calver import check_build_stem
 from pipelines.core.catalog import Project, get_image_project
-from pipelines.core.errors import NotFound, RuleRefused
+from pipelines.core.errors import RuleRefused
 from pipelines.images.manifests import image_index
+from pipelines.images.reading import read_build
 from pipelines.images.registry.client import RegistryClient
-from pipelines.images.release import put_and_read_back, read_platform_source
-from pipelines.images.rules import PlatformSource, TagWrite, platform_entries
+from pipelines.images.release import put_and_read_back
+from pipelines.images.rules import TagWrite, platform_entries
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,13 @@ def write_build_index(
     """Read every platform of build `stem`, then write their index at `stem`; RuleRefused for an incomplete build."""
     check_build_stem(stem)
     repository = client.location.repository(str(get_image_project(project.name).image_name))
-    sources: list[PlatformSource] = []
-    missing: list[str] = []
-    for arch in project.platforms:
-        say(f"reading {arch}: {stem}-{arch}")
-        try:
-            sources.append(read_platform_source(client, repository, arch, f"{stem}-{arch}"))
-        except NotFound:
-            missing.append(arch)
+    build_tags = {arch: f"{stem}-{arch}" for arch in project.platforms}
+    for arch, tag in build_tags.items():
+        say(f"reading {arch}: {tag}")
+    with ThreadPoolExecutor(max_workers=2 * len(build_tags) + 1) as pool:
+        # The stem is checked with the last read: as fresh as a check right before the write.
+        read = read_build(client, repository, build_tags, pool, check=(stem,))
+    missing, sources = read.missing, read.sources
     if missing:
         raise RuleRefused(
             f"build {stem} of {project.name} is incomplete: no image at "
@@ -69,7 +70,7 @@ def write_build_index(
             "then build-index again",
         )
     index = image_index(platform_entries(sources))
-    existing = client.head_manifest(repository, stem)
+    existing = read.checked[stem]
     if existing is not None and existing != index.digest:
         raise RuleRefused(
             f"{stem} already holds the index {existing}, and this build's platform tags give {index.digest} "

@@ -10,56 +10,28 @@ right digest, so a run that failed half-way is completed by the next one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
-from typing import TypeVar
 
 from pipelines.core.catalog import Project, get_image_project
+from pipelines.core.errors import NotFound
 from pipelines.core.release_commit import check_commit
 from pipelines.core.versions import ProjectVersion
-from pipelines.images.manifests import Manifest, Platform, platform_of_config
-from pipelines.images.registry.client import RegistryClient
+from pipelines.images.manifests import Manifest
+from pipelines.images.reading import at_once, read_build
+from pipelines.images.registry.client import RegistryClient, TagListing
 from pipelines.images.rules import (
     Build,
-    PlatformSource,
     PromotionPlan,
     PromotionResult,
     TagWrite,
-    check_index_image,
     choose_build,
     describe_skipped,
     moved_meanwhile,
     plan_promotion,
     release_tags,
-    source_from_image,
-    source_from_index,
 )
-
-T = TypeVar("T")
-
-
-def _config_platform(client: RegistryClient, repository: str, image: Manifest, build_tag: str) -> Platform:
-    config = image.config()
-    return platform_of_config(client.get_blob(repository, config.digest), f"config {config.digest} of {build_tag}")
-
-
-def read_platform_source(client: RegistryClient, repository: str, arch: str, build_tag: str) -> PlatformSource:
-    manifest = client.get_manifest(repository, build_tag)
-    if manifest.is_index:
-        # The index's platform entry is only a claim: the image's own config says what it is.
-        source = source_from_index(build_tag, arch, manifest)
-        image = client.get_manifest(repository, source.entry.digest)
-        check_index_image(build_tag, source, _config_platform(client, repository, image, build_tag))
-        return source
-    return source_from_image(build_tag, arch, manifest, _config_platform(client, repository, manifest, build_tag))
-
-
-def _at_once(pool: Executor, calls: Iterable[Callable[[], T]]) -> list[T]:
-    """Send independent requests at the same time; every one has finished before the first error is raised."""
-    futures = [pool.submit(call) for call in calls]
-    wait(futures)
-    return [future.result() for future in futures]
 
 
 def put_and_read_back(
@@ -80,30 +52,38 @@ def put_and_read_back(
         raise moved_meanwhile(write.tag, now, wanted, written=True, what=what, who=who)
 
 
-def _write_tag(client: RegistryClient, repository: str, write: TagWrite, say: Callable[[str], None]) -> None:
-    """PUT one release tag, unless another run wrote it since we looked; read it back after.
-
-    Another promote of the same version may run at once (a re-run, a second workflow): the tag is
-    checked right before its PUT and read back after it, so that neither run silently moves what
-    the other wrote.
-    """
-    now = client.head_manifest(repository, write.tag)
-    if now is None:
-        put_and_read_back(client, repository, write, say)
-    elif now != write.manifest.digest:
-        raise moved_meanwhile(write.tag, now, write.manifest.digest, written=False)
-
-
 def write_release_tags(
     client: RegistryClient, repository: str, plan: PromotionPlan, pool: Executor, say: Callable[[str], None]
 ) -> None:
-    """The release tags the plan needs: the platform tags at once, then, once they all hold the right digest,
-    the index that lists them (what deploys pin)."""
+    """The platform tags at once; then, once they all read back right, the index that lists them (what deploys pin).
+
+    Another promote of the same version may run at once (a re-run, a second workflow). Every tag is
+    checked in the round trip right before its PUT (the platform tags with the last read, the index
+    again with the platform tags' read-back) and read back after it, so that neither run silently
+    moves what the other wrote.
+    """
     index_tag = plan.writes[-1].tag
-    _at_once(pool, [partial(_write_tag, client, repository, w, say) for w in plan.to_write if w.tag != index_tag])
-    for write in plan.to_write:
-        if write.tag == index_tag:
-            _write_tag(client, repository, write, say)
+    platforms = [write for write in plan.to_write if write.tag != index_tag]
+    index = next((write for write in plan.to_write if write.tag == index_tag), None)
+    for write in platforms:
+        say(f"writing {write.tag} -> {write.manifest.digest}")
+    at_once(pool, [partial(client.put_manifest, repository, w.tag, w.manifest) for w in platforms])
+    read_back = [write.tag for write in platforms]
+    if platforms and index is not None:
+        read_back.append(index.tag)  # its check, the round trip right before its PUT
+    heads = at_once(pool, [partial(client.head_manifest, repository, tag) for tag in read_back])
+    now = dict(zip(read_back, heads, strict=True))
+    for write in platforms:
+        if now[write.tag] != write.manifest.digest:
+            raise moved_meanwhile(write.tag, now[write.tag], write.manifest.digest, written=True)
+    if index is None:
+        return
+    found = now.get(index.tag)
+    if found is not None:
+        if found != index.manifest.digest:
+            raise moved_meanwhile(index.tag, found, index.manifest.digest, written=False)
+        return  # another run of the same promotion wrote it meanwhile
+    put_and_read_back(client, repository, index, say)
 
 
 def promote_release(
@@ -118,19 +98,22 @@ def promote_release(
     dry_run: bool = False,
     gate: Callable[[Build, Manifest | None], None] | None = None,
     say: Callable[[str], None] = lambda message: None,
+    listing: TagListing | None = None,
 ) -> PromotionResult:
     """Promote the newest complete RC build of `version` to its release tags; CheckFailed when it must not.
 
     `release_commit` is the commit `release_tag` points at in the checkout (None when the
     tag is not there); `in_checkout` False skips the commit check. `gate` sees the chosen build
     and its build index (None when it has none) before anything is written, and raises to refuse
-    it (the staging requirement). A dry run reads and checks everything and writes nothing.
+    it (the staging requirement). A dry run reads and checks everything and writes nothing. `listing` is
+    the repository's tag list when the caller fetched it already (the command does while it loads).
     """
     image_name = str(get_image_project(project.name).image_name)
     repository = client.location.repository(image_name)
     full_name = f"{client.location.host}/{repository}"
-    say(f"listing the tags of {full_name}")
-    listing = client.list_tags(repository)
+    if listing is None:
+        say(f"listing the tags of {full_name}")
+        listing = client.list_tags(repository)
     say(f"  {len(listing.tags)} tags in {listing.pages} page(s)")
     choice = choose_build(listing.tags, version, project.platforms)
     skipped = describe_skipped(choice, project.platforms)
@@ -147,26 +130,31 @@ def promote_release(
         allow_mismatch=allow_commit_mismatch,
     )
     say(f"commit check {commit.status.value}: {commit.detail}")
-    present = set(listing.tags)
     tags = release_tags(version, project.platforms)
+    build_tags = {arch: build.tag_for(arch).tag for arch in project.platforms}
+    for arch, tag in build_tags.items():
+        say(f"reading {arch}: {tag}")
     with ThreadPoolExecutor(max_workers=2 * len(project.platforms) + 2) as pool:
-        # Independent reads go out at once: the build index, release tags that exist already, and each
-        # platform's chain of reads (its tag, its image, its config).
-        index_read = pool.submit(client.get_manifest, repository, build.name) if build.name in present else None
-        heads = {tag: pool.submit(client.head_manifest, repository, tag) for tag in tags if tag in present}
-        for arch in project.platforms:
-            say(f"reading {arch}: {build.tag_for(arch).tag}")
-        sources = _at_once(
-            pool,
-            [partial(read_platform_source, client, repository, a, build.tag_for(a).tag) for a in project.platforms],
-        )
-        existing = {tag: heads[tag].result() if tag in heads else None for tag in tags}
+        # The build index (when the listing has one) is read alongside the platforms' first round.
+        index_read = pool.submit(client.get_manifest, repository, build.name) if build.name in listing.tags else None
+        # Without a gate, the release tags are checked with the last read, right before the writes.
+        read = read_build(client, repository, build_tags, pool, check=tags if gate is None else ())
+        if read.missing:
+            raise NotFound(
+                f"{', '.join(build_tags[arch] for arch in read.missing)} of build {build.name} vanished from "
+                f"{full_name} since its tags were listed",
+                hint="someone deleted RC tags during the promotion; find out who, then promote again",
+            )
         build_index = index_read.result() if index_read is not None else None
         if build_index is not None:
             say(f"build index {build.name}: {build_index.digest} (what staging ran); {version.release} gets its bytes")
+        existing = read.checked
         if gate is not None:
             gate(build, build_index)
-        plan = plan_promotion(build, version, sources, existing, build_index)
+            # The gate read the registry meanwhile: the release tags are checked after it, right before the writes.
+            heads = at_once(pool, [partial(client.head_manifest, repository, tag) for tag in tags])
+            existing = dict(zip(tags, heads, strict=True))
+        plan = plan_promotion(build, version, read.sources, existing, build_index)
         notes = tuple(source.note for source in plan.sources if source.note)
         for note in notes:
             say(note)

@@ -324,6 +324,35 @@ def test_a_release_tag_overwritten_right_after_our_put_is_reported(cli, area, re
     assert "0.1.0" not in area.tags(PROJECT)
 
 
+def test_an_index_tag_written_by_another_run_while_our_platform_tags_were_written_is_not_overwritten(
+    cli, area, released, clean_env, fault_proxy
+):
+    from tests.support.localregistry import Fault
+
+    theirs = area.push_build(PROJECT, sha=released.head, number=1)  # another run's build
+    area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
+    repository = area.repository(PROJECT)
+    proxy = fault_proxy()
+    # Our first check of 0.1.0 found it absent; while our platform tags are written, another run writes it.
+    # The index is checked again with the platform tags' read-back, the round trip right before its PUT.
+    proxy.add(
+        Fault(
+            "after",
+            "PUT",
+            "/manifests/0.1.0-arm64",
+            run=lambda: area.pusher.manifest(repository, "0.1.0", theirs["amd64"]),
+        )
+    )
+
+    result = promote(cli, area.registry(proxy.host), released, clean_env)
+
+    assert_clean(result, 1)
+    error = result.json()["error"]
+    assert theirs["amd64"].digest in error and "since this run checked it" in error
+    assert area.digest(PROJECT, "0.1.0") == theirs["amd64"].digest
+    assert proxy.count("PUT", "/manifests/0.1.0") == 2  # the platform tags only: the index was never sent
+
+
 @pytest.mark.parametrize("status", [403, 503, 400])
 def test_a_registry_echoing_the_credentials_it_was_sent_never_gets_them_printed(
     cli, scripted, released, clean_env, status

@@ -79,7 +79,9 @@ def test_promote_copies_the_newest_complete_build_byte_for_byte_and_creates_the_
     assert requests["by_kind"] == {
         "tags": 1,
         "manifest-get": 2 + image_reads,
-        "manifest-head": 6,  # each release tag checked right before its PUT and read back after it
+        # Each release tag checked in the round trip right before its PUT and read back after it; the index
+        # is checked again alongside the platform tags' read-back, the round trip right before its PUT.
+        "manifest-head": 7,
         "manifest-put": 3,
         "blob-get": 2,
     }
