@@ -83,15 +83,20 @@ def open_registry(registry: str, *, push: bool, max_time: float, say: Callable[[
     return connect(registry, push=push, max_time=max_time, say=say)
 
 
+def check_root(root: Path | None) -> None:
+    """--root, when given, must be a folder (checked before any git or network call)."""
+    if root is not None and not root.is_dir():
+        raise InputError(f"--root {root} is not a folder", hint="pass the monorepo's root folder")
+
+
 def resolve_root(args: argparse.Namespace) -> Path:
     """--root when given (it must be a folder), else the git top level of the working directory."""
     from pipelines.edges.git import Git
 
     if args.root is None:
         return Git.toplevel().root
+    check_root(args.root)
     root: Path = args.root
-    if not root.is_dir():
-        raise InputError(f"--root {root} is not a folder", hint="pass the monorepo's root folder")
     return root.resolve()
 
 
@@ -99,8 +104,7 @@ def optional_checkout(root: Path | None) -> Git | None:
     """The checkout at --root or around the working directory, or None outside any (checks that need git skip)."""
     from pipelines.edges.git import Git
 
-    if root is not None and not root.is_dir():
-        raise InputError(f"--root {root} is not a folder", hint="pass the monorepo's root folder")
+    check_root(root)
     try:
         return Git.toplevel(root)
     except InputError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,14 +13,15 @@ from pipelines.commands import (
     add_max_time_option,
     add_registry_option,
     add_root_option,
+    check_root,
     digest_argument,
     open_registry,
     optional_checkout,
 )
-from pipelines.core.catalog import STACK_CONFIG_FILE, get_project, image_projects
+from pipelines.core.catalog import STACK_CONFIG_FILE, get_image_project, get_project, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
-from pipelines.images.rules import request_budget
+from pipelines.edges.background import Background
 from pipelines.output import actions_outputs, emit, progress
 
 if TYPE_CHECKING:
@@ -56,7 +58,6 @@ def _staging_gate(
     client: RegistryClient, project: str, expected: str | None, found: list[StagingRecord]
 ) -> Callable[[Build, Manifest | None], None]:
     """The check promote runs on the chosen build before writing: its newest staging record passed."""
-    from pipelines.core.catalog import get_image_project
     from pipelines.staging.store import require_staging
 
     repository = client.location.repository(str(get_image_project(project).image_name))
@@ -97,7 +98,7 @@ def describe(data: dict[str, Any]) -> str:
     requests = data["requests"]
     lines.append(
         f"  requests    {requests['total']} (budget {requests['budget']}: 1 read per platform + 3 per tag written + "
-        f"{requests['tag_list_pages']} tag-list page(s)); {requests['retries']} retries; "
+        f"the index checked again + {requests['tag_list_pages']} tag-list page(s)); {requests['retries']} retries; "
         f"blob bytes read {requests['blob_bytes_read']}, written 0"
     )
     lines.append(f"  deploy as   {data['image']}")
@@ -155,29 +156,38 @@ def _promote(args: argparse.Namespace) -> int:
             stack.check_writable()  # a write-back that cannot happen is refused before any registry write
         refuse_blocked(stack.pin(project.name), tag.version.release)
 
-    from pipelines.images.release import promote_release
-
-    git = optional_checkout(args.root)
-    commit = git.commit_of(f"refs/tags/{tag.name}") if git is not None else None
+    check_root(args.root)
     staging: list[StagingRecord] = []
     with open_registry(args.registry, push=not args.dry_run, max_time=args.max_time, say=progress) as client:
-        gate = _staging_gate(client, project.name, args.staging_record, staging) if args.require_staging else None
-        result = promote_release(
-            project,
-            tag.version,
-            client,
-            release_tag=tag.name,
-            release_commit=commit,
-            in_checkout=git is not None,
-            allow_commit_mismatch=args.allow_commit_mismatch,
-            dry_run=args.dry_run,
-            gate=gate,
-            say=progress,
-        )
+        repository = client.location.repository(str(get_image_project(project.name).image_name))
+        progress(f"listing the tags of {client.location.host}/{repository}")
+        # The tag list is most of a promotion's round trips: its pages are fetched while the rest of
+        # the code loads and git answers.
+        with Background(partial(client.list_tags, repository)) as listing:
+            from pipelines.images.release import promote_release
+
+            git = optional_checkout(args.root)
+            commit = git.commit_of(f"refs/tags/{tag.name}") if git is not None else None
+            gate = _staging_gate(client, project.name, args.staging_record, staging) if args.require_staging else None
+            result = promote_release(
+                project,
+                tag.version,
+                client,
+                release_tag=tag.name,
+                release_commit=commit,
+                in_checkout=git is not None,
+                allow_commit_mismatch=args.allow_commit_mismatch,
+                dry_run=args.dry_run,
+                gate=gate,
+                say=progress,
+                listing=listing.result(),
+            )
         stats = client.stats
     data = result.to_dict()
     if staging:
         data["staging_record"] = staging[0].to_dict(result.repository)
+    from pipelines.images.rules import request_budget
+
     budget = request_budget(
         len(project.platforms),
         stats.tag_list_pages,

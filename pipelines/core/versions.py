@@ -2,8 +2,8 @@
 version files is in `version_check`).
 
 Python packages spell a release candidate `0.2.0rc1` (PEP 440), Cargo spells it
-`0.2.0-rc.1` (SemVer). Both are parsed into one `ProjectVersion`, and `packaging`
-does the PEP 440 side of every conversion. Only the subset both worlds can express
+`0.2.0-rc.1` (SemVer). Both are parsed into one `ProjectVersion`: `packaging` reads
+the PEP 440 spellings (normalised forms included), a pattern the Cargo ones. Only the subset both worlds can express
 is accepted: MAJOR.MINOR.PATCH with an optional alpha, beta or rc number.
 """
 
@@ -92,14 +92,14 @@ def parse_pep440(text: str) -> ProjectVersion:
 
 def parse_cargo(text: str) -> ProjectVersion:
     """Parse a Cargo SemVer version such as `0.2.0` or `0.2.0-rc.1`."""
-    if not _CARGO.fullmatch(_bounded(text)):
+    match = _CARGO.fullmatch(_bounded(text))
+    if not match:
         raise InputError(f"{text!r} is not a Cargo version we can publish", hint=f"use {_SUPPORTED}")
-    if not _CARGO.fullmatch(text):
-        raise InputError(f"{text!r} is not a Cargo version we can publish", hint=f"use {_SUPPORTED}")
-    from packaging.version import Version
-
-    # packaging reads SemVer's `-rc.1` as PEP 440's `rc1`: one parser for both spellings.
-    return parse_pep440(str(Version(text)))
+    # The pattern admits only what PEP 440 spells too, so the groups are the version: no packaging needed,
+    # which keeps it out of every command that only reads CalVer and release tags.
+    major, minor, patch, kind, number = match.groups()
+    pre = (_CARGO_PRE[kind], int(number)) if kind else None
+    return ProjectVersion(int(major), int(minor), int(patch), pre)
 
 
 def parse_version(text: str) -> ProjectVersion:
