@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from pipelines.commands import (
 from pipelines.core.catalog import STACK_CONFIG_FILE, get_image_project, get_project, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
-from pipelines.edges.background import Background
+from pipelines.images.prefetch import Prefetch
 from pipelines.output import actions_outputs, emit, progress
 
 if TYPE_CHECKING:
@@ -161,9 +160,9 @@ def _promote(args: argparse.Namespace) -> int:
     with open_registry(args.registry, push=not args.dry_run, max_time=args.max_time, say=progress) as client:
         repository = client.location.repository(str(get_image_project(project.name).image_name))
         progress(f"listing the tags of {client.location.host}/{repository}")
-        # The tag list is most of a promotion's round trips: its pages are fetched while the rest of
-        # the code loads and git answers.
-        with Background(partial(client.list_tags, repository)) as listing:
+        # The tag list is most of a promotion's round trips: its pages are fetched (and the likely
+        # build read ahead) while the rest of the code loads and git answers.
+        with Prefetch(client, repository, tag.version, project.platforms) as prefetch:
             from pipelines.images.release import promote_release
 
             git = optional_checkout(args.root)
@@ -180,7 +179,7 @@ def _promote(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 gate=gate,
                 say=progress,
-                listing=listing.result(),
+                prefetch=prefetch,
             )
         stats = client.stats
     data = result.to_dict()

@@ -32,8 +32,12 @@ class Background(Generic[T]):
         except BaseException as error:  # handed to the caller of result(), in its thread
             self._error = error
 
-    def result(self) -> T:
+    def wait(self) -> None:
+        """Until the call has returned or raised."""
         self._thread.join()
+
+    def result(self) -> T:
+        self.wait()
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]  # set when the call returned
@@ -42,4 +46,4 @@ class Background(Generic[T]):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._thread.join()
+        self.wait()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import ExitStack
 from functools import partial
 
 from pipelines.core.catalog import Project, get_image_project
@@ -19,8 +20,9 @@ from pipelines.core.errors import NotFound
 from pipelines.core.release_commit import check_commit
 from pipelines.core.versions import ProjectVersion
 from pipelines.images.manifests import Manifest
+from pipelines.images.prefetch import Prefetch
 from pipelines.images.reading import at_once, read_build
-from pipelines.images.registry.client import RegistryClient, TagListing
+from pipelines.images.registry.client import RegistryClient
 from pipelines.images.rules import (
     Build,
     PromotionPlan,
@@ -98,47 +100,54 @@ def promote_release(
     dry_run: bool = False,
     gate: Callable[[Build, Manifest | None], None] | None = None,
     say: Callable[[str], None] = lambda message: None,
-    listing: TagListing | None = None,
+    prefetch: Prefetch | None = None,
 ) -> PromotionResult:
     """Promote the newest complete RC build of `version` to its release tags; CheckFailed when it must not.
 
     `release_commit` is the commit `release_tag` points at in the checkout (None when the
     tag is not there); `in_checkout` False skips the commit check. `gate` sees the chosen build
     and its build index (None when it has none) before anything is written, and raises to refuse
-    it (the staging requirement). A dry run reads and checks everything and writes nothing. `listing` is
-    the repository's tag list when the caller fetched it already (the command does while it loads).
+    it (the staging requirement). A dry run reads and checks everything and writes nothing. `prefetch` is
+    the tag listing the caller started already (the command does, before it loads this module).
     """
     image_name = str(get_image_project(project.name).image_name)
     repository = client.location.repository(image_name)
     full_name = f"{client.location.host}/{repository}"
-    if listing is None:
-        say(f"listing the tags of {full_name}")
-        listing = client.list_tags(repository)
-    say(f"  {len(listing.tags)} tags in {listing.pages} page(s)")
-    choice = choose_build(listing.tags, version, project.platforms)
-    skipped = describe_skipped(choice, project.platforms)
-    for line in skipped:
-        say(f"skipping incomplete build {line}")
-    build = choice.build
-    say(f"newest complete build of {version.release}: {build.name}")
-    commit = check_commit(
-        f"build {build.name}",
-        build.sha,
-        release_tag,
-        release_commit,
-        in_checkout=in_checkout,
-        allow_mismatch=allow_commit_mismatch,
-    )
-    say(f"commit check {commit.status.value}: {commit.detail}")
-    tags = release_tags(version, project.platforms)
-    build_tags = {arch: build.tag_for(arch).tag for arch in project.platforms}
-    for arch, tag in build_tags.items():
-        say(f"reading {arch}: {tag}")
-    with ThreadPoolExecutor(max_workers=2 * len(project.platforms) + 2) as pool:
+    with ExitStack() as stack:
+        if prefetch is None:
+            say(f"listing the tags of {full_name}")
+            prefetch = stack.enter_context(Prefetch(client, repository, version, project.platforms))
+        listing = prefetch.listing()
+        say(f"  {len(listing.tags)} tags in {listing.pages} page(s)")
+        choice = choose_build(listing.tags, version, project.platforms)
+        skipped = describe_skipped(choice, project.platforms)
+        for line in skipped:
+            say(f"skipping incomplete build {line}")
+        build = choice.build
+        say(f"newest complete build of {version.release}: {build.name}")
+        commit = check_commit(
+            f"build {build.name}",
+            build.sha,
+            release_tag,
+            release_commit,
+            in_checkout=in_checkout,
+            allow_mismatch=allow_commit_mismatch,
+        )
+        say(f"commit check {commit.status.value}: {commit.detail}")
+        tags = release_tags(version, project.platforms)
+        build_tags = build.platform_tags(project.platforms)
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=2 * len(project.platforms) + 2))
         # The build index (when the listing has one) is read alongside the platforms' first round.
         index_read = pool.submit(client.get_manifest, repository, build.name) if build.name in listing.tags else None
-        # Without a gate, the release tags are checked with the last read, right before the writes.
-        read = read_build(client, repository, build_tags, pool, check=tags if gate is None else ())
+        read = prefetch.read_of(build)
+        if read is not None:
+            say(f"read {', '.join(build_tags.values())} while the tags were listed")
+        else:
+            for arch, tag in build_tags.items():
+                say(f"reading {arch}: {tag}")
+            # The release tags are checked with the last read, right before the writes, unless a gate
+            # reads the registry in between.
+            read = read_build(client, repository, build_tags, pool, check=() if gate else tags)
         if read.missing:
             raise NotFound(
                 f"{', '.join(build_tags[arch] for arch in read.missing)} of build {build.name} vanished from "
@@ -148,10 +157,10 @@ def promote_release(
         build_index = index_read.result() if index_read is not None else None
         if build_index is not None:
             say(f"build index {build.name}: {build_index.digest} (what staging ran); {version.release} gets its bytes")
-        existing = read.checked
         if gate is not None:
             gate(build, build_index)
-            # The gate read the registry meanwhile: the release tags are checked after it, right before the writes.
+        existing = read.checked
+        if not existing:  # read ahead, or a gate ran since: checked now, the round trip before the writes
             heads = at_once(pool, [partial(client.head_manifest, repository, tag) for tag in tags])
             existing = dict(zip(tags, heads, strict=True))
         plan = plan_promotion(build, version, read.sources, existing, build_index)

@@ -61,6 +61,10 @@ class Build:
             hint="promote a complete build: every platform of the catalog pushed",
         )
 
+    def platform_tags(self, platforms: Iterable[str]) -> dict[str, str]:
+        """arch -> the build's CalVer tag of it, for each of `platforms`; NotFound when one is missing."""
+        return {arch: self.tag_for(arch).tag for arch in platforms}
+
     def __str__(self) -> str:
         return self.name
 

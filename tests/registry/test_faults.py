@@ -67,6 +67,47 @@ def test_tag_lists_follow_link_pages_asking_for_1000_tags(cli, area, released, c
     assert release_digests(area)["0.1.0-amd64"] == pushed["amd64"].digest
 
 
+def test_the_likely_build_is_read_while_later_pages_come_and_the_tags_are_checked_after_the_last(
+    cli, area, released, clean_env, fault_proxy
+):
+    pushed = area.push_build(PROJECT, sha=released.head, number=1)
+    for number in range(2, 12):  # listed after build 1 (build.1- sorts before build.10): other tags follow it
+        area.push_build(PROJECT, sha=released.head, number=number, version="0.0.9")
+    proxy = fault_proxy(page_size=7, latency=0.05)  # four pages, long enough to read a build meanwhile
+
+    result = promote(cli, area, released, clean_env, proxy)
+
+    assert result.code == 0, result.stderr
+    assert "while the tags were listed" in result.stderr
+    assert release_digests(area)["0.1.0-amd64"] == pushed["amd64"].digest
+    requests = result.json()["requests"]
+    assert requests["total"] == requests["budget"] + 2  # nothing read twice; + each platform's config blob
+    paths = [(entry.method, entry.path) for entry in proxy.log]
+    last_page = max(i for i, (_, path) in enumerate(paths) if path.endswith("/tags/list"))
+    first_build_read = min(i for i, (_, path) in enumerate(paths) if "-build.1-" in path)
+    first_check = paths.index(("HEAD", f"/v2/{area.repository(PROJECT)}/manifests/0.1.0-amd64"))
+    assert first_build_read < last_page < first_check  # read ahead; checked only once the list is whole
+
+
+def test_a_build_read_ahead_that_a_later_page_overturns_is_not_promoted(cli, area, released, clean_env, fault_proxy):
+    area.push_build(PROJECT, sha=released.head, number=1, at="2025-10-25T14:30:00+00:00")
+    area.push_build(PROJECT, sha=released.head, number=2, version="0.0.9", at="2025-10-25T15:00:00+00:00")
+    newest = area.push_build(PROJECT, sha=released.head, number=3, at="2025-10-25T16:00:00+00:00")
+    proxy = fault_proxy(page_size=2)  # build 1 | the 0.0.9 build (build 1 read ahead) | build 3
+
+    result = promote(cli, area, released, clean_env, proxy)
+
+    assert result.code == 0, result.stderr
+    assert result.json()["source"].startswith("2025.10.25.1600-build.3-")
+    assert "while the tags were listed" not in result.stderr
+    assert proxy.count("GET", "-build.1-v0.1.0-") == 2  # build 1 was read ahead, and only read
+    assert release_digests(area) == {
+        "0.1.0-amd64": newest["amd64"].digest,
+        "0.1.0-arm64": newest["arm64"].digest,
+        "0.1.0": result.json()["index_digest"],
+    }
+
+
 def test_bearer_token_flow_gets_one_token_for_pull_and_push(cli, area, released, clean_env, fault_proxy):
     pushed = area.push_build(PROJECT, sha=released.head, number=1, shape="buildx")
     proxy = fault_proxy(credentials=(USER, PASSWORD))

@@ -133,8 +133,11 @@ class RegistryClient:
 
     # -- the API ---------------------------------------------------------------------------------
 
-    def list_tags(self, repository: str) -> TagListing:
-        """Every tag of `repository`, following `Link` pages of up to 1000; an unknown repository has none."""
+    def list_tags(self, repository: str, *, on_page: Callable[[tuple[str, ...]], None] | None = None) -> TagListing:
+        """Every tag of `repository`, following `Link` pages of up to 1000; an unknown repository has none.
+
+        `on_page` sees the tags so far after each page that another follows (a caller reading ahead).
+        """
         base = self.location.base_url
         url = f"{base}/v2/{repository}/tags/list?n={TAGS_PAGE_SIZE}"
         tags: list[str] = []
@@ -159,6 +162,8 @@ class RegistryClient:
                 )
             if url:
                 self._say(f"  {len(tags)} tags so far ({pages} pages)")
+                if on_page is not None:
+                    on_page(tuple(tags))
         return TagListing(tuple(tags), pages)
 
     def _tags_of(self, response: Response, repository: str) -> list[str]:
