@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from pipelines.commands import (
 from pipelines.core.catalog import STACK_CONFIG_FILE, get_image_project, get_project, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
+from pipelines.edges.background import Background
 from pipelines.images.prefetch import Prefetch
 from pipelines.output import actions_outputs, emit, progress
 
@@ -46,6 +48,13 @@ def _release_tag(text: str) -> ReleaseTag:
             hint=f"promote the release tag {tag.project}-v{tag.version.release}",
         )
     return tag
+
+
+def _checkout_commit(root: Path | None, release_tag: str) -> tuple[bool, str | None]:
+    """Whether there is a checkout (at --root or around the working directory), and the commit of
+    `release_tag` in it (None when the tag is not there)."""
+    git = optional_checkout(root)
+    return git is not None, git.commit_of(f"refs/tags/{release_tag}") if git is not None else None
 
 
 def staging_reads(records: int) -> int:
@@ -162,11 +171,13 @@ def _promote(args: argparse.Namespace) -> int:
         progress(f"listing the tags of {client.location.host}/{repository}")
         # The tag list is most of a promotion's round trips: its pages are fetched (and the likely
         # build read ahead) while the rest of the code loads and git answers.
-        with Prefetch(client, repository, tag.version, project.platforms) as prefetch:
+        with (
+            Prefetch(client, repository, tag.version, project.platforms) as prefetch,
+            Background(partial(_checkout_commit, args.root, tag.name)) as checkout,
+        ):
             from pipelines.images.release import promote_release
 
-            git = optional_checkout(args.root)
-            commit = git.commit_of(f"refs/tags/{tag.name}") if git is not None else None
+            in_checkout, commit = checkout.result()
             gate = _staging_gate(client, project.name, args.staging_record, staging) if args.require_staging else None
             result = promote_release(
                 project,
@@ -174,7 +185,7 @@ def _promote(args: argparse.Namespace) -> int:
                 client,
                 release_tag=tag.name,
                 release_commit=commit,
-                in_checkout=git is not None,
+                in_checkout=in_checkout,
                 allow_commit_mismatch=args.allow_commit_mismatch,
                 dry_run=args.dry_run,
                 gate=gate,
