@@ -42,16 +42,17 @@ class Prefetch:
         self._platforms = tuple(platforms)
         self._marker = f"-v{version.release}-"
         self._seen = 0  # tags already looked at for the version's marker
-        self._version_seen = False
+        self._new_builds = False  # tags of the version arrived since the last choice
         self._ahead: dict[str, Background[BuildRead]] = {}
         self._listing = Background(partial(client.list_tags, repository, on_page=self._on_page))
 
     def _on_page(self, tags: tuple[str, ...]) -> None:
         """In the listing's thread, after a page that another follows."""
         new, self._seen = tags[self._seen :], len(tags)
-        self._version_seen = self._version_seen or any(self._marker in tag for tag in new)
-        if not self._version_seen or self._marker in tags[-1]:
-            return  # the version's builds have not started, or may go on in the next page
+        self._new_builds = self._new_builds or any(self._marker in tag for tag in new)
+        if not self._new_builds or self._marker in tags[-1]:
+            return  # nothing new of the version, or its builds may go on in the next page
+        self._new_builds = False
         from pipelines.images.rules import choose_build
 
         try:

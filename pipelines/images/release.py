@@ -60,9 +60,9 @@ def write_release_tags(
     """The platform tags at once; then, once they all read back right, the index that lists them (what deploys pin).
 
     Another promote of the same version may run at once (a re-run, a second workflow). Every tag is
-    checked in the round trip right before its PUT (the platform tags with the last read, the index
-    again with the platform tags' read-back) and read back after it, so that neither run silently
-    moves what the other wrote.
+    checked in the round trip right before its PUT (the platform tags by the caller, the index again
+    with the platform tags' read-back) and read back after it, so that neither run silently moves
+    what the other wrote.
     """
     index_tag = plan.writes[-1].tag
     platforms = [write for write in plan.to_write if write.tag != index_tag]
