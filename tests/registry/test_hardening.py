@@ -271,27 +271,27 @@ def test_a_per_arch_index_whose_image_config_is_another_arch_is_refused(cli, are
 # -- item 4: a release tag moved by a concurrent run -------------------------------------------
 
 
-def test_a_release_tag_written_by_another_run_before_our_put_is_not_overwritten(
-    cli, area, released, clean_env, fault_proxy
-):
+def promote_racing(cli, area, released, clean_env, fault_proxy, when: str, method: str, path: str, tag: str, arch: str):
+    """Promote our build (the newer) while another run, from its own build, writes `tag` with its `arch`
+    manifest when the proxy sees `method path` (`when`: before or after passing it on); (result, theirs,
+    ours, proxy)."""
     from tests.support.localregistry import Fault
 
     theirs = area.push_build(PROJECT, sha=released.head, number=1)  # another run's build
     ours = area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
     repository = area.repository(PROJECT)
     proxy = fault_proxy()
-    # Right before our last check of 0.1.0-arm64 (platform tags are written at once, each checked right before
-    # its PUT), another run writes it from its own build.
-    proxy.add(
-        Fault(
-            "before",
-            "HEAD",
-            "/manifests/0.1.0-arm64",
-            run=lambda: area.pusher.manifest(repository, "0.1.0-arm64", theirs["arm64"]),
-        )
-    )
+    proxy.add(Fault(when, method, path, run=lambda: area.pusher.manifest(repository, tag, theirs[arch])))
+    return promote(cli, area.registry(proxy.host), released, clean_env), theirs, ours, proxy
 
-    result = promote(cli, area.registry(proxy.host), released, clean_env)
+
+def test_a_release_tag_written_by_another_run_before_our_put_is_not_overwritten(
+    cli, area, released, clean_env, fault_proxy
+):
+    # Right before our check of 0.1.0-arm64 (with the build's last read, the round trip before the writes).
+    result, theirs, ours, _ = promote_racing(
+        cli, area, released, clean_env, fault_proxy, "before", "HEAD", "/manifests/0.1.0-arm64", "0.1.0-arm64", "arm64"
+    )
 
     assert_clean(result, 1)
     error = result.json()["error"]
@@ -301,22 +301,9 @@ def test_a_release_tag_written_by_another_run_before_our_put_is_not_overwritten(
 
 
 def test_a_release_tag_overwritten_right_after_our_put_is_reported(cli, area, released, clean_env, fault_proxy):
-    from tests.support.localregistry import Fault
-
-    theirs = area.push_build(PROJECT, sha=released.head, number=1)  # another run's build
-    ours = area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
-    repository = area.repository(PROJECT)
-    proxy = fault_proxy()
-    proxy.add(
-        Fault(
-            "after",
-            "PUT",
-            "/manifests/0.1.0-amd64",
-            run=lambda: area.pusher.manifest(repository, "0.1.0-amd64", theirs["amd64"]),
-        )
+    result, theirs, ours, _ = promote_racing(
+        cli, area, released, clean_env, fault_proxy, "after", "PUT", "/manifests/0.1.0-amd64", "0.1.0-amd64", "amd64"
     )
-
-    result = promote(cli, area.registry(proxy.host), released, clean_env)
 
     assert_clean(result, 1)
     error = result.json()["error"]
@@ -327,24 +314,11 @@ def test_a_release_tag_overwritten_right_after_our_put_is_reported(cli, area, re
 def test_an_index_tag_written_by_another_run_while_our_platform_tags_were_written_is_not_overwritten(
     cli, area, released, clean_env, fault_proxy
 ):
-    from tests.support.localregistry import Fault
-
-    theirs = area.push_build(PROJECT, sha=released.head, number=1)  # another run's build
-    area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
-    repository = area.repository(PROJECT)
-    proxy = fault_proxy()
     # Our first check of 0.1.0 found it absent; while our platform tags are written, another run writes it.
     # The index is checked again with the platform tags' read-back, the round trip right before its PUT.
-    proxy.add(
-        Fault(
-            "after",
-            "PUT",
-            "/manifests/0.1.0-arm64",
-            run=lambda: area.pusher.manifest(repository, "0.1.0", theirs["amd64"]),
-        )
+    result, theirs, _, proxy = promote_racing(
+        cli, area, released, clean_env, fault_proxy, "after", "PUT", "/manifests/0.1.0-arm64", "0.1.0", "amd64"
     )
-
-    result = promote(cli, area.registry(proxy.host), released, clean_env)
 
     assert_clean(result, 1)
     error = result.json()["error"]
