@@ -7,6 +7,8 @@ no Python); these tests make every such spelling agree with `pipelines.core.cata
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 
 import pytest
@@ -185,17 +187,44 @@ def test_the_trusted_publishers_infra_declares_are_the_workflows_publish_jobs(wo
 
 def test_pulumi_runs_the_catalogs_stack_from_the_repository_root(workflows, repo_root, yaml_loader):
     runs = [s for w in workflows.values() for s in w.steps() if s.action == "pulumi/actions"]
-    assert {s.workflow for s in runs} == {"infra-preview.yml", "deploy.yml", "_build-image.yml"}
     for step in runs:
-        # RC builds update the staging stack; nothing else runs there, and they never touch prod.
-        staging = step.workflow == "_build-image.yml"
-        assert step.inputs["stack-name"] == ("staging" if staging else PULUMI_STACK)
         assert step.inputs["work-dir"] == "."
-    commands = {(s.workflow, s.inputs["command"]) for s in runs}
-    assert commands == {("infra-preview.yml", "preview"), ("deploy.yml", "up"), ("_build-image.yml", "up")}
+    # Pull requests preview both stacks; merges to main apply prod; RC builds apply staging, never prod.
+    assert {(s.workflow, s.inputs["command"], s.inputs["stack-name"]) for s in runs} == {
+        ("infra-preview.yml", "preview", PULUMI_STACK),
+        ("infra-preview.yml", "preview", "staging"),
+        ("deploy.yml", "up", PULUMI_STACK),
+        ("_build-image.yml", "up", "staging"),
+    }
     pulumi_yaml = yaml_loader(repo_root / "Pulumi.yaml")
     assert pulumi_yaml["name"] == PULUMI_PROJECT
     assert pulumi_yaml["main"].rstrip("/") == "infra"
+
+
+def unpreviewed_stacks(workflow, repo_root) -> set[str]:
+    """The stacks (a `Pulumi.<stack>.yaml` each) that pull requests get no `pulumi preview` of."""
+    stacks = {path.name.split(".")[1] for path in repo_root.glob("Pulumi.*.yaml")}
+    previewed = {
+        step.inputs["stack-name"]
+        for step in workflow.steps()
+        if step.action == "pulumi/actions" and step.inputs["command"] == "preview"
+    }
+    return stacks - previewed
+
+
+def test_every_stack_is_previewed_on_pull_requests(workflows, repo_root):
+    assert unpreviewed_stacks(workflows["infra-preview.yml"], repo_root) == set()
+    without_staging = copy.deepcopy(workflows["infra-preview.yml"].data)
+    del without_staging["jobs"]["preview-staging"]
+    control = dataclasses.replace(workflows["infra-preview.yml"], data=without_staging)
+    assert unpreviewed_stacks(control, repo_root) == {"staging"}
+
+
+def test_only_the_staging_preview_reads_the_registry(workflows):
+    jobs = workflows["infra-preview.yml"].jobs
+    # The staging program pins its Applications to the newest RC builds it finds; prod's pins are in its file.
+    assert jobs["preview-staging"].permissions.get("packages") == "read"
+    assert "packages" not in jobs["preview"].permissions
 
 
 def test_preview_and_deploy_watch_the_same_paths(workflows, repo_root):

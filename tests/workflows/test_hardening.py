@@ -127,6 +127,7 @@ def test_id_token_sits_only_in_signing_publishing_and_oidc_login_jobs(workflows)
         "release-rocks.yml job publish-pypi",
         "_release-image.yml job sign",
         "infra-preview.yml job preview",
+        "infra-preview.yml job preview-staging",
         "deploy.yml job deploy",
         "pages.yml job deploy",
         "_build-image.yml job staging",
