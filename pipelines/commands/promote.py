@@ -63,12 +63,10 @@ def staging_reads(records: int) -> int:
 
 
 def _staging_gate(
-    client: RegistryClient, project: str, expected: str | None, found: list[StagingRecord]
+    client: RegistryClient, repository: str, project: str, expected: str | None, found: list[StagingRecord]
 ) -> Callable[[Build, Manifest | None], None]:
     """The check promote runs on the chosen build before writing: its newest staging record passed."""
     from pipelines.staging.store import require_staging
-
-    repository = client.location.repository(str(get_image_project(project).image_name))
 
     def gate(build: Build, build_index: Manifest | None) -> None:
         found.extend(
@@ -178,7 +176,11 @@ def _promote(args: argparse.Namespace) -> int:
             from pipelines.images.release import promote_release
 
             in_checkout, commit = checkout.result()
-            gate = _staging_gate(client, project.name, args.staging_record, staging) if args.require_staging else None
+            gate = (
+                _staging_gate(client, repository, project.name, args.staging_record, staging)
+                if args.require_staging
+                else None
+            )
             result = promote_release(
                 project,
                 tag.version,
