@@ -151,11 +151,6 @@ class _TimedSocket:
             return True
 
 
-def _slot(key: tuple[str, str, int]) -> tuple[int, str, str, int]:
-    """Where the calling thread keeps its connection to the origin `key`."""
-    return (threading.get_ident(), *key)
-
-
 class HttpClient:
     """Sends one client's requests under one retry policy and one deadline, over kept-alive connections."""
 
@@ -181,8 +176,11 @@ class HttpClient:
         self._environ = os.environ if environ is None else environ
         self._clock, self._now = clock, now
         self._describe = describe or (lambda response: response.excerpt())
-        # Kept-alive connections per thread and origin: requests sent at once each need their own.
-        self._pool: dict[tuple[int, str, str, int], http.client.HTTPConnection] = {}
+        # Idle kept-alive connections per origin. A request takes one (or opens one) and gives it back
+        # once its answer is read to the end, whichever thread sends the next: requests sent at once
+        # each hold their own, and a TLS handshake is paid only when none is idle.
+        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
 
     @property
@@ -190,9 +188,10 @@ class HttpClient:
         return self.retrier.retries
 
     def close(self) -> None:
-        for slot in list(self._pool):
-            connection = self._pool.pop(slot, None)
-            if connection is not None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
                 connection.close()
 
     def __enter__(self) -> HttpClient:
@@ -292,6 +291,7 @@ class HttpClient:
         key, parts = origin(url), urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         answer: http.client.HTTPResponse | None = None
+        connection: http.client.HTTPConnection | None = None
         try:
             connection = self._connection(key, until)
             connection.request(method, target, body, dict(headers))
@@ -303,13 +303,17 @@ class HttpClient:
         except BaseException as error:
             if answer is not None:
                 answer.close()  # its socket closes once the answer lets go of it
-            self._discard(key)  # a connection that failed mid-exchange is in an unknown state
+            if connection is not None:
+                connection.close()  # a connection that failed mid-exchange is in an unknown state
             fault = translate(error, key[1], late=self._clock() >= until)
             if fault is None:
                 raise
             raise fault from None
         if answer.will_close:
-            self._discard(key)
+            connection.close()
+        else:
+            with self._lock:
+                self._idle.setdefault(key, []).append(connection)
         return Response(answer.status, answer.reason, Headers(answer.getheaders()), data, url)
 
     def _read(
@@ -337,12 +341,15 @@ class HttpClient:
         return b"".join(chunks)
 
     def _connection(self, key: tuple[str, str, int], until: float) -> http.client.HTTPConnection:
-        """The kept-alive connection to (scheme, host, port), or a new one (through the proxy, if any)."""
-        connection = self._pool.get(_slot(key))
-        if connection is not None and isinstance(connection.sock, _TimedSocket) and not connection.sock.dropped():
-            connection.sock.until = until
-            return connection
-        self._discard(key)
+        """An idle kept-alive connection to (scheme, host, port), or a new one (through the proxy, if any)."""
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                connection = idle.pop()
+                if isinstance(connection.sock, _TimedSocket) and not connection.sock.dropped():
+                    connection.sock.until = until
+                    return connection
+                connection.close()
         scheme, host, port = key
         left = until - self._clock()
         if left <= 0:
@@ -356,16 +363,15 @@ class HttpClient:
         connection.timeout = min(self.timeouts.connect, left)
         if proxy is not None:
             connection.set_tunnel(host, port, headers=dict(proxy.headers))
-        self._pool[_slot(key)] = connection
-        connection.connect()
-        connection.sock = _TimedSocket(connection.sock, self.timeouts.read, self._clock, until)
-        self.connections_opened += 1
-        return connection
-
-    def _discard(self, key: tuple[str, str, int]) -> None:
-        connection = self._pool.pop(_slot(key), None)
-        if connection is not None:
+        try:
+            connection.connect()
+        except BaseException:
             connection.close()
+            raise
+        connection.sock = _TimedSocket(connection.sock, self.timeouts.read, self._clock, until)
+        with self._lock:
+            self.connections_opened += 1
+        return connection
 
     def _tls_context(self) -> ssl.SSLContext:
         """Verified TLS: the system CA store, or the bundle REQUESTS_CA_BUNDLE or SSL_CERT_FILE names."""

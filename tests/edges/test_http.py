@@ -3,7 +3,9 @@ redirects, header and body hygiene, keep-alive, TLS and proxies. Its pure parts:
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from random import Random
@@ -265,6 +267,38 @@ def test_connections_are_kept_alive_per_origin(serve):
         assert client.connections_opened == 2
     assert (first.connections, second.connections) == (1, 1)
     assert all(seen.headers["User-Agent"] == "percolate-pipelines" for seen in first.seen)
+
+
+def test_a_connection_is_reused_by_the_next_request_whichever_thread_sends_it(serve):
+    server = serve(lambda h: h.reply(200, b"ok"))
+    answers: list[bytes] = []
+    with HttpClient(policy=FAST) as client:
+        answers.append(client.request("GET", server.url).body)
+        for _ in range(2):  # other threads, while this one lives on
+            sender = threading.Thread(target=lambda: answers.append(client.request("GET", server.url).body))
+            sender.start()
+            sender.join()
+            answers.append(client.request("GET", server.url).body)
+        assert client.connections_opened == 1
+    assert answers == [b"ok"] * 5 and server.connections == 1
+
+
+def test_requests_sent_at_once_each_hold_a_connection_and_leave_them_for_the_next(serve):
+    together = threading.Barrier(3, timeout=10)
+
+    def answer(handler: Any) -> None:
+        if handler.path == "/together":
+            together.wait()  # the server answers only once all three are in: three connections at once
+        handler.reply(200, b"ok")
+
+    server = serve(answer)
+    with HttpClient(policy=FAST) as client, ThreadPoolExecutor(3) as pool:
+        at_once = [pool.submit(client.request, "GET", server.url + "/together") for _ in range(3)]
+        assert [future.result().body for future in at_once] == [b"ok"] * 3
+        for _ in range(3):  # from this thread, which held none of them
+            assert client.request("GET", server.url + "/after").body == b"ok"
+        assert client.connections_opened == 3
+    assert server.connections == 3
 
 
 def test_a_server_that_closes_after_each_answer_gets_a_new_connection_without_a_retry(serve):
