@@ -148,6 +148,17 @@ class Workflow:
         for job in self.jobs.values():
             yield from job.steps
 
+    def needed_by(self, job: Job) -> set[str]:
+        """The ids of every job `job` waits for, directly or through the jobs it needs."""
+        needed: set[str] = set()
+        pending = list(job.needs)
+        while pending:
+            job_id = pending.pop()
+            if job_id not in needed:
+                needed.add(job_id)
+                pending += self.jobs[job_id].needs
+        return needed
+
     def starts_on_tag(self, tag: str) -> bool:
         """Whether pushing `tag` starts this workflow, by GitHub's rules for push and create events."""
         triggers = self.triggers

@@ -178,18 +178,7 @@ def test_every_tag_run_first_plans_with_the_cli_and_every_job_waits_for_it(workf
         assert not planner.needs, f"{name}: the plan comes first"
         for workflow, job in reached:
             if workflow is owner and job is not planner:
-                assert planner.id in needed_transitively(workflow, job), f"{job.label} does not wait for the plan"
-
-
-def needed_transitively(workflow, job) -> set[str]:
-    needed = set()
-    pending = list(job.needs)
-    while pending:
-        job_id = pending.pop()
-        if job_id not in needed:
-            needed.add(job_id)
-            pending += workflow.jobs[job_id].needs
-    return needed
+                assert planner.id in workflow.needed_by(job), f"{job.label} does not wait for the plan"
 
 
 def test_version_files_are_checked_before_anything_builds(workflows):

@@ -296,7 +296,7 @@ def approval_problems(workflows, tag_workflows) -> list[str]:
         gated = {(w.name, j.id) for w, j in reached if (j.data.get("environment") or {}).get("name") == "production"}
         for workflow, job in reached:
             if {"packages", "contents"} & writes(job.permissions) and (workflow.name, job.id) not in gated:
-                before = {(workflow.name, needed) for needed in _needed_transitively(workflow, job)}
+                before = {(workflow.name, needed) for needed in workflow.needed_by(job)}
                 if not before & gated:
                     problems.append(f"{name}: {job.label} writes before a reviewer of production approves")
     return problems
@@ -323,16 +323,6 @@ def _jobs_reached(workflow, workflows):
             yield from _jobs_reached(workflows[job.calls], workflows)
         else:
             yield workflow, job
-
-
-def _needed_transitively(workflow, job) -> set[str]:
-    needed, pending = set(), list(job.needs)
-    while pending:
-        job_id = pending.pop()
-        if job_id not in needed:
-            needed.add(job_id)
-            pending += workflow.jobs[job_id].needs
-    return needed
 
 
 def test_pull_requests_opened_by_automation_use_the_token_that_starts_workflows(workflows):

@@ -8,13 +8,12 @@ resolves to), and nothing else: no other tag, branch, workflow file or repositor
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.workflows.stand_ins import cosign_calls, option
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 TAG = "percolate-v0.2.0"
@@ -25,11 +24,6 @@ DIGESTS = {
     "DIGEST_AMD64": "sha256:" + "b" * 64,
     "DIGEST_ARM64": "sha256:" + "c" * 64,
 }
-COSIGN = """#!/usr/bin/env python3
-import json, os, sys
-with open(os.environ["COSIGN_CALLS"], "a") as handle:
-    handle.write(json.dumps(sys.argv[1:]) + "\\n")
-"""
 
 
 @pytest.fixture
@@ -37,15 +31,7 @@ def verify_calls(workflows, tmp_path: Path) -> list[list[str]]:
     [step] = [
         s for s in workflows["_release-image.yml"].jobs["sign"].steps if (s.data.get("name") or "").startswith("Verify")
     ]
-    (tmp_path / "bin").mkdir()
-    cosign = tmp_path / "bin" / "cosign"
-    cosign.write_text(COSIGN)
-    cosign.chmod(0o755)
     env = {
-        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
-        "COSIGN_CALLS": str(tmp_path / "calls"),
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-        "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_REPOSITORY": REPOSITORY,
         "GITHUB_REF": f"refs/tags/{TAG}",
         "GITHUB_SHA": SHA,
@@ -53,13 +39,7 @@ def verify_calls(workflows, tmp_path: Path) -> list[list[str]]:
         "CERTIFICATE_OIDC_ISSUER": "https://token.actions.githubusercontent.com",
         **DIGESTS,
     }
-    result = subprocess.run(["bash", "-e", "-c", step.run], env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in (tmp_path / "calls").read_text().splitlines()]
-
-
-def option(call: list[str], name: str) -> str:
-    return call[call.index(name) + 1]
+    return cosign_calls(step.run, tmp_path, env)
 
 
 def test_every_signature_and_attestation_is_verified(verify_calls):

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
-import os
 import re
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from pipelines.core.catalog import PYPI, STAGING_ENVIRONMENT, TESTPYPI, wheel_projects
+from tests.workflows.stand_ins import cosign_calls, option
 
 BUILD = "_build-image.yml"
 RELEASE = "_release-image.yml"
@@ -38,16 +36,6 @@ def _position(job, pattern: str) -> int | None:
     return None
 
 
-def _needs(workflow, job) -> set[str]:
-    needed, pending = set(), list(job.needs)
-    while pending:
-        job_id = pending.pop()
-        if job_id not in needed:
-            needed.add(job_id)
-            pending += workflow.jobs[job_id].needs
-    return needed
-
-
 def _jobs_running(workflow, pattern: str):
     return [job for job in workflow.jobs.values() if _position(job, pattern) is not None]
 
@@ -61,9 +49,9 @@ def staging_problems(workflows) -> list[str]:
     if indexer is None or len(stagers) != 1:
         return [f"{BUILD}: one job writes the build index and one runs pulumi up --stack staging"]
     (stager,) = stagers
-    if "push" not in _needs(workflow, indexer):
+    if "push" not in workflow.needed_by(indexer):
         problems.append(f"{indexer.label}: writes the build index before every platform is pushed")
-    if indexer.id not in _needs(workflow, stager):
+    if indexer.id not in workflow.needed_by(stager):
         problems.append(f"{stager.label}: deploys to staging before the build index exists")
     environment = stager.data.get("environment") or {}
     if (environment.get("name") if isinstance(environment, dict) else environment) != STAGING_ENVIRONMENT:
@@ -102,7 +90,7 @@ def release_problems(workflows) -> list[str]:
     for flag in ("--require-staging", '--staging-record "$STAGING_RECORD"'):
         if flag not in command:
             problems.append(f"{promoter.label}: promote without {flag}")
-    if verifier.id not in _needs(workflow, promoter):
+    if verifier.id not in workflow.needed_by(promoter):
         problems.append(f"{promoter.label}: promotes without waiting for the record's signature check")
     record = promoter.steps[_position(promoter, r"python -m pipelines promote")].env.get("STAGING_RECORD", "")
     if record != f"${{{{ needs.{verifier.id}.outputs.record }}}}":
@@ -192,11 +180,6 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 REPOSITORY = "percolation-labs/percolate"
 BUILD_WORKFLOW = f"https://github.com/{REPOSITORY}/.github/workflows/_build-image.yml"
 RECORD = f"ghcr.io/{REPOSITORY}@sha256:" + "d" * 64
-COSIGN = """#!/usr/bin/env python3
-import json, os, sys
-with open(os.environ["COSIGN_CALLS"], "a") as handle:
-    handle.write(json.dumps(sys.argv[1:]) + "\\n")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -204,15 +187,7 @@ def record_verification(workflows, tmp_path_factory: pytest.TempPathFactory) -> 
     """The `cosign verify` arguments of the release's record verification, run under bash."""
     tmp_path = tmp_path_factory.mktemp("cosign")
     step = next(s for s in workflows[RELEASE].jobs["staging-record"].steps if "cosign verify" in (s.run or ""))
-    (tmp_path / "bin").mkdir()
-    cosign = tmp_path / "bin" / "cosign"
-    cosign.write_text(COSIGN)
-    cosign.chmod(0o755)
     env = {
-        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
-        "COSIGN_CALLS": str(tmp_path / "calls"),
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-        "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_REPOSITORY": REPOSITORY,
         "GITHUB_SHA": SHA,
         "GITHUB_ACTOR": "release-bot",
@@ -221,25 +196,19 @@ def record_verification(workflows, tmp_path_factory: pytest.TempPathFactory) -> 
         "RECORD": RECORD,
         "CERTIFICATE_OIDC_ISSUER": "https://token.actions.githubusercontent.com",
     }
-    result = subprocess.run(["bash", "-e", "-c", step.run], env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    calls = [json.loads(line) for line in (tmp_path / "calls").read_text().splitlines()]
+    calls = cosign_calls(step.run, tmp_path, env)
     (verify,) = [call for call in calls if call[0] == "verify"]
     return verify
 
 
-def _option(call: list[str], name: str) -> str:
-    return call[call.index(name) + 1]
-
-
 @pytest.mark.parametrize("ref", ["refs/tags/percolate-v0.2.0-rc1", "refs/tags/percolate-v0.2.0-rc12", SHA])
 def test_the_record_must_be_signed_by_an_rc_build_of_this_version(record_verification, ref):
-    identity = re.compile(_option(record_verification, "--certificate-identity-regexp"))
+    identity = re.compile(option(record_verification, "--certificate-identity-regexp"))
     assert identity.fullmatch(f"{BUILD_WORKFLOW}@{ref}")
     assert record_verification[-1] == RECORD
-    assert _option(record_verification, "--certificate-github-workflow-sha") == SHA
-    assert _option(record_verification, "--certificate-github-workflow-repository") == REPOSITORY
-    assert _option(record_verification, "--certificate-oidc-issuer") == "https://token.actions.githubusercontent.com"
+    assert option(record_verification, "--certificate-github-workflow-sha") == SHA
+    assert option(record_verification, "--certificate-github-workflow-repository") == REPOSITORY
+    assert option(record_verification, "--certificate-oidc-issuer") == "https://token.actions.githubusercontent.com"
 
 
 @pytest.mark.parametrize(
@@ -256,7 +225,7 @@ def test_the_record_must_be_signed_by_an_rc_build_of_this_version(record_verific
     ],
 )
 def test_no_other_signer_is_admitted(record_verification, other):
-    identity = re.compile(_option(record_verification, "--certificate-identity-regexp"))
+    identity = re.compile(option(record_verification, "--certificate-identity-regexp"))
     assert not identity.fullmatch(other)
 
 
@@ -271,7 +240,7 @@ def rocks_problems(workflows) -> list[str]:
     tests, record = build.jobs.get("staging-tests"), build.jobs.get("staging-record")
     if tests is None or record is None:
         return ["build-rocks.yml: jobs staging-tests and staging-record are missing"]
-    if "publish-testpypi" not in _needs(build, tests):
+    if "publish-testpypi" not in build.needed_by(tests):
         problems.append(f"{tests.label}: installs before the upload to TestPyPI")
     if {"staging-tests", "metadata"} - set(record.needs):
         problems.append(f"{record.label}: records before the tests ran or before the pre-release exists")
