@@ -9,16 +9,14 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import threading
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from pipelines.core.catalog import image_projects
+from tests.support.loopback import serving
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "monorepo"
 PROJECTS = [project.name for project in image_projects()]
@@ -41,21 +39,6 @@ class Broken(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    quiet = type("Quiet", (handler,), {"log_message": lambda self, *args: None})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def run_suite(project: str, url: str | None, report: Path) -> subprocess.CompletedProcess[str]:

@@ -17,17 +17,17 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import requests
 
 from pipelines.core.catalog import PROJECTS, Project
+from tests.support.loopback import serving
 
 # One concrete platform tag per catalog wheel target (checked against the target's glob below).
 PLATFORM_TAGS = {
@@ -297,15 +297,6 @@ def json_index() -> Iterator[JsonIndex]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    index.url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
-    try:
+    with serving(Handler) as url:
+        index.url = f"{url}/simple/"
         yield index
-    finally:
-        server.shutdown()
-        server.server_close()

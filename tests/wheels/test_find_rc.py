@@ -233,8 +233,9 @@ def test_an_rc_tag_missing_from_the_checkout_is_refused(cli, rc_sets, monorepo, 
 @pytest.fixture
 def scripted_index():
     """A loopback server answering every GET with the (content type, body) the test sets."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.support.loopback import serving
 
     answer: dict[str, tuple[str, bytes]] = {"page": (JSON_TYPE, b"{}")}
 
@@ -247,18 +248,9 @@ def scripted_index():
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    answer["url"] = (f"http://127.0.0.1:{server.server_address[1]}/simple/", b"")
-    try:
+    with serving(Handler) as url:
+        answer["url"] = (f"{url}/simple/", b"")
         yield answer
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 
 from pipelines.core.errors import Corrupt
 from pipelines.staging.wheel_record import RECORD_ASSET, WORKFLOW_UPLOADER, parse_record
+from tests.support.loopback import serving
 
 OUTSIDE_A_CHECKOUT = Path(tempfile.gettempdir())
 REPOSITORY = "percolation-labs/percolate"
@@ -75,17 +75,8 @@ def releases() -> Iterator[Releases]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as state.url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def github_env(releases: Releases) -> dict[str, str]:
