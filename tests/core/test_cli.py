@@ -254,6 +254,27 @@ def test_tag_parse_imports_neither_pulumi_nor_an_http_stack(tmp_path):
     assert "http.client" not in imported
 
 
+def test_calver_tags_are_read_and_made_without_packaging(tmp_path):
+    # The version in a CalVer tag is X.Y.Z, parsed from its pattern: promote reads thousands of such tags.
+    imported = imported_by(
+        tmp_path,
+        "calver",
+        "percolate",
+        "--version",
+        "0.1.0",
+        "--sha",
+        "abc1234def",
+        "--arch",
+        "amd64",
+        "--build",
+        "12",
+        "--at",
+        "2025-10-25T14:30:00Z",
+    )
+    assert "pipelines.core.calver" in imported
+    assert "packaging.version" not in imported
+
+
 def test_the_health_gate_reads_yaml_and_kubernetes_only_when_it_runs(tmp_path):
     imported = imported_by(tmp_path, "wait-healthy", "--help")
     assert "pipelines.health.verdict" in imported  # the command module loaded
