@@ -3,8 +3,9 @@ version files is in `version_check`).
 
 Python packages spell a release candidate `0.2.0rc1` (PEP 440), Cargo spells it
 `0.2.0-rc.1` (SemVer). Both are parsed into one `ProjectVersion`: `packaging` reads
-the PEP 440 spellings (normalised forms included), a pattern the Cargo ones. Only the subset both worlds can express
-is accepted: MAJOR.MINOR.PATCH with an optional alpha, beta or rc number.
+the PEP 440 spellings (normalised forms included), a pattern the Cargo ones. Only
+the subset both worlds can express is accepted: MAJOR.MINOR.PATCH with an optional
+alpha, beta or rc number.
 """
 
 from __future__ import annotations

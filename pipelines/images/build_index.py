@@ -61,15 +61,14 @@ def write_build_index(
     with ThreadPoolExecutor(max_workers=2 * len(build_tags) + 1) as pool:
         # The stem is checked with the last read: as fresh as a check right before the write.
         read = read_build(client, repository, build_tags, pool, check=(stem,))
-    missing, sources = read.missing, read.sources
-    if missing:
+    if read.missing:
         raise RuleRefused(
             f"build {stem} of {project.name} is incomplete: no image at "
-            f"{', '.join(f'{stem}-{arch}' for arch in missing)} (it needs {', '.join(project.platforms)})",
+            f"{', '.join(build_tags[arch] for arch in read.missing)} (it needs {', '.join(project.platforms)})",
             hint="an index is written only once every platform is pushed: re-run the failed push jobs, "
             "then build-index again",
         )
-    index = image_index(platform_entries(sources))
+    index = image_index(platform_entries(read.sources))
     existing = read.checked[stem]
     if existing is not None and existing != index.digest:
         raise RuleRefused(
@@ -88,6 +87,6 @@ def write_build_index(
         build=stem,
         repository=f"{client.location.host}/{repository}",
         digest=index.digest,
-        platforms={source.arch: source.entry.digest for source in sources},
+        platforms={source.arch: source.entry.digest for source in read.sources},
         written=existing is None,
     )
