@@ -7,9 +7,8 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +17,7 @@ import pytest
 
 from pipelines.core.catalog import get_project
 from pipelines.deploy.pins import ImagePin
+from tests.support.loopback import serving
 
 DATA = Path(__file__).parent / "data"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -84,9 +84,6 @@ def github():
     state = FakeGitHub(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
         def _send(self, status: int, body: Any) -> None:
             payload = json.dumps(body).encode()
             self.send_response(status)
@@ -143,13 +140,8 @@ def github():
             pull.update(title=body["title"], body=body["body"])
             self._send(200, pull)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as state.url:
+        yield state
 
 
 @dataclass

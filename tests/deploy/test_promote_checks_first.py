@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from tests.support.loopback import serving
 
 GOLDEN = Path(__file__).parent / "data" / "Pulumi.prod.golden.yaml"
 
@@ -21,24 +22,15 @@ def test_promote_checks_the_write_back_target_before_any_request(cli, tmp_path):
 
         do_PUT = do_HEAD = do_POST = do_GET
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Recorder) as url:
         folder = tmp_path / "locked"
         folder.mkdir()
         stack = folder / "Pulumi.prod.yaml"
         shutil.copy(GOLDEN, stack)
         folder.chmod(0o555)
-        registry = f"127.0.0.1:{server.server_address[1]}/percolation-labs"
+        registry = f"{url.removeprefix('http://')}/percolation-labs"
         result = cli("promote", "percolate-v0.4.0", "--registry", registry, "--stack-config", str(stack), cwd=tmp_path)
         folder.chmod(0o755)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert "Traceback" not in result.stderr
     assert result.code == 2 and "read-only" in result.stderr
     assert requests == []

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from infra.forkprs import APPROVAL_POLICY, ForkPullRequestProvider, GitHubApiError
 from pipelines.edges.retry import RetryPolicy
+from tests.support.loopback import serving
 
 TOKEN = "test-token-not-a-secret"
 APPROVAL = "fork-pr-contributor-approval"
@@ -83,17 +83,9 @@ def github(monkeypatch):
 
         do_GET = do_PUT = _serve
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as fake.url:
+        yield fake
 
 
 def public_props(github) -> dict[str, Any]:
