@@ -49,21 +49,24 @@ def test_errors_with_json_are_machine_readable_too(cli):
     assert "MAJOR.MINOR.PATCH" in result.json()["error"]
 
 
+CALVER_EXAMPLE = (
+    "calver",
+    "percolate",
+    "--version",
+    "0.1.0",
+    "--sha",
+    "abc1234def",
+    "--arch",
+    "amd64",
+    "--build",
+    "123",
+    "--at",
+    "2025-10-25T14:30:00Z",
+)
+
+
 def test_calver_prints_the_design_example(cli):
-    result = cli(
-        "calver",
-        "percolate",
-        "--version",
-        "0.1.0",
-        "--sha",
-        "abc1234def",
-        "--arch",
-        "amd64",
-        "--build",
-        "123",
-        "--at",
-        "2025-10-25T14:30:00Z",
-    )
+    result = cli(*CALVER_EXAMPLE)
     assert result.code == 0, result.stderr
     assert result.stdout == "percolate:2025.10.25.1430-build.123-v0.1.0-abc1234-amd64\n"
 
@@ -256,21 +259,7 @@ def test_tag_parse_imports_neither_pulumi_nor_an_http_stack(tmp_path):
 
 def test_calver_tags_are_read_and_made_without_packaging(tmp_path):
     # The version in a CalVer tag is X.Y.Z, parsed from its pattern: promote reads thousands of such tags.
-    imported = imported_by(
-        tmp_path,
-        "calver",
-        "percolate",
-        "--version",
-        "0.1.0",
-        "--sha",
-        "abc1234def",
-        "--arch",
-        "amd64",
-        "--build",
-        "12",
-        "--at",
-        "2025-10-25T14:30:00Z",
-    )
+    imported = imported_by(tmp_path, *CALVER_EXAMPLE)
     assert "pipelines.core.calver" in imported
     assert "packaging.version" not in imported
 

@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from pipelines.core.catalog import PROJECTS, Project
-from tests.support.loopback import serving
+from tests.support.loopback import reply, serving
 
 # One concrete platform tag per catalog wheel target (checked against the target's glob below).
 PLATFORM_TAGS = {
@@ -284,18 +284,11 @@ def json_index() -> Iterator[JsonIndex]:
         def do_GET(self) -> None:
             index.requests_seen.append((self.path, self.headers.get("Accept", "")))
             if self.path == project_path and "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
-                self._send(200, "application/vnd.pypi.simple.v1+json", json.dumps(index.page()).encode())
+                reply(self, 200, "application/vnd.pypi.simple.v1+json", json.dumps(index.page()).encode())
             elif self.path.startswith("/files/") and self.path[len("/files/") :] in index.files:
-                self._send(200, "application/octet-stream", index.files[self.path[len("/files/") :]].read_bytes())
+                reply(self, 200, "application/octet-stream", index.files[self.path[len("/files/") :]].read_bytes())
             else:
-                self._send(404, "text/plain", b"not found")
-
-        def _send(self, status: int, content_type: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                reply(self, 404, "text/plain", b"not found")
 
     with serving(Handler) as url:
         index.url = f"{url}/simple/"

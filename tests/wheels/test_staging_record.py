@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from pipelines.core.errors import Corrupt
 from pipelines.staging.wheel_record import RECORD_ASSET, WORKFLOW_UPLOADER, parse_record
-from tests.support.loopback import serving
+from tests.support.loopback import reply, serving
 
 OUTSIDE_A_CHECKOUT = Path(tempfile.gettempdir())
 REPOSITORY = "percolation-labs/percolate"
@@ -56,7 +56,7 @@ def releases() -> Iterator[Releases]:
                     "uploader": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
                 }
                 other = {"name": "build-metadata.json", "url": f"{state.url}/nowhere", "uploader": {}}
-                self._send(200, "application/json", json.dumps({"tag_name": tag, "assets": [other, asset]}).encode())
+                reply(self, 200, "application/json", json.dumps({"tag_name": tag, "assets": [other, asset]}).encode())
             elif self.path.startswith(f"/repos/{REPOSITORY}/releases/assets/"):
                 assert self.headers.get("Accept") == "application/octet-stream"
                 self.send_response(302)
@@ -64,16 +64,9 @@ def releases() -> Iterator[Releases]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             elif self.path.startswith("/storage/"):
-                self._send(200, "application/octet-stream", state.assets[self.path.rsplit("/", 1)[1]][0])
+                reply(self, 200, "application/octet-stream", state.assets[self.path.rsplit("/", 1)[1]][0])
             else:
-                self._send(404, "application/json", b'{"message": "Not Found"}')
-
-        def _send(self, status: int, content_type: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                reply(self, 404, "application/json", b'{"message": "Not Found"}')
 
     with serving(Handler) as state.url:
         yield state
