@@ -12,6 +12,22 @@ import pytest
 
 from pipelines.cli import COMMANDS, build_parser
 
+# The design's example of a CalVer tag, as the command is asked for it.
+CALVER_EXAMPLE = (
+    "calver",
+    "percolate",
+    "--version",
+    "0.1.0",
+    "--sha",
+    "abc1234def",
+    "--arch",
+    "amd64",
+    "--build",
+    "123",
+    "--at",
+    "2025-10-25T14:30:00Z",
+)
+
 
 def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
@@ -47,22 +63,6 @@ def test_errors_with_json_are_machine_readable_too(cli):
     assert result.code == 2
     assert result.json()["exit_code"] == 2
     assert "MAJOR.MINOR.PATCH" in result.json()["error"]
-
-
-CALVER_EXAMPLE = (
-    "calver",
-    "percolate",
-    "--version",
-    "0.1.0",
-    "--sha",
-    "abc1234def",
-    "--arch",
-    "amd64",
-    "--build",
-    "123",
-    "--at",
-    "2025-10-25T14:30:00Z",
-)
 
 
 def test_calver_prints_the_design_example(cli):
