@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,14 +63,22 @@ def staging_reads(records: int) -> int:
 
 
 def _staging_gate(
-    client: RegistryClient, repository: str, project: str, expected: str | None, found: list[StagingRecord]
+    client: RegistryClient,
+    repository: str,
+    project: str,
+    expected: str | None,
+    tags: Callable[[], Iterable[str]],
+    found: list[StagingRecord],
 ) -> Callable[[Build, Manifest | None], None]:
-    """The check promote runs on the chosen build before writing: its newest staging record passed."""
+    """The check promote runs on the chosen build before writing: its newest staging record passed.
+    `tags` gives the tag list promote read, which holds every record's own tag."""
     from pipelines.staging.store import require_staging
 
     def gate(build: Build, build_index: Manifest | None) -> None:
         found.extend(
-            require_staging(client, repository, project, build.name, build_index, expected=expected, say=progress)
+            require_staging(
+                client, repository, project, build.name, build_index, tags(), expected=expected, say=progress
+            )
         )
 
     return gate
@@ -177,7 +185,9 @@ def _promote(args: argparse.Namespace) -> int:
 
             in_checkout, commit = checkout.result()
             gate = (
-                _staging_gate(client, repository, project.name, args.staging_record, staging)
+                _staging_gate(
+                    client, repository, project.name, args.staging_record, lambda: prefetch.listing().tags, staging
+                )
                 if args.require_staging
                 else None
             )

@@ -23,19 +23,26 @@ MAX_REPORT_BYTES = 8 << 20
 
 
 def _run_url(given: str | None) -> str | None:
-    """--run-url, else this Actions run's page, else none."""
-    if given:
-        if not given.startswith("https://"):
-            raise InputError(f"--run-url {given!r} is not an https URL", hint="pass the workflow run's page")
-        return given
-    return actions_run_url()
+    """--run-url, else this Actions run's page, else none; one line of printable text either way."""
+    from pipelines.staging.record import check_field
+
+    if given and not given.startswith("https://"):
+        raise InputError(f"--run-url {given!r} is not an https URL", hint="pass the workflow run's page")
+    url = given or actions_run_url()
+    return (
+        check_field("--run-url" if given else "the run URL (GITHUB_SERVER_URL, GITHUB_REPOSITORY)", url)
+        if url
+        else None
+    )
 
 
 def _report(path: Path | None) -> Any:
+    from pipelines.staging.record import check_field
     from pipelines.staging.store import Report
 
     if path is None:
         return None
+    check_field("the name of --report", path.name)
     if not path.is_file():
         raise InputError(f"--report {path} is not a file", hint="pass the test report, e.g. pytest's --junitxml file")
     data = path.read_bytes()
@@ -96,7 +103,7 @@ def _show(args: argparse.Namespace) -> int:
         listing = client.list_tags(repository)
         build = choose_build(listing.tags, version, project.platforms).build
         subject = client.head_manifest(repository, build.name) if build.name in listing.tags else None
-        records = newest_first(find_records(client, repository, subject)) if subject else ()
+        records = newest_first(find_records(client, repository, subject, listing.tags)) if subject else ()
     full = f"{client.location.host}/{repository}"
     newest = records[0].to_dict(full) if records else None
     data = {

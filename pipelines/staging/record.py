@@ -2,8 +2,11 @@
 
 A record is an OCI artifact in the image's repository whose `subject` is the build index
 that ran in staging. Its annotations carry the outcome (so a referrers listing shows it),
-its first layer the same facts as JSON, an optional second layer the test report. Pure:
-bytes and values in, values out; `store.py` reads and writes the registry.
+its first layer the same facts as JSON, an optional second layer the test report. Each
+record is also stored under a tag of its own, `sha256-<subject hex>.staging.<record hex>`,
+which only its writer ever writes: that tag, not a shared referrers index, is what makes a
+record impossible to lose (docs/staging.md). Pure: bytes and values in, values out;
+`store.py` reads and writes the registry.
 
 The release rule: a build may be released only when its newest record says passed. Newest
 is by the time recorded, and on a tie a failure wins.
@@ -19,7 +22,7 @@ from enum import Enum
 from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError, NotFound, RuleRefused
-from pipelines.images.manifests import Descriptor, Manifest, artifact_manifest
+from pipelines.images.manifests import Descriptor, Manifest, artifact_manifest, referrers_tag
 
 RECORD_TYPE = "application/vnd.percolate.staging-record.v1+json"
 CREATED = "org.opencontainers.image.created"
@@ -29,6 +32,10 @@ PROJECT = "dev.percolate.staging.project"
 BUILD = "dev.percolate.staging.build"
 RUN_URL = "dev.percolate.staging.run-url"
 REPORT_TYPES = {".xml": "application/xml", ".json": "application/json"}  # anything else is text/plain
+RECORD_TAG_MARK = ".staging."
+# A tag is at most 128 characters: `sha256-` and the subject's 64 hex digits, the mark, then 32 hex
+# digits (128 bits) of the record's own digest, which two different records never share.
+RECORD_TAG_HEX = 32
 
 
 class Outcome(Enum):
@@ -108,6 +115,32 @@ def record_manifest(
     if run_url:
         annotations[RUN_URL] = run_url
     return artifact_manifest(RECORD_TYPE, layers, index, annotations)
+
+
+def record_tag(subject: str, record: str) -> str:
+    """The tag of its own under which record `record` (a digest) of build index `subject` is stored."""
+    return f"{referrers_tag(subject)}{RECORD_TAG_MARK}{record.removeprefix('sha256:')[:RECORD_TAG_HEX]}"
+
+
+def record_tags(tags: Iterable[str], subject: str) -> tuple[str, ...]:
+    """The tags among `tags` that hold a record of build index `subject`, in order."""
+    prefix = referrers_tag(subject) + RECORD_TAG_MARK
+    return tuple(sorted(tag for tag in tags if tag.startswith(prefix)))
+
+
+def check_field(name: str, value: str) -> str:
+    """A field a record will carry (a URL, a file name): refused, exit 2, when it holds control characters.
+
+    What a record says is printed by every later `staging show` and release job; a CR or LF in it
+    would start a line of its own there, such as a workflow command (`::error::…`).
+    """
+    bad = sorted({f"U+{ord(c):04X}" for c in value if not c.isprintable()})
+    if bad:
+        raise InputError(
+            f"{name} holds control or other unprintable characters ({', '.join(bad)}); nothing was recorded",
+            hint=f"pass {name} as one line of printable text",
+        )
+    return value
 
 
 def is_record(referrer: Descriptor) -> bool:

@@ -1,20 +1,25 @@
 """Staging records in the registry: write one as a referrer of a build index, and find those of a build.
 
-A registry with the OCI 1.1 referrers API indexes a manifest by its `subject` itself (it says
-so with an `OCI-Subject` header when the manifest is pushed). Others, such as Debian's
-docker-registry (distribution 2.8), get the referrers tag schema: an index at tag
-`sha256-<hex>` of the subject, which the writer updates. That update is a read-modify-write
-without a lock the registry could give us, so it is read back, and done again while another
-writer's update has dropped ours (staging jobs are serialized by the workflows, so this is rare).
+A record cannot be lost, whatever other writers do at the same time: each is stored under a tag
+of its own (`record_tag`: the subject's referrers tag, `.staging.`, the record's digest), which
+no other writer ever writes, and a write succeeds only once that tag is read back holding the
+record. Readers take every such tag from the repository's tag list.
+
+The referrers listing is a convenience for other tools (`oras discover`, `cosign tree`): a
+registry with the OCI 1.1 referrers API indexes a record by its `subject` itself (it says so
+with an `OCI-Subject` header); on others, such as Debian's docker-registry (distribution 2.8),
+the writer appends it to the referrers tag schema's index at `sha256-<hex>` of the subject.
+That update is a read-modify-write the registry cannot lock, so two writers at once can drop
+each other's entry; readers therefore never depend on it, and a dropped entry costs nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipelines.core.errors import NotFound, Unavailable
+from pipelines.core.errors import CheckFailed, Corrupt, NotFound
 from pipelines.images.manifests import EMPTY_JSON, Descriptor, Manifest, referrers_tag, with_referrer
 from pipelines.images.registry.client import RegistryClient
 from pipelines.staging.record import (
@@ -27,13 +32,15 @@ from pipelines.staging.record import (
     read_record,
     record_body,
     record_manifest,
+    record_tag,
+    record_tags,
     report_media_type,
     require_passed,
     timestamp,
 )
 
 TAG_SCHEMA_ATTEMPTS = 5
-MOST_RECORDS_READ = 50  # a build has a handful; a flood of referrers is not read one by one
+MOST_RECORDS = 100  # a build has a handful; more is a flood, refused rather than read in part
 
 
 @dataclass(frozen=True)
@@ -81,29 +88,38 @@ def write_record(
     manifest = record_manifest(
         project=project, build=build, index=index.descriptor(), outcome=outcome, at=at, run_url=run_url, layers=layers
     )
-    stored = client.put_manifest(repository, manifest.digest, manifest)
-    if stored.subject is None:
-        _list_in_tag_schema(client, repository, index.digest, manifest.referrer(), say)
-    else:
+    own = record_tag(index.digest, manifest.digest)
+    stored = client.put_manifest(repository, own, manifest)
+    found = client.head_manifest(repository, own)
+    if found != manifest.digest:
+        raise Corrupt(
+            f"the record's own tag {own} holds {found or 'nothing'} right after it was written with {manifest.digest}",
+            hint="only this command writes that tag; check what else writes to the repository, then record again",
+        )
+    say(f"stored the record {manifest.digest} under its own tag {own}")
+    if stored.subject is not None:
         say(f"the registry indexes referrers itself (OCI-Subject {stored.subject})")
+    else:
+        _list_in_tag_schema(client, repository, index.digest, manifest.referrer(), say)
     return read_record(manifest, index.digest)
 
 
 def _list_in_tag_schema(
     client: RegistryClient, repository: str, subject: str, referrer: Descriptor, say: Callable[[str], None]
 ) -> None:
+    """Best effort: list the record in the referrers tag for other tools. Readers find it by its own tag."""
     tag = referrers_tag(subject)
-    for _attempt in range(TAG_SCHEMA_ATTEMPTS):
-        current = _tag_schema_index(client, repository, subject)
-        if current is not None and referrer.digest in {child.digest for child in current.children()}:
-            return
-        say(f"listing the record in the referrers tag {tag}")
-        client.put_manifest(repository, tag, with_referrer(current, referrer))
-    raise Unavailable(
-        f"another writer kept replacing the referrers tag {tag} of {repository}: the record "
-        f"{referrer.digest} is stored but not listed",
-        hint="run `staging record` again once the other staging jobs have finished (it lists the same record)",
-    )
+    try:
+        for _attempt in range(TAG_SCHEMA_ATTEMPTS):
+            current = _tag_schema_index(client, repository, subject)
+            if current is not None and referrer.digest in {child.digest for child in current.children()}:
+                return
+            say(f"listing the record in the referrers tag {tag}")
+            client.put_manifest(repository, tag, with_referrer(current, referrer))
+    except CheckFailed as error:
+        say(f"note: the referrers tag {tag} was not updated ({error.message}); the record's own tag lists it")
+        return
+    say(f"note: other writers kept replacing the referrers tag {tag}; the record's own tag lists it")
 
 
 def _tag_schema_index(client: RegistryClient, repository: str, subject: str) -> Manifest | None:
@@ -113,15 +129,38 @@ def _tag_schema_index(client: RegistryClient, repository: str, subject: str) -> 
         return None
 
 
-def find_records(client: RegistryClient, repository: str, subject: str) -> tuple[StagingRecord, ...]:
-    """Every staging record of the build index `subject`, each read from its own manifest."""
+def find_records(
+    client: RegistryClient, repository: str, subject: str, tags: Iterable[str]
+) -> tuple[StagingRecord, ...]:
+    """Every staging record of the build index `subject`, each read from its own manifest.
+
+    `tags` is the repository's tag list: every record's own tag is in it. Records that only a
+    referrers listing names (written before records had tags of their own) are read too.
+    """
+    own = record_tags(tags, subject)
     listing = client.get_referrers(repository, subject)
     if listing is None:
         listing = _tag_schema_index(client, repository, subject)
-    if listing is None:
-        return ()
-    referrers = [child for child in listing.children() if is_record(child)][-MOST_RECORDS_READ:]
-    return tuple(read_record(client.get_manifest(repository, child.digest), subject) for child in referrers)
+    listed = list(dict.fromkeys(c.digest for c in listing.children() if is_record(c))) if listing else []
+    if max(len(own), len(listed)) > MOST_RECORDS:
+        raise Corrupt(
+            f"build index {subject} has {max(len(own), len(listed))} staging records, more than the "
+            f"{MOST_RECORDS} a build can have: someone flooded {repository} with records",
+            hint="find out who pushes them; a release needs a readable record history",
+        )
+    records: dict[str, StagingRecord] = {}
+    for tag in own:
+        manifest = client.get_manifest(repository, tag)
+        if record_tag(subject, manifest.digest) != tag:
+            raise Corrupt(
+                f"the record tag {tag} of {repository} holds {manifest.digest}, which is not the record it names",
+                hint="a record tag was overwritten; find out who did it, delete the tag and record staging again",
+            )
+        records[manifest.digest] = read_record(manifest, subject)
+    for digest in listed:
+        if digest not in records:
+            records[digest] = read_record(client.get_manifest(repository, digest), subject)
+    return tuple(records.values())
 
 
 def require_staging(
@@ -130,6 +169,7 @@ def require_staging(
     project: str,
     build: str,
     build_index: Manifest | None,
+    tags: Iterable[str],
     *,
     expected: str | None = None,
     say: Callable[[str], None] = lambda message: None,
@@ -141,7 +181,7 @@ def require_staging(
             hint="release a build made since staging exists: push a new RC tag; its build writes the index, "
             "deploys it to staging and records the integration tests",
         )
-    records = newest_first(find_records(client, repository, build_index.digest))
+    records = newest_first(find_records(client, repository, build_index.digest, tags))
     newest = require_passed(records, project, build, expected=expected)
     say(f"staging passed for build {build}: record {newest.digest} at {timestamp(newest.recorded_at)}")
     return records
