@@ -17,6 +17,8 @@ from pipelines.core.errors import InputError, Unavailable
 # Who commits when the machine has no git identity (a fresh Actions runner).
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+# `git log -z` ends each commit with NUL; these end each field of one with NUL too, so a record is 5 fields.
+_LOG_FIELDS = "%H%x00%P%x00%an%x00%ae%x00%B"
 
 
 class Git:
@@ -95,17 +97,20 @@ class Git:
     def log(self, revisions: str, paths: Sequence[str]) -> list[tuple[str, tuple[str, ...], str, str, str]]:
         """(SHA, parents, author name, author email, message) of each commit in `revisions` that touched
         `paths` (relative to the top level, from any folder of the checkout), newest first: one `git log`
-        process, records split by NUL (-z), fields by US (0x1F)."""
+        process, fields and records both ended by NUL: the one byte git never puts in a name, an address or a
+        message (0x1F, say, is allowed in all three)."""
         top = [f":(top){path}" for path in paths]
-        out = self._check(
-            "log", "-z", "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%B", "--end-of-options", revisions, "--", *top
-        )
+        args = ["log", "-z", f"--format={_LOG_FIELDS}", "--end-of-options", revisions, "--", *top]
+        # Bytes, decoded here: text mode would turn a CR in a name or message into a line feed.
+        result = subprocess.run(["git", *args], cwd=self.root, capture_output=True, check=False)
+        if result.returncode != 0:
+            stderr = result.stderr.decode("utf-8", errors="replace").strip()
+            raise Unavailable(f"git log failed in {self.root}: {stderr}", hint="see git's message")
+        fields = result.stdout.decode("utf-8", errors="replace").split("\0")[:-1]  # after the last NUL: nothing
         records = []
-        for record in out.split("\0"):
-            fields = record.split("\x1f", 4)
-            if len(fields) == 5:
-                sha, parents, name, email, message = fields
-                records.append((sha.strip(), tuple(parents.split()), name, email, message))
+        for start in range(0, len(fields) - 4, 5):
+            sha, parents, name, email, message = fields[start : start + 5]
+            records.append((sha, tuple(parents.split()), name, email, message))
         return records
 
     def fetch(self, remote: str, *refspecs: str, token: str | None = None) -> None:
