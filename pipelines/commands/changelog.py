@@ -10,7 +10,7 @@ from typing import Any
 
 from pipelines.commands import add_command, add_root_option, path_argument, resolve_root
 from pipelines.core.catalog import GITHUB_REPOSITORY
-from pipelines.core.errors import InputError, NotFound
+from pipelines.core.errors import InputError, NotFound, RuleRefused
 from pipelines.output import emit
 
 _REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}")
@@ -41,6 +41,14 @@ def _changelog(args: argparse.Namespace) -> int:
     # Any folder of the checkout will do (paths are read from the top level): no process to find the top.
     git = Git(resolve_root(args) if args.root is not None else Path.cwd())
     tags = git.tags()
+    if git.is_shallow():  # its grafted oldest commit would count as touching every path: wrong notes
+        import shlex
+
+        raise RuleRefused(
+            f"the checkout at {git.root} is a shallow clone: the notes need the full history",
+            hint=f"run `git -C {shlex.quote(str(git.root))} fetch --unshallow --tags` "
+            "(in GitHub Actions: actions/checkout with fetch-depth: 0)",
+        )
     span = span_of(args.tag, tags)
     if span.tag.name not in tags:
         raise NotFound(
@@ -74,7 +82,8 @@ def register(subcommands: Any) -> None:
         "A release tag's notes end with the commands that verify its images or files; --promotion gives\n"
         "them the digests or files the release job promoted. Merge commits and chore(release) commits are\n"
         "left out, and so is a change reverted within the range, with its revert.\n"
-        "The checkout needs the full history and the tags (actions/checkout: fetch-depth: 0).",
+        "The checkout needs the full history and the tags (actions/checkout: fetch-depth: 0): a shallow\n"
+        "clone is refused (exit 1) with the `git fetch` that completes it.",
         examples="  python -m pipelines changelog percolate-v0.2.0\n"
         "  python -m pipelines changelog percolate-reading-v0.3.0 --promotion promote.json > notes.md\n"
         "  python -m pipelines changelog percolate-rocks-v1.0.0-rc2 --json",

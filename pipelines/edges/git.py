@@ -113,6 +113,10 @@ class Git:
             records.append((sha, tuple(parents.split()), name, email, message))
         return records
 
+    def is_shallow(self) -> bool:
+        """Whether the checkout is a shallow clone: its grafted oldest commit looks as if it added every file."""
+        return self._check("rev-parse", "--is-shallow-repository").strip() == "true"
+
     def fetch(self, remote: str, *refspecs: str, token: str | None = None) -> None:
         self._check("fetch", "--quiet", "--tags", remote, *refspecs, env=self._auth(remote, token))
 

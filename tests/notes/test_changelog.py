@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Monorepo, run_cli
+from tests.conftest import Monorepo, git, run_cli
 
 ADA = "Ada <1234+ada@users.noreply.github.com>"
 BOB = "Bob Jones <bob@example.com>"
@@ -320,3 +320,30 @@ def test_a_promotion_record_of_the_wrong_shape_is_refused(history, tmp_path):
 def test_outside_a_checkout_the_fix_is_named(tmp_path: Path):
     result = run_cli("changelog", "percolate-v0.2.0", cwd=tmp_path)
     assert result.code == 2 and "--root" in result.stderr
+
+
+def test_a_shallow_clone_is_refused_with_the_fetch_that_fixes_it(monorepo: Monorepo, tmp_path: Path):
+    # The tag's own commit touched only percolate-rocks: a depth-1 clone grafts it as a root, which looks as if
+    # it added every file, so its notes would list it for percolate (and nothing of percolate's own).
+    monorepo.tag("percolate-v0.1.0")
+    (monorepo.root / "percolate" / "NEWS").write_text("search\n")
+    monorepo.commit_all("feat: a search endpoint")
+    (monorepo.root / "percolate-rocks" / "NEWS").write_text("merge\n")
+    monorepo.commit_all("perf: merge runs in one pass")
+    monorepo.tag("percolate-v0.2.0")
+    full = run_cli("changelog", "percolate-v0.2.0", "--root", str(monorepo.root))
+    assert full.code == 0 and "a search endpoint" in full.stdout and "merge runs" not in full.stdout
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{monorepo.root}", str(shallow))
+    assert git(shallow, "rev-parse", "--is-shallow-repository") == "true"
+
+    fix = f"git -C {shallow} fetch --unshallow --tags"
+    result = run_cli("changelog", "percolate-v0.2.0", "--root", str(shallow))
+    assert (result.code, result.stdout) == (1, ""), result.stdout
+    assert "shallow clone" in result.stderr and "Traceback" not in result.stderr
+    assert fix in result.stderr and "fetch-depth: 0" in result.stderr
+    refusal = run_cli("changelog", "percolate-v0.2.0", "--root", str(shallow), "--json")
+    assert refusal.code == 1 and refusal.json()["cause"] == "refused" and fix in refusal.json()["hint"]
+    # The command it names is the fix: the same notes as the full repository's.
+    git(shallow, "-C", str(shallow), "fetch", "--unshallow", "--tags")
+    assert run_cli("changelog", "percolate-v0.2.0", "--root", str(shallow)).stdout == full.stdout
