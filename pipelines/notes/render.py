@@ -3,7 +3,8 @@ a plain structure for `--json` (the same sections, entries and commands).
 
 Pull request numbers, commits and authors link to the repository on GitHub; an author is linked by login
 only when the commit's address is GitHub's noreply form (the one place a login is known without asking
-GitHub), else named.
+GitHub), else named. In the Markdown, an entry's overlong part is cut and marked; past the body's limit,
+the last entries give way to one line.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from pipelines.notes.verification import Verification
 # GitHub refuses a release body over 125,000 characters ("body is too long"); stay clear of it.
 MAX_BODY = 120_000
 CUT_LINE = "… and {count} more changes, left out to fit a GitHub release: see the commits since {since}."
+# Each written part of an entry (scope, text, author's name) is cut past this many characters: one commit with
+# a 200 KB footer must not push every other entry out of the body. `--json` keeps the parts whole.
+MAX_PART = 1_000
+PART_CUT = "… (cut; the commit has the whole text)"
 
 
 @dataclass(frozen=True)
@@ -37,14 +42,26 @@ def _github(repository: str) -> str:
     return f"https://github.com/{repository}"
 
 
+def shortened(text: str, limit: int = MAX_PART) -> str:
+    """`text` whole when it fits in `limit` characters, else its start (at a space when one is near) and PART_CUT."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - len(PART_CUT) - 1]  # room for a closing backtick
+    space = head.rfind(" ")
+    head = (head[:space] if space > len(head) // 2 else head).rstrip()
+    if head.count("`") % 2:  # a code span left open would run on into the entry's links and swallow them
+        head += "`"
+    return head + PART_CUT
+
+
 def _entry_markdown(commit: Commit, repository: str, section: str) -> str:
-    scope = f"**{commit.scope}:** " if commit.scope else ""
+    scope = f"**{shortened(commit.scope)}:** " if commit.scope else ""
     text = commit.breaking_note if section == "breaking" and commit.breaking_note else commit.description
     links = [f"[`{commit.short_sha}`]({_github(repository)}/commit/{commit.sha})"]
     if commit.pull_request is not None:
         links.insert(0, f"[#{commit.pull_request}]({_github(repository)}/pull/{commit.pull_request})")
-    by = _author_markdown(commit.author.name, commit.author.login)
-    return f"- {scope}{text} ({', '.join(links)}) by {by}"
+    by = _author_markdown(shortened(commit.author.name), commit.author.login)
+    return f"- {scope}{shortened(text)} ({', '.join(links)}) by {by}"
 
 
 def _author_markdown(name: str, login: str | None) -> str:

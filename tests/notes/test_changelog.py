@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.notes.render import MAX_PART, PART_CUT
 from tests.conftest import Monorepo, git, run_cli
 
 ADA = "Ada <1234+ada@users.noreply.github.com>"
@@ -347,3 +348,34 @@ def test_a_shallow_clone_is_refused_with_the_fetch_that_fixes_it(monorepo: Monor
     # The command it names is the fix: the same notes as the full repository's.
     git(shallow, "-C", str(shallow), "fetch", "--unshallow", "--tags")
     assert run_cli("changelog", "percolate-v0.2.0", "--root", str(shallow)).stdout == full.stdout
+
+
+def test_one_huge_commit_is_cut_and_marked_and_every_other_entry_stays(monorepo: Monorepo, tmp_path: Path):
+    monorepo.tag("percolate-v0.1.0")
+    footer = "the whole config moved " * 9_000  # ~200 KB on one line, as a pasted log would be
+    messages = [
+        "fix: keep connections alive",
+        f"refactor!: one config module\n\nBREAKING CHANGE: {footer}\n",
+        "feat: `" + "long code " * 200 + "` in a subject",  # its code span is still open at the cut
+        "feat: a search endpoint",
+    ]
+    for number, message in enumerate(messages):
+        (monorepo.root / "percolate" / f"change{number}").write_text(message)
+        (tmp_path / "message").write_text(message)
+        monorepo.git("add", "-A")
+        monorepo.git("commit", "-q", "-F", str(tmp_path / "message"))
+    monorepo.tag("percolate-v0.2.0")
+    result = run_cli("changelog", "percolate-v0.2.0", "--root", str(monorepo.root))
+    assert result.code == 0, result.stderr
+    notes = result.stdout
+    assert "left out" not in notes and len(notes) < 10_000
+    entries = [line for line in notes.splitlines() if line.startswith("- ")]
+    assert len(entries) == 4
+    assert "- a search endpoint (" in notes and "- keep connections alive (" in notes
+    [breaking] = [entry for entry in entries if "whole config" in entry]
+    assert breaking.startswith("- the whole config moved the whole")
+    assert f"{PART_CUT} ([`" in breaking and len(breaking) < MAX_PART + 200
+    [code] = [entry for entry in entries if "long code" in entry]
+    assert code.startswith("- `long code long code") and f"code`{PART_CUT} ([`" in code  # the span closed
+    data = run_cli("changelog", "percolate-v0.2.0", "--root", str(monorepo.root), "--json").json()
+    assert data["sections"][0]["commits"][0]["breaking_note"] == footer.strip()  # --json keeps it whole
