@@ -2,7 +2,8 @@
 
 Slack (Block Kit): a `header` block (plain text, at most 150 characters), `section` blocks of mrkdwn (at
 most 3,000 characters each), a `context` block with the run link, and the top-level `text` as the
-plain fallback notifications show; at most 50 blocks.
+plain fallback notifications show; at most 50 blocks. All of it mrkdwn but the header, so Slack's control
+characters `&<>` are escaped everywhere they are not ours: a `<!channel>` in a job name mentions nobody.
 Discord: one embed with a colour per event: title at most 256 characters, description at most 4,096,
 at most 25 fields (name 256, value 1,024), footer 2,048, and all of the embed's text at most 6,000.
 Long details (a big changelog) are cut at a line where possible and marked, never refused: a
@@ -33,6 +34,8 @@ CUT_NOTE = "\n… (cut to fit; the full text is in the run)"
 _LINK = re.compile(r"\[([^\]\n]*)\]\((https?://[^)\s]+)\)")
 _BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
 _HEADING = re.compile(r"^#{1,6} +(.+)$", re.MULTILINE)
+# What a cut can leave of an entity at the end of escaped text (`&am…`): shown as is, it would read as garbage.
+_BROKEN_ENTITY = re.compile(r"&[a-z]{0,3}" + re.escape(MARK) + "$")
 
 
 def truncate(text: str, limit: int, note: str = "") -> str:
@@ -46,10 +49,21 @@ def truncate(text: str, limit: int, note: str = "") -> str:
     return head + suffix
 
 
+def slack_escape(text: str) -> str:
+    """`text` as Slack shows it literally: its three control characters `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`
+    (and nothing else: Slack decodes only these), so `<!channel>` or `<@U123>` in it mentions nobody."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_url(escaped: str) -> str:
+    """An escaped URL fit for `<url|text>`: a `|` in it would end the address there, so it is sent as `%7C`."""
+    return escaped.replace("|", "%7C")
+
+
 def slack_text(markdown: str) -> str:
     """GitHub Markdown as Slack mrkdwn: links `<url|text>`, bold `*x*`, headings as bold lines; `&<>` escaped."""
-    escaped = markdown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    linked = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1).replace('|', '¦')}>", escaped)
+    escaped = slack_escape(markdown)
+    linked = _LINK.sub(lambda m: f"<{_slack_url(m.group(2))}|{m.group(1).replace('|', '¦')}>", escaped)
     return _HEADING.sub(r"*\1*", _BOLD.sub(r"*\1*", linked))
 
 
@@ -80,10 +94,11 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
         details = truncate(slack_text(notice.details.strip()), SLACK_SECTION, CUT_NOTE)
         blocks += [{"type": "divider"}, {"type": "section", "text": {"type": "mrkdwn", "text": details}}]
     if notice.run_url:
-        link = f"<{notice.run_url}|the run> · event `{notice.event.value}`"
+        link = f"<{_slack_url(slack_escape(notice.run_url))}|the run> · event `{notice.event.value}`"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]})
-    fallback = f"{notice.headline}. {next_step(notice)}"
-    return {"text": truncate(fallback, SLACK_FALLBACK, MARK), "blocks": blocks[:SLACK_BLOCKS]}
+    # The fallback is mrkdwn too (notifications show it): escaped like the blocks, then cut whole entities only.
+    fallback = truncate(slack_escape(f"{notice.headline}. {next_step(notice)}"), SLACK_FALLBACK, MARK)
+    return {"text": _BROKEN_ENTITY.sub(MARK, fallback), "blocks": blocks[:SLACK_BLOCKS]}
 
 
 def discord_payload(notice: Notice) -> dict[str, Any]:

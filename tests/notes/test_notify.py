@@ -5,6 +5,7 @@ Discord's webhooks: the payload shapes, truncation to each service's limits, ret
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,13 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.cli import main
 from pipelines.edges.retry import RetryPolicy
 from pipelines.notify import send
-from pipelines.notify.events import COLOURS, Event, Notice
+from pipelines.notify.events import COLOURS, Event, Notice, next_step
 from pipelines.notify.payloads import discord_characters, discord_payload, slack_payload
 from tests.conftest import run_cli
 
@@ -270,3 +271,58 @@ def test_a_tag_of_another_project_is_refused(capsys):
 def test_a_link_that_is_not_https_is_refused_by_the_parser():
     result = run_cli("notify", "released", "--project", "percolate", "--version", "1.0.0", "--url", "http://x.test/run")
     assert result.code == 2 and "not an https URL" in result.stderr
+
+
+ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def test_mentions_and_slacks_control_characters_reach_no_one_raw():
+    mention = "<!channel> & <@U024BE7LH|bob> <!here>"
+    failed = Notice(
+        Event.FAILED,
+        "percolate",
+        "1.0.0<!everyone>",
+        run_url="https://x.test/r?a=1&b=2|x><!channel>",
+        job=mention,
+        log_url="https://x.test/log?a=<!channel>&b",
+    )
+    released = Notice(
+        Event.RELEASED,
+        "percolate",
+        "0.2.0",
+        pull_request="https://x.test/pull/9><!channel>",
+        details="[the notes](https://x.test/a|b) <!channel>",
+    )
+    for notice in (failed, released):
+        slack = slack_payload(notice)
+        raw = f"{notice.headline}. {next_step(notice)}"
+        assert "<" not in slack["text"] and ">" not in slack["text"] and not ENTITY.search(slack["text"])
+        assert unescape(slack["text"]) == raw  # Slack shows exactly what the blocks say, mentioning nobody
+        discord = discord_payload(notice)
+        assert discord["allowed_mentions"] == {"parse": []} and "content" not in discord
+    # The run's link ends where it should: its `>` and `|` are the link's own, the URL's are encoded.
+    [context] = [b for b in slack_payload(failed)["blocks"] if b["type"] == "context"]
+    link = context["elements"][0]["text"]
+    assert link == "<https://x.test/r?a=1&amp;b=2%7Cx&gt;&lt;!channel&gt;|the run> · event `failed`"
+    assert slack_payload(released)["blocks"][4]["text"]["text"] == "<https://x.test/a%7Cb|the notes> &lt;!channel&gt;"
+
+
+@settings(max_examples=60)
+@given(
+    st.text(min_size=1, max_size=4000),
+    st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=60),
+)
+@example(job="&" * 3000, path="")  # escaped, 15,000 characters: the cut falls inside an `&amp;`
+def test_the_fallback_is_escaped_and_cut_at_whole_entities(job, path):
+    notice = Notice(Event.FAILED, "percolate", "1.0.0", run_url=f"https://x.test/{path}", job=job)
+    text = slack_payload(notice)["text"]
+    assert len(text) <= 3000 and "<" not in text and ">" not in text and not ENTITY.search(text)
+    raw = f"{notice.headline}. {next_step(notice)}"
+    assert unescape(text) == raw or (text.endswith("…") and raw.startswith(unescape(text[:-1])))
+    [context] = [b for b in slack_payload(notice)["blocks"] if b["type"] == "context"]
+    link = context["elements"][0]["text"]
+    assert link.count("<") == 1 and link.count("|") == 1 and link.index(">") == link.index("|the run>") + 8
