@@ -141,8 +141,10 @@ class VersionFiles:
         text, _ = self._load(lock)
         document = tomlkit.parse(text)
         entries = [p for p in _lock_packages(lock, document) if p.get("name") == crate and "source" not in p]
-        if len(entries) != 1:
-            raise InputError(f"{lock} has no single entry for crate {crate!r}", hint="run cargo update, then bump")
+        if len(entries) != 1 or not isinstance(entries[0].get("version"), String):
+            raise InputError(
+                f"{lock} has no single entry for crate {crate!r} with a version", hint="run cargo update, then bump"
+            )
         old = _replace_string(entries[0], "version", new)
         key = f"[[package]] name = {crate!r}"
         return self.root / lock, tomlkit.dumps(document), FileChange(lock, key, old, new)
@@ -163,7 +165,7 @@ def replace_toml_string(text: str, key: tuple[str, ...], new: str, *, where: str
     """
     document = tomlkit.parse(text)
     table = _dig(document, key[:-1])
-    if table is None or not isinstance(table.get(key[-1]), String):
+    if not isinstance(table, dict) or not isinstance(table.get(key[-1]), String):  # `[[package]]` is a list
         raise InputError(
             f"{where} has no static string {'.'.join(key)}",
             hint=f'declare {key[-1]} = "X.Y.Z" under [{".".join(key[:-1])}] (dynamic versions are not supported)',
