@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from pipelines.core.errors import PipelineError
-from pipelines.output import report_error
+from pipelines.output import guarded_output, report_error
 
 # Each command, in the order `--help` lists them, and the module under pipelines.commands that registers it.
 COMMANDS: dict[str, str] = {
@@ -59,7 +59,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    """Run one command; everything it prints, usage errors included, passes the output boundary."""
+    with guarded_output():
+        return _run(list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(arguments: list[str]) -> int:
     args = build_parser(arguments[0] if arguments else None).parse_args(arguments)
     try:
         code = int(args.handler(args))

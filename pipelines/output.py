@@ -1,14 +1,101 @@
 """How commands speak: readable text or `--json` on stdout, progress and errors on stderr, and, inside
-GitHub Actions, step outputs and a job summary."""
+GitHub Actions, step outputs and a job summary; and the output boundary every printed byte passes.
+
+The boundary (`guarded_output`, which the CLI's `main` wraps around each command) replaces stdout and
+stderr with a `GuardedStream`: each complete line is redacted of every secret the process knows
+(`pipelines.core.secrets`) and then neutralised (`pipelines.core.untrusted`: control characters shown
+as escapes, no workflow command), before it reaches the real stream. Step outputs and the job summary
+are redacted on their way into their files. A workflow command the CLI means to send goes through
+`workflow_command`, which escapes its message as the runner expects.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import Any
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any, TextIO
 
 from pipelines.core.errors import InputError, PipelineError, exit_code_of
+from pipelines.core.secrets import command_secrets, redact
+from pipelines.core.untrusted import neutralise
+
+
+class GuardedStream:
+    """A text stream that passes only redacted, neutralised whole lines to `target`.
+
+    Lines are held until their end arrives, so a secret written in two pieces is still seen whole;
+    what is left without a line break is written by `close_out` (at the end of the command).
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        self.target = target
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            head, newline, self._pending = self._pending.rpartition("\n")
+            if newline:
+                self.target.write(neutralise(redact(head + newline)))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def close_out(self) -> None:
+        """Write what is held back (a last line without a line break) and flush."""
+        with self._lock:
+            rest, self._pending = self._pending, ""
+            if rest:
+                self.target.write(neutralise(redact(rest)))
+        self.target.flush()
+
+    def raw_line(self, line: str) -> None:
+        """A line the CLI composed as a workflow command: redacted, not neutralised (see `workflow_command`)."""
+        with self._lock:
+            self.target.write(redact(line) + "\n")
+            self.target.flush()
+
+    def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding: the real stream's
+        return getattr(self.target, name)
+
+
+@contextmanager
+def guarded_output() -> Iterator[None]:
+    """stdout and stderr through the boundary for the duration of a command; the real streams restored after."""
+    real = sys.stdout, sys.stderr
+    guarded = GuardedStream(sys.stdout), GuardedStream(sys.stderr)
+    with command_secrets():
+        sys.stdout, sys.stderr = guarded
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = real
+            for stream in guarded:
+                with suppress(BrokenPipeError, ValueError):  # the reader went away, or the stream was closed
+                    stream.close_out()
+
+
+def workflow_command(command: str, message: str, **properties: str) -> None:
+    """`::command prop=value::message` on stderr, escaped as GitHub's toolkit escapes it: the message and the
+    properties cannot end the line early or start another command."""
+
+    def escape(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    props = ",".join(
+        f"{name}={escape(value).replace(':', '%3A').replace(',', '%2C')}" for name, value in properties.items()
+    )
+    line = f"::{command}{' ' + props if props else ''}::{escape(neutralise(message))}"
+    stream = sys.stderr
+    if isinstance(stream, GuardedStream):
+        stream.raw_line(line)
+    else:
+        print(redact(line), file=stream, flush=True)
 
 
 def emit(as_json: bool, data: Any, text: str) -> None:
@@ -18,7 +105,18 @@ def emit(as_json: bool, data: Any, text: str) -> None:
         return
     import json  # only --json pays for it
 
-    print(json.dumps(data, indent=2, sort_keys=False))
+    print(json.dumps(redacted(data), indent=2, sort_keys=False))
+
+
+def redacted(data: Any) -> Any:
+    """`data` with every string in it redacted, before it is serialised: a mask never cuts a JSON escape."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, Mapping):
+        return {redacted(key): redacted(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [redacted(value) for value in data]
+    return data
 
 
 def progress(message: str) -> None:
@@ -34,7 +132,7 @@ def report_error(error: PipelineError, as_json: bool) -> int:
         import json
 
         fields = {"error": error.message, "hint": error.hint, "cause": error.cause, "exit_code": code}
-        print(json.dumps(fields, indent=2))
+        print(json.dumps(redacted(fields), indent=2))
     return code
 
 
@@ -43,7 +141,7 @@ def _append(variable: str, text: str) -> None:
     if path:
         # One write of the whole block: the runner reads these files after the step, never a half-line.
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text)
+            handle.write(redact(text))
 
 
 def output_entry(key: str, value: str) -> str:

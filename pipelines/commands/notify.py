@@ -38,11 +38,11 @@ def _read_details(path: Path | None) -> tuple[str, str | None]:
 
 
 def _warn(message: str) -> None:
+    from pipelines.output import workflow_command
+
     print(f"warning: {message}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        # A workflow command's data is escaped as GitHub's toolkit does: one line, however the reason reads.
-        data = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        print(f"::warning title=notification not sent::{data}", file=sys.stderr)
+        workflow_command("warning", message, title="notification not sent")
 
 
 def _notify(args: argparse.Namespace) -> int:

@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError
+from pipelines.core.secrets import remember
 from pipelines.edges.http import (
     HttpClient,
     Response,
     RetryPolicy,
     Timeouts,
     clean_credential,
-    redact,
     require_secure_url,
     shorten,
     status_error,
@@ -42,7 +42,9 @@ def token_from_environment() -> str | None:
     """
     for name in ("PERCOLATE_GIT_PAT", "GITHUB_TOKEN"):
         if value := os.environ.get(name):
-            return clean_credential(value, name) or None
+            token = clean_credential(value, name) or None
+            remember(token)
+            return token
     return None
 
 
@@ -56,15 +58,15 @@ def _pull(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def _message(response: Response, token: str = "") -> str:
-    """GitHub's `message` from an error document, else the start of the body; the token blanked out if echoed."""
+def _message(response: Response) -> str:
+    """GitHub's `message` from an error document, else the start of the body (`shorten` redacts the token)."""
     try:
         message = response.json().get("message")
     except (ValueError, AttributeError):
         message = None
     if not isinstance(message, str) or not message:
-        message = response.body[:800].decode("utf-8", errors="replace") or response.reason or "no details"
-    return shorten(redact(message, [token]))
+        message = response.body.decode("utf-8", errors="replace") or response.reason or "no details"
+    return shorten(message)
 
 
 class GitHubApi:
@@ -83,7 +85,7 @@ class GitHubApi:
         self._http = http or HttpClient(policy=POLICY, timeouts=TIMEOUTS, describe=self._words)
 
     def _words(self, response: Response) -> str:
-        return _message(response, self._token)
+        return _message(response)
 
     def close(self) -> None:
         self._http.close()

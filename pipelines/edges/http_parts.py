@@ -27,6 +27,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from pipelines.core.errors import CheckFailed, Corrupt, InputError, NotFound, Unauthorized, Unavailable
 from pipelines.core.json_text import load_json
+from pipelines.core.secrets import redact
 from pipelines.edges.retry import RETRYABLE_STATUS
 
 TLS_HINT = "check the server's certificate and host name; for a private CA set SSL_CERT_FILE to its PEM bundle"
@@ -107,17 +108,12 @@ def require_secure_url(url: str, what: str, example: str) -> None:
     )
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret in it replaced by `***` (a server may echo what it was sent)."""
-    for secret in secrets:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
 def shorten(text: str, limit: int = 200) -> str:
-    """`text` on one line, printable characters only, at most `limit` long: how a server's words enter a message."""
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text[: limit * 4]).split())
+    """`text` on one line, printable characters only, at most `limit` long: how a server's words enter a message.
+
+    The process's secrets are redacted from the whole text first: a cut never leaves half a secret behind.
+    """
+    flat = " ".join("".join(c if c.isprintable() else " " for c in redact(text)).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -239,7 +235,7 @@ class Response:
 
     def excerpt(self, limit: int = 200) -> str:
         """The start of the body for a message (see `shorten`), else the reason phrase."""
-        return shorten(self.body[: limit * 4].decode("utf-8", errors="replace"), limit) or self.reason or "no details"
+        return shorten(self.body.decode("utf-8", errors="replace"), limit) or self.reason or "no details"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.errors import InputError, Unauthorized
+from pipelines.core.secrets import remember
 from pipelines.edges.http_parts import clean_credential, shorten
 from pipelines.edges.retry import Deadline
 from pipelines.health.kubeconfig import FIX_HINT, ExecPlugin, kubeconfig_files, prepare
@@ -150,7 +151,9 @@ def _strip_token(configuration: Any, origin: str) -> None:
     # kubectl trims it (kubernetes/kubernetes#52919).
     token = configuration.api_key.get("BearerToken")
     if isinstance(token, str):
-        configuration.api_key["BearerToken"] = clean_credential(token.strip(), f"the token of {origin}")
+        token = clean_credential(token.strip(), f"the token of {origin}")
+        remember(token.removeprefix("Bearer "))  # the client keeps the scheme in front; a server may echo the rest
+        configuration.api_key["BearerToken"] = token
 
 
 def _guard_refresh(configuration: Any, origin: str) -> None:

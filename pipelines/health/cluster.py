@@ -24,7 +24,7 @@ from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError, NotFound, Unauthorized
 from pipelines.core.json_text import load_json
-from pipelines.edges.http_parts import redact
+from pipelines.edges.http_parts import shorten
 from pipelines.edges.retry import RETRYABLE_STATUS, Retrier, Retry, parse_retry_after
 from pipelines.health.access import SERVICE_ACCOUNT_DIR, Access, load_access
 
@@ -214,7 +214,7 @@ class Cluster:
 
     def _refused(self, error: Any, kind: _Kind, namespace: str, where: str) -> Retry:
         """An answer that is not 2xx: retry it, or raise the error that says what to fix."""
-        status, message = error.status or 0, self._redact(_status_message(error))
+        status, message = error.status or 0, _status_message(error)
         if status == 0:  # the client reports urllib3's SSLError as an ApiException without a status
             raise Unauthorized(
                 f"TLS with {self.server} failed: {message}",
@@ -252,13 +252,6 @@ class Cluster:
             f"{kind.action}ing {where} failed: {self.server} answered HTTP {status}: {message}",
             hint=f"check the server URL of {self.origin}",
         )
-
-    def _redact(self, text: str) -> str:
-        """`text` without the credential we sent: a server may echo it in its message."""
-        token = self.access.api_client.configuration.api_key.get("BearerToken")
-        if isinstance(token, str):
-            token = token.removeprefix("Bearer ").strip()  # the client keeps the scheme in front
-        return redact(text, [token]) if isinstance(token, str) else text
 
     def _document(self, body: bytes, expected: str, where: str) -> dict[str, Any]:
         try:
@@ -324,9 +317,9 @@ def _status_message(error: Any) -> str:
     except ValueError:
         document = None
     if isinstance(document, dict) and isinstance(document.get("message"), str) and document["message"]:
-        return str(document["message"])
+        return shorten(str(document["message"]))
     text = body.strip()
     if text:
-        return text.splitlines()[0][:200]
+        return shorten(text.splitlines()[0])  # the credential is redacted before the cut
     # The client puts "SSLError\n<details>" in the reason of a TLS failure.
     return ": ".join(str(error.reason or "no message").splitlines())

@@ -1,9 +1,9 @@
 """Sending notifications to the webhooks in SLACK_WEBHOOK_URL and DISCORD_WEBHOOK_URL, through the one HTTP layer.
 
 A webhook URL is a credential: its path IS the secret (`hooks.slack.com/services/T…/B…/<token>`,
-`discord.com/api/webhooks/<id>/<token>`). It is read from the environment only, and never enters a
-message: every error, progress line and server answer passes through `redact` with the URL's
-secret parts (the whole URL, its path, query and every long path segment) before anyone sees it.
+`discord.com/api/webhooks/<id>/<token>`). It is read from the environment only and remembered as a
+secret (`pipelines.core.secrets`): the output boundary redacts its parts, in any spelling and cut
+anywhere, from everything printed, and a server's answer is redacted before it is shortened.
 
 Retries are the HTTP layer's (429 with Retry-After, 5xx, within `POLICY`). What still fails is an
 `Outcome` with a reason, never an exception: a notification never fails a release.
@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipelines.core.errors import PipelineError
-from pipelines.edges.http import HttpClient, RetryPolicy, Timeouts, is_loopback_host, redact, shorten
+from pipelines.core.secrets import remember_url
+from pipelines.edges.http import HttpClient, RetryPolicy, Timeouts, is_loopback_host, shorten
 
 # Service name -> the environment variable that holds its webhook URL.
 SERVICES = {"slack": "SLACK_WEBHOOK_URL", "discord": "DISCORD_WEBHOOK_URL"}
@@ -34,25 +35,12 @@ class Webhook:
     variable: str
     url: str = field(repr=False)
 
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return secret_parts(self.url)
-
 
 @dataclass(frozen=True)
 class Outcome:
     service: str
     sent: bool
-    reason: str | None = None  # why it was not sent, already free of the URL's secrets
-
-
-def secret_parts(url: str) -> tuple[str, ...]:
-    """The parts of a webhook URL that must never be shown: the URL, its path and query, and long path segments."""
-    parts = urlsplit(url)
-    segments = [segment for segment in parts.path.split("/") if len(segment) >= 8]
-    found = [url, parts.path, parts.query, parts.netloc.rpartition("@")[0], *segments]
-    # Longest first: a segment inside the path must not break the path's own replacement.
-    return tuple(sorted({s for s in found if len(s) >= 4}, key=len, reverse=True))
+    reason: str | None = None  # why it was not sent (the output boundary redacts the URL's secrets)
 
 
 def url_problem(url: str) -> str | None:
@@ -72,8 +60,14 @@ def url_problem(url: str) -> str | None:
 
 
 def webhooks_from(environ: Mapping[str, str]) -> list[Webhook]:
-    """The webhooks configured in the environment (an empty variable is not configured)."""
-    return [Webhook(service, name, environ[name].strip()) for service, name in SERVICES.items() if environ.get(name)]
+    """The webhooks configured in the environment (an empty variable is not configured); each is remembered
+    as a secret before anything can print it."""
+    webhooks = [
+        Webhook(service, name, environ[name].strip()) for service, name in SERVICES.items() if environ.get(name)
+    ]
+    for webhook in webhooks:
+        remember_url(webhook.url)
+    return webhooks
 
 
 def deliver(
@@ -84,7 +78,6 @@ def deliver(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
     """POST `payload` as JSON to the webhook; an Outcome whether or not it arrived."""
-    secrets = webhook.secrets
     problem = url_problem(webhook.url)
     if problem is not None:
         return Outcome(webhook.service, False, f"{webhook.variable} {problem}; set it to the webhook's URL")
@@ -92,8 +85,8 @@ def deliver(
         policy=POLICY,
         timeouts=TIMEOUTS,
         sleep=sleep,
-        say=lambda line: say(redact(line, secrets)),
-        describe=lambda response: redact(response.excerpt(), secrets),
+        say=say,
+        describe=lambda response: response.excerpt(),
     )
     body = json.dumps(payload).encode("utf-8")
     try:
@@ -108,9 +101,9 @@ def deliver(
                 hint="the notification was not delivered; the release is not affected",
             )
     except PipelineError as error:
-        return Outcome(webhook.service, False, redact(error.message, secrets))
+        return Outcome(webhook.service, False, error.message)
     if not response.ok:
-        words = redact(shorten(response.body[:800].decode("utf-8", errors="replace"), 200), secrets)
+        words = shorten(response.body.decode("utf-8", errors="replace"), 200)
         return Outcome(
             webhook.service, False, f"the {webhook.service} webhook answered HTTP {response.status}: {words}"
         )

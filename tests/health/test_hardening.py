@@ -213,3 +213,21 @@ def test_an_unusable_expiration_timestamp_on_a_renewal_is_a_clean_exit_1(
 
     assert_clean(result, 1, names.token)
     assert len(runs.read_text()) >= 2
+
+
+@pytest.mark.parametrize("shape", ["status", "text"])
+@pytest.mark.parametrize("keep", [9, 14, 20])
+def test_an_echoed_token_cut_by_the_message_limit_leaves_nothing_of_it(gate, reply, names, shape, keep):
+    """The answer is cut to 200 characters with the token `keep` characters into the cut: redaction comes first."""
+    from tests.health.conftest import status_object
+
+    message = "y" * (199 - keep) + f"{names.token}; more words after the token"
+    body = status_object(403, "Forbidden", message) if shape == "status" else message.encode()
+    gate.api.script(reply(403, body, {"Content-Type": "text/plain"} if shape == "text" else {}))
+
+    result = gate.run("--json", timeout="5")
+
+    output = result.stdout + result.stderr
+    assert result.code == 1, output
+    runs = [names.token[i : i + 8] for i in range(len(names.token) - 7)]
+    assert [run for run in runs if run in output] == []

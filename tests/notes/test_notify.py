@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import example, given, settings
@@ -326,3 +327,47 @@ def test_the_fallback_is_escaped_and_cut_at_whole_entities(job, path):
     [context] = [b for b in slack_payload(notice)["blocks"] if b["type"] == "context"]
     link = context["elements"][0]["text"]
     assert link.count("<") == 1 and link.count("|") == 1 and link.index(">") == link.index("|the run>") + 8
+
+
+SLACK_PATH = "/services/T0AB12CD3/B0AB12CD4/Xy%58Zsecret%2FTOKEN0123456789"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda path: f"no such hook: {unquote(path)}",  # echoed decoded
+        lambda path: f"no such hook: {path.lower()}",  # re-encoded, lower-case hex
+        lambda path: json.dumps({"error": unquote(path)}),  # inside JSON, slashes as sent
+        lambda path: "x" * 180 + f" {unquote(path)}",  # cut to 200 characters mid-token
+        lambda path: "x" * 170 + f" {path}",  # cut mid-token, as sent
+    ],
+    ids=["decoded", "lower-hex", "json", "cut-decoded", "cut-raw"],
+)
+def test_no_spelling_or_cut_of_the_webhook_secret_is_printed(receivers, monkeypatch, capsys, tmp_path, answer):
+    slack = receivers(lambda n: (404, {}, answer(SLACK_PATH).encode()))
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url(SLACK_PATH))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
+    for extra in ([], ["--json"]):
+        code, out, err = notify(capsys, *RELEASED, *extra)
+
+        assert code == 0 and "slack: not sent" in err
+        secret = unquote(SLACK_PATH.removeprefix("/services/"))
+        for shown in (out, err):
+            assert not [secret[i : i + 8] for i in range(len(secret) - 7) if secret[i : i + 8] in shown]
+            assert "Xy%58Zse" not in shown and "xy%58zse" not in shown
+
+
+def test_a_webhook_url_that_does_not_parse_is_a_warning_and_the_other_service_is_still_tried(
+    receivers, monkeypatch, capsys
+):
+    discord = receivers(lambda n: (204, {}, b""))
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", f"http://[::1/services/T1/B2/{TOKEN}")
+    monkeypatch.setenv("DISCORD_WEBHOOK_URL", discord.url("/api/webhooks/1/abc"))
+
+    code, out, err = notify(capsys, *RELEASED, "--json")
+
+    assert code == 0, err
+    assert "slack: not sent" in err and "SLACK_WEBHOOK_URL does not parse as a URL" in err
+    assert len(discord.seen) == 1 and json.loads(out)["sent"] == ["discord"]
+    assert TOKEN not in out + err

@@ -243,3 +243,74 @@ def test_an_upload_sent_to_another_host_is_refused_and_nothing_listed(cli, area,
     assert refused.code == 1 and "to another host" in refused.stderr
     assert index.replace(":", "-") not in area.tags(PROJECT)
     assert proxy.count("PUT") == 0
+
+
+PLANTED = "https://github.com/o/r/actions/runs/1\r\n::error title=staging::all good\x1b[2J ##[warning]x"
+
+
+def test_a_record_holding_a_workflow_command_is_printed_neutralised(cli, area, released, clean_env):
+    """Anyone who can push to the package can write a record by hand; `staging show` never lets it speak."""
+    from datetime import UTC, datetime
+
+    from pipelines.images.registry.connect import connect
+    from pipelines.staging.record import Outcome
+    from pipelines.staging.store import write_record
+
+    area.push_build(PROJECT, sha=released.head, number=17)
+    stem = stem_of(area, released.head, 17)
+    assert build_index(cli, area, clean_env, stem).code == 0
+    with connect(area.registry(), push=True, max_time=60) as client:  # the library, as a hand-made push
+        write_record(
+            client,
+            area.repository(PROJECT),
+            project=PROJECT,
+            build=stem,
+            outcome=Outcome.PASSED,
+            at=datetime.now(UTC),
+            run_url=PLANTED,
+            report=None,
+        )
+
+    shown = cli("staging", "show", TAG, "--registry", area.registry(), env=clean_env)
+    as_json = cli("staging", "show", TAG, "--registry", area.registry(), "--json", env=clean_env)
+
+    assert shown.code == 0, shown.stderr
+    for output in (shown.stdout, shown.stderr, as_json.stdout):
+        lines = output.split("\n")
+        assert not [line for line in lines if line.lstrip().startswith("::") or "##[" in line]
+        assert "\x1b" not in output and "\r" not in output
+    assert "runs/1\\x0d" in shown.stdout and "\\::error title=staging::all good\\x1b[2J" in shown.stdout
+    assert as_json.json()["newest"]["run_url"] == PLANTED.replace("##[", "# #[")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--run-url", "https://github.com/o/r/actions/runs/1\r\n::error::x"), ("--run-url", "https://x/\x1b[2J")],
+)
+def test_a_record_field_with_control_characters_is_refused_before_any_write(
+    cli, area, released, clean_env, option, value
+):
+    area.push_build(PROJECT, sha=released.head, number=18)
+    stem = stem_of(area, released.head, 18)
+    assert build_index(cli, area, clean_env, stem).code == 0
+    before = area.tags(PROJECT)
+
+    refused = record(cli, area, clean_env, stem, "passed", option, value)
+
+    assert refused.code == 2 and "control or other unprintable characters" in refused.stderr
+    assert "nothing was recorded" in refused.stderr
+    assert area.tags(PROJECT) == before
+
+
+def test_a_report_named_with_a_control_character_is_refused(cli, area, released, clean_env, tmp_path):
+    area.push_build(PROJECT, sha=released.head, number=19)
+    stem = stem_of(area, released.head, 19)
+    assert build_index(cli, area, clean_env, stem).code == 0
+    report = tmp_path / "junit\n::error::x.xml"
+    report.write_text("<testsuite/>")
+    before = area.tags(PROJECT)
+
+    refused = record(cli, area, clean_env, stem, "passed", "--report", str(report))
+
+    assert refused.code == 2 and "the name of --report" in refused.stderr
+    assert area.tags(PROJECT) == before

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pipelines.core.errors import Corrupt, Unauthorized
+from pipelines.core.secrets import remember
 from pipelines.edges.http import (
     Response,
     basic_authorization,
     is_clean_credential,
     is_loopback_host,
-    redact,
     safe_url,
     shorten,
     status_error,
@@ -37,18 +37,17 @@ TokenKey = tuple[str, str, str]  # realm, service, scope
 SendToken = Callable[[str, Mapping[str, str], Mapping[str, str]], Response]  # url, params, headers -> answer
 
 
-def registry_errors(response: Response, secrets: Iterable[str] = ()) -> str:
+def registry_errors(response: Response) -> str:
     """The registry's `{"errors": [{"code", "message"}]}` as `CODE: message`, else the start of the body.
 
-    `secrets` (the credentials and tokens sent) are blanked out before the text is shortened.
+    The credentials and tokens sent are secrets the process remembers: `shorten` redacts them first.
     """
-    secrets = tuple(secrets)
     try:
         errors = response.json().get("errors") or []
         described = [f"{e.get('code', '?')}: {e.get('message', '')}".strip() for e in errors if isinstance(e, dict)]
     except (ValueError, AttributeError, TypeError):
         described = []
-    return shorten(redact("; ".join(described), secrets)) or shorten(redact(response.reason, secrets)) or "no details"
+    return shorten("; ".join(described)) or shorten(response.reason) or "no details"
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,9 @@ class Authenticator:
         self._push = push
         self._send = send
         self._clock = clock
+        if credentials is not None:  # what we send that no output may show: the password and its Basic form
+            remember(credentials.password)
+            remember(basic_authorization(credentials.username, credentials.password).split(" ", 1)[1])
         self._tokens: dict[TokenKey, Token] = {}
         self._token_key: dict[str, TokenKey] = {}  # repository -> the token key that serves it
         self._basic = False
@@ -133,14 +135,6 @@ class Authenticator:
         self._tokens.pop(key, None)  # a 401 means the token we sent, if any, no longer serves
         self._token_key[repository] = key
 
-    def secrets(self) -> tuple[str, ...]:
-        """What we send that no message may show: the password, its Basic form, and the tokens."""
-        found = [token.value for token in self._tokens.values()]
-        if self.credentials is not None:
-            basic = basic_authorization(self.credentials.username, self.credentials.password)
-            found += [self.credentials.password, basic.split(" ", 1)[1]]
-        return tuple(found)
-
     def credentials_needed(self, what: str) -> Unauthorized:
         return Unauthorized(
             f"{self.host} requires credentials for {what}, and none were found", hint=f"set {CREDENTIAL_SOURCES}"
@@ -163,14 +157,14 @@ class Authenticator:
                 raise self.credentials_needed(scope)
             raise Unauthorized(
                 f"the token service of {self.host} refused the credentials from {self.credentials.source} "
-                f"for {scope or 'this registry'} ({registry_errors(response, self.secrets())})",
+                f"for {scope or 'this registry'} ({registry_errors(response)})",
                 hint=f"check them; credentials come from {CREDENTIAL_SOURCES}",
             )
         if not response.ok:
             raise status_error(
                 response.status,
                 f"could not get a token from {safe_url(realm)}: HTTP {response.status} from {self.host} "
-                f"({registry_errors(response, self.secrets())})",
+                f"({registry_errors(response)})",
             )
         try:
             body = response.json()
@@ -186,6 +180,7 @@ class Authenticator:
                 f"the token service {safe_url(realm)} answered with a token holding control or non-ASCII characters",
                 hint="the token service is broken or not the registry's; check --registry",
             )
+        remember(value)
         token = Token(value, self._clock() + max(lifetime - 5, 1))  # renew a little early
         self._tokens[(realm, service, scope)] = token
         return token

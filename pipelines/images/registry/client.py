@@ -118,7 +118,7 @@ class RegistryClient:
             sleep=sleep,
             rng=rng,
             say=say,
-            describe=lambda response: registry_errors(response, self._auth.secrets()),
+            describe=registry_errors,
         )
         self._auth = Authenticator(location.host, credentials, push=push, send=self._send_token, clock=clock)
 
@@ -188,7 +188,7 @@ class RegistryClient:
         response = self._request("manifest-get", "GET", url, repository, headers={"Accept": ACCEPT_MANIFESTS})
         where = f"{self.location.host}/{repository}:{reference}"
         if response.status == 404:
-            raise NotFound(f"{where} is not in the registry ({registry_errors(response, self._auth.secrets())})")
+            raise NotFound(f"{where} is not in the registry ({registry_errors(response)})")
         self._expect(response, f"read {where}")
         manifest = parse_manifest(response.headers.get("Content-Type"), response.body, where)
         served = response.headers.get("Docker-Content-Digest", "")
@@ -340,7 +340,7 @@ class RegistryClient:
         if response.ok:
             return
         status = response.status
-        details = registry_errors(response, self._auth.secrets())
+        details = registry_errors(response)
         who = self.credentials.source if self.credentials else "no credentials (anonymous)"
         if status == 401:
             raise Unauthorized(

@@ -1,0 +1,179 @@
+"""The process's secrets and the one redaction every printed byte passes through.
+
+A credential enters the process in a few places (the environment, a Docker config, a kubeconfig,
+a token service's answer, a webhook URL); each calls `remember` with it. The CLI's output boundary
+(`pipelines.output`) runs `redact` on everything it prints, and `shorten` (the one place a server's
+words are cut to length) runs it before it cuts.
+
+A server may echo what it was sent in another spelling, and a message may be cut anywhere, so a
+secret is known in every spelling it travels in (raw, percent-encoded in either case, percent-decoded,
+JSON-escaped, with or without escaped slashes), and `redact` removes every run of `WINDOW` or more
+characters that appears in any spelling, not only whole ones: what a cut leaves of a secret, on
+either side of the cut, is shorter than `WINDOW`, or it is redacted. Secrets shorter than `WINDOW`
+(but at least `SHORTEST`) are replaced where they appear whole.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from urllib.parse import quote, unquote, urlsplit
+
+WINDOW = 8
+SHORTEST = 4  # shorter values (a port, "true") are no secret worth hiding, and would blank out text
+MASK = "***"
+
+# Variables that hold a credential by name, and the name endings that say a variable does.
+SECRET_VARIABLES = (
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "PERCOLATE_GIT_PAT",
+    "REGISTRY_PASSWORD",
+    "PULUMI_ACCESS_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "SLACK_WEBHOOK_URL",
+    "DISCORD_WEBHOOK_URL",
+)
+SECRET_ENDINGS = ("_TOKEN", "_PASSWORD", "_SECRET", "_PAT", "_WEBHOOK_URL", "_API_KEY")
+
+
+def spellings(secret: str) -> set[str]:
+    """The forms `secret` may travel in: raw, percent-encoded (upper and lower hex), decoded, JSON-escaped."""
+    import json
+
+    forms = {secret, unquote(secret)}
+    for form in list(forms):
+        encoded = quote(form, safe="", errors="surrogateescape")
+        forms |= {encoded, _lower_hex(encoded), quote(form, safe="/:@", errors="surrogateescape")}
+    for form in list(forms):
+        escaped = json.dumps(form)[1:-1]
+        forms |= {escaped, escaped.replace("/", "\\/"), json.dumps(form, ensure_ascii=False)[1:-1]}
+    return {form for form in forms if len(form) >= SHORTEST}
+
+
+def _lower_hex(encoded: str) -> str:
+    """`%2F` -> `%2f`: a server may re-encode with lower-case hex digits."""
+    import re
+
+    return re.sub(r"%[0-9A-F]{2}", lambda match: match.group().lower(), encoded)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The secret parts of a URL that is a credential (a webhook): its user info, its query, and its path from
+    the first segment that is not a plain word on (`/services/` and `/api/webhooks/` are not secret; the ids
+    and the token after them are), whole and segment by segment."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return (url,)
+    segments = parts.path.split("/")
+    secret = [i for i, segment in enumerate(segments) if segment and not (segment.isalpha() and segment.islower())]
+    found = [parts.netloc.rpartition("@")[0], parts.query]
+    if secret:
+        found += ["/".join(segments[secret[0] :]), *(segments[i] for i in secret)]
+    return tuple(part for part in found if part)
+
+
+class Secrets:
+    """A set of secrets in all their spellings; `redact` takes them out of text. Safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._whole: set[str] = set()  # spellings shorter than WINDOW, replaced only whole
+        self._windows: set[str] = set()  # every WINDOW-long run of every longer spelling
+
+    def remember(self, secret: str | None) -> None:
+        if not secret or len(secret) < SHORTEST:
+            return
+        forms = spellings(secret)
+        with self._lock:
+            for form in forms:
+                if len(form) < WINDOW:
+                    self._whole.add(form)
+                else:
+                    self._windows.update(form[i : i + WINDOW] for i in range(len(form) - WINDOW + 1))
+
+    def remember_url(self, url: str | None) -> None:
+        if url:
+            for part in url_secrets(url.strip()):
+                self.remember(part)
+
+    def redact(self, text: str) -> str:
+        """`text` with every run of a secret's spelling at least WINDOW long, and every whole short one, masked."""
+        with self._lock:
+            windows, whole = self._windows, tuple(sorted(self._whole, key=len, reverse=True))
+        if not windows and not whole:
+            return text
+        while True:  # a mask next to what is left of a secret could make a new run of it: again, until none
+            masked = _mask_runs(text, windows)
+            for form in whole:
+                masked = masked.replace(form, MASK)
+            if masked == text:
+                return text
+            text = masked
+
+
+def _mask_runs(text: str, windows: set[str]) -> str:
+    """`text` with each stretch covered by WINDOW-long runs found in `windows` replaced by one MASK."""
+    spans: list[list[int]] = []
+    for i in range(len(text) - WINDOW + 1):
+        if text[i : i + WINDOW] in windows:
+            end = i + WINDOW
+            if text[end - 1] == "\\" and end < len(text):
+                end += 1  # never leave the character an escape applies to (JSON stays JSON)
+            if spans and i <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([i, end])
+    if not spans:
+        return text
+    pieces, start = [], 0
+    for begin, end in spans:
+        pieces += [text[start:begin], MASK]
+        start = end
+    return "".join([*pieces, text[start:]])
+
+
+KNOWN = Secrets()  # the process's secrets: what the CLI's output boundary redacts
+
+
+def remember(secret: str | None) -> None:
+    """Add a credential this process holds to the secrets no output may show."""
+    KNOWN.remember(secret)
+
+
+def remember_url(url: str | None) -> None:
+    """Add the secret parts of a credential URL (a webhook) to the secrets no output may show."""
+    KNOWN.remember_url(url)
+
+
+def redact(text: str) -> str:
+    """`text` without any of the process's secrets, in any spelling, whole or cut."""
+    return KNOWN.redact(text)
+
+
+@contextmanager
+def command_secrets(environ: Mapping[str, str] | None = None) -> Iterator[Secrets]:
+    """The secrets of one command: those of the environment, and whatever the command remembers while it runs
+    (a test that runs several commands in one process gives each its own)."""
+    global KNOWN
+    outer, KNOWN = KNOWN, Secrets()
+    try:
+        remember_environment(environ)
+        yield KNOWN
+    finally:
+        KNOWN = outer
+
+
+def remember_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Remember the credentials the environment holds, by the variables' names."""
+    environ = os.environ if environ is None else environ
+    for name, value in environ.items():
+        if name in SECRET_VARIABLES or name.endswith(SECRET_ENDINGS):
+            if name.endswith("_URL"):
+                remember_url(value)
+            else:
+                remember(value.strip())
