@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from _thread import allocate_lock  # threading's Lock without importing threading: `tag parse` starts fast
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from pipelines.core.errors import InputError, PipelineError, exit_code_of
@@ -33,7 +32,7 @@ class GuardedStream:
     def __init__(self, target: TextIO) -> None:
         self.target = target
         self._pending = ""
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def write(self, text: str) -> int:
         with self._lock:
@@ -64,20 +63,27 @@ class GuardedStream:
         return getattr(self.target, name)
 
 
-@contextmanager
-def guarded_output() -> Iterator[None]:
-    """stdout and stderr through the boundary for the duration of a command; the real streams restored after."""
-    real = sys.stdout, sys.stderr
-    guarded = GuardedStream(sys.stdout), GuardedStream(sys.stderr)
-    with command_secrets():
-        sys.stdout, sys.stderr = guarded
+class guarded_output:
+    """stdout and stderr through the boundary for the duration of a command, with the command's own secrets;
+    the real streams are back afterwards."""
+
+    def __enter__(self) -> None:
+        self._secrets = command_secrets()
+        self._secrets.__enter__()
+        self._real = sys.stdout, sys.stderr
+        self._guarded = GuardedStream(sys.stdout), GuardedStream(sys.stderr)
+        sys.stdout, sys.stderr = self._guarded
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout, sys.stderr = self._real
         try:
-            yield
-        finally:
-            sys.stdout, sys.stderr = real
-            for stream in guarded:
-                with suppress(BrokenPipeError, ValueError):  # the reader went away, or the stream was closed
+            for stream in self._guarded:
+                try:
                     stream.close_out()
+                except (BrokenPipeError, ValueError):  # the reader went away, or the stream was closed
+                    continue
+        finally:
+            self._secrets.__exit__()
 
 
 def workflow_command(command: str, message: str, **properties: str) -> None:

@@ -16,10 +16,8 @@ either side of the cut, is shorter than `WINDOW`, or it is redacted. Secrets sho
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from urllib.parse import quote, unquote, urlsplit
+from _thread import allocate_lock  # threading's Lock without importing threading: `tag parse` starts fast
+from collections.abc import Mapping
 
 WINDOW = 8
 SHORTEST = 4  # shorter values (a port, "true") are no secret worth hiding, and would blank out text
@@ -43,6 +41,7 @@ SECRET_ENDINGS = ("_TOKEN", "_PASSWORD", "_SECRET", "_PAT", "_WEBHOOK_URL", "_AP
 def spellings(secret: str) -> set[str]:
     """The forms `secret` may travel in: raw, percent-encoded (upper and lower hex), decoded, JSON-escaped."""
     import json
+    from urllib.parse import quote, unquote
 
     forms = {secret, unquote(secret)}
     for form in list(forms):
@@ -65,6 +64,8 @@ def url_secrets(url: str) -> tuple[str, ...]:
     """The secret parts of a URL that is a credential (a webhook): its user info, its query, and its path from
     the first segment that is not a plain word on (`/services/` and `/api/webhooks/` are not secret; the ids
     and the token after them are), whole and segment by segment."""
+    from urllib.parse import urlsplit
+
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -81,7 +82,7 @@ class Secrets:
     """A set of secrets in all their spellings; `redact` takes them out of text. Safe to share between threads."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._whole: set[str] = set()  # spellings shorter than WINDOW, replaced only whole
         self._windows: set[str] = set()  # every WINDOW-long run of every longer spelling
 
@@ -137,35 +138,39 @@ def _mask_runs(text: str, windows: set[str]) -> str:
     return "".join([*pieces, text[start:]])
 
 
-KNOWN = Secrets()  # the process's secrets: what the CLI's output boundary redacts
+# The process's secrets: what the CLI's output boundary redacts. Each command pushes a set of its own.
+_SETS: list[Secrets] = [Secrets()]
 
 
 def remember(secret: str | None) -> None:
     """Add a credential this process holds to the secrets no output may show."""
-    KNOWN.remember(secret)
+    _SETS[-1].remember(secret)
 
 
 def remember_url(url: str | None) -> None:
     """Add the secret parts of a credential URL (a webhook) to the secrets no output may show."""
-    KNOWN.remember_url(url)
+    _SETS[-1].remember_url(url)
 
 
 def redact(text: str) -> str:
     """`text` without any of the process's secrets, in any spelling, whole or cut."""
-    return KNOWN.redact(text)
+    return _SETS[-1].redact(text)
 
 
-@contextmanager
-def command_secrets(environ: Mapping[str, str] | None = None) -> Iterator[Secrets]:
-    """The secrets of one command: those of the environment, and whatever the command remembers while it runs
-    (a test that runs several commands in one process gives each its own)."""
-    global KNOWN
-    outer, KNOWN = KNOWN, Secrets()
-    try:
-        remember_environment(environ)
-        yield KNOWN
-    finally:
-        KNOWN = outer
+class command_secrets:
+    """The secrets of one command (`with command_secrets():`): those of the environment, and whatever the
+    command remembers while it runs. A test that runs several commands in one process gives each its own."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = environ
+
+    def __enter__(self) -> Secrets:
+        _SETS.append(Secrets())
+        remember_environment(self._environ)
+        return _SETS[-1]
+
+    def __exit__(self, *exc: object) -> None:
+        _SETS.pop()
 
 
 def remember_environment(environ: Mapping[str, str] | None = None) -> None:

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.core import secrets
-from pipelines.core.secrets import WINDOW
+from pipelines.core.secrets import WINDOW, command_secrets
 from pipelines.core.untrusted import neutralise
 from pipelines.output import GuardedStream, actions_outputs, emit, guarded_output, workflow_command
 
@@ -23,8 +22,7 @@ TOKEN = "ghs_Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0"
 
 @pytest.fixture
 def known_token(monkeypatch):
-    """A process whose environment holds TOKEN, with the remembered secrets as they were before."""
-    monkeypatch.setattr(secrets, "KNOWN", secrets.Secrets())
+    """A process whose environment holds TOKEN."""
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     return TOKEN
 
@@ -62,14 +60,14 @@ def test_what_a_registry_or_git_could_plant_is_shown_as_escapes():
 
 
 def test_a_secret_written_in_pieces_is_redacted_whole(known_token):
-    secrets.remember_environment()
     target = io.StringIO()
     stream = GuardedStream(target)
 
-    stream.write(f"echoed: {known_token[:13]}")
-    stream.write(f"{known_token[13:]} and more\nnext line, no break")
-    held = target.getvalue()
-    stream.close_out()
+    with command_secrets():
+        stream.write(f"echoed: {known_token[:13]}")
+        stream.write(f"{known_token[13:]} and more\nnext line, no break")
+        held = target.getvalue()
+        stream.close_out()
 
     assert held == "echoed: *** and more\n"
     assert target.getvalue() == "echoed: *** and more\nnext line, no break"
