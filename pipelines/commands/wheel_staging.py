@@ -1,9 +1,10 @@
 """`wheels staging-record` and find-rc's `--require-staging`: the staging record of a wheel RC (TestPyPI).
 
-`staging-record` writes the record the RC build's staging job attaches to the RC's GitHub
+`staging-record` writes the record the RC build's staging job signs and attaches to the RC's GitHub
 pre-release; `require_staging` is what `wheels find-rc --require-staging` runs on the files it
-downloaded before they appear in --to. The rule and the record's shape are
-`pipelines.staging.wheel_record`; the GitHub read is `pipelines.edges.release_assets`.
+downloaded before they appear in --to: the record's signature first (`pipelines.staging.wheel_signature`,
+the trust anchor), then what the record says (`pipelines.staging.wheel_record`). The GitHub read is
+`pipelines.edges.release_assets`, the Sigstore verification `pipelines.edges.sigstore_bundles`.
 """
 
 from __future__ import annotations
@@ -28,17 +29,31 @@ def add_staging_options(find: argparse.ArgumentParser) -> None:
     find.add_argument(
         "--require-staging",
         action="store_true",
-        help=f"take the RC only when its staging passed: {RECORD_ASSET} on its GitHub release, uploaded by a "
-        "workflow, says passed for exactly the files downloaded (reads GITHUB_REPOSITORY, GITHUB_TOKEN and "
-        "GITHUB_API_URL)",
+        help=f"take the RC only when its staging passed: {RECORD_ASSET} on its GitHub release, signed (Sigstore "
+        "bundle beside it) by this repository's RC build workflow at the RC's tag, says passed for exactly the "
+        "files downloaded (reads GITHUB_REPOSITORY, GITHUB_TOKEN and GITHUB_API_URL)",
+    )
+    find.add_argument(
+        "--sigstore-trusted-root",
+        type=Path,
+        metavar="FILE",
+        help="with --require-staging: trust the Sigstore instance this trusted_root.json describes (a private "
+        "deployment) instead of the public-good instance, whose trusted root is fetched through TUF",
     )
 
 
-def require_staging(project: Project, release: ProjectVersion, rc: int, files: Mapping[str, str]) -> WheelStagingRecord:
-    """The passed staging record of `rc`, for exactly `files` (name -> sha256); RuleRefused otherwise."""
+def require_staging(
+    project: Project, release: ProjectVersion, rc: int, files: Mapping[str, str], *, trusted_root: Path | None = None
+) -> WheelStagingRecord:
+    """The passed and signed staging record of `rc`, for exactly `files` (name -> sha256); RuleRefused otherwise.
+
+    `trusted_root` is the Sigstore instance to trust (None: the public-good one, through TUF).
+    """
     from pipelines.edges.github import token_from_environment
     from pipelines.edges.release_assets import ReleaseAssets
+    from pipelines.edges.sigstore_bundles import BundleVerifier
     from pipelines.staging.wheel_record import parse_record, require_passed
+    from pipelines.staging.wheel_signature import SIGNATURE_ASSET, record_signer, require_signed
 
     repository, token = os.environ.get("GITHUB_REPOSITORY"), token_from_environment()
     if not repository or not token:
@@ -47,15 +62,21 @@ def require_staging(project: Project, release: ProjectVersion, rc: int, files: M
             hint="set GITHUB_REPOSITORY=owner/name and GITHUB_TOKEN (contents: read)",
         )
     tag = format_tag(project.name, release, rc)
-    progress(f"reading the staging record of {tag} ({RECORD_ASSET} on its GitHub release)")
+    progress(f"reading the staging record of {tag} ({RECORD_ASSET} and {SIGNATURE_ASSET} on its GitHub release)")
     api = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
     with ReleaseAssets(api, repository, token) as assets:
-        asset = assets.read(tag, RECORD_ASSET)
-    record = parse_record(asset.content, f"{RECORD_ASSET} of {tag}") if asset is not None else None
+        found = assets.read(tag, (RECORD_ASSET, SIGNATURE_ASSET))
+    asset, signature = found[RECORD_ASSET], found[SIGNATURE_ASSET]
     version = f"{release.release}rc{rc}"
-    return require_passed(
-        record, asset.uploader if asset else None, tag=tag, project=project.name, version=version, files=files
+    if asset is None:
+        return require_passed(None, None, tag=tag, project=project.name, version=version, files=files)
+    signer = record_signer(project, repository, tag)
+    progress(f"verifying its signature: {signer.identity}, trigger {signer.trigger}")
+    require_signed(
+        asset.content, signature.content if signature else None, signer, BundleVerifier(trusted_root), tag=tag
     )
+    record = parse_record(asset.content, f"{RECORD_ASSET} of {tag}")
+    return require_passed(record, asset.uploader, tag=tag, project=project.name, version=version, files=files)
 
 
 def _staging_record(args: argparse.Namespace) -> int:

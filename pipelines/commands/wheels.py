@@ -122,7 +122,9 @@ def _find_rc(args: argparse.Namespace) -> int:
         if args.require_staging:
             # Checked on the bytes downloaded, before any of them appears in --to.
             digests = {entry["filename"]: entry["sha256"] for entry in files}
-            staged = require_staging(project, release, chosen.rc, digests).to_dict()
+            staged = require_staging(
+                project, release, chosen.rc, digests, trusted_root=args.sigstore_trusted_root
+            ).to_dict()
     skipped = [{"rc": c.rc, "missing": list(c.missing)} for c in selection.candidates if c.rc > chosen.rc]
     data = {
         "project": project.name,

@@ -1,16 +1,19 @@
-"""One file attached to a GitHub release, read through GitHub's REST API (the one HTTP layer).
+"""Files attached to a GitHub release, read through GitHub's REST API (the one HTTP layer).
 
-`ReleaseAssets.read(tag, name)` finds the release of `tag`, then the asset called `name`, and
-downloads it (`Accept: application/octet-stream`; GitHub answers with a redirect to its storage,
-which the HTTP layer follows without the token). A release or asset that does not exist is None,
-not an error: the caller decides what a missing file means. Who uploaded it comes along, since
-a file uploaded by a workflow's GITHUB_TOKEN (`github-actions[bot]`) and one uploaded by a person
-are not the same evidence.
+`ReleaseAssets.read(tag, names)` finds the release of `tag` once, then each asset called one of
+`names`, and downloads it (`Accept: application/octet-stream`; GitHub answers with a redirect to its
+storage, which the HTTP layer follows without the token). Reading the release once means a file and
+its signature come from the same listing. A release or asset that does not exist is None, not an
+error: the caller decides what a missing file means. Who uploaded it comes along (a workflow's
+GITHUB_TOKEN uploads as `github-actions[bot]`, a person as themselves), as evidence beside a
+signature, never instead of one: every workflow run of the repository uploads as that same bot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from pipelines.core.errors import Corrupt, NotFound
@@ -48,20 +51,21 @@ class ReleaseAssets:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def read(self, tag: str, name: str) -> ReleaseAsset | None:
-        """The asset `name` of the release of `tag`, or None when there is no such release or asset."""
+    def read(self, tag: str, names: Sequence[str]) -> dict[str, ReleaseAsset | None]:
+        """Each asset of `names` on the release of `tag`, None for each one missing (all None without a release)."""
         try:
             release = self._api.call("GET", f"/repos/{self.repository}/releases/tags/{quote(tag, safe='')}")
         except NotFound:
-            return None
+            return dict.fromkeys(names)
         where = f"the GitHub release {tag} of {self.repository}"
         assets = release.get("assets") if isinstance(release, dict) else None
         if not isinstance(assets, list):
             raise Corrupt(f"{where} came without a list of assets", hint="check GITHUB_API_URL")
-        found = [asset for asset in assets if isinstance(asset, dict) and asset.get("name") == name]
-        if not found:
-            return None
-        asset = found[0]
+        # Asset names are unique within a release (GitHub refuses a second upload of a name).
+        listed = {asset.get("name"): asset for asset in assets if isinstance(asset, dict)}
+        return {name: self._download(tag, name, listed[name], where) if name in listed else None for name in names}
+
+    def _download(self, tag: str, name: str, asset: dict[str, Any], where: str) -> ReleaseAsset:
         url, uploader = asset.get("url"), asset.get("uploader") or {}
         if not isinstance(url, str) or not isinstance(uploader, dict):
             raise Corrupt(f"the asset {name} of {where} has no download URL", hint="check GITHUB_API_URL")

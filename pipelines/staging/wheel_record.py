@@ -6,8 +6,12 @@ uploaded by the RC build's staging job with its GITHUB_TOKEN once the clean runn
 installed `percolate-rocks==X.Y.ZrcN` from TestPyPI on every wheel platform and run the
 integration tests. It names the exact files TestPyPI served (name and sha256), so a record
 speaks only of those bytes; `wheels find-rc --require-staging` releases an RC only when its
-record says passed, was uploaded by a workflow (`github-actions[bot]`, never a person), and
-names exactly the files find-rc downloaded.
+record says passed and names exactly the files find-rc downloaded.
+
+Who wrote the record is not this module's question: any workflow run of the repository uploads
+as `github-actions[bot]`, so the record counts only once its Sigstore signature verified
+(`pipelines.staging.wheel_signature`). The uploader is still checked here, as a second look
+that refuses a record a person attached by hand.
 
 This module is the record's shape and the rule (pure); `pipelines.edges.release_assets` reads it.
 """

@@ -6,6 +6,10 @@ catalog's distribution name, compiled by the machine's gcc. One real wheel is bu
 per version (this machine's platform); the other platform files of a set are copies
 re-tagged with `wheel tags` (file name and WHEEL Tag lines only, RECORD updated by
 that tool), so a set covers every wheel target of the catalog.
+
+For `--require-staging`: GitHub's releases API on loopback (`releases`), answering with the
+documented shapes, and a Sigstore instance of the tests' own (`sigstore`, tests/support/sigstore_kit.py)
+whose trusted root (`trusted_root`) the real sigstore-python verifier takes instead of the public-good one.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +32,10 @@ import pytest
 import requests
 
 from pipelines.core.catalog import PROJECTS, Project
+from pipelines.staging.wheel_record import RECORD_ASSET, WORKFLOW_UPLOADER
+from pipelines.staging.wheel_signature import SIGNATURE_ASSET
 from tests.support.loopback import reply, serving
+from tests.support.sigstore_kit import GitHubClaims, LocalSigstore
 
 # One concrete platform tag per catalog wheel target (checked against the target's glob below).
 PLATFORM_TAGS = {
@@ -293,3 +301,113 @@ def json_index() -> Iterator[JsonIndex]:
     with serving(Handler) as url:
         index.url = f"{url}/simple/"
         yield index
+
+
+REPOSITORY = "percolation-labs/percolate"
+OUTSIDE_A_CHECKOUT = Path(tempfile.gettempdir())
+RC2 = "percolate-rocks-v0.2.0-rc2"
+RC2_BUILD = GitHubClaims(REPOSITORY, "build-rocks.yml", f"refs/tags/{RC2}")  # the staging-record job of rc2's build
+
+
+@dataclass
+class Releases:
+    """GitHub's releases API on loopback for REPOSITORY: the assets attached to each tag's release."""
+
+    url: str = ""
+    assets: dict[str, dict[str, tuple[bytes, str]]] = field(default_factory=dict)  # tag -> name -> (content, login)
+    authorizations: list[str | None] = field(default_factory=list)
+    ids: list[tuple[str, str]] = field(default_factory=list)  # asset id - 1 -> (tag, name)
+
+    def attach(self, tag: str, name: str, content: bytes, uploader: str = WORKFLOW_UPLOADER) -> None:
+        """Upload `name` to the release of `tag` (`gh release upload --clobber`: a second upload replaces it)."""
+        self.assets.setdefault(tag, {})[name] = (content, uploader)
+        if (tag, name) not in self.ids:
+            self.ids.append((tag, name))
+
+    def environment(self) -> dict[str, str]:
+        return {"GITHUB_API_URL": self.url, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_TOKEN": "ghs_sampletoken"}
+
+
+@pytest.fixture
+def releases() -> Iterator[Releases]:
+    state = Releases()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.authorizations.append(self.headers.get("Authorization"))
+            prefix, assets = f"/repos/{REPOSITORY}/releases/tags/", f"/repos/{REPOSITORY}/releases/assets/"
+            if self.path.startswith(prefix) and self.path[len(prefix) :] in state.assets:
+                tag = self.path[len(prefix) :]
+                listed = [{"id": 0, "name": "build-metadata.json", "url": f"{state.url}/nowhere", "uploader": {}}]
+                for number, (at, name) in enumerate(state.ids, 1):
+                    login = state.assets[at][name][1]
+                    if at == tag:
+                        listed.append(
+                            {
+                                "id": number,
+                                "name": name,
+                                "url": f"{state.url}{assets}{number}",
+                                "uploader": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
+                            }
+                        )
+                reply(self, 200, "application/json", json.dumps({"tag_name": tag, "assets": listed}).encode())
+            elif self.path.startswith(assets):
+                # GitHub answers an asset download with a redirect to its storage.
+                assert self.headers.get("Accept") == "application/octet-stream"
+                self.send_response(302)
+                self.send_header("Location", f"{state.url}/storage/{self.path.rsplit('/', 1)[1]}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path.startswith("/storage/"):
+                tag, name = state.ids[int(self.path.rsplit("/", 1)[1]) - 1]
+                reply(self, 200, "application/octet-stream", state.assets[tag][name][0])
+            else:
+                reply(self, 404, "application/json", b'{"message": "Not Found"}')
+
+    with serving(Handler) as state.url:
+        yield state
+
+
+@pytest.fixture(scope="session")
+def sigstore() -> LocalSigstore:
+    return LocalSigstore()
+
+
+@pytest.fixture
+def trusted_root(sigstore: LocalSigstore, tmp_path: Path) -> Path:
+    return sigstore.write_trusted_root(tmp_path / "trusted_root.json")
+
+
+@pytest.fixture
+def published(rc_sets, json_index):
+    """rc1 and rc2 complete on the index."""
+    files = {**rc_sets.full_set("0.2.0rc1"), **{f"2-{k}": v for k, v in rc_sets.full_set("0.2.0rc2").items()}}
+    json_index.files = {path.name: path for path in files.values()}
+    return json_index
+
+
+def record(cli, index_url: str, version: str, result: str, out: Path) -> bytes:
+    """`wheels staging-record` of `version` as the index serves it: the record's bytes."""
+    written = cli(
+        "wheels", "staging-record", "percolate-rocks", version, "--result", result, "--index", index_url,
+        "--out", str(out), "--run-url", "https://github.com/percolation-labs/percolate/actions/runs/7", "--json",
+    )  # fmt: skip
+    assert written.code == 0, written.stderr
+    return out.read_bytes()
+
+
+def attach_signed(
+    releases: Releases, sigstore: LocalSigstore, content: bytes, uploader: str = WORKFLOW_UPLOADER
+) -> None:
+    """What rc2's staging-record job does: sign the record, upload it and its bundle to the pre-release."""
+    releases.attach(RC2, RECORD_ASSET, content, uploader)
+    releases.attach(RC2, SIGNATURE_ASSET, sigstore.sign(content, RC2_BUILD))
+
+
+def find_rc(cli, index_url: str, to: Path, releases: Releases, trusted_root: Path):
+    """`wheels find-rc --require-staging` of 0.2.0, trusting the tests' Sigstore instance."""
+    return cli(
+        "wheels", "find-rc", "percolate-rocks", "0.2.0", "--index", index_url, "--to", str(to),
+        "--require-staging", "--sigstore-trusted-root", str(trusted_root), "--json",
+        cwd=OUTSIDE_A_CHECKOUT, env=releases.environment(),
+    )  # fmt: skip

@@ -3,7 +3,9 @@ required by `wheels find-rc --require-staging`.
 
 The RC files are real wheels and sdists (conftest.py), served by the PEP 691 loopback index; GitHub's
 releases API is a loopback server answering with the documented shapes (release by tag with its
-assets; an asset download that redirects to storage, as GitHub's does).
+assets; an asset download that redirects to storage, as GitHub's does). Every record here is signed
+as rc2's build signs it (test_staging_signature.py refuses the other signers), so these tests are
+about what a record says.
 """
 
 from __future__ import annotations
@@ -11,10 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,96 +20,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.core.errors import Corrupt
-from pipelines.staging.wheel_record import RECORD_ASSET, WORKFLOW_UPLOADER, parse_record
-from tests.support.loopback import reply, serving
-
-OUTSIDE_A_CHECKOUT = Path(tempfile.gettempdir())
-REPOSITORY = "percolation-labs/percolate"
-RC2 = "percolate-rocks-v0.2.0-rc2"
+from pipelines.staging.wheel_record import parse_record
+from tests.wheels.conftest import OUTSIDE_A_CHECKOUT, RC2_BUILD, attach_signed, find_rc, record
 
 
-@dataclass
-class Releases:
-    """GitHub's releases API on loopback: `assets[tag] = (content, uploader login)`."""
-
-    url: str = ""
-    assets: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-    authorizations: list[str | None] = field(default_factory=list)
-
-
-@pytest.fixture
-def releases() -> Iterator[Releases]:
-    state = Releases()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.authorizations.append(self.headers.get("Authorization"))
-            prefix = f"/repos/{REPOSITORY}/releases/tags/"
-            if self.path.startswith(prefix) and self.path[len(prefix) :] in state.assets:
-                tag = self.path[len(prefix) :]
-                login = state.assets[tag][1]
-                asset = {
-                    "name": RECORD_ASSET,
-                    "url": f"{state.url}/repos/{REPOSITORY}/releases/assets/{tag}",
-                    "uploader": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
-                }
-                other = {"name": "build-metadata.json", "url": f"{state.url}/nowhere", "uploader": {}}
-                reply(self, 200, "application/json", json.dumps({"tag_name": tag, "assets": [other, asset]}).encode())
-            elif self.path.startswith(f"/repos/{REPOSITORY}/releases/assets/"):
-                assert self.headers.get("Accept") == "application/octet-stream"
-                self.send_response(302)
-                self.send_header("Location", f"{state.url}/storage/{self.path.rsplit('/', 1)[1]}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            elif self.path.startswith("/storage/"):
-                reply(self, 200, "application/octet-stream", state.assets[self.path.rsplit("/", 1)[1]][0])
-            else:
-                reply(self, 404, "application/json", b'{"message": "Not Found"}')
-
-    with serving(Handler) as state.url:
-        yield state
-
-
-def github_env(releases: Releases) -> dict[str, str]:
-    return {"GITHUB_API_URL": releases.url, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_TOKEN": "ghs_sampletoken"}
-
-
-@pytest.fixture
-def published(rc_sets, json_index):
-    """rc1 and rc2 complete on the index."""
-    files = {**rc_sets.full_set("0.2.0rc1"), **{f"2-{k}": v for k, v in rc_sets.full_set("0.2.0rc2").items()}}
-    json_index.files = {path.name: path for path in files.values()}
-    return json_index
-
-
-def record(cli, index_url: str, version: str, result: str, out: Path) -> bytes:
-    written = cli(
-        "wheels", "staging-record", "percolate-rocks", version, "--result", result, "--index", index_url,
-        "--out", str(out), "--run-url", "https://github.com/percolation-labs/percolate/actions/runs/7", "--json",
-    )  # fmt: skip
-    assert written.code == 0, written.stderr
-    return out.read_bytes()
-
-
-def find_rc(cli, index_url: str, to: Path, releases: Releases):
-    return cli(
-        "wheels", "find-rc", "percolate-rocks", "0.2.0", "--index", index_url, "--to", str(to),
-        "--require-staging", "--json", cwd=OUTSIDE_A_CHECKOUT, env=github_env(releases),
-    )  # fmt: skip
-
-
-def test_a_passed_record_of_the_served_files_lets_find_rc_take_the_rc(cli, published, releases, tmp_path):
+def test_a_passed_record_of_the_served_files_lets_find_rc_take_the_rc(
+    cli, published, releases, sigstore, trusted_root, tmp_path
+):
     data = record(cli, published.url, "0.2.0rc2", "passed", tmp_path / "record.json")
     written = json.loads(data)
     assert written["result"] == "passed" and written["version"] == "0.2.0rc2"
     assert set(written["files"]) == {name for name in published.files if "0.2.0rc2" in name}
-    releases.assets[RC2] = (data, WORKFLOW_UPLOADER)
-    result = find_rc(cli, published.url, tmp_path / "rc", releases)
+    attach_signed(releases, sigstore, data)
+    result = find_rc(cli, published.url, tmp_path / "rc", releases, trusted_root)
     assert result.code == 0, result.stderr
     report = result.json()
     assert report["rc"] == 2
     assert report["staging"]["result"] == "passed"
     assert report["staging"]["files"] == {f["filename"]: f["sha256"] for f in report["files"]}
+    assert RC2_BUILD.identity in result.stderr  # the progress names the signer it required
     assert "ghs_sampletoken" not in result.stdout + result.stderr
     # The release was read with the token (a private repository's releases need it), never printed.
     assert releases.authorizations[0] == "Bearer ghs_sampletoken"
@@ -128,30 +55,27 @@ def test_a_passed_record_of_the_served_files_lets_find_rc_take_the_rc(cli, publi
         ("corrupt", "is not a non-empty string"),
     ],
 )
-def test_find_rc_refuses_an_rc_that_did_not_pass_staging(cli, published, releases, tmp_path, setup, message):
+def test_find_rc_refuses_an_rc_that_did_not_pass_staging(
+    cli, published, releases, sigstore, trusted_root, tmp_path, setup, message
+):
+    """Each record is signed by rc2's own build: what it says is refused, not who wrote it."""
     passed = record(cli, published.url, "0.2.0rc2", "passed", tmp_path / "passed.json")
     if setup == "failed":
-        releases.assets[RC2] = (
-            record(cli, published.url, "0.2.0rc2", "failed", tmp_path / "r.json"),
-            WORKFLOW_UPLOADER,
-        )
+        attach_signed(releases, sigstore, record(cli, published.url, "0.2.0rc2", "failed", tmp_path / "r.json"))
     elif setup == "person":
-        releases.assets[RC2] = (passed, "mallory")
+        attach_signed(releases, sigstore, passed, uploader="mallory")
     elif setup == "other-files":
         document = json.loads(passed)
         first = sorted(document["files"])[0]
         document["files"][first] = "0" * 64
-        releases.assets[RC2] = (json.dumps(document).encode(), WORKFLOW_UPLOADER)
+        attach_signed(releases, sigstore, json.dumps(document).encode())
     elif setup == "older-rc":
-        releases.assets[RC2] = (
-            record(cli, published.url, "0.2.0rc1", "passed", tmp_path / "r.json"),
-            WORKFLOW_UPLOADER,
-        )
+        attach_signed(releases, sigstore, record(cli, published.url, "0.2.0rc1", "passed", tmp_path / "r.json"))
     elif setup == "corrupt":
         document = json.loads(passed)
         document["project"] = ""
-        releases.assets[RC2] = (json.dumps(document).encode(), WORKFLOW_UPLOADER)
-    result = find_rc(cli, published.url, tmp_path / "rc", releases)
+        attach_signed(releases, sigstore, json.dumps(document).encode())
+    result = find_rc(cli, published.url, tmp_path / "rc", releases, trusted_root)
     assert result.code == 1, result.stderr
     assert message in result.stderr
     assert not (tmp_path / "rc").exists(), "nothing is written for a refused RC"
