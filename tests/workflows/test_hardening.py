@@ -26,7 +26,7 @@ OIDC_ACTIONS = {
     "pulumi/auth-actions",
     "actions/deploy-pages",
 }
-OIDC_COMMANDS = re.compile(r"\bcosign (?:sign|attest)\b")
+OIDC_COMMANDS = re.compile(r"\bcosign (?:sign|attest)\b|\bpython -m sigstore sign\b")
 REGISTRY_WRITES = re.compile(
     r"\bskopeo copy\b|\bpython -m pipelines (?:promote|build-index|staging record)\b|\bcosign (?:sign|attest)\b"
 )
@@ -123,6 +123,7 @@ def test_id_token_sits_only_in_signing_publishing_and_oidc_login_jobs(workflows)
     holders = {job.label for job in all_jobs(workflows) if not job.calls and "id-token" in writes(job.permissions)}
     assert holders == {
         "build-rocks.yml job publish-testpypi",
+        "build-rocks.yml job staging-record",
         "release-rocks.yml job sign",
         "release-rocks.yml job publish-pypi",
         "_release-image.yml job sign",
