@@ -21,6 +21,7 @@ from pipelines.dashboard.model import Candidate
 from pipelines.dashboard.page import render
 from pipelines.edges.git_history import FileVersion, TagRef
 from tests.dashboard.conftest import NOW, REPOSITORY, digest_of, stack_file
+from tests.support.browser import browser
 
 
 class Cells(HTMLParser):
@@ -224,7 +225,7 @@ def test_the_reference_check_catches_an_external_stylesheet_and_image():
 def test_the_page_in_headless_chromium(site, tmp_path):
     out, _ = site
     url = (out / "index.html").as_uri()
-    base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
+    base = [browser(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
     prod = cells(dom).tables[0]
     assert {name: row[1] for name, row in prod.items()} == {
