@@ -3,10 +3,29 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Debian packages the test suite runs for real: an OCI registry, an independent registry client, git,
-# a C compiler (test wheels), openssl (TLS certificates for the Kubernetes API stand-in) and shellcheck
-# (actionlint runs it on every `run:` script of the workflows), and chromium (the dashboard is opened headless).
-DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl shellcheck chromium
+# What the suite runs for real. `make system-deps` installs only what is missing, so that one list serves
+# Debian 12 (bookworm: `make test` here) and Ubuntu 24.04 (noble: GitHub's ubuntu-24.04 runner, ci.yml's job);
+# tests/workflows/test_system_deps.py holds every name below to where it exists.
+#
+# Debian packages, found by dpkg-query (the tests run them at their packaged paths); each exists on both:
+#   docker-registry  an OCI registry (distribution 2.8)      bookworm main, noble universe; apt installs it on the runner
+#   skopeo           an independent registry client          bookworm main, noble universe; the runner image has it
+#   git              tags and history                        main on both; the runner image has it
+#   gcc              builds the test wheels                  main on both; the runner image has it
+#   openssl          TLS certificates for the API stand-ins   main on both; the runner image has it
+#   shellcheck       actionlint runs it on every run: script  bookworm main, noble universe; the runner image has it
+DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl shellcheck
+# Commands taken from the PATH, whoever installed them; their package is apt-installed only when none is there.
+# A browser (the dashboard opened headless): the first of BROWSERS that answers --version, so Ubuntu's
+# chromium-browser stub (it only installs the snap) does not count. Debian's is the chromium package; noble has
+# no chromium .deb at all, and the runner image's Google Chrome and Chromium build (linked as /usr/bin/chromium)
+# are no package dpkg-query knows as chromium. tests/support/browser.py looks them up in the same order.
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
+BROWSER_PACKAGE := chromium
+# node and npm (GitHub's workflow parser), command=package: bookworm main has nodejs 18.20 and npm 9.2;
+# noble universe has nodejs 18.19 (too old for the parser's import attributes) and npm 9.2, which the runner
+# never installs: its image has Node.js 20 and npm 10 in /usr/local/bin.
+NODE_COMMANDS := node=nodejs npm=npm
 
 .PHONY: test lint demo venv system-deps bench clean
 
@@ -22,6 +41,10 @@ venv: $(VENV)/.installed
 
 system-deps:
 	@missing=$$(for package in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q 'ok installed' || echo $$package; done); \
+	browser=$$(for name in $(BROWSERS); do command -v $$name >/dev/null && $$name --version >/dev/null 2>&1 && { echo $$name; break; }; done); \
+	[ -n "$$browser" ] || missing="$$missing $(BROWSER_PACKAGE)"; \
+	for pair in $(NODE_COMMANDS); do command -v $${pair%%=*} >/dev/null || missing="$$missing $${pair#*=}"; done; \
+	missing=$$(echo $$missing); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:" $$missing; \
