@@ -22,12 +22,14 @@ DEBIAN_PACKAGES := docker-registry skopeo git gcc openssl shellcheck
 # are no package dpkg-query knows as chromium. tests/support/browser.py looks them up in the same order.
 BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
 BROWSER_PACKAGE := chromium
-# node and npm (GitHub's workflow parser), command=package: bookworm main has nodejs 18.20 and npm 9.2;
+# node and npm (GitHub's workflow parser, below), command=package: bookworm main has nodejs 18.20 and npm 9.2;
 # noble universe has nodejs 18.19 (too old for the parser's import attributes) and npm 9.2, which the runner
 # never installs: its image has Node.js 20 and npm 10 in /usr/local/bin.
 NODE_COMMANDS := node=nodejs npm=npm
+# GitHub's own workflow parser, the versions package-lock.json pins, for tests/workflows/test_github_parser.py.
+PARSER := tests/workflows/parser
 
-.PHONY: test lint demo venv system-deps bench clean
+.PHONY: test lint demo venv system-deps workflow-parser bench clean
 
 # The exact versions of constraints.txt, which the workflows install too.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -60,7 +62,16 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: venv system-deps lint
+# `npm ci` runs no package's install scripts; patch-json-imports.mjs then makes the parser loadable by node
+# (its header says why). A fresh clone gets node_modules here; nothing of it is committed.
+$(PARSER)/node_modules/.installed: $(PARSER)/package.json $(PARSER)/package-lock.json $(PARSER)/patch-json-imports.mjs | system-deps
+	cd $(PARSER) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	node $(PARSER)/patch-json-imports.mjs
+	@touch $@
+
+workflow-parser: $(PARSER)/node_modules/.installed
+
+test: venv system-deps workflow-parser lint
 	$(PY) -m pytest
 
 demo: venv system-deps
@@ -71,4 +82,4 @@ bench: venv system-deps
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis benchmarks/results
+	rm -rf $(VENV) .pytest_cache .hypothesis benchmarks/results $(PARSER)/node_modules
