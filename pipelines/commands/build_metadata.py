@@ -10,7 +10,7 @@ from typing import Any
 
 from pipelines.commands import add_command
 from pipelines.core.errors import InputError
-from pipelines.edges.files import atomic_write_text, file_sha256, read_json_object
+from pipelines.edges.files import atomic_write_text, file_sha256, read_json_object, read_text
 from pipelines.output import emit
 from pipelines.plan.build_record import BuiltFile, build_metadata, parse_pushed_image
 
@@ -31,10 +31,8 @@ def _built_files(folder: Path) -> list[BuiltFile]:
 
 
 def _lines(path: Path) -> list[str]:
-    try:
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except FileNotFoundError:
-        raise InputError(f"{path} not found", hint="pass the files the push jobs wrote") from None
+    text = read_text(path, what="--images", fix="pass the files the push jobs wrote")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _build_metadata(args: argparse.Namespace) -> int:
@@ -43,7 +41,6 @@ def _build_metadata(args: argparse.Namespace) -> int:
     images = [parse_pushed_image(line) for path in args.images or [] for line in _lines(path)]
     record = build_metadata(plan, files=files, images=images, run_id=os.environ.get("GITHUB_RUN_ID"))
     if args.benchmarks:
-        from pipelines.edges.files import read_text
         from pipelines.perf.results import FIX, MAX_RESULTS_BYTES, parse_results, summary
 
         text = read_text(args.benchmarks, fix=FIX, limit=MAX_RESULTS_BYTES, what="--benchmarks")

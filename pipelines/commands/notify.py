@@ -29,9 +29,14 @@ def _read_details(path: Path | None) -> tuple[str, str | None]:
     """The Markdown of --details (its first MiB), or "" and a warning: a missing file must not stop the notice."""
     if path is None:
         return "", None
+    from pipelines.core.errors import InputError
+    from pipelines.edges.files import open_regular
+
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, what="--details", fix="pass the Markdown file") as handle:
             data = handle.read(DETAILS_LIMIT)
+    except InputError as error:  # not a regular file (a FIFO would block the notice forever), or unreadable
+        return "", f"{error.message}; sending without it"
     except OSError as error:
         return "", f"--details {path} was not read ({error.strerror or 'unreadable'}); sending without it"
     return data.decode("utf-8", errors="replace"), None

@@ -37,6 +37,7 @@ def _run_url(given: str | None) -> str | None:
 
 
 def _report(path: Path | None) -> Any:
+    from pipelines.edges.files import read_bytes
     from pipelines.staging.record import check_field
     from pipelines.staging.store import Report
 
@@ -45,7 +46,7 @@ def _report(path: Path | None) -> Any:
     check_field("the name of --report", path.name)
     if not path.is_file():
         raise InputError(f"--report {path} is not a file", hint="pass the test report, e.g. pytest's --junitxml file")
-    data = path.read_bytes()
+    data = read_bytes(path, what="--report", fix="pass the test report, e.g. pytest's --junitxml file")
     if len(data) > MAX_REPORT_BYTES:
         raise InputError(
             f"--report {path} has {len(data)} bytes, more than the {MAX_REPORT_BYTES} a record keeps",

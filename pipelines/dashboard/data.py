@@ -8,8 +8,9 @@ folder named after its tag) is recognised by its shape:
   its RC on TestPyPI (`wheels staging-record`): `"kind": "wheel-staging-record"`;
 - pytest-benchmark JSON (`benchmarks` and `machine_info`), attributed to the RC tag its folder or its
   file name starts with.
-Anything else, or a record that does not hold together, is skipped with a note: a stray file must
-not stop the page.
+Anything else, or a record that does not hold together (a field of the wrong type, a digest that is not
+one, a time that is no point in UTC), is skipped with a note naming the file and the field: a stray file
+must not stop the page. So is what is not a regular file (a FIFO, a socket, a device): it is never opened.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.core.digests import is_digest
 from pipelines.core.errors import InputError
 from pipelines.core.json_text import load_json
 from pipelines.core.tags import ReleaseTag, parse_tag
 from pipelines.dashboard.model import Artifact, BenchmarkPoint, StagingRun
-from pipelines.perf.results import parse_results
+from pipelines.edges.files import read_bytes
+from pipelines.perf.results import parse_results, parse_summary
 
 MAX_RECORD_BYTES = 5 * 1024 * 1024
 
@@ -41,14 +44,54 @@ class Records:
     notes: list[str] = field(default_factory=list)
 
 
+class _Unfit(ValueError):
+    """A record field of the wrong shape; the message names the field."""
+
+
 def _time(text: Any) -> datetime | None:
+    """An ISO 8601 time in UTC (UTC when it names no zone); None for anything else, including a time whose
+    offset moves it outside the years datetime holds (0001-01-01T00:00:00+05:00)."""
     if not isinstance(text, str):
         return None
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _items(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The list of objects under `key` (none when absent or null); _Unfit when it is anything else."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise _Unfit(f"{key} is not a list of objects")
+    return value
+
+
+def _text(item: Mapping[str, Any], key: str, where: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise _Unfit(f"{where} has no {key}")
+    return value
+
+
+def _artifacts(data: Mapping[str, Any]) -> tuple[Artifact, ...]:
+    """A build record's images (platform and digest) and files (name and sha256); _Unfit naming the first
+    entry that is not one."""
+    artifacts = []
+    for index, item in enumerate(_items(data, "images")):
+        digest = _text(item, "digest", f"images[{index}]")
+        if not is_digest(digest):
+            raise _Unfit(f"images[{index}].digest is not a sha256 digest")
+        artifacts.append(Artifact(_text(item, "platform", f"images[{index}]"), digest))
+    for index, item in enumerate(_items(data, "files")):
+        digest = f"sha256:{_text(item, 'sha256', f'files[{index}]')}"
+        if not is_digest(digest):
+            raise _Unfit(f"files[{index}].sha256 is not 64 hex digits")
+        artifacts.append(Artifact(_text(item, "name", f"files[{index}]"), digest))
+    return tuple(artifacts)
 
 
 # A tag at the start of a file name: `percolate-rocks-v0.2.0-rc1.benchmarks.json`.
@@ -69,25 +112,21 @@ def _tag_of(path: Path) -> ReleaseTag | None:
 def _build_record(data: Mapping[str, Any], records: Records, where: str) -> None:
     tag = data.get("tag")
     try:
-        parse_tag(str(tag))
+        tag = parse_tag(tag if isinstance(tag, str) else "").name
     except InputError:
-        records.notes.append(f"{where}: build record with a malformed tag {tag!r}; skipped")
+        records.notes.append(f"{where}: build record with a malformed tag {str(tag)[:80]!r}; skipped")
         return
-    artifacts: list[Artifact] = []
-    for item in data.get("images") or []:
-        if isinstance(item, Mapping) and isinstance(item.get("digest"), str):
-            artifacts.append(Artifact(str(item.get("platform")), item["digest"]))
-    for item in data.get("files") or []:
-        if isinstance(item, Mapping) and isinstance(item.get("sha256"), str):
-            artifacts.append(Artifact(str(item.get("name")), f"sha256:{item['sha256']}"))
-    records.artifacts[str(tag)] = tuple(artifacts)
-    medians = []
-    for item in data.get("benchmarks") or []:
-        median = item.get("median") if isinstance(item, Mapping) else None
-        if isinstance(item, Mapping) and isinstance(item.get("name"), str) and type(median) in (int, float):
-            medians.append((item["name"], float(median)))  # type: ignore[arg-type]
+    try:
+        artifacts = _artifacts(data)
+        benchmarks = [] if data.get("benchmarks") is None else data["benchmarks"]
+        medians = [(r.name, r.median) for r in parse_summary(benchmarks, source="the record")]
+    except (_Unfit, InputError) as error:
+        reason = error.message if isinstance(error, InputError) else str(error)
+        records.notes.append(f"{where}: build record of {tag} does not hold together ({reason}); skipped")
+        return
+    records.artifacts[tag] = artifacts
     if medians:
-        records.benchmarks[str(tag)] = tuple(sorted(medians))
+        records.benchmarks[tag] = tuple(sorted(medians))
 
 
 # An image's record (`staging record --json`) and percolate-rocks' (`wheels staging-record`, on its RC).
@@ -95,16 +134,20 @@ STAGING_KINDS = ("staging-record", "wheel-staging-record")
 
 
 def _staging_record(data: Mapping[str, Any], records: Records, where: str) -> None:
-    project, recorded = data.get("project"), _time(data.get("recorded_at"))
-    if not isinstance(project, str) or recorded is None or data.get("result") not in ("passed", "failed"):
-        records.notes.append(f"{where}: staging record without project, result or recorded_at; skipped")
+    project, recorded, result = data.get("project"), _time(data.get("recorded_at")), data.get("result")
+    build = data.get("build") or data.get("version")  # a wheel record names the RC version
+    if not isinstance(project, str) or recorded is None or not isinstance(result, str) or not isinstance(build, str):
+        records.notes.append(f"{where}: staging record without project, build, result or recorded_at; skipped")
         return
-    run_url = data.get("run_url")
+    if result not in ("passed", "failed"):
+        records.notes.append(f"{where}: staging record whose result is neither passed nor failed; skipped")
+        return
+    digest, run_url = data.get("digest"), data.get("run_url")
     run = StagingRun(
-        build=str(data.get("build") or data.get("version")),  # a wheel record names the RC version
-        result=str(data["result"]),
+        build=build,
+        result=result,
         recorded_at=recorded,
-        digest=data.get("digest") if isinstance(data.get("digest"), str) else None,
+        digest=digest if isinstance(digest, str) and is_digest(digest) else None,
         run_url=run_url if isinstance(run_url, str) and run_url.startswith("https://") else None,
     )
     newest = records.staging.get(project)
@@ -120,11 +163,13 @@ def read_records(folder: Path) -> Records:
     for path in sorted(folder.rglob("*.json")):
         where = str(path.relative_to(folder))
         try:
-            if path.stat().st_size > MAX_RECORD_BYTES:
-                records.notes.append(f"{where}: larger than {MAX_RECORD_BYTES} bytes; skipped")
-                continue
-            data = load_json(path.read_bytes())
-        except (OSError, ValueError) as error:
+            raw = read_bytes(path, fix="", limit=MAX_RECORD_BYTES)
+        except InputError as error:
+            records.notes.append(f"{error.message}; skipped")
+            continue
+        try:
+            data = load_json(raw)
+        except ValueError as error:
             records.notes.append(f"{where}: not readable JSON ({error}); skipped")
             continue
         if not isinstance(data, Mapping):
@@ -137,7 +182,7 @@ def read_records(folder: Path) -> Records:
                 records.notes.append(f"{where}: benchmark results outside a folder named after their tag; skipped")
                 continue
             try:
-                run = parse_results(path.read_bytes(), source=where)
+                run = parse_results(raw, source=where)
             except InputError as error:
                 records.notes.append(f"{error.message}; skipped")
                 continue

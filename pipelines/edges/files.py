@@ -1,6 +1,9 @@
 """Files on disk: replaced atomically (a failure never leaves one half-written, alone or as a set), locked
 against concurrent writers, read with size and encoding limits, hashed, the JSON records one command leaves
-for the next read back, and YAML files read with errors that name the line."""
+for the next read back, and YAML files read with errors that name the line.
+
+Every file a user names is opened through `open_regular`, the one check that it is a regular file: a FIFO,
+a socket or a device where a file belongs is refused at once instead of blocking the command forever."""
 
 from __future__ import annotations
 
@@ -14,9 +17,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pipelines.core.errors import InputError, PipelineError, Unavailable
+
+if TYPE_CHECKING:
+    import yaml
 
 # JSON and YAML nested deeper than this are refused (the parsers recurse; Python's stack would overflow first).
 MAX_NESTING = 100
@@ -105,24 +111,76 @@ def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
             os.close(directory)
 
 
-def read_text(path: Path, *, fix: str, limit: int | None = None, what: str = "") -> str:
-    """A UTF-8 text file, at most `limit` bytes; missing, a folder, unreadable, too large or not UTF-8 is an
-    InputError naming the problem with `fix` as hint. The size is checked before anything is decoded."""
+# What a path that is not a regular file is, for the message that refuses it.
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _not_a_file(name: str, mode: int, fix: str) -> InputError:
+    kind = next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+    return InputError(f"{name} is {kind}, not a file", hint=fix)
+
+
+@contextmanager
+def open_regular(path: Path, *, fix: str, what: str = "") -> Iterator[BinaryIO]:
+    """`path` opened for binary reading, once it is known to be a regular file: a folder, a FIFO, a socket or a
+    device is an InputError naming what it is, with `fix` as hint. Reading a FIFO waits for a writer and a
+    device may never end, so the kind is checked by stat before the open (nothing else is opened at all), and
+    again on the opened descriptor, in case another file was put there in between; the open itself does not
+    block (O_NONBLOCK), and blocking reads are restored once the file is known to be regular. A missing file
+    is a FileNotFoundError, for the caller to word; any other failure to open is an InputError."""
     name = f"{what} {path}" if what else str(path)
     try:
-        with open(path, "rb") as handle:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_a_file(name, mode, fix)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise InputError(f"cannot read {name}: {error.strerror or error}", hint=fix) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_a_file(name, mode, fix)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        yield handle
+
+
+def read_bytes(path: Path, *, fix: str, limit: int | None = None, what: str = "") -> bytes:
+    """A regular file's bytes, at most `limit`; missing, not a regular file (a folder, a FIFO, a device),
+    unreadable or too large is an InputError naming the problem with `fix` as hint. No more than `limit` + 1
+    bytes are ever read."""
+    name = f"{what} {path}" if what else str(path)
+    try:
+        with open_regular(path, fix=fix, what=what) as handle:
             data = handle.read(limit + 1) if limit is not None else handle.read()
     except FileNotFoundError:
-        raise InputError(f"{name} not found", hint=fix) from None
-    except IsADirectoryError:
-        raise InputError(f"{name} is a folder, not a file", hint=fix) from None
+        raise InputError(f"{name} not found (the path does not exist)", hint=fix) from None
     except OSError as error:
         raise InputError(f"cannot read {name}: {error.strerror or error}", hint=fix) from None
     if limit is not None and len(data) > limit:
         raise InputError(f"{name} is larger than {limit} bytes; it was not parsed", hint=fix)
+    return data
+
+
+def read_text(path: Path, *, fix: str, limit: int | None = None, what: str = "") -> str:
+    """A UTF-8 text file, as `read_bytes` reads it; not UTF-8 is an InputError too. The size is checked
+    before anything is decoded."""
+    data = read_bytes(path, fix=fix, limit=limit, what=what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
+        name = f"{what} {path}" if what else str(path)
         raise InputError(f"{name} is not UTF-8 text (byte {error.start})", hint=fix) from None
 
 
@@ -172,7 +230,7 @@ def locked(path: Path, *, timeout: float) -> Iterator[None]:
 def file_sha256(path: Path) -> str:
     """The hex sha256 of a file, read in chunks of 1 MiB."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_regular(path, fix="pass a regular file") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -181,19 +239,10 @@ def file_sha256(path: Path) -> str:
 def read_json_object(path: Path, what: str, source: str) -> dict[str, Any]:
     """The JSON object in `path`, a `what` that `source` printed; InputError saying so when it is not one."""
     hint = f"pass the output of `{source}`"
+    raw = read_bytes(path, fix=hint, what=what)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{what} {path} not found", hint=f"save the output of `{source}` to it") from None
-    except IsADirectoryError:
-        raise InputError(f"{what} {path} is a folder, not a file", hint=hint) from None
-    except OSError as error:
-        raise InputError(f"cannot read {what} {path}: {error.strerror or error}", hint=hint) from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path} is not JSON: {error}", hint=hint) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
+        data = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{path} is not JSON: {error}", hint=hint) from None
     except RecursionError:
         raise InputError(f"{path} is nested too deeply to be a {what}", hint=hint) from None
@@ -219,27 +268,84 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def yaml_input_error(path: Path, error: Exception, hint: str) -> InputError:
+def yaml_input_error(where: Path | str, error: Exception, hint: str) -> InputError:
     """A YAML parse error as an InputError naming the file, the line and the problem (PyYAML's marks)."""
     mark = getattr(error, "problem_mark", None)
-    where = f"line {mark.line + 1}: " if mark is not None else ""
+    line = f"line {mark.line + 1}: " if mark is not None else ""
     problem = getattr(error, "problem", None) or str(error)
     context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
     started = f" ({context} started on line {context_mark.line + 1})" if context and context_mark else ""
-    return InputError(f"cannot read {path}: {where}{problem}{started}", hint=hint)
+    return InputError(f"cannot read {where}: {line}{problem}{started}", hint=hint)
 
 
 def read_yaml(path: Path, *, fix: str) -> Any:
     """A YAML file's document; a missing, unreadable or malformed file is an InputError with `fix` as hint."""
     import yaml  # only the commands that read YAML pay for it
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist", hint=fix) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read {path}: {error}", hint=fix) from None
+    text = read_text(path, fix=fix)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise yaml_input_error(path, error, fix) from None
+
+
+def load_plain_yaml(text: str, where: str, *, hint_end: str, positions: bool = False) -> tuple[Any, yaml.Node | None]:
+    """The document in `text` and its node tree, for YAML that must be plain: an anchor or an alias, a key
+    repeated in its mapping (Pulumi refuses those; PyYAML would keep the last) or nesting beyond MAX_NESTING
+    is an InputError naming `where` and the line, its hint ending with `hint_end`. Anchors and aliases are
+    found in the parser's event stream before anything is composed: a chain of aliases a few hundred bytes
+    long expands to billions of nodes in whatever walks the document. With `positions`, the tree is PyYAML's
+    own, whose marks index characters (as edits of the text need); without, libyaml's, ten times faster."""
+    import yaml
+
+    # The same parser finds the anchors and composes, so a text is judged by one grammar and its errors worded once.
+    loader = yaml.SafeLoader if positions else getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            anchor = getattr(event, "anchor", None)  # an alias event names the anchor it repeats
+            if anchor is not None:
+                sign = "an alias *" if isinstance(event, yaml.AliasEvent) else "an anchor &"
+                line = event.start_mark.line + 1 if event.start_mark is not None else "?"
+                raise InputError(
+                    f"{where}: line {line}: {sign}{anchor}; this file takes no anchors or aliases",
+                    hint=f"write the values out in full where each alias stands, and drop the anchor; {hint_end}",
+                )
+        root = yaml.compose(text, Loader=loader)
+        problem = _tree_problem(root)
+        if problem is not None:
+            node, what, hint = problem
+            raise InputError(f"{where}: line {node.start_mark.line + 1}: {what}", hint=f"{hint}{hint_end}")
+        return (yaml.SafeLoader("").construct_document(root) if root is not None else None), root
+    except yaml.YAMLError as error:
+        raise yaml_input_error(where, error, f"fix the YAML; {hint_end}") from None
+    except RecursionError:
+        raise InputError(f"{where} is nested too deeply", hint=f"fix the YAML; {hint_end}") from None
+    except (ValueError, TypeError, OverflowError) as error:  # a tagged value its tag cannot build: !!int abc
+        raise InputError(f"cannot read {where}: {error}", hint=f"fix the YAML; {hint_end}") from None
+
+
+def _tree_problem(root: yaml.Node | None) -> tuple[yaml.Node, str, str] | None:
+    """The first key that repeats a key of its mapping, or the first node nested deeper than MAX_NESTING:
+    the node, the problem and the start of its hint. Iterative, and linear in a tree without aliases."""
+    import yaml
+
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return node, f"nested more than {MAX_NESTING} levels deep", "fix the YAML; "
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        return (
+                            key,
+                            f"duplicate key {key.value!r}",
+                            "keep one of the keys (Pulumi refuses the file as it is); ",
+                        )
+                    seen.add(key.value)
+                stack += [(key, depth + 1), (value, depth + 1)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, depth + 1) for item in node.value]
+    return None

@@ -50,9 +50,11 @@ class BenchmarkRun:
 
 def _number(stats: Mapping[str, Any], key: str, where: str) -> float:
     value = stats.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise InputError(f"{where}: stats.{key} is {value!r}, not a time in seconds", hint=FIX)
-    return float(value)
+    # An integer beyond a float's range (JSON allows any) would overflow math.isfinite; it is no time anyway.
+    number = float(value) if isinstance(value, (int, float)) and abs(value) < 1e300 else math.inf
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
+        raise InputError(f"{where}: stats.{key} is {value!r:.40}, not a time in seconds", hint=FIX)
+    return number
 
 
 def _result(entry: Any, index: int, source: str) -> BenchmarkResult:
@@ -92,6 +94,17 @@ def parse_results(text: str | bytes, source: str = "benchmark results") -> Bench
         results=tuple(sorted(results, key=lambda result: result.name)),
         started=started if isinstance(started, str) else None,
         commit=commit if isinstance(commit, str) else None,
+    )
+
+
+def parse_summary(entries: Any, source: str) -> tuple[BenchmarkResult, ...]:
+    """What `summary` wrote into a build record, read back and checked as results are; InputError naming the
+    first entry that is not one."""
+    if not isinstance(entries, list):
+        raise InputError(f"{source}: benchmarks is not a list", hint=FIX)
+    return tuple(
+        _result({"name": entry.get("name"), "stats": entry} if isinstance(entry, Mapping) else entry, index, source)
+        for index, entry in enumerate(entries)
     )
 
 
