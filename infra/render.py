@@ -83,10 +83,10 @@ def stack_config(document: Any, path: Path) -> StackConfig:
 
 
 def read_stack_file(path: Path) -> StackConfig:
-    from pipelines.edges.files import read_yaml
+    """The config of the stack file at `path`, read as every stack file is: plain YAML (`StackFile`)."""
+    from pipelines.deploy.write_back import StackFile
 
-    fix = "pass --stack NAME of an existing, valid Pulumi.NAME.yaml, or --stack-config FILE"
-    return stack_config(read_yaml(path, fix=fix), path)
+    return stack_config(StackFile(path).document(), path)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from typing import Any
 from pipelines.commands import add_command, add_root_option, resolve_root
 from pipelines.core.catalog import PULUMI_PROJECT, STACK_CONFIG_FILE
 from pipelines.core.errors import InputError
-from pipelines.edges.files import read_yaml
 from pipelines.output import emit
 from pipelines.wheels.trusted_publishers import (
     PUBLISH_ACTION,
@@ -34,7 +33,9 @@ def _slug(text: str) -> tuple[str, str]:
 
 def _repository_from_stack(path: Path) -> tuple[str, str]:
     """owner and name from the stack config's `percolate-platform:repository` object."""
-    document = read_yaml(path, fix="pass --repository OWNER/NAME, or --stack-config FILE of a readable stack file")
+    from pipelines.deploy.write_back import StackFile  # YAML, only when the stack file is read
+
+    document = StackFile(path).document()
     config = document.get("config") if isinstance(document, dict) else None
     repository = config.get(REPOSITORY_KEY) if isinstance(config, dict) else None
     owner = repository.get("owner") if isinstance(repository, dict) else None

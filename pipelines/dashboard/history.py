@@ -17,13 +17,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from pipelines.core.catalog import image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import parse_tag
 from pipelines.dashboard.model import Artifact, Candidate, Deploy, Release
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
+from pipelines.deploy.write_back import stack_document
 from pipelines.edges.git_history import FileVersion, TagRef
 
 
@@ -71,8 +70,8 @@ def releases_from_tags(tags: Iterable[TagRef]) -> dict[str, list[Release]]:
     return releases
 
 
-def _images_and_repository(text: str) -> tuple[dict[str, ImagePin], str | None]:
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+def _images_and_repository(text: str, path: str) -> tuple[dict[str, ImagePin], str | None]:
+    data = stack_document(text, path)[0]
     config = data.get("config") if isinstance(data, Mapping) else None
     if not isinstance(config, Mapping):
         return {}, None
@@ -96,8 +95,8 @@ def stack_history(versions: Iterable[FileVersion], path: str) -> StackHistory:
             notes.append(f"{path} at {version.commit[:7]} is not UTF-8 text; skipped")
             continue
         try:
-            pins, repository = _images_and_repository(version.text)
-        except (yaml.YAMLError, InputError) as error:
+            pins, repository = _images_and_repository(version.text, path)
+        except InputError as error:
             notes.append(f"{path} at {version.commit[:7]} does not parse ({str(error).splitlines()[0]}); skipped")
             continue
         for name, pin in pins.items():

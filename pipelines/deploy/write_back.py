@@ -6,7 +6,8 @@ PyYAML's node positions locate the entry, scalar values are replaced where they
 stand (so comments on those lines survive), and only where the entry's structure
 changes is the entry re-rendered. Every byte outside the entry stays as it was,
 which is verified by parsing the result before the atomic rename, and the written
-file is read back and validated after it.
+file is read back and validated after it. Every reader of a stack file, here and elsewhere, parses it with
+`stack_document`, which refuses anchors and aliases before anything is composed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import yaml
 from pipelines.core.catalog import STACK_CONFIG_FILE
 from pipelines.core.errors import Corrupt, InputError, RuleRefused
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, StackConfigError, parse_image_pin, parse_images
-from pipelines.edges.files import MAX_NESTING, atomic_write_text, check_writable, locked, read_text, yaml_input_error
+from pipelines.edges.files import atomic_write_text, check_writable, load_plain_yaml, locked, read_text
 
 INDENT = 2
 # A stack file is a few kB; anything beyond this is refused before YAML sees it (parsing is slow and hungry).
@@ -173,24 +174,13 @@ def _entry_edits(
     raise InputError("the file's config is not a block mapping", hint="write `config:` as a block mapping")
 
 
-def _duplicate_key(root: yaml.Node | None) -> yaml.Node | None:
-    """The first key node that repeats a key of its mapping (Pulumi refuses such a file; PyYAML keeps the last)."""
-    stack: list[tuple[yaml.Node, int]] = [(root, 1)] if root is not None else []
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_NESTING:
-            return node
-        if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in seen:
-                        return key
-                    seen.add(key.value)
-                stack += [(key, depth + 1), (value, depth + 1)]
-        elif isinstance(node, yaml.SequenceNode):
-            stack += [(item, depth + 1) for item in node.value]
-    return None
+def stack_document(text: str, where: str, *, positions: bool = False) -> tuple[Any, yaml.Node | None]:
+    """The one parse of a stack file's text, which every reader of one goes through (`StackFile`, the
+    dashboard's history, the Pulumi program's render, trusted-publishers): plain YAML, so an anchor or an
+    alias, a repeated key or nesting beyond MAX_NESTING is an InputError naming `where` and the line. A stack
+    file has no use for anchors and aliases, and a short chain of them expands exponentially in whatever
+    walks it. The document, and its node tree (PyYAML's own, with character positions, with `positions`)."""
+    return load_plain_yaml(text, where, hint_end="nothing was written", positions=positions)
 
 
 def _uses_crlf(text: str) -> bool:
@@ -256,23 +246,10 @@ class StackFile:
         self._seen = self._read()
         return self._seen
 
-    def _parse(self, text: str) -> tuple[Any, yaml.Node | None]:
-        try:
-            data, root = yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as error:
-            raise yaml_input_error(self.path, error, "fix the YAML; nothing was written") from None
-        except RecursionError:
-            raise InputError(f"{self.path} is nested too deeply", hint="fix the YAML; nothing was written") from None
-        duplicate = _duplicate_key(root)
-        if duplicate is not None:
-            what = (
-                f"duplicate key {duplicate.value!r}" if isinstance(duplicate, yaml.ScalarNode) else "nested too deeply"
-            )
-            raise InputError(
-                f"{self.path}: line {duplicate.start_mark.line + 1}: {what}",
-                hint="keep one of the keys (Pulumi refuses the file as it is); nothing was written",
-            )
-        return data, root
+    def document(self) -> Any:
+        """The file's YAML document as `stack_document` reads it, without the images contract (for readers of
+        other keys: the Pulumi program's render, trusted-publishers)."""
+        return stack_document(self._read(), str(self.path))[0]
 
     def _at(self, root: yaml.Node | None, error: InputError) -> InputError:
         """`error` with the file and the line of the deepest node its key names."""
@@ -289,7 +266,7 @@ class StackFile:
 
     def _validated(self, text: str) -> tuple[Any, yaml.Node | None, dict[str, ImagePin]]:
         """The decoded file, its node tree, and its images subtree checked against the contract."""
-        data, root = self._parse(text)
+        data, root = stack_document(text, str(self.path), positions=True)
         if data is not None and not isinstance(data, dict):
             raise InputError(
                 f"{self.path}: line 1: the file is not a mapping", hint="a stack file maps config: to keys"

@@ -173,8 +173,11 @@ def test_a_read_only_stack_file_is_refused(cli, stack, record):
         (b"config:\n  a: caf\xe9\n", "UTF-8"),
         (b"config:\n  a: 1\n  a: 2\n", "duplicate key"),
         (b"config:\n  x: [" + b"1, " * 400_000 + b"1]\n", "larger than"),
+        (b"config:\n  a: !!int abc\n", "invalid literal"),
+        (b"config:\n  a: !!timestamp 2025-13-45\n", "month must be"),
+        (b"config:\n  a: &x 1\n", "line 2: an anchor &x"),
     ],
-    ids=["latin1", "duplicate-key", "oversized"],
+    ids=["latin1", "duplicate-key", "oversized", "int-tag-on-a-word", "impossible-timestamp", "anchor"],
 )
 def test_a_bad_stack_file_is_a_clean_input_error(cli, tmp_path, content, needle):
     path = tmp_path / "Pulumi.prod.yaml"
