@@ -147,9 +147,10 @@ def register(subcommands: Any) -> None:
         summary="store the outcome of a build's integration tests in staging",
         description=f"Store in the registry that build STEM of PROJECT ({names}) passed or failed its\n"
         "integration tests in staging: an OCI artifact whose subject is the build's index (written by\n"
-        "build-index), with the outcome, the time, the workflow run and the test report. It is listed\n"
-        "through the registry's referrers API, or the OCI 1.1 referrers tag sha256-<hex> where the\n"
-        "registry has none. Sign the printed reference with cosign in the same job; releases verify\n"
+        "build-index), with the outcome, the time, the workflow run and the test report. It is stored\n"
+        "under a tag of its own (sha256-<subject>.staging.<record>), so that no concurrent run can lose\n"
+        "it, and listed through the registry's referrers API, or the OCI 1.1 referrers tag sha256-<hex>\n"
+        "where the registry has none. Sign the printed reference with cosign in the same job; releases verify\n"
         "that signature, then promote only a build whose newest record passed.\n"
         "In GitHub Actions the record's digest and reference become step outputs.",
         handler=_record,
