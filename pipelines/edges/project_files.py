@@ -20,7 +20,7 @@ from pipelines.core.catalog import Project
 from pipelines.core.errors import InputError
 from pipelines.core.version_check import VersionReading
 from pipelines.core.versions import ProjectVersion, parse_cargo, parse_pep440
-from pipelines.edges.files import atomic_write_text, atomic_write_texts
+from pipelines.edges.files import atomic_write_text, atomic_write_texts, open_regular
 
 CARGO_KEY = ("package", "version")
 PYPROJECT_KEY = ("project", "version")
@@ -58,7 +58,8 @@ class VersionFiles:
     def _load(self, relative: str) -> tuple[str, dict[str, Any]]:
         path = self.root / relative
         try:
-            text = path.read_text(encoding="utf-8")
+            with open_regular(path, what="version file", fix=f"make {relative} a regular file") as handle:
+                text = handle.read().decode("utf-8")  # a FIFO or device there is refused, never read
         except FileNotFoundError:
             raise InputError(
                 f"version file {relative} not found under {self.root}",

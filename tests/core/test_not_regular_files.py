@@ -130,3 +130,27 @@ def test_a_file_that_is_not_regular_is_refused_at_once(given, tmp_path, case, ki
     if spec.code == 0 and case == "dashboard --data":
         notes = json.loads((tmp_path / "site" / "dashboard.json").read_text())["notes"]
         assert any(KIND_WORDS[kind] in note and "skipped" in note for note in notes), notes
+
+
+def test_a_version_file_that_is_a_fifo_is_refused_at_once(given, tmp_path):
+    root = tmp_path / "monorepo"
+    shutil.copytree(given.root, root, ignore=shutil.ignore_patterns(".git"))
+    (root / "percolate" / "pyproject.toml").unlink()
+    with special_file(root / "percolate", "pyproject.toml", "fifo"):
+        result = run_guarded("versions", "show", "--root", str(root))
+
+    assert result.code == 2, result.stderr
+    assert "is a named pipe (FIFO), not a file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_docker_config_that_is_a_fifo_is_refused_at_once(tmp_path, monkeypatch):
+    config = tmp_path / "docker"
+    config.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.delenv("REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("REGISTRY_PASSWORD", raising=False)
+    with special_file(config, "config.json", "fifo"):
+        result = run_guarded("staging", "show", "percolate-v0.1.0", "--registry", "127.0.0.1:9/x", "--max-time", "5")
+
+    assert result.code == 2, result.stderr
+    assert "the Docker config" in result.stderr and "named pipe (FIFO), not a file" in result.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.errors import InputError
+from pipelines.edges.files import open_regular
 from pipelines.edges.http_parts import clean_credential
 from pipelines.images.registry.location import GHCR
 
@@ -41,7 +42,8 @@ def docker_config_path(environ: Mapping[str, str], home: Path) -> Path:
 def read_docker_config(path: Path) -> dict[str, Any] | None:
     """The Docker config file as JSON, or None when there is none."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open_regular(path, what="the Docker config", fix="make it a regular file, or unset DOCKER_CONFIG") as file:
+            text = file.read().decode("utf-8", errors="replace")  # a FIFO or device there is refused, never read
     except FileNotFoundError:
         return None
     except OSError as error:
