@@ -22,7 +22,7 @@ from typing import Any
 
 from pipelines.core.catalog import PULUMI_PROJECT, PULUMI_STACK
 from pipelines.core.errors import InputError, PipelineError
-from pipelines.output import emit, progress, report_error
+from pipelines.output import emit, guarded_output, progress, report_error
 
 PROGRAM = Path(__file__).resolve().parent / "__main__.py"
 ROOT = PROGRAM.parent.parent
@@ -358,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Render a stack; everything printed, usage errors included, passes the CLI's output boundary."""
+    with guarded_output():
+        return _render(argv)
+
+
+def _render(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     source = args.stack_config or args.root / f"Pulumi.{args.stack}.yaml"
     try:

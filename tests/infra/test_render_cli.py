@@ -191,3 +191,15 @@ def test_help_describes_the_command_with_examples():
     result = run_render("--help")
     assert result.returncode == 0
     assert "--check" in result.stdout and "examples:" in result.stdout and "secrets masked" in result.stdout
+
+
+def test_what_render_prints_passes_the_output_boundary(tmp_path):
+    """A path (or any text) holding a control character or a workflow command is printed neutralised."""
+    folder = tmp_path / "x\n::error::planted\x1b[2J"
+    folder.mkdir()
+
+    result = run_render("--stack-config", str(folder / "Pulumi.x.yaml"))
+
+    assert result.returncode == 2, result.stderr
+    assert "\\::error::planted\\x1b[2J" in result.stderr
+    assert not [line for line in result.stderr.split("\n") if line.lstrip().startswith("::")]
