@@ -70,12 +70,23 @@ class Plan:
 
 _Parts = tuple[list[Artifact], list[Step]]
 
+BUILD_CACHE_TAG_PREFIX = "buildcache-"  # `{repository}:buildcache-{arch}`: the RC builds' registry layer cache
+
 
 def environment_for(project: Project, stage: Stage) -> str | None:
     """The GitHub environment a tag's run deploys to: RC image builds deploy nowhere."""
     if stage is Stage.RELEASE:
         return PRODUCTION_ENVIRONMENT
     return STAGING_ENVIRONMENT if project.ships_wheels else None
+
+
+def build_cache_reference(repository: str, arch: str) -> str:
+    """Where the RC build keeps its layer cache of `arch`: a tag of the image repository itself, read and
+    written by every RC build of that platform whatever its tag (a `type=gha` cache is scoped to the git
+    ref, and a new RC tag is a new ref, so it never hit). It can be taken for no other tag of the
+    repository: CalVer build tags, build indexes and release tags start with a digit, referrers and
+    staging record tags with `sha256-` (tests/workflows/test_layer_cache.py asks each reader)."""
+    return f"{repository}:{BUILD_CACHE_TAG_PREFIX}{arch}"
 
 
 def wheel_file_stem(distribution: str, version: str) -> str:
@@ -100,7 +111,12 @@ def _image_build(
         reference = f"{repository}:{build_tag.tag}"
         artifacts.append(Artifact("image", arch, reference))
         steps += [
-            Step(f"build-{arch}", f"build {project.directory}/Dockerfile for linux/{arch} with the layer cache"),
+            Step(
+                f"build-{arch}",
+                f"build {project.directory}/Dockerfile for linux/{arch} with the registry layer cache "
+                f"{build_cache_reference(repository, arch)} (read, then written with every stage: mode=max; "
+                "shared by every RC of the project, so only the first build of a platform starts cold)",
+            ),
             Step(f"test-{arch}", "start the container and pass its health check"),
             Step(f"scan-{arch}", "Trivy scan: fail on fixable critical or high vulnerabilities"),
             Step(f"push-{arch}", f"push {reference}"),
