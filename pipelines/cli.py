@@ -59,9 +59,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; everything it prints, usage errors included, passes the output boundary."""
+    """Run one command; everything it prints, usage errors and a bug's traceback included, passes the output
+    boundary (a traceback can quote what a server sent)."""
     with guarded_output():
-        return _run(list(sys.argv[1:] if argv is None else argv))
+        try:
+            return _run(list(sys.argv[1:] if argv is None else argv))
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+            print(
+                "error: an unexpected failure, a bug in pipelines: please report the traceback above", file=sys.stderr
+            )
+            return 1
 
 
 def _run(arguments: list[str]) -> int:

@@ -31,15 +31,18 @@ class GuardedStream:
 
     def __init__(self, target: TextIO) -> None:
         self.target = target
-        self._pending = ""
+        self._pending: list[str] = []  # pieces of the line not yet ended, joined once its end arrives
         self._lock = allocate_lock()
 
     def write(self, text: str) -> int:
         with self._lock:
-            self._pending += text
-            head, newline, self._pending = self._pending.rpartition("\n")
-            if newline:
-                self.target.write(neutralise(redact(head + newline)))
+            head, newline, rest = text.rpartition("\n")
+            if not newline:
+                self._pending.append(text)
+                return len(text)
+            lines = "".join([*self._pending, head, newline])
+            self._pending = [rest] if rest else []
+            self.target.write(neutralise(redact(lines)))
         return len(text)
 
     def flush(self) -> None:
@@ -48,7 +51,7 @@ class GuardedStream:
     def close_out(self) -> None:
         """Write what is held back (a last line without a line break) and flush."""
         with self._lock:
-            rest, self._pending = self._pending, ""
+            rest, self._pending = "".join(self._pending), []
             if rest:
                 self.target.write(neutralise(redact(rest)))
         self.target.flush()

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 WINDOW = 8
 SHORTEST = 4  # shorter values (a port, "true") are no secret worth hiding, and would blank out text
 MASK = "***"
+MASK_PASSES = 4  # masking again only matters for a secret that itself holds `***`; bounded, so never quadratic
 
 # Variables that hold a credential by name, and the name endings that say a variable does.
 SECRET_VARIABLES = (
@@ -35,22 +36,52 @@ SECRET_VARIABLES = (
     "SLACK_WEBHOOK_URL",
     "DISCORD_WEBHOOK_URL",
 )
-SECRET_ENDINGS = ("_TOKEN", "_PASSWORD", "_SECRET", "_PAT", "_WEBHOOK_URL", "_API_KEY")
+SECRET_ENDINGS = (
+    "_TOKEN",
+    "_PASSWORD",
+    "_PASSPHRASE",
+    "_SECRET",
+    "_PAT",
+    "_WEBHOOK_URL",
+    "_API_KEY",
+    "_ACCESS_KEY",
+    "_PRIVATE_KEY",
+)
 
 
 def spellings(secret: str) -> set[str]:
-    """The forms `secret` may travel in: raw, percent-encoded (upper and lower hex), decoded, JSON-escaped."""
+    """The forms `secret` may travel in: raw, percent-decoded, percent-encoded (upper and lower hex, once and
+    twice), JSON-escaped, HTML-escaped (named and numeric entities), and base64 at each of its three alignments
+    (inside `user:password` or a longer header)."""
     import json
+    from html import escape
     from urllib.parse import quote, unquote
 
     forms = {secret, unquote(secret)}
     for form in list(forms):
         encoded = quote(form, safe="", errors="surrogateescape")
-        forms |= {encoded, _lower_hex(encoded), quote(form, safe="/:@", errors="surrogateescape")}
+        twice = quote(encoded, safe="")
+        forms |= {encoded, _lower_hex(encoded), twice, _lower_hex(twice)}
+        forms |= {quote(form, safe="/:@", errors="surrogateescape")}
+        forms |= {escape(form), "".join(c if c.isalnum() else f"&#{ord(c)};" for c in form)}
     for form in list(forms):
         escaped = json.dumps(form)[1:-1]
         forms |= {escaped, escaped.replace("/", "\\/"), json.dumps(form, ensure_ascii=False)[1:-1]}
+    forms |= _base64_forms(secret)
     return {form for form in forms if len(form) >= SHORTEST}
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """The base64 characters that depend on `secret`'s bytes alone, wherever in a longer value it starts: at
+    each offset 0, 1, 2 the group that mixes in a byte before it, and the last group, are left out."""
+    import base64
+
+    data = secret.encode("utf-8", errors="surrogateescape")
+    forms = set()
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + data).decode()
+        forms.add(encoded[4 if offset else 0 : -4])
+    return {form for form in forms if len(form) >= WINDOW}
 
 
 def _lower_hex(encoded: str) -> str:
@@ -108,13 +139,14 @@ class Secrets:
             windows, whole = self._windows, tuple(sorted(self._whole, key=len, reverse=True))
         if not windows and not whole:
             return text
-        while True:  # a mask next to what is left of a secret could make a new run of it: again, until none
+        for _pass in range(MASK_PASSES):  # a mask next to a secret's remains could make a new run of it
             masked = _mask_runs(text, windows)
             for form in whole:
                 masked = masked.replace(form, MASK)
             if masked == text:
-                return text
+                break
             text = masked
+        return text
 
 
 def _mask_runs(text: str, windows: set[str]) -> str:
@@ -128,7 +160,10 @@ def _mask_runs(text: str, windows: set[str]) -> str:
             if spans and i <= spans[-1][1]:
                 spans[-1][1] = max(spans[-1][1], end)
             else:
-                spans.append([i, end])
+                start = i
+                while start > 0 and text[start - 1] == "\\":  # nor the escape that applies to its first character
+                    start -= 1
+                spans.append([start, end])
     if not spans:
         return text
     pieces, start = [], 0

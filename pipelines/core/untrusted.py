@@ -4,7 +4,8 @@ print in a terminal or a GitHub Actions log.
 The runner reads every line a step prints, and a line that starts with `::` (after blanks) is a
 workflow command (`::error::`, `::add-mask::`, `::stop-commands::`); `##[` anywhere in a line is the
 older form. A control character can start such a line (CR, LF in a value), hide text on a terminal
-(ESC sequences, CR) or reorder it (bidirectional overrides). `neutralise` keeps line breaks and tabs,
+(ESC sequences, CR, zero-width and tag characters) or reorder it (bidirectional overrides): every
+control, format, private-use or unassigned character counts. `neutralise` keeps line breaks and tabs,
 shows every other such character as an escape (`\\x1b`, `\\u202e`), and breaks the command forms so
 the runner reads plain text (a backslash before a leading `::`, a blank inside `##[`). The CLI's output
 boundary applies it to everything it prints; the commands it means to send
@@ -15,16 +16,13 @@ from __future__ import annotations
 
 import unicodedata
 
-# Format characters that reorder or hide text (bidirectional embeddings, overrides and isolates).
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
 
 def _visible(char: str) -> str:
     if char in "\n\t":
         return char
-    if char in _BIDI or unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs"):
+    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
         code = ord(char)
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
     return char
 
 

@@ -295,7 +295,7 @@ class HttpClient:
             connection.request(method, target, body, dict(headers))
             answer = connection.getresponse()
             declared = answer.getheader("Content-Length") or ""
-            if declared.isdigit() and int(declared) > max_body:
+            if declared.isascii() and declared.isdigit() and int(declared) > max_body:  # "²" is a digit too
                 raise too_big(url, max_body)
             data = self._read(answer, until, max_body, sink if 200 <= answer.status < 300 else None, url)
         except BaseException as error:

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from pipelines.core.errors import CheckFailed, Corrupt, InputError, NotFound, Unauthorized, Unavailable
 from pipelines.core.json_text import load_json
-from pipelines.core.secrets import redact
+from pipelines.core.secrets import redact, remember
 from pipelines.edges.retry import RETRYABLE_STATUS
 
 TLS_HINT = "check the server's certificate and host name; for a private CA set SSL_CERT_FILE to its PEM bundle"
@@ -286,6 +286,9 @@ def proxy_for(host: str, port: int, environ: Mapping[str, str]) -> Proxy | None:
         )
     user = (unquote(parts.username or ""), unquote(parts.password or ""))
     headers = {"Proxy-Authorization": basic_authorization(*user)} if parts.username else {}
+    if parts.username:  # a proxy may echo what it was sent, in its 407 reason phrase too
+        remember(user[1])
+        remember(headers["Proxy-Authorization"].split(" ", 1)[1])
     return Proxy(parts.hostname, proxy_port, headers)
 
 

@@ -164,6 +164,18 @@ def read_record(manifest: Manifest, subject: str) -> StagingRecord:
         raise Corrupt(f"{where} has no valid {CREATED} or {RESULT} annotation") from None
     if recorded_at.tzinfo is None:
         raise Corrupt(f"{where} records a time without a time zone")
+    try:
+        recorded_at.astimezone(UTC)
+    except OverflowError:
+        raise Corrupt(f"{where} records a time out of range: {str(annotations.get(CREATED))[:40]}") from None
+    for key in (PROJECT, BUILD, RUN_URL):
+        value = annotations.get(key)
+        if isinstance(value, str) and not value.isprintable():
+            # `staging record` refuses these; whoever pushed this one meant it to be printed by a release job.
+            raise Corrupt(
+                f"{where}: its {key} holds control characters, which `staging record` never writes",
+                hint="someone pushed this record by hand: find out who, delete it, and record staging again",
+            )
     run_url = annotations.get(RUN_URL)
     return StagingRecord(
         project=str(annotations.get(PROJECT, "")),

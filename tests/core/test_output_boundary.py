@@ -44,7 +44,7 @@ def test_neutralised_text_has_no_control_character_and_no_workflow_command(text)
     assert commands_in(safe) == []
 
 
-@given(st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp", "Cf"))))
+@given(st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp", "Cf", "Co", "Cn"))))
 def test_printable_text_is_left_as_it_is(text):
     if "::" not in text and "##[" not in text:
         assert neutralise(text) == text
@@ -101,3 +101,20 @@ def test_the_real_streams_are_back_after_a_command(capsys):
     with pytest.raises(SystemExit), guarded_output():
         raise SystemExit(2)
     assert (sys.stdout, sys.stderr) == before
+
+
+def test_a_bugs_traceback_passes_the_boundary_too(known_token, capsys, monkeypatch):
+    """An exception no one foresaw still prints its traceback, but redacted and neutralised, and exits 1."""
+    from pipelines import cli
+    from pipelines.commands import tag
+
+    def crash(text):
+        raise RuntimeError(f"server said {known_token[3:]}\n::error::planted")
+
+    monkeypatch.setattr(tag, "parse_tag", crash)
+    code = cli.main(["tag", "parse", "percolate-v0.1.0"])
+    _out, err = capsys.readouterr()
+
+    assert code == 1 and "Traceback" in err and "a bug in pipelines" in err
+    assert not [run for run in runs_of(known_token) if run in err]
+    assert commands_in(err) == [] and "\\::error::planted" in err

@@ -93,3 +93,27 @@ def test_a_webhook_url_is_secret_from_its_first_id_on():
     assert "123456789012345678/tok-en_0123456789" in discord and "wait=true" in discord
     assert not any("webhooks" in part or part == "api" for part in discord)
     assert url_secrets("https://user:pa55word@example.com/x") == ("user:pa55word",)
+
+
+def test_a_mask_never_starts_after_a_backslash_that_escapes_its_first_character():
+    known = Secrets()
+    known.remember("github_pat_11AB0123456789")
+    document = json.dumps({"run_url": "https://x/1?\thub_pat_11AB01"})  # a tab, then a run of the secret
+
+    shown = known.redact(document)
+
+    assert json.loads(shown) == {"run_url": f"https://x/1?{MASK}"}
+
+
+def test_html_double_percent_and_base64_spellings_are_known():
+    import base64
+    import html
+
+    secret = "Zx8#q!Lm&3<Tk>9%Wp@7^Rv$"
+    known = Secrets()
+    known.remember(secret)
+    numeric = "".join(c if c.isalnum() else f"&#{ord(c)};" for c in secret)
+    basic = base64.b64encode(f"x-access-token:{secret}".encode()).decode()
+    for echoed in (html.escape(secret), numeric, quote(quote(secret, safe=""), safe=""), basic):
+        assert leaked(secret, known.redact(f"echo {echoed} done")) == set()
+        assert MASK in known.redact(f"echo {echoed} done")

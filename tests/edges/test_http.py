@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from random import Random
@@ -361,3 +362,57 @@ def test_headers_are_case_insensitive_and_repeated_fields_join(serve):
     assert response.links["next"].target == "/v2/x/tags/list?n=2&last=b"
     assert response.links["first"].target == "/v2/x/tags/list"
     assert dict(Headers([("A", "1"), ("a", "2")])) == {"A": "1, 2"}
+
+
+def test_a_content_length_of_unicode_digits_is_not_a_crash(serve):
+    """`"²".isdigit()` is true, but int() refuses it: the declared length is read as absent, not a ValueError."""
+
+    def handle(h: Any) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "²")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(b"ok")
+        h.close_connection = True
+
+    server = serve(handle)
+    # An answer, or our own words for a malformed one, are fine; a ValueError is not.
+    with HttpClient(policy=FAST) as client, suppress(Corrupt, Unavailable):
+        client.request("GET", server.url)
+
+
+def test_a_proxy_echoing_its_credentials_never_gets_them_printed(capsys):
+    """A proxy's 407 reason phrase quoting the Proxy-Authorization it was sent: nothing of the password, raw or
+    as its Basic form, reaches the output."""
+    import socket
+
+    from pipelines.cli import main
+
+    password = "Pr0xyS3cretPassw0rd"
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            head = client.recv(65536).decode("latin-1")
+            sent = next((line for line in head.split("\r\n") if line.startswith("Proxy-Authorization:")), "")
+            client.sendall(f"HTTP/1.1 407 Denied {sent} {password}\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
+            client.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    proxy = f"http://puser:{password}@127.0.0.1:{listener.getsockname()[1]}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HTTPS_PROXY", proxy)
+        for extra in ([], ["--json"]):
+            code = main(
+                ["staging", "show", "percolate-v0.2.0", "--registry", "registry.test/ns", "--max-time", "5", *extra]
+            )
+            out, err = capsys.readouterr()
+            assert code == 1, err
+            basic = "cHVzZXI6UHIweHlTM2NyZXRQYXNzdzByZA=="  # puser:Pr0xyS3cretPassw0rd
+            for secret in (password, basic):
+                assert not [secret[i : i + 8] for i in range(len(secret) - 7) if secret[i : i + 8] in out + err]
+    listener.close()

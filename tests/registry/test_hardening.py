@@ -350,3 +350,29 @@ def test_a_registry_echoing_the_credentials_it_was_sent_never_gets_them_printed(
 
     assert_clean(result, 1, SECRET, encoded)
     assert "DENIED" in result.json()["error"]
+
+
+def test_a_token_realm_that_does_not_parse_is_corrupt_not_a_crash(capsys):
+    from http.server import BaseHTTPRequestHandler
+
+    from pipelines.cli import main
+    from tests.support.loopback import reply, serving
+
+    class Challenging(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer realm="http://[::1",service="x",scope="repository:y:pull"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_HEAD(self) -> None:
+            reply(self, 401, "application/json", b"")
+
+    with serving(Challenging) as url:
+        code = main(
+            ["staging", "show", "percolate-v0.2.0", "--registry", f"{url.removeprefix('http://')}/ns", "--json"]
+        )
+    _out, err = capsys.readouterr()
+
+    assert code == 1 and "Traceback" not in err
+    assert "token service whose address does not parse" in err

@@ -141,7 +141,13 @@ class Authenticator:
         )
 
     def _fetch_token(self, realm: str, service: str, scope: str) -> Token:
-        parts = urlsplit(realm)
+        try:
+            parts = urlsplit(realm)
+            parts.port  # noqa: B018 - parsing the port raises for a bad one
+        except ValueError:
+            raise Corrupt(
+                f"{self.host} sends us to a token service whose address does not parse", hint="check --registry"
+            ) from None
         if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname)):
             raise Unauthorized(
                 f"{self.host} sends us to the token service {safe_url(realm)}, which is not HTTPS",
