@@ -1,10 +1,11 @@
 """GitHub Pages for the release dashboard: published by the `pages.yml` workflow (build type `workflow`),
-from its `github-pages` environment, which only `main` and release tags may deploy to.
+from its `github-pages` environment, which only `main`, release tags and RC tags may deploy to.
 
 Pages is its own `RepositoryPages` resource: the Repository's `pages` block is deprecated in
 pulumi-github 6.x. GitHub creates the `github-pages` environment when Pages is enabled; declaring it
-here (an idempotent update) pins which refs may deploy: the workflow runs on pushes to main and on
-release tags, and a tag the environment does not admit would be refused at the deploy job.
+here (an idempotent update) pins which refs may deploy: the workflow runs on pushes to main, and as the
+last job of the RC build and release workflows, whose runs are on their RC or release tag; a tag the
+environment does not admit would be refused at the deploy job.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pulumi
 import pulumi_github as github
 
 from infra.branches import MAIN_BRANCH
-from infra.environments import release_tag_patterns
+from infra.environments import rc_tag_patterns, release_tag_patterns
 
 PAGES_ENVIRONMENT = "github-pages"
 
@@ -33,7 +34,8 @@ class PagesSite(pulumi.ComponentResource):
             deployment_branch_policy={"protected_branches": False, "custom_branch_policies": True},
             opts=child,
         )
-        refs = [("branch", MAIN_BRANCH)] + [("tag", pattern) for pattern in release_tag_patterns()]
+        tags = (*release_tag_patterns(), *rc_tag_patterns())
+        refs = [("branch", MAIN_BRANCH)] + [("tag", pattern) for pattern in tags]
         for kind, pattern in refs:
             github.RepositoryEnvironmentDeploymentPolicy(
                 f"{name}-{kind}-{re.sub('[^A-Za-z0-9]+', '-', pattern).strip('-')}",

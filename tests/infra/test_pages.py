@@ -1,5 +1,6 @@
-"""GitHub Pages for the dashboard: published by a workflow, from an environment that main and release tags
-(and nothing else) may deploy to, as pages.yml's triggers need."""
+"""GitHub Pages for the dashboard: published by a workflow, from an environment that main, release tags and
+RC tags (and nothing else) may deploy to: pages.yml runs on main and as the last job of the RC build and
+release workflows, whose runs are on their tags."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def test_pages_are_built_by_a_workflow(config, render):
     assert "pages" not in repository.inputs  # the deprecated block stays unused
 
 
-def test_only_main_and_release_tags_may_deploy_the_site(config, render):
+def test_only_main_release_and_rc_tags_may_deploy_the_site(config, render):
     rendering = render(config)
     [environment] = [
         r
@@ -31,7 +32,10 @@ def test_only_main_and_release_tags_may_deploy_the_site(config, render):
         ("percolate-v0.3.1", True),
         ("percolate-reading-v1.20.300", True),
         ("percolate-rocks-v0.2.0", True),
-        ("percolate-v0.3.1-rc1", False),
+        ("percolate-v0.3.1-rc1", True),  # an RC build's run calls pages.yml
+        ("percolate-rocks-v0.2.0-rc12", True),
+        ("percolate-v0.3.1-rc0", False),
         ("v1.0.0", False),
+        ("other-v1.0.0-rc1", False),
     ):
         assert any(fnmatchcase(tag, pattern) for pattern in tags) is admitted, tag
