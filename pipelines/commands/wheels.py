@@ -1,4 +1,5 @@
-"""`wheels find-rc` and `wheels promote`: the tested RC wheels of a project, re-versioned for release.
+"""`wheels find-rc` and `wheels promote`: the tested RC wheels of a project, re-versioned for release (the group
+also holds `staging-record`, from `wheel_staging`, and `check-unpublished`, from `wheel_published`).
 
 Both commands fill a hidden temp folder beside `--to` and move it into place only
 when every file is written and verified, so a failure leaves no `--to` behind.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.commands import add_command, add_group, add_root_option, optional_checkout
+from pipelines.commands.wheel_published import register_check_unpublished
 from pipelines.commands.wheel_staging import add_staging_options, register_staging_record, require_staging
 from pipelines.core.catalog import PROJECTS, TESTPYPI, Project, get_project
 from pipelines.core.errors import InputError
@@ -229,6 +231,7 @@ def register(subcommands: Any) -> None:
     add_staging_options(find)
     add_root_option(find)
     register_staging_record(group)
+    register_check_unpublished(group)
 
     promote = add_command(
         group,

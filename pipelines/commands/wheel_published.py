@@ -1,0 +1,111 @@
+"""`wheels check-unpublished`: before a build, refuse a version whose files are already on the index; before an
+upload, say which of the run's files the index already has byte for byte.
+
+The rules are `pipelines.wheels.published`; the index is read through `pipelines.wheels.index`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pipelines.commands import add_command, path_argument
+from pipelines.core.catalog import TESTPYPI
+from pipelines.core.errors import InputError, NotFound
+from pipelines.output import emit, progress
+
+
+def _local_files(folder: Path, wanted: list[str], every: list[str]) -> dict[str, str]:
+    """name -> sha256 of the files of --files; InputError when one is not a file of the version."""
+    from pipelines.edges.files import file_sha256
+
+    strangers = sorted(set(every) - set(wanted))
+    if strangers:
+        raise InputError(
+            f"--files {folder} holds files that are not of this version: {', '.join(strangers)}",
+            hint="pass the folder of the files to upload, and nothing else",
+        )
+    if not wanted:
+        raise InputError(f"--files {folder} holds no wheel or sdist", hint="pass the folder of the files to upload")
+    return {name: file_sha256(folder / name) for name in wanted}
+
+
+def _check_unpublished(args: argparse.Namespace) -> int:
+    from pipelines.commands.wheels import wheel_project
+    from pipelines.core.versions import parse_version
+    from pipelines.wheels.index import IndexFile, PackageIndex
+    from pipelines.wheels.published import files_of_version, plan_upload, refuse_published
+
+    project = wheel_project(args.project)
+    version = parse_version(args.version)
+    distribution = project.distribution or project.name
+    local: dict[str, str] | None = None
+    if args.files is not None:
+        if not args.files.is_dir():
+            raise InputError(f"--files {args.files} is not a folder", hint="pass the folder of the files to upload")
+        every = sorted(p.name for p in args.files.iterdir() if p.is_file() and not p.name.startswith("."))
+        local = _local_files(args.files, files_of_version(project, version, every), every)
+    index = PackageIndex(args.index)
+    progress(f"reading the files of {distribution} on {index.base_url}")
+    listed: list[IndexFile]
+    try:
+        listed = index.project_files(distribution)
+    except NotFound:
+        listed = []  # the project was never uploaded there: nothing of this version either
+    finally:
+        index.close()
+    mine = set(files_of_version(project, version, [f.filename for f in listed]))
+    published = [f for f in listed if f.filename in mine]
+    data: dict[str, Any] = {
+        "project": project.name,
+        "version": version.pep440(),
+        "index": index.base_url,
+        "published": [{"filename": f.filename, "sha256": f.sha256, "yanked": f.yanked} for f in published],
+    }
+    if local is None:
+        refuse_published(project, version, published, index.base_url)
+        emit(args.json, data, f"no file of {project.name} {version} on {index.base_url}: this build may upload its own")
+        return 0
+    plan = plan_upload(project, version, published, local, index.base_url)
+    data["already_published"] = [{"filename": n, "sha256": local[n]} for n in plan.already_published]
+    data["to_upload"] = [{"filename": n, "sha256": local[n]} for n in plan.to_upload]
+    lines = [
+        f"{project.name} {version} on {index.base_url}: {len(plan.already_published)} of the {len(local)} files "
+        f"already there byte for byte (skip them), {len(plan.to_upload)} to upload"
+    ]
+    lines += [f"  on the index, same sha256: {n}" for n in plan.already_published]
+    lines += [f"  to upload: {n}" for n in plan.to_upload]
+    emit(args.json, data, "\n".join(lines))
+    return 0
+
+
+def register_check_unpublished(group: Any) -> None:
+    check = add_command(
+        group,
+        "check-unpublished",
+        summary="refuse a version already on the index, before building; or say which files to upload",
+        description="Without --files (before a build): exit 0 when the index holds no file of PROJECT at VERSION,\n"
+        'exit 1 when it holds any ("Version already exists"): the index never takes a file name twice and a\n'
+        "new build's files differ byte for byte, so the build would fail at its upload after building\n"
+        "everything. The message names the fix: the next rc tag.\n"
+        "With --files DIR (right before an upload, e.g. 'Re-run failed jobs' after an upload that stopped\n"
+        "half-way): every file of DIR the index already has must have the same sha256 there, and the index\n"
+        "must hold no file of VERSION that DIR lacks (exit 1 otherwise: two builds would mix); --json lists\n"
+        "already_published (skip them) and to_upload. Exit 1 also when the index cannot be read; 2 for bad input.",
+        handler=_check_unpublished,
+        examples="  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0rc1\n"
+        "  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0rc1 --files dist --json\n"
+        "  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0 --index https://pypi.org/simple/",
+    )
+    check.add_argument("project", metavar="PROJECT", help="a catalog project that ships wheels")
+    check.add_argument("version", metavar="VERSION", help="the version the build makes, e.g. 0.2.0rc1")
+    check.add_argument(
+        "--index", default=TESTPYPI.simple_url, metavar="URL", help=f"the index (default: {TESTPYPI.simple_url})"
+    )
+    check.add_argument(
+        "--files",
+        type=path_argument,
+        metavar="DIR",
+        help="the files about to be uploaded: compare them with the index instead of refusing any",
+    )
