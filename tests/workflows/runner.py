@@ -34,7 +34,7 @@ PIPELINES = re.compile(r"\bpython -m pipelines ([a-z-]+)")
 INSTALLS_PROJECT = re.compile(r"\bpip install\b[^\n]*\s\.(?:\s|$)")
 PINNED_INSTALL = re.compile(r"--constraint constraints\.txt\b")
 # Options after which a command names a file or directory it writes.
-WRITE_OPTIONS = {"--out", "--output", "-o", "--digestfile", "--to", "--benchmark-json", "--dir"}
+WRITE_OPTIONS = {"--out", "--output", "-o", "--digestfile", "--to", "--benchmark-json", "--dir", "--dest"}
 # Action inputs that name files the action reads (checked when they are files handed between jobs).
 READ_INPUTS = {
     "sigstore/gh-action-sigstore-python": "inputs",

@@ -30,6 +30,7 @@ SAMPLES = {
     "${{ needs.plan.outputs.version }}": "0.2.0",
     "${{ needs.promote.outputs.version }}": "0.2.0",
     "${{ needs.plan.outputs.package-version }}": "0.2.0rc1",
+    "${{ steps.plan.outputs.package-version }}": "0.2.0rc1",
     "${{ needs.plan.outputs.built-at }}": "2025-10-25T14:30:00Z",
     "${{ steps.clock.outputs.built-at }}": "2025-10-25T14:30:00Z",
     "${{ matrix.arch }}": "amd64",

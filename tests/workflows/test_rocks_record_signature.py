@@ -67,7 +67,9 @@ def signing_problems(workflows) -> list[str]:
         problems.append(f"{job.label}: permissions {job.permissions}, not contents: write and id-token: write")
     if _id_token(build.data.get("permissions")):
         problems.append(f"{BUILD}: id-token: write for the whole workflow")
-    holders = {name for name, other in build.jobs.items() if _id_token(other.permissions)}
+    # A job that calls a reusable workflow (the dashboard's pages.yml) only lends the token to the called
+    # workflow's jobs, whose tokens name that file (job_workflow_ref): Fulcio certifies them as pages.yml.
+    holders = {name for name, other in build.jobs.items() if _id_token(other.permissions) and not other.calls}
     for extra in sorted(holders - {SIGNING_JOB, TRUSTED_PUBLISHER_JOB}):
         problems.append(f"{build.jobs[extra].label}: holds id-token: write, and could sign as this workflow")
     return problems

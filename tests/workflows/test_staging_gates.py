@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.core.catalog import PYPI, STAGING_ENVIRONMENT, TESTPYPI, wheel_projects
+from pipelines.core.catalog import STAGING_ENVIRONMENT, TESTPYPI, wheel_projects
 from tests.workflows.stand_ins import cosign_calls, option
 
 BUILD = "_build-image.yml"
@@ -255,10 +255,12 @@ def rocks_problems(workflows) -> list[str]:
         checkout.inputs.get("sparse-checkout", "percolate-rocks/python")
     ):
         problems.append(f"{tests.label}: checks out the package's source, which the tests could import")
+    # Only percolate-rocks itself comes from TestPyPI (its dependencies from PyPI: tests/workflows/
+    # test_rocks_release_path.py installs them against two real indexes).
     install = next((s.run for s in tests.steps if s.run and "percolate-rocks==" in s.run), "")
     for needed in (
         f"--index-url {TESTPYPI.simple_url}",
-        f"--extra-index-url {PYPI.simple_url}",
+        "--no-deps",
         "--no-cache-dir",
         '"percolate-rocks==$PACKAGE_VERSION"',
     ):
@@ -295,8 +297,8 @@ def _rocks_step(w: dict[str, Any], job: str, start: str) -> dict[str, Any]:
         ),
         (
             "build-rocks.yml",
-            lambda w: _rocks_step(w, "staging-tests", "Install percolate-rocks").update(
-                run=_rocks_step(w, "staging-tests", "Install percolate-rocks")["run"].replace("--no-cache-dir ", "")
+            lambda w: _rocks_step(w, "staging-tests", "Download percolate-rocks").update(
+                run=_rocks_step(w, "staging-tests", "Download percolate-rocks")["run"].replace("--no-cache-dir ", "")
             ),
             "lacks --no-cache-dir",
         ),
