@@ -18,6 +18,7 @@ import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
 
 from infra.config import ArgoCdConfig
+from infra.namespaces import OwnedNamespaces
 from pipelines.core.catalog import image_projects
 from pipelines.deploy.canary import Canary
 from pipelines.deploy.canary_objects import rollout_patch
@@ -97,6 +98,7 @@ class ArgoCd(pulumi.ComponentResource):
         canaries: dict[str, Canary] | None = None,
         suffix: str = "",  # of each Application's name: `-staging` in the staging stack, none in prod
         unpinned_warning: Callable[[str, str], str] = unpinned_warning,
+        namespaces: OwnedNamespaces | None = None,  # the destinations the program declares (infra/namespaces.py)
     ) -> None:
         super().__init__("percolate:argocd:ArgoCd", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -113,6 +115,7 @@ class ArgoCd(pulumi.ComponentResource):
         for image_project in image_projects():
             manifests = str(image_project.argocd_application)  # its folder under basePath
             application = f"{manifests}{suffix}"
+            destination = config.namespace_of(manifests)
             pin = pins.get(image_project.name)
             if pin is None or not pin.pinned:
                 pulumi.log.warn(unpinned_warning(application, image_project.name), resource=self)
@@ -125,6 +128,9 @@ class ArgoCd(pulumi.ComponentResource):
                 kind="Application",
                 metadata={**metadata, **annotations, "name": application, "finalizers": [RESOURCES_FINALIZER]},
                 spec=application_spec(config, manifests, pin, (canaries or {}).get(image_project.name)),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[project]),
+                # A destination the program declares is there before Argo CD syncs (and would create it).
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[project, *(namespaces.of(destination) if namespaces else [])]
+                ),
             )
         self.register_outputs({"images": self.images})

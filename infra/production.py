@@ -20,10 +20,11 @@ from infra.branches import MainBranchProtection
 from infra.config import SECRETS, parse_settings
 from infra.digest_check import verify_pins
 from infra.environments import DeploymentEnvironments
+from infra.namespaces import OwnedNamespaces
 from infra.pages import PagesSite
 from infra.release_tags import RELEASE_TAG_PATTERN, ReleaseTagRules
 from infra.repository import RepositorySettings
-from infra.rollouts import ArgoRollouts
+from infra.rollouts import ArgoRollouts, canary_namespaces
 from infra.secrets import ActionsSecrets
 from pipelines.core.errors import PipelineError
 from pipelines.wheels.trusted_publishers import expected_publishers
@@ -65,8 +66,13 @@ def declare_production(values: Mapping[str, Any], secret_keys: set[str]) -> None
         on_github,
     )
     pins = {pin.project: pin for pin in settings.images}
-    argocd = ArgoCd("argocd", settings.argocd, pins, canaries=settings.canaries)
-    ArgoRollouts("argo-rollouts", settings.argocd, settings.argo_rollouts, settings.canaries)
+    namespaces = OwnedNamespaces(
+        "namespaces",
+        canary_namespaces(settings.argocd, settings.canaries),
+        {"app.kubernetes.io/part-of": settings.argocd.project},
+    )
+    argocd = ArgoCd("argocd", settings.argocd, pins, canaries=settings.canaries, namespaces=namespaces)
+    ArgoRollouts("argo-rollouts", settings.argocd, settings.argo_rollouts, settings.canaries, namespaces)
 
     pulumi.export("repository", settings.repository.full_name)
     pulumi.export("requiredChecks", list(settings.required_checks))

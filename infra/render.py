@@ -100,6 +100,8 @@ class Declared:
     inputs: dict[str, Any]
     secrets: tuple[str, ...] = ()  # input paths that held Pulumi secrets (masked in `inputs`)
     provider: str | None = None
+    dependencies: tuple[str, ...] = ()  # what the engine creates first (`type::name`), depends_on included
+    retain_on_delete: bool = False  # left in place when the program stops declaring it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +112,8 @@ class Declared:
             "inputs": self.inputs,
             "secrets": list(self.secrets),
             "provider": self.provider,
+            "dependencies": list(self.dependencies),
+            "retainOnDelete": self.retain_on_delete,
         }
 
 
@@ -247,6 +251,8 @@ def run_program(
                         inputs=inputs,
                         secrets=tuple(secret_paths),
                         provider=_urn_resource(request.provider.rsplit("::", 1)[0]) if request.provider else None,
+                        dependencies=tuple(sorted(filter(None, map(_urn_resource, request.dependencies)))),
+                        retain_on_delete=bool(request.retainOnDelete),
                     )
                 )
             return response
@@ -294,6 +300,8 @@ def _describe(rendering: Rendering, stack: str, source: Path, report: Any) -> st
     for resource in rendering.resources:
         head = f"{resource.type}  {resource.name}"
         lines.append(head + (f"    (in {resource.parent})" if resource.parent else ""))
+        if resource.retain_on_delete:
+            lines.append("    retainOnDelete: kept in the cluster when the program stops declaring it")
         if resource.inputs:
             dumped = yaml.safe_dump(resource.inputs, sort_keys=True, default_flow_style=False, width=120)
             lines += [f"    {line}" for line in dumped.splitlines()]

@@ -9,6 +9,8 @@
 - The gate's RBAC: a Role to `get` Applications in Argo CD's namespace, and per canary a Role to
   `get` rollouts and analysisruns and `patch` rollouts/status (the abort); bound to the gate's
   identity when `argoRollouts.gate` names it.
+The objects in a canary's namespace wait for that namespace, which the program declares
+(`canary_namespaces`, infra/namespaces.py) so that the first `pulumi up` finds it.
 The steps themselves reach the Rollout through the Application's `kustomize.patches` (infra/argocd.py).
 """
 
@@ -23,6 +25,7 @@ from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs, Role, RoleBinding, RoleRef
 
 from infra.canary_settings import ArgoRolloutsConfig
 from infra.config import ArgoCdConfig
+from infra.namespaces import OwnedNamespaces
 from pipelines.deploy.canary import Canary
 from pipelines.deploy.canary_objects import analysis_template
 
@@ -77,6 +80,12 @@ def controller_application_spec(argocd: ArgoCdConfig, rollouts: ArgoRolloutsConf
     }
 
 
+def canary_namespaces(argocd: ArgoCdConfig, canaries: dict[str, Canary]) -> tuple[str, ...]:
+    """The namespaces this component puts objects of the program's own in, besides Argo CD's (which exists
+    before the program runs): each canary's, where its AnalysisTemplate and the gate's Role live."""
+    return tuple(sorted({argocd.namespace_of(c.application) for c in canaries.values()} - {argocd.namespace}))
+
+
 def application_reader_rules() -> list[dict[str, Any]]:
     return [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get"]}]
 
@@ -95,6 +104,7 @@ class ArgoRollouts(pulumi.ComponentResource):
         argocd: ArgoCdConfig,
         rollouts: ArgoRolloutsConfig,
         canaries: dict[str, Canary],
+        namespaces: OwnedNamespaces,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("percolate:argocd:ArgoRollouts", name, None, opts)
@@ -136,16 +146,22 @@ class ArgoRollouts(pulumi.ComponentResource):
                     kind="AnalysisTemplate",
                     metadata=template["metadata"],
                     spec=template["spec"],
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends, *namespaces.of(namespace)]),
                 )
                 self.templates[canary.project] = f"{namespace}/{canary.template_name}"
-            self._role(f"{name}-gate-{canary.application}", namespace, canary_gate_rules(), rollouts)
+            self._role(f"{name}-gate-{canary.application}", namespace, canary_gate_rules(), rollouts, namespaces)
         if canaries:
-            self._role(f"{name}-gate-applications", argocd.namespace, application_reader_rules(), rollouts)
+            self._role(f"{name}-gate-applications", argocd.namespace, application_reader_rules(), rollouts, namespaces)
         self.register_outputs({"analysisTemplates": self.templates})
 
-    def _role(self, resource: str, namespace: str, rules: list[dict[str, Any]], rollouts: ArgoRolloutsConfig) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+    def _role(
+        self,
+        resource: str,
+        namespace: str,
+        rules: list[dict[str, Any]],
+        rollouts: ArgoRolloutsConfig,
+        namespaces: OwnedNamespaces,
+    ) -> None:
         metadata = ObjectMetaArgs(
             name=GATE_ROLE, namespace=namespace, labels={"app.kubernetes.io/component": "health-gate"}
         )
@@ -155,7 +171,7 @@ class ArgoRollouts(pulumi.ComponentResource):
             rules=[
                 PolicyRuleArgs(api_groups=r["apiGroups"], resources=r["resources"], verbs=r["verbs"]) for r in rules
             ],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=namespaces.of(namespace)),
         )
         if rollouts.gate is None:
             return
