@@ -1,22 +1,25 @@
 """`deploy-pr`: the branch `deploy/PROJECT-vVERSION` on the newest main with a release's digests, and its pull
-request."""
+request, both with PERCOLATE_GIT_PAT: never with GITHUB_TOKEN, whose pull requests start no workflow. A token
+that is missing, or that git or GitHub refuses (invalid, expired, short of a right), stops it with the fix."""
 
 from __future__ import annotations
 
 import argparse
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pipelines.commands import add_command, add_root_option, resolve_root
 from pipelines.commands.stack_config import read_promotion
 from pipelines.core.catalog import STACK_CONFIG_FILE, Project, get_image_project
-from pipelines.core.errors import InputError
+from pipelines.core.errors import InputError, Unauthorized
 from pipelines.deploy.rules import apply_release, deploy_pull_request, previous_release_tag
 from pipelines.deploy.write_back import StackFile
 from pipelines.edges.git import Git
-from pipelines.edges.github import GitHub, token_from_environment
+from pipelines.edges.github import PAT_FIX, GitHub, pat_from_environment
 from pipelines.output import emit, progress
 
 
@@ -28,6 +31,15 @@ def _changelog(git: Git, project: Project, version: str) -> tuple[list[str], str
     return git.subjects(f"{previous}..{until}" if previous else until, project.directory), previous
 
 
+@contextmanager
+def _refusals_name_the_fix() -> Iterator[None]:
+    """A refused token (git's or GitHub's) says how to replace PERCOLATE_GIT_PAT, whoever refused it."""
+    try:
+        yield
+    except Unauthorized as refused:
+        raise Unauthorized(refused.message, hint=PAT_FIX) from None
+
+
 def _deploy_pr(args: argparse.Namespace) -> int:
     project = get_image_project(args.project)
     release = read_promotion(args.promotion)
@@ -36,10 +48,11 @@ def _deploy_pr(args: argparse.Namespace) -> int:
             f"the promotion record is of {release.project} {release.version}, not {project.name} {args.version}",
             hint="pass the record that `promote` wrote for this release",
         )
+    token = pat_from_environment(required=not args.dry_run)
     git = Git(resolve_root(args))
-    token = token_from_environment()
     progress(f"fetching {args.remote}/{args.base}")
-    git.fetch(args.remote, f"+refs/heads/{args.base}:refs/remotes/{args.remote}/{args.base}", token=token)
+    with _refusals_name_the_fix():
+        git.fetch(args.remote, f"+refs/heads/{args.base}:refs/remotes/{args.remote}/{args.base}", token=token)
     changelog, previous = _changelog(git, project, args.version)
 
     # The branch is always rebuilt on the newest base in a throwaway worktree: the checkout stays as it was.
@@ -68,12 +81,14 @@ def _deploy_pr(args: argparse.Namespace) -> int:
             return 0
         result["commit"] = base.commit_file(STACK_CONFIG_FILE, request.commit_message, request.branch)
         progress(f"pushing {request.branch} (rebuilt on the newest {args.base})")
-        base.push(args.remote, request.branch, token=token)
+        with _refusals_name_the_fix():
+            base.push(args.remote, request.branch, token=token)
     finally:
         git.remove_worktree(workdir / "base")
         shutil.rmtree(workdir, ignore_errors=True)
 
-    with GitHub.from_environment() as github:
+    assert token is not None  # required unless a dry run, which returned above
+    with GitHub.from_environment(token) as github:
         existing = github.open_pull(request.branch, args.base)
         if existing:
             pull, action = github.update_pull(existing["number"], title=request.title, body=request.body), "updated"
@@ -99,8 +114,10 @@ def register(subcommands: Any) -> None:
         "deploy/PROJECT-vVERSION, commit, force-push the branch and open or update the pull request\n"
         "(version, digests, source RC build, changes since the previous release). Re-running it\n"
         "rebuilds the branch on the newest main, so two releases at once never need a hand-made merge.\n"
-        "Token: PERCOLATE_GIT_PAT (else GITHUB_TOKEN, whose pull requests start no workflows);\n"
-        "GITHUB_REPOSITORY and GITHUB_API_URL as Actions sets them.",
+        "Token: PERCOLATE_GIT_PAT, required (never GITHUB_TOKEN: a pull request opened with it starts no\n"
+        "workflow, so its required check never reports and it can never merge); a missing or refused one\n"
+        "exits 1 (unauthorized) naming how to replace it. GITHUB_REPOSITORY and GITHUB_API_URL as Actions\n"
+        "sets them. --dry-run needs no PAT (it fetches with your own git credentials when none is set).",
         examples="  python -m pipelines promote percolate-v0.2.0 --json > promote.json\n"
         "  python -m pipelines deploy-pr percolate 0.2.0 --promotion promote.json",
     )

@@ -8,17 +8,25 @@ values (tag names, SHAs, file texts) to the rules.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipelines.core.errors import InputError, Unavailable
+from pipelines.core.errors import InputError, Unauthorized, Unavailable
 
 # Who commits when the machine has no git identity (a fresh Actions runner).
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 # `git log -z` ends each commit with NUL; these end each field of one with NUL too, so a record is 5 fields.
 _LOG_FIELDS = "%H%x00%P%x00%an%x00%ae%x00%B"
+# What git prints when the remote refused its credentials: a 401 it could not answer (a token sent as an
+# extra header is not git's own credential, so git asks for a username, and never may: no prompt here),
+# credentials it sent and had refused, or a 403 (a token that may not do this, e.g. a read-only one pushing).
+_REFUSED = re.compile(
+    r"could not read (?:Username|Password) for|Authentication failed for|"
+    r"The requested URL returned error: 40[13]\b|Permission to \S+ denied to"
+)
 
 
 class Git:
@@ -118,7 +126,7 @@ class Git:
         return self._check("rev-parse", "--is-shallow-repository").strip() == "true"
 
     def fetch(self, remote: str, *refspecs: str, token: str | None = None) -> None:
-        self._check("fetch", "--quiet", "--tags", remote, *refspecs, env=self._auth(remote, token))
+        self._remote("fetch", remote, ["--quiet", "--tags", remote, *refspecs], token)
 
     def add_worktree(self, path: Path, commit: str) -> Git:
         self._check("worktree", "add", "--quiet", "--detach", str(path), commit)
@@ -146,7 +154,21 @@ class Git:
 
     def push(self, remote: str, branch: str, *, token: str | None = None) -> None:
         """Force-push `branch`: a deploy branch is always rebuilt from the newest main."""
-        self._check("push", "--quiet", "--force", remote, f"HEAD:refs/heads/{branch}", env=self._auth(remote, token))
+        self._remote("push", remote, ["--quiet", "--force", remote, f"HEAD:refs/heads/{branch}"], token)
+
+    def _remote(self, command: str, remote: str, args: list[str], token: str | None) -> None:
+        """`git COMMAND ARGS` against `remote`, never prompting; a refused credential is Unauthorized."""
+        result = self._run(command, *args, env={**self._auth(remote, token), "GIT_TERMINAL_PROMPT": "0"})
+        if result.returncode == 0:
+            return
+        said = result.stderr.strip()
+        if _REFUSED.search(said):
+            raise Unauthorized(
+                f"git {command} of {remote} was refused: the credentials are invalid, expired or lack a right "
+                f"(git said: {said})",
+                hint="replace the token with one that may read and write the repository's contents",
+            )
+        raise Unavailable(f"git {command} failed in {self.root}: {said}", hint="see git's message")
 
     def _auth(self, remote: str, token: str | None) -> dict[str, str]:
         """An HTTP auth header for an https remote, passed through the environment, never on the command line."""

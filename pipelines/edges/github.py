@@ -1,5 +1,6 @@
 """A thin client of GitHub's REST API: `GitHubApi` (JSON calls with one token) and, on it, the one thing the
-pipelines do there, deploy pull requests (find the open one of a branch, create one, update one).
+pipelines do there, deploy pull requests (find the open one of a branch, create one, update one), always
+with PERCOLATE_GIT_PAT (`pat_from_environment`).
 
 Both send through the one HTTP layer (`pipelines.edges.http`), so they retry 429 and 5xx answers and
 dropped connections like every other client; a POST whose answer was lost is not sent again (the
@@ -14,7 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.core.errors import Corrupt, InputError
+from pipelines.core.errors import Corrupt, InputError, Unauthorized
 from pipelines.core.secrets import remember
 from pipelines.edges.http import (
     HttpClient,
@@ -31,7 +32,14 @@ API_VERSION = "2022-11-28"
 POLICY = RetryPolicy(max_time=120.0)
 TIMEOUTS = Timeouts(connect=10.0, read=30.0, request=60.0)
 MAX_ANSWER_BYTES = 8 << 20  # a page of pull requests or settings is kilobytes; more is not GitHub's API
-RIGHTS_HINT = "check that the token may open pull requests on the repository (contents and pull-requests: write)"
+PAT = "PERCOLATE_GIT_PAT"
+# The fix whenever the deploy pull requests' token is missing, refused or short of a right (docs/operations.md).
+PAT_FIX = (
+    "create a fine-grained token with Contents and Pull requests: read and write on this repository (owned by "
+    "someone who does not approve deploy pull requests), store it with `pulumi config set --secret "
+    "percolate-platform:percolateGitPat` and `pulumi up --stack prod` (which sets the Actions secret "
+    f"{PAT}), then re-run the failed jobs"
+)
 
 
 def token_from_environment() -> str | None:
@@ -46,6 +54,27 @@ def token_from_environment() -> str | None:
             remember(token)
             return token
     return None
+
+
+def pat_from_environment(*, required: bool = True) -> str | None:
+    """PERCOLATE_GIT_PAT, the token of deploy pull requests; never GITHUB_TOKEN in its place.
+
+    A pull request opened with the workflow's own GITHUB_TOKEN starts no workflow: its required check
+    never reports, so it can never merge. A missing (or blank) PAT is therefore refused where `required`,
+    naming the fix, and None otherwise (a dry run pushes and opens nothing).
+    """
+    token = clean_credential(os.environ.get(PAT) or "", PAT)
+    if token.strip():
+        remember(token)
+        return token
+    if not required:
+        return None
+    raise Unauthorized(
+        f"{PAT} is not set: the deploy pull request needs it, and is never opened with GITHUB_TOKEN "
+        "(a pull request opened with the workflow's own token starts no workflow, so its required check "
+        "never reports and it can never merge)",
+        hint=PAT_FIX,
+    )
 
 
 def _pull(value: Any, what: str) -> dict[str, Any]:
@@ -129,17 +158,14 @@ class GitHub:
             raise InputError(f"repository {repository!r} is not OWNER/NAME", hint="set GITHUB_REPOSITORY=owner/name")
         self.repository = repository
         self.owner = repository.split("/")[0]
-        self._api = GitHubApi(api_url, token, http=http, rights_hint=RIGHTS_HINT)
+        self._api = GitHubApi(api_url, token, http=http, rights_hint=PAT_FIX)
 
     @classmethod
-    def from_environment(cls) -> GitHub:
-        token = token_from_environment()
+    def from_environment(cls, token: str) -> GitHub:
+        """The repository GITHUB_REPOSITORY at GITHUB_API_URL (as Actions sets both), with `token`."""
         repository = os.environ.get("GITHUB_REPOSITORY")
-        if not token or not repository:
-            raise InputError(
-                "no GitHub repository or token in the environment",
-                hint="set GITHUB_REPOSITORY=owner/name and PERCOLATE_GIT_PAT (or GITHUB_TOKEN)",
-            )
+        if not repository:
+            raise InputError("no GitHub repository in the environment", hint="set GITHUB_REPOSITORY=owner/name")
         return cls(os.environ.get("GITHUB_API_URL") or "https://api.github.com", repository, token)
 
     def close(self) -> None:
