@@ -10,7 +10,7 @@ from pipelines.commands import add_command
 from pipelines.commands.stack_config import add_stack_option, describe_pin, pin_fields, stack_file_of
 from pipelines.core.catalog import get_image_project
 from pipelines.core.errors import InputError, RuleRefused
-from pipelines.deploy.pins import IMAGES_KEY
+from pipelines.deploy.pins import IMAGES_KEY, ImagePin
 from pipelines.deploy.rules import choose_rollback
 from pipelines.deploy.write_back import StackFile
 from pipelines.edges.git import Git
@@ -40,16 +40,17 @@ def _roll_back(args: argparse.Namespace, name: str, stack: StackFile) -> int:
         except InputError:
             progress(f"note: skipping {relative} at {commit[:7]}: it does not parse")
             continue
-        if pin is not None:
-            history.append(pin)
+        # A file without the project's entry says it was not released (the images subtree's contract).
+        history.append(pin if pin is not None else ImagePin(name, current.repository))
     restored = choose_rollback(current, history, args.to)
     stack.write_pin(restored, dry_run=args.dry_run)
     data = {"file": str(stack.path), "dry_run": args.dry_run, "from_version": current.version, **pin_fields(restored)}
     verb = "would roll back" if args.dry_run else "rolled back"
+    to = restored.version if restored.pinned else "not released (its Application runs the manifests' own image)"
     emit(
         args.json,
         data,
-        f"{verb} {name} {current.version} -> {restored.version} in {stack.path}; "
+        f"{verb} {name} {current.version} -> {to} in {stack.path}; "
         f"{current.version} is now blocked\n{describe_pin(restored)}",
     )
     return 0
@@ -64,6 +65,8 @@ def register(subcommands: Any) -> None:
         description=f"Restore {IMAGES_KEY}.PROJECT from the git history of the stack config: the newest\n"
         "earlier release that is not blocked (or --to VERSION), and add the current version to the\n"
         "entry's `blocked` list so that automation never deploys it again until a person clears it.\n"
+        "A first release goes back to not released (the entry's repository only, the version blocked):\n"
+        "its Application runs the manifests' own image again, as before the release.\n"
         "Exit 1 when there is nothing to roll back to. deploy.yml runs it when the health gate fails.",
         examples="  python -m pipelines rollback percolate\n"
         "  python -m pipelines rollback percolate-reading --to 0.1.0 --json",

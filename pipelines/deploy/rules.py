@@ -59,22 +59,31 @@ def apply_release(existing: ImagePin | None, release: ImagePin) -> ImagePin:
 
 
 def choose_rollback(current: ImagePin, history: Iterable[ImagePin], to_version: str | None = None) -> ImagePin:
-    """The entry a rollback writes: an earlier release's digests, with the current version blocked.
+    """The entry a rollback writes: what ran before the current release, with the current version blocked.
 
-    `history` holds the project's entries from the stack file's git history, newest first.
-    Without `to_version`, the newest release whose version differs from the current one and
-    is not blocked; with it, the newest entry of that version.
+    `history` holds the project's entries from the stack file's git history, newest first (an
+    unreleased entry where the file named none). Without `to_version`, the newest release whose
+    version differs from the current one and is not blocked; with it, the newest entry of that version.
+
+    A first release has no earlier one: when no such release is left and the project was not released
+    right before the current version, the entry goes back to that state (its repository only, the
+    version blocked), so the Application runs its manifests' own image again, as it did before.
+    Earlier releases that are all blocked are a person's decision, which a rollback does not undo.
     """
     if not current.pinned:
         raise RuleRefused(f"{current.project} has no deployed release to roll back", hint="nothing to do")
     blocked = tuple(dict.fromkeys((*current.blocked, str(current.version))))
-    earlier = [pin for pin in history if pin.pinned and pin.version != current.version]
+    entries = list(history)
+    earlier = [pin for pin in entries if pin.pinned and pin.version != current.version]
     if to_version is not None:
         if to_version in blocked:
             raise RuleRefused(f"{current.project} {to_version} is blocked", hint="roll back to another version")
         candidates = [pin for pin in earlier if pin.version == to_version]
     else:
         candidates = [pin for pin in earlier if pin.version not in blocked]
+        before = next((pin for pin in entries if pin.version != current.version), None)
+        if not candidates and before is not None and not before.pinned:
+            return ImagePin(current.project, current.repository, blocked=blocked)
     if not candidates:
         seen = ", ".join(dict.fromkeys(str(pin.version) for pin in earlier)) or "none"
         wanted = f"version {to_version}" if to_version else "an earlier release that is not blocked"
