@@ -16,8 +16,9 @@ from pipelines.core.errors import InputError, NotFound
 from pipelines.output import emit, progress
 
 
-def _local_files(folder: Path, wanted: list[str], every: list[str]) -> dict[str, str]:
-    """name -> sha256 of the files of --files; InputError when one is not a file of the version."""
+def local_files(folder: Path, wanted: list[str], every: list[str]) -> dict[str, str]:
+    """name -> sha256 of the files of --files; InputError when one is not a file of the version (also what
+    `wheels staging-record --files` reads)."""
     from pipelines.edges.files import file_sha256
 
     strangers = sorted(set(every) - set(wanted))
@@ -45,7 +46,7 @@ def _check_unpublished(args: argparse.Namespace) -> int:
         if not args.files.is_dir():
             raise InputError(f"--files {args.files} is not a folder", hint="pass the folder of the files to upload")
         every = sorted(p.name for p in args.files.iterdir() if p.is_file() and not p.name.startswith("."))
-        local = _local_files(args.files, files_of_version(project, version, every), every)
+        local = local_files(args.files, files_of_version(project, version, every), every)
     index = PackageIndex(args.index)
     progress(f"reading the files of {distribution} on {index.base_url}")
     listed: list[IndexFile]

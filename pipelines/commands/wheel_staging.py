@@ -14,15 +14,18 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.commands import add_command
 from pipelines.core.catalog import TESTPYPI, Project
-from pipelines.core.errors import InputError
+from pipelines.core.errors import InputError, RuleRefused
 from pipelines.core.tags import format_tag
 from pipelines.core.versions import ProjectVersion
 from pipelines.output import emit, progress
 from pipelines.staging.wheel_record import RECORD_ASSET, RESULTS, WheelStagingRecord
+
+if TYPE_CHECKING:
+    from pipelines.wheels.index import IndexFile
 
 
 def add_staging_options(find: argparse.ArgumentParser) -> None:
@@ -96,16 +99,20 @@ def _staging_record(args: argparse.Namespace) -> int:
     if version.pre is None or version.pre[0] != "rc":
         raise InputError(f"{args.version} is no release candidate", hint="give X.Y.ZrcN, e.g. 0.2.0rc1")
     distribution = project.distribution or project.name
+    built = _built_files(project, args.version, args.files) if args.files is not None else None
     index = PackageIndex(args.index)
     progress(f"reading the files of {distribution} {version} on {index.base_url}")
-    files = {}
+    served = []
     for file in index.project_files(distribution):
         try:
             named = parse_filename(file.filename)
         except InputError:
             continue
-        if named.parsed_version == version and not file.yanked and file.sha256 is not None:
-            files[file.filename] = file.sha256
+        if named.parsed_version == version:
+            served.append(file)
+    if built is not None:
+        _require_exactly_built(project, args.version, served, built, index.base_url)
+    files = {file.filename: file.sha256 for file in served if not file.yanked and file.sha256 is not None}
     if not files:
         raise InputError(
             f"{index.base_url} serves no file of {distribution} {version}",
@@ -125,6 +132,34 @@ def _staging_record(args: argparse.Namespace) -> int:
     lines = [f"staging {record.result}: {distribution} {version}, {len(files)} files, written to {args.out}"]
     emit(args.json, data, "\n".join(lines))
     return 0
+
+
+def _built_files(project: Project, version: str, folder: Path) -> dict[str, str]:
+    """name -> sha256 of the run's own files of `version` in --files."""
+    from pipelines.commands.wheel_published import local_files
+    from pipelines.core.versions import parse_version
+    from pipelines.wheels.published import files_of_version
+
+    if not folder.is_dir():
+        raise InputError(f"--files {folder} is not a folder", hint="pass the folder of the files this run built")
+    every = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return local_files(folder, files_of_version(project, parse_version(version), every), every)
+
+
+def _require_exactly_built(
+    project: Project, version: str, served: list[IndexFile], built: Mapping[str, str], index: str
+) -> None:
+    """RuleRefused unless the index serves exactly the run's own files of `version`, byte for byte: a record
+    names what the index serves, so a file someone else put there would be released as tested."""
+    from pipelines.core.versions import parse_version
+    from pipelines.wheels.published import plan_upload
+
+    plan = plan_upload(project, parse_version(version), served, built, index)
+    if plan.to_upload:
+        raise RuleRefused(
+            f"{index} does not serve this run's {', '.join(plan.to_upload)} yet: the record would not name them",
+            hint="re-run the publish job ('Re-run failed jobs'), then this one",
+        )
 
 
 def register_staging_record(group: Any) -> None:
@@ -148,3 +183,10 @@ def register_staging_record(group: Any) -> None:
         "--index", default=TESTPYPI.simple_url, metavar="URL", help=f"the index (default: {TESTPYPI.simple_url})"
     )
     record.add_argument("--run-url", metavar="URL", help="the workflow run that tested the RC")
+    record.add_argument(
+        "--files",
+        type=Path,
+        metavar="DIR",
+        help="the files this run built: the index must serve exactly these, byte for byte, and nothing else of "
+        "the version (a file someone else uploaded is never recorded as tested)",
+    )

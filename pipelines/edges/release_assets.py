@@ -18,7 +18,8 @@ from urllib.parse import quote
 
 from pipelines.core.errors import Corrupt, NotFound
 from pipelines.edges.github import POLICY, TIMEOUTS, GitHubApi
-from pipelines.edges.http import HttpClient, status_error
+from pipelines.edges.http import HttpClient, safe_url, status_error
+from pipelines.edges.http_parts import origin
 
 MAX_ASSET_BYTES = 1 << 20  # a record is a few kilobytes
 READ_HINT = "check that the token may read the repository's releases (contents: read)"
@@ -62,13 +63,20 @@ class ReleaseAssets:
         if not isinstance(assets, list):
             raise Corrupt(f"{where} came without a list of assets", hint="check GITHUB_API_URL")
         # Asset names are unique within a release (GitHub refuses a second upload of a name).
-        listed = {asset.get("name"): asset for asset in assets if isinstance(asset, dict)}
+        listed = {
+            asset["name"]: asset for asset in assets if isinstance(asset, dict) and isinstance(asset.get("name"), str)
+        }
         return {name: self._download(tag, name, listed[name], where) if name in listed else None for name in names}
 
     def _download(self, tag: str, name: str, asset: dict[str, Any], where: str) -> ReleaseAsset:
         url, uploader = asset.get("url"), asset.get("uploader") or {}
         if not isinstance(url, str) or not isinstance(uploader, dict):
             raise Corrupt(f"the asset {name} of {where} has no download URL", hint="check GITHUB_API_URL")
+        if origin(url) != origin(self._api.api_url):  # the token goes with the request: only to the API itself
+            raise Corrupt(
+                f"the asset {name} of {where} is to be downloaded from {safe_url(url)}, not from the API",
+                hint="check GITHUB_API_URL: GitHub's asset URLs are on the API's own host",
+            )
         response = self._http.request(
             "GET",
             url,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.core.errors import Corrupt, InputError, RuleRefused, Unavailable
+from pipelines.edges.files import read_bytes
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
@@ -60,6 +61,12 @@ class BundleVerifier:
                     hint="check that tuf-repo-cdn.sigstore.dev is reachable, then run it again",
                 ) from None
             return self._verifier
+        fix = "give the trusted_root.json of the Sigstore instance that signed (protobuf-specs TrustedRoot 0.1)"
+        try:  # the one regular-file check first: a FIFO or a device there would block the read
+            read_bytes(self._trusted_root, fix=fix)
+        except InputError as error:
+            message = f"{self._trusted_root} is not a readable Sigstore trusted root: {error.message}"
+            raise InputError(message, hint=fix) from None
         try:
             self._verifier = Verifier(trusted_root=TrustedRoot.from_file(str(self._trusted_root)))
         except (OSError, ValueError, Error) as error:
@@ -93,6 +100,9 @@ class BundleVerifier:
                 policy.GitHubWorkflowRepository(signer.repository),
                 policy.GitHubWorkflowRef(signer.ref),
                 policy.GitHubWorkflowTrigger(signer.trigger),
+                # The workflow file that ran, not only the one named in the SAN: a workflow calling
+                # build-rocks.yml as a reusable workflow would otherwise sign as it.
+                policy.OIDCBuildConfigURI(signer.identity),
             ]
         )
         try:

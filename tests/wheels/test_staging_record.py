@@ -149,3 +149,56 @@ def test_the_rocks_suite_tests_the_installed_rc(rc_sets, installable_target, tmp
     assert (result.returncode == 0) is passes, result.stdout + result.stderr
     if not passes:
         assert "test_the_installed_version_is_the_rc_under_test FAILED" in result.stdout or "1 failed" in result.stdout
+
+
+def _rc2_dist(published, folder: Path) -> Path:
+    """The folder of rc2's files as the build run has them (its artifacts)."""
+    folder.mkdir()
+    for path in published.files.values():
+        if "0.2.0rc2" in path.name:
+            (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def _record_with_files(cli, published, dist: Path, out: Path):
+    return cli(
+        "wheels", "staging-record", "percolate-rocks", "0.2.0rc2", "--result", "passed", "--index", published.url,
+        "--files", str(dist), "--out", str(out), "--json",
+    )  # fmt: skip
+
+
+def test_a_record_names_exactly_the_files_the_run_built(cli, published, tmp_path):
+    dist = _rc2_dist(published, tmp_path / "dist")
+
+    written = _record_with_files(cli, published, dist, tmp_path / "r.json")
+
+    assert written.code == 0, written.stderr
+    assert set(written.json()["files"]) == {p.name for p in dist.iterdir()}
+
+
+@pytest.mark.parametrize("planted", ["extra-file", "other-bytes", "alias-version"])
+def test_a_file_the_run_did_not_build_is_never_recorded_as_tested(cli, published, tmp_path, planted):
+    """Someone uploads to TestPyPI between the publish job and the record: the record refuses (exit 1) rather
+    than name a file no runner tested, which find-rc would then release. The control is the record without
+    --files, which takes whatever the index serves."""
+    dist = _rc2_dist(published, tmp_path / "dist")
+    wheel = next(p for p in dist.iterdir() if p.name.endswith(".whl"))
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    if planted == "extra-file":
+        name = "percolate_rocks-0.2.0rc2-cp311-cp311-musllinux_1_2_x86_64.whl"
+        (stranger / name).write_bytes(wheel.read_bytes())
+    elif planted == "alias-version":  # the same version under PEP 440 (c2 is rc2)
+        name = wheel.name.replace("0.2.0rc2", "0.2.0c2")
+        (stranger / name).write_bytes(wheel.read_bytes())
+    else:
+        name = wheel.name
+        (stranger / name).write_bytes(wheel.read_bytes() + b"\0")
+    published.files = {**{k: v for k, v in published.files.items() if k != name}, name: stranger / name}
+
+    refused = _record_with_files(cli, published, dist, tmp_path / "r.json")
+    control = record(cli, published.url, "0.2.0rc2", "passed", tmp_path / "control.json")
+
+    assert refused.code == 1, refused.stderr
+    assert name in refused.stderr and not (tmp_path / "r.json").exists()
+    assert name in json.loads(control)["files"]

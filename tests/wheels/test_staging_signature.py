@@ -63,6 +63,12 @@ SIGNERS = {
         False,
         "GitHubWorkflowRepository",
     ),
+    "the right SAN, run by another workflow calling it": (
+        dataclasses.replace(RC2_BUILD, workflow="ci.yml"),
+        RC2_BUILD.identity,
+        False,
+        "OIDCBuildConfigURI",
+    ),
     "the right SAN, another ref": (
         dataclasses.replace(RC2_BUILD, ref=f"refs/tags/{RC1}"),
         RC2_BUILD.identity,
@@ -229,8 +235,11 @@ def test_a_bundle_whose_leaf_breaks_the_sigstore_profile_is_corrupt(trusted_root
 
 
 def test_an_unreadable_trusted_root_is_bad_input(tmp_path, sigstore):
+    import os
+
     (tmp_path / "root.json").write_text('{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}')
-    for path in (tmp_path / "root.json", tmp_path / "missing.json"):
+    os.mkfifo(tmp_path / "fifo.json")  # would block the read forever: refused before it is opened
+    for path in (tmp_path / "root.json", tmp_path / "missing.json", tmp_path / "fifo.json"):
         with pytest.raises(InputError, match="is not a readable Sigstore trusted root"):
             BundleVerifier(path).verify(
                 RECORD, sigstore.sign(RECORD, RC2_BUILD), record_signer(ROCKS, REPOSITORY, RC2), where="x", hint="y"
