@@ -174,10 +174,28 @@ def _wheel_artifacts(project: Project, version: str) -> list[Artifact]:
     return artifacts
 
 
+def _benchmark_step(project: Project) -> list[Step]:
+    """The RC's benchmarks against the last release's, where the catalog gives the project benchmarks."""
+    if project.benchmarks_dir is None:
+        return []
+    return [
+        Step(
+            "benchmarks",
+            f"run {project.benchmarks_dir} against the built Linux wheel and compare with the last release's "
+            f"results: a slowdown beyond {project.benchmark_threshold_pct:g}% and the runs' noise fails the RC",
+        )
+    ]
+
+
 def _wheels_build(project: Project, tag: ReleaseTag) -> _Parts:
     package_version = tag.package_version.pep440()
     artifacts = _wheel_artifacts(project, package_version)
     steps = [
+        Step(
+            "check-unpublished",
+            f"refuse the RC before anything is built when TestPyPI already holds a file of {package_version} "
+            '("Version already exists": push the next rc tag; a file name is never taken twice)',
+        ),
         Step(
             "set-version",
             f"set {project.directory}/pyproject.toml to {package_version} in the build workspace only "
@@ -190,7 +208,12 @@ def _wheels_build(project: Project, tag: ReleaseTag) -> _Parts:
             Step(f"test-{t.name}", f"Python integration tests against the {t.name} wheel")
             for t in project.wheel_targets
         ),
-        Step("publish", f"publish to TestPyPI by trusted publishing in environment {STAGING_ENVIRONMENT}"),
+        *_benchmark_step(project),
+        Step(
+            "publish",
+            f"publish to TestPyPI by trusted publishing in environment {STAGING_ENVIRONMENT}: only the files "
+            "TestPyPI lacks, after checking that those it has are this run's very bytes",
+        ),
         Step("metadata", "keep the build metadata JSON (tag, commit, run, files with sha256); GitHub pre-release"),
         *(
             Step(
@@ -215,11 +238,13 @@ def _wheels_release(project: Project, tag: ReleaseTag) -> _Parts:
             "refuse it unless its staging record passed for exactly those files",
         ),
         Step("promote", f"re-version those files to {version} without rebuilding (compiled payload byte-identical)"),
+        Step("sbom", "an SPDX SBOM of the release files (the package, and the crates its Cargo.lock compiles in)"),
+        Step("sign", "sigstore signatures of every file and the SBOM, verified against this workflow"),
         Step(
             "publish",
-            f"publish to PyPI by trusted publishing with attestations in environment {PRODUCTION_ENVIRONMENT}",
+            f"publish to PyPI by trusted publishing with attestations in environment {PRODUCTION_ENVIRONMENT} "
+            "(after a reviewer's approval; the one step that cannot be undone)",
         ),
-        Step("sign", "sigstore signatures of every file"),
         Step("github-release", f"GitHub release {tag.name} with the files and notes"),
     ]
     return artifacts, steps
