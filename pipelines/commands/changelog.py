@@ -56,7 +56,8 @@ def _changelog(args: argparse.Namespace) -> int:
             hint="fetch the tags and the full history (actions/checkout with fetch-depth: 0), or push the tag",
         )
     commits = [parse_commit(RawCommit(*fields)) for fields in git.log(span.revisions, span.paths)]
-    notes = ReleaseNotes(span, repository, group(commits), verification_of(span.tag, repository, record))
+    commit = git.commit_of(f"refs/tags/{span.tag.name}") or ""  # the tag is there: checked above
+    notes = ReleaseNotes(span, repository, group(commits), verification_of(span.tag, repository, record, commit))
     emit(args.json, as_data(notes), markdown(notes).rstrip("\n"))
     return 0
 

@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 
 from pipelines.core.catalog import get_project
+from pipelines.core.tags import parse_tag
 from pipelines.dashboard.charts import bar_chart, line_chart
 from pipelines.dashboard.metrics import human_duration
 from pipelines.dashboard.model import Dashboard, ProjectView, Release
+from pipelines.notes.verification import COMMIT_PLACEHOLDER, verification_of
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 STYLE = """
@@ -51,24 +53,20 @@ def _short(digest: str | None) -> str:
 
 
 def verification(view: ProjectView, release: Release, repository: str) -> str:
-    """The commands that check a release's signatures (docs/releasing.md gives the reasoning)."""
-    tag = str(release.tag)
-    issuer = "https://token.actions.githubusercontent.com"
-    if view.kind == "image":
-        index = next((a.value for a in release.artifacts if a.label == "index"), "sha256:<index digest>")
-        workflow = f"https://github.com/{repository}/.github/workflows/_release-image.yml".replace(".", r"\.")
-        ref = f"refs/tags/{tag}".replace(".", r"\.")
-        return (
-            f"cosign verify {get_project(view.name).image_repository()}@{index} \\\n"
-            f"  --certificate-identity-regexp '^{workflow}@({ref}|{release.commit})$' \\\n"
-            f"  --certificate-oidc-issuer {issuer}"
-        )
-    return (
-        f"gh release download {tag} --repo {repository} --dir {tag}\n"
-        f"python -m sigstore verify identity {tag}/*.whl {tag}/*.tar.gz \\\n"
-        f"  --cert-identity https://github.com/{repository}/.github/workflows/release-rocks.yml@refs/tags/{tag} \\\n"
-        f"  --cert-oidc-issuer {issuer}"
-    )
+    """The commands that check a release's signatures, in the release notes' own form
+    (pipelines/notes/verification.py; the notes add the SBOM attestations, sums and PyPI's copy).
+
+    An image release names its images by the digests the stack file pinned, when it has them; a wheel release
+    by its file names only (the files recorded for it may be its RC's, whose names and sums differ).
+    """
+    tag = parse_tag(str(release.tag))
+    record = None
+    digests = {artifact.label: artifact.value for artifact in release.artifacts}
+    if view.kind == "image" and "index" in digests:
+        index = digests.pop("index")
+        record = {"repository": get_project(view.name).image_repository(), "index_digest": index, "platforms": digests}
+    checks = verification_of(tag, repository, record, release.commit or COMMIT_PLACEHOLDER)
+    return "\n".join(checks.signature_commands) if checks else ""
 
 
 def _where_table(dashboard: Dashboard) -> list[str]:

@@ -1,9 +1,13 @@
-"""The commands a reader runs to check a release is what the release workflow produced, as the notes print them.
+"""The commands a reader runs to check a release is what the release workflow produced: the one form of them.
 
-They follow what the workflows make:
+The release notes print them, and so do the dashboard and the docs (docs/releasing.md, release-notes.md
+and dashboard.md show this module's output; tests/docs/test_verification_commands.py compares them).
+They follow what the workflows make and verify in the same job:
 - an image release (`_release-image.yml`): the `{VERSION}` index and every platform image are signed
   with cosign keyless (recursive), and each platform image carries an SPDX SBOM attestation; the
-  certificate names `_release-image.yml` with the workflow ref `refs/tags/<tag>`;
+  certificate names `_release-image.yml` at the release tag (GitHub's documented `job_workflow_ref`
+  for a `$/` call) or at its commit, with the workflow ref `refs/tags/<tag>`, the commit as workflow
+  sha and this repository: the release job's own `cosign verify` demands exactly these;
 - a wheel release (`release-rocks.yml`): the files are on PyPI with PEP 740 attestations (trusted
   publishing), their sha256 sums are in the notes, and the GitHub release carries each file's
   sigstore bundle (`<file>.sigstore.json`) signed by `release-rocks.yml` at the tag.
@@ -25,6 +29,7 @@ from pipelines.core.tags import ReleaseTag
 OIDC_ISSUER = "https://token.actions.githubusercontent.com"
 IMAGE_WORKFLOW = "_release-image.yml"
 WHEEL_WORKFLOW = "release-rocks.yml"
+COMMIT_PLACEHOLDER = "<commit>"  # where the release tag's commit is not known (the docs' examples)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,14 @@ class Verification:
     kind: str  # "image" or "wheels"
     subjects: tuple[str, ...]
     commands: tuple[str, ...]
+
+    @property
+    def signature_commands(self) -> tuple[str, ...]:
+        """The commands that check the signatures alone (what the dashboard shows of them): the index's
+        `cosign verify`, whose recursive signature covers each platform image, or the files' download and
+        their sigstore verification; the notes list the rest (SBOM attestations, sums, PyPI's copy)."""
+        starts = ("cosign verify ", "gh release download ", "python -m sigstore verify ")
+        return tuple(command for command in self.commands if command.startswith(starts))
 
 
 def _escape_regexp(text: str) -> str:
@@ -58,7 +71,9 @@ def _image_digests(record: Mapping[str, Any]) -> tuple[str, str, dict[str, str]]
     return repository, index, {str(arch): digest for arch, digest in platforms.items()}
 
 
-def image_verification(tag: ReleaseTag, repository_on_github: str, record: Mapping[str, Any] | None) -> Verification:
+def image_verification(
+    tag: ReleaseTag, repository_on_github: str, record: Mapping[str, Any] | None, commit: str
+) -> Verification:
     project = get_project(tag.project)
     if record is None:
         image = f"{project.image_repository(DEFAULT_REGISTRY)}:{tag.version.release}"
@@ -68,12 +83,16 @@ def image_verification(tag: ReleaseTag, repository_on_github: str, record: Mappi
         image = f"{repository}@{index}"
         platform_images = [f"{repository}@{digest}" for digest in platforms.values()]
     workflow = f"https://github.com/{repository_on_github}/.github/workflows/{IMAGE_WORKFLOW}@"
+    ref = f"refs/tags/{tag.name}"
     identity = (
-        f"--certificate-identity-regexp '^{_escape_regexp(workflow)}' --certificate-oidc-issuer {OIDC_ISSUER} "
-        f"--certificate-github-workflow-ref refs/tags/{tag.name}"
+        f" \\\n  --certificate-identity-regexp '^{_escape_regexp(workflow)}({_escape_regexp(ref)}|{commit})$'"
+        f" \\\n  --certificate-oidc-issuer {OIDC_ISSUER}"
+        f" \\\n  --certificate-github-workflow-repository {repository_on_github}"
+        f" \\\n  --certificate-github-workflow-ref {ref}"
+        f" \\\n  --certificate-github-workflow-sha {commit}"
     )
-    commands = [f"cosign verify {identity} {image}"]
-    commands += [f"cosign verify-attestation --type spdxjson {identity} {ref}" for ref in platform_images]
+    commands = [f"cosign verify {image}{identity}"]
+    commands += [f"cosign verify-attestation --type spdxjson {platform}{identity}" for platform in platform_images]
     return Verification("image", (image,), tuple(commands))
 
 
@@ -111,11 +130,11 @@ def wheel_verification(tag: ReleaseTag, repository_on_github: str, record: Mappi
 
 
 def verification_of(
-    tag: ReleaseTag, repository_on_github: str, record: Mapping[str, Any] | None
+    tag: ReleaseTag, repository_on_github: str, record: Mapping[str, Any] | None, commit: str = COMMIT_PLACEHOLDER
 ) -> Verification | None:
-    """The verification of a release tag's artifacts; None for an RC."""
+    """The verification of a release tag's artifacts (`commit`: the tag's); None for an RC."""
     if tag.rc is not None:
         return None
     if get_project(tag.project).ships_images:
-        return image_verification(tag, repository_on_github, record)
+        return image_verification(tag, repository_on_github, record, commit)
     return wheel_verification(tag, repository_on_github, record)

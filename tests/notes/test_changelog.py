@@ -178,10 +178,14 @@ def test_a_release_covers_its_rcs_since_the_previous_release_and_ends_with_verif
             "",
         ]
     )
+    commit = h.repo.git("rev-parse", "percolate-v0.2.0^{commit}")
     identity = (
-        r"--certificate-identity-regexp '^https://github\.com/percolation-labs/percolate/\.github/workflows/"
-        r"_release-image\.yml@' --certificate-oidc-issuer https://token.actions.githubusercontent.com "
-        "--certificate-github-workflow-ref refs/tags/percolate-v0.2.0"
+        " \\\n  --certificate-identity-regexp '^https://github\\.com/percolation-labs/percolate/\\.github/workflows/"
+        f"_release-image\\.yml@(refs/tags/percolate-v0\\.2\\.0|{commit})$'"
+        " \\\n  --certificate-oidc-issuer https://token.actions.githubusercontent.com"
+        " \\\n  --certificate-github-workflow-repository percolation-labs/percolate"
+        " \\\n  --certificate-github-workflow-ref refs/tags/percolate-v0.2.0"
+        f" \\\n  --certificate-github-workflow-sha {commit}"
     )
     image = "ghcr.io/percolation-labs/percolate"
     assert verify == "\n".join(
@@ -190,9 +194,9 @@ def test_a_release_covers_its_rcs_since_the_previous_release_and_ends_with_verif
             f"Image: `{image}:0.2.0`",
             "",
             "```sh",
-            f"cosign verify {identity} {image}:0.2.0",
-            f"cosign verify-attestation --type spdxjson {identity} {image}:0.2.0-amd64",
-            f"cosign verify-attestation --type spdxjson {identity} {image}:0.2.0-arm64",
+            f"cosign verify {image}:0.2.0{identity}",
+            f"cosign verify-attestation --type spdxjson {image}:0.2.0-amd64{identity}",
+            f"cosign verify-attestation --type spdxjson {image}:0.2.0-arm64{identity}",
             "```",
             "",
         ]
@@ -262,7 +266,7 @@ def test_a_release_record_puts_the_digests_into_the_commands(history, tmp_path):
     notes = changelog(history, "percolate-v0.2.0", "--promotion", str(record))
     assert f"Image: `{repository}@{index}`" in notes
     assert "cosign verify-attestation --type spdxjson" in notes
-    assert f"{repository}@{amd64}\n" in notes and f"{repository}@{arm64}\n" in notes
+    assert f"spdxjson {repository}@{amd64} \\\n" in notes and f"spdxjson {repository}@{arm64} \\\n" in notes
 
 
 def test_a_wheel_release_lists_its_files_and_checks_their_sums(history, tmp_path):
