@@ -49,11 +49,20 @@ def token_from_environment() -> str | None:
     naming the variable (never the value).
     """
     for name in ("PERCOLATE_GIT_PAT", "GITHUB_TOKEN"):
-        if value := os.environ.get(name):
-            token = clean_credential(value, name) or None
-            remember(token)
+        if token := token_named(name):
             return token
     return None
+
+
+def token_named(name: str) -> str | None:
+    """The token in environment variable `name`, checked and remembered as `token_from_environment` does; None when
+    it is unset or empty (preflight reads GITHUB_TOKEN and PERCOLATE_GIT_PAT each for its own calls)."""
+    value = os.environ.get(name)
+    if not value:
+        return None
+    token = clean_credential(value, name) or None
+    remember(token)
+    return token
 
 
 def pat_from_environment(*, required: bool = True) -> str | None:

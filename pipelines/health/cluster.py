@@ -30,6 +30,7 @@ from pipelines.health.access import SERVICE_ACCOUNT_DIR, Access, load_access
 
 ARGOCD_GROUP = "argoproj.io"
 ARGOCD_VERSION = "v1alpha1"
+CRD_GROUP = "apiextensions.k8s.io"
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 15.0
 # The floor of a request's timeout when the deadline is (nearly) spent: the client refuses 0.
@@ -48,6 +49,7 @@ class _Kind:
     label: str
     verb: str = "get"
     subresource: str | None = None  # e.g. rollouts/status
+    group: str = ARGOCD_GROUP
 
     @property
     def action(self) -> str:
@@ -148,6 +150,26 @@ class Cluster:
             hint=f"abort by hand: kubectl argo rollouts abort {name} -n {namespace}",
         )
 
+    def get_crd(self, name: str) -> dict[str, Any]:
+        """The CustomResourceDefinition `name` (e.g. applications.argoproj.io), cluster-wide, from the apiextensions
+        API (`GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}`): preflight asks whether Argo CD's
+        and Argo Rollouts' kinds are installed."""
+        from kubernetes.client import ApiextensionsV1Api
+
+        api = ApiextensionsV1Api(self.access.api_client)
+        kind = _Kind(
+            "customresourcedefinitions", "CustomResourceDefinition", "CustomResourceDefinition", group=CRD_GROUP
+        )
+
+        def send(timeout: tuple[float, float]) -> Any:
+            return api.read_custom_resource_definition(name, _request_timeout=timeout, _preload_content=False)
+
+        return self._retrier.run(
+            lambda: self._read(send, kind, None, f"CustomResourceDefinition {name!r}", self._retrier),
+            f"the Kubernetes API at {self.server}",
+            hint=f"check that the server of {self.origin} is up and reachable from here",
+        )
+
     def _object(self, kind: _Kind, namespace: str, name: str) -> dict[str, Any]:
         where = f"{kind.label} {name!r} in namespace {namespace!r}"
 
@@ -170,7 +192,12 @@ class Cluster:
         )
 
     def _read(
-        self, send: Callable[[tuple[float, float]], Any], kind: _Kind, namespace: str, where: str, retrier: Retrier
+        self,
+        send: Callable[[tuple[float, float]], Any],
+        kind: _Kind,
+        namespace: str | None,
+        where: str,
+        retrier: Retrier,
     ) -> dict[str, Any] | Retry:
         left = max(retrier.deadline.remaining(), MIN_TIMEOUT)
         try:
@@ -180,7 +207,7 @@ class Cluster:
             return Retry("no whole answer within the time limit")
 
     def _exchange(
-        self, send: Callable[[tuple[float, float]], Any], kind: _Kind, namespace: str, where: str, left: float
+        self, send: Callable[[tuple[float, float]], Any], kind: _Kind, namespace: str | None, where: str, left: float
     ) -> dict[str, Any] | Retry:
         import urllib3
         from kubernetes.client.exceptions import ApiException
@@ -212,7 +239,7 @@ class Cluster:
             )
         return self._document(body, kind.kind, where)
 
-    def _refused(self, error: Any, kind: _Kind, namespace: str, where: str) -> Retry:
+    def _refused(self, error: Any, kind: _Kind, namespace: str | None, where: str) -> Retry:
         """An answer that is not 2xx: retry it, or raise the error that says what to fix."""
         status, message = error.status or 0, _status_message(error)
         if status == 0:  # the client reports urllib3's SSLError as an ApiException without a status
@@ -226,12 +253,14 @@ class Cluster:
                 hint=f"the credentials of {self.origin} were rejected: refresh the token or kubeconfig",
             )
         if status == 403:
+            # A cluster-wide kind (a CRD) is granted by a ClusterRole; a namespaced one by a Role there.
+            scope = f"in namespace {namespace} (a Role and RoleBinding)" if namespace else "(a ClusterRole and binding)"
             raise Unauthorized(
                 f"forbidden to {kind.action} {where} ({message})",
-                hint=f"grant the identity `{kind.verb}` on {kind.resource} ({ARGOCD_GROUP}) in namespace {namespace} "
-                f"(a Role and RoleBinding); check with `kubectl auth can-i {kind.verb} {kind.plural}.{ARGOCD_GROUP}"
+                hint=f"grant the identity `{kind.verb}` on {kind.resource} ({kind.group}) {scope}; "
+                f"check with `kubectl auth can-i {kind.verb} {kind.plural}.{kind.group}"
                 + (f" --subresource={kind.subresource.split('/')[1]}" if kind.subresource else "")
-                + f" -n {namespace}`",
+                + (f" -n {namespace}`" if namespace else "`"),
             )
         if status == 404:
             raise NotFound(

@@ -133,6 +133,11 @@ class RegistryClient:
 
     # -- the API ---------------------------------------------------------------------------------
 
+    def ping(self) -> None:
+        """`GET /v2/`, the distribution API's base: the registry answers and lets these credentials in (preflight)."""
+        response = self._request("ping", "GET", f"{self.location.base_url}/v2/", "")
+        self._expect(response, "open its API (/v2/)")
+
     def list_tags(self, repository: str, *, on_page: Callable[[tuple[str, ...]], None] | None = None) -> TagListing:
         """Every tag of `repository`, following `Link` pages of up to 1000; an unknown repository has none.
 
