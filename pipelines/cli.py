@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "rollback",
     "wait-healthy": "wait_healthy",
     "trusted-publishers": "trusted_publishers",
+    "preflight": "preflight",
     "changelog": "changelog",
     "notify": "notify",
     "dashboard": "dashboard",
