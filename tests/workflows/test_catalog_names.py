@@ -137,6 +137,8 @@ def test_publishing_runs_in_the_catalogs_environments(workflows):
         ("pages.yml", "deploy"): PAGES_ENVIRONMENT,
         # Every RC build of an image deploys to the staging stack, RC tags only.
         ("_build-image.yml", "staging"): STAGING_ENVIRONMENT,
+        # preflight reads with production's credentials (INFRA_GITHUB_TOKEN, KUBECONFIG) and writes nothing.
+        ("preflight.yml", "preflight"): PRODUCTION_ENVIRONMENT,
     }
     found = {}
     for workflow in workflows.values():

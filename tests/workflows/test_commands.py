@@ -38,6 +38,7 @@ SAMPLES = {
     "${{ secrets.PERCOLATE_GIT_PAT }}": "github_pat_sample",
     "${{ runner.temp }}/promotion/promote.json": "/tmp/promotion/promote.json",
     "${{ inputs.event }}": "rc-built",
+    "${{ inputs.stack }}": "all",
     "${{ inputs.version }}": "percolate-v0.2.0-rc1",
     "${{ steps.stem.outputs.build }}": "2025.10.25.1430-build.123-v0.2.0-abc1234",
     "${{ needs.build-index.outputs.build }}": "2025.10.25.1430-build.123-v0.2.0-abc1234",
