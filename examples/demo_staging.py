@@ -1,4 +1,4 @@
-"""`make demo`, scene 9: an RC goes through staging, and only then can it be released.
+"""`make demo`, scene 12: an RC goes through staging, and only then can it be released.
 
   percolate 0.3.0-rc1: stand-in images pushed at the plan's CalVer tags (as in scene 4)
   -> `build-index`: the build's own multi-arch index at its CalVer stem
@@ -170,7 +170,7 @@ def main() -> int:
         local = localregistry.LocalRegistry(workdir / "registry").start()
         try:
             registry = f"{local.host}/{demo.NAMESPACE}"
-            demo.say("9. staging: an RC deploys to staging, passes its tests, and only then is released")
+            demo.say("12. staging: an RC deploys to staging, passes its tests, and only then is released")
             scene(demo, root, workdir, registry, localregistry.ImagePusher(local.host))
         finally:
             local.stop()
