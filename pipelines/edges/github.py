@@ -43,7 +43,8 @@ PAT_FIX = (
 
 
 def token_from_environment() -> str | None:
-    """PERCOLATE_GIT_PAT first: pull requests opened with GITHUB_TOKEN start no workflow runs.
+    """A token that may read the repository (its releases, for `wheels find-rc`): PERCOLATE_GIT_PAT, else
+    GITHUB_TOKEN. Deploy pull requests never take this one: they need the PAT (`pat_from_environment`).
 
     Checked where it enters: one trailing newline is dropped, other control characters are refused
     naming the variable (never the value).
@@ -72,9 +73,8 @@ def pat_from_environment(*, required: bool = True) -> str | None:
     never reports, so it can never merge. A missing (or blank) PAT is therefore refused where `required`,
     naming the fix, and None otherwise (a dry run pushes and opens nothing).
     """
-    token = clean_credential(os.environ.get(PAT) or "", PAT)
-    if token.strip():
-        remember(token)
+    token = token_named(PAT)
+    if token and token.strip():
         return token
     if not required:
         return None
