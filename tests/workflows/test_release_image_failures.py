@@ -48,12 +48,12 @@ GUARDED = re.compile(
 FORMER = 'echo "::error title=staging not passed::the build has no passed staging record; push a new rc tag or re-run its staging job"'  # noqa: E501
 
 
-def changed(workflows, old: str, new: str):
-    """The workflows with `old` replaced by `new` once in _release-image.yml's text, parsed again."""
-    text = workflows[RELEASE].text
-    assert text.count(old) == 1, f"{old!r} is not once in {RELEASE}"
+def changed(workflows, old: str, new: str, name: str = RELEASE):
+    """The workflows with `old` replaced by `new` once in workflow `name`'s text, parsed again."""
+    text = workflows[name].text
+    assert text.count(old) == 1, f"{old!r} is not once in {name}"
     text = text.replace(old, new)
-    return {**workflows, RELEASE: dataclasses.replace(workflows[RELEASE], text=text, data=YAML(typ="safe").load(text))}
+    return {**workflows, name: dataclasses.replace(workflows[name], text=text, data=YAML(typ="safe").load(text))}
 
 
 def step(workflows, job: str, start: str):
@@ -203,10 +203,10 @@ def test_control_the_former_fixed_annotation_hides_the_cause(workflows, tmp_path
 # ---- every cosign verification is guarded by an annotation that says what to do ------------------
 
 
-def unguarded(workflows) -> list[str]:
-    """Each `cosign verify…` of _release-image.yml that is not `if ! cosign …; then echo ::error…; exit 1; fi`."""
+def unguarded(workflows, name: str = RELEASE) -> list[str]:
+    """Each `cosign verify…` of workflow `name` that is not `if ! cosign …; then echo ::error…; exit 1; fi`."""
     problems = []
-    for job in workflows[RELEASE].jobs.values():
+    for job in workflows[name].jobs.values():
         for item in job.steps:
             script = item.run or ""
             calls = len(VERIFY.findall(script))
@@ -225,6 +225,18 @@ def test_every_cosign_verification_is_annotated_with_what_to_do(workflows):
     assert unguarded(workflows) == []
     scripts = "".join(s.run or "" for s in workflows[RELEASE].steps())
     assert len(VERIFY.findall(scripts)) == 4  # the record; the index; each platform's signature and attestation
+
+
+def test_the_rc_builds_own_verification_of_its_record_is_annotated_too(workflows):
+    assert unguarded(workflows, "_build-image.yml") == []
+    assert len(VERIFY.findall("".join(s.run or "" for s in workflows["_build-image.yml"].steps()))) == 1
+    bare = changed(
+        workflows,
+        "          if ! cosign verify --certificate-identity-regexp",
+        "          cosign verify --certificate-identity-regexp",
+        "_build-image.yml",
+    )
+    assert unguarded(bare, "_build-image.yml")
 
 
 @pytest.mark.parametrize(
