@@ -72,7 +72,7 @@ $(PARSER)/node_modules/.installed: $(PARSER)/package.json $(PARSER)/package-lock
 workflow-parser: $(PARSER)/node_modules/.installed
 
 test: venv system-deps workflow-parser lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 demo: venv system-deps
 	$(PY) examples/demo.py

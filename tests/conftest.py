@@ -6,11 +6,13 @@ conftest.py of that area's folder.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,31 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     return CliResult(result.returncode, result.stdout, result.stderr)
 
 
+def run_cli_in_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliResult:
+    """`python -m pipelines ARGS` in this process: what `run_cli` does (the same environment, working folder
+    and output), without a new interpreter's start-up. Tests where the process boundary is the point (a
+    signal, an exec plugin, start-up imports, a hang guard) call `run_cli`."""
+    from pipelines.cli import main
+
+    saved_environment, saved_folder = dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.environ.clear()
+        os.environ.update({k: v for k, v in saved_environment.items() if not k.startswith("GITHUB_")})
+        os.environ.update(env or {})
+        os.chdir(cwd or REPO_ROOT)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse: --help (0) and usage errors (2)
+                code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+    finally:
+        os.chdir(saved_folder)
+        os.environ.clear()
+        os.environ.update(saved_environment)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def cli():
-    return run_cli
+    return run_cli_in_process

@@ -12,6 +12,15 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import run_cli
+
+
+@pytest.fixture
+def cli():
+    """A subprocess, as deploy.yml runs the gate: these cases are about the process (exec plugins it starts and
+    must not leak when its deadline cuts them, signals, the exit code), not only the output."""
+    return run_cli
+
 
 def assert_clean(result: Any, code: int, *secrets: str) -> None:
     output = result.stdout + result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,8 @@ def real_run(tmp_path_factory) -> dict:
             "-q",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "no:xdist",
             "test_benches.py",
             f"--benchmark-json={out}",
             "--benchmark-min-rounds=5",
@@ -52,6 +55,8 @@ def real_run(tmp_path_factory) -> dict:
             "--benchmark-warmup=off",
         ],
         cwd=folder,
+        # A run of its own, not a worker of this one: pytest-benchmark turns itself off under xdist.
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
         check=True,
         capture_output=True,
         timeout=120,
