@@ -15,8 +15,9 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from pipelines.core.errors import PipelineError
+from pipelines.core.errors import InputError, PipelineError
 from pipelines.output import guarded_output, report_error
 
 # Each command, in the order `--help` lists them, and the module under pipelines.commands that registers it.
@@ -43,9 +44,20 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every command, or only of `command`'s module when it is a known command."""
-    parser = argparse.ArgumentParser(
+class _JsonParser(argparse.ArgumentParser):
+    """The parser when `--json` is asked for: a usage error is bad input like any other, reported by `main` as
+    one JSON document on stdout (argparse's usage still on stderr), not argparse's exit with text alone.
+    Subcommand parsers are of the class of their parent, so every level reports this way."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise InputError(message, hint=f"`{self.prog} --help` lists the arguments")
+
+
+def build_parser(command: str | None = None, *, json_errors: bool = False) -> argparse.ArgumentParser:
+    """The parser of every command, or only of `command`'s module when it is a known command; with
+    `json_errors`, its usage errors raise `InputError` instead of exiting."""
+    parser = (_JsonParser if json_errors else argparse.ArgumentParser)(
         prog="python -m pipelines",
         description="Build and release logic of the Percolate monorepo: tags, versions, CalVer image tags,\n"
         "plans, promotion of tested RC artifacts, stack-config write-back and rollback.",
@@ -76,7 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(arguments: list[str]) -> int:
-    args = build_parser(arguments[0] if arguments else None).parse_args(arguments)
+    as_json = "--json" in arguments
+    try:
+        args = build_parser(arguments[0] if arguments else None, json_errors=as_json).parse_args(arguments)
+    except InputError as error:  # a usage error under --json (`_JsonParser`)
+        return report_error(error, as_json)
     try:
         code = int(args.handler(args))
         sys.stdout.flush()  # here, not at exit: a reader that went away is handled below

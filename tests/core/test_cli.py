@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -304,3 +305,34 @@ def test_in_actions_the_plan_fields_are_step_outputs(cli, monorepo, tmp_path):
         "commit": monorepo.head,
         "environment": "staging",
     }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calver", "--build", "x", "--json"],  # the example: a bad value (the first error argparse meets)
+        ["frobnicate", "--json"],  # no such command
+        ["tag", "parse", "--json"],  # a required argument left out, one level down
+        ["tag", "parse", "percolate-v0.1.0", "--json", "--nope"],  # an unknown option
+    ],
+)
+def test_a_usage_error_with_json_is_one_json_document_on_stdout(args, capsys):
+    from pipelines.cli import main
+
+    code = main(args)  # in-process: argparse's own exit would leave SystemExit and an empty stdout
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert code == report["exit_code"] == 2
+    assert report["cause"] == "bad-input"
+    assert report["error"] and report["hint"]
+    assert captured.err.startswith("usage: python -m pipelines") and "Traceback" not in captured.err
+
+
+def test_a_usage_error_without_json_is_still_argparse_own(capsys):
+    from pipelines.cli import main
+
+    with pytest.raises(SystemExit) as leaving:
+        main(["calver", "--build", "x"])
+    captured = capsys.readouterr()
+    assert leaving.value.code == 2 and captured.out == ""
+    assert "python -m pipelines calver: error: argument --build: 'x' is not a whole number" in captured.err
