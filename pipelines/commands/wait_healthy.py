@@ -10,7 +10,6 @@ import argparse
 import re
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from pipelines.commands import add_command, positive_seconds
 from pipelines.core.catalog import Project, image_projects, project_for_application
 from pipelines.core.digests import DIGEST_FORM
-from pipelines.core.errors import InputError, Unavailable
+from pipelines.core.errors import InputError
 from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
+from pipelines.health.poll import Reading, poll
 from pipelines.health.verdict import State, Verdict, judge, parse_digest
 from pipelines.output import actions_outputs, emit, progress
 
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 DEFAULT_NAMESPACE = "argocd"
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_INTERVAL = 5.0
-# Without a state change, still say something this often so a CI log never looks stuck.
-HEARTBEAT_SECONDS = 30.0
 # The longest wait between two retries of a failed read.
 MAX_BACKOFF = 10.0
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -88,35 +86,15 @@ class GateResult:
 
 
 def _watch(cluster: Cluster, args: argparse.Namespace, project: Project, digest: str, deadline: Deadline) -> GateResult:
-    def ended(outcome: str, verdict: Verdict, note: str | None = None) -> GateResult:
-        return GateResult(args.app, args.namespace, project.name, digest, outcome, verdict, deadline.elapsed(), note)
+    def read() -> Reading[Verdict]:
+        verdict = judge(cluster.get_application(args.namespace, args.app), digest)
+        return Reading(verdict, f"{verdict.status_line} - {verdict.reason}", verdict.reason, verdict.final)
 
     timed_out = f"not Synced and Healthy with {digest} within {args.timeout:g}s"
-    last: Verdict | None = None
-    last_said, said_at = "", 0.0
-    while True:
-        try:
-            application = cluster.get_application(args.namespace, args.app)
-        except Unavailable as error:
-            if last is None:
-                raise  # never read: no verdict, so no outcome (deploy.yml then rolls nothing back)
-            return ended(
-                "timeout",
-                last,
-                f"{timed_out}; the Kubernetes API stayed unavailable after the last read: {error.message}",
-            )
-        now = deadline.elapsed()
-        last = judge(application, digest)
-        line = f"{last.status_line} - {last.reason}"
-        if line != last_said or now - said_at >= HEARTBEAT_SECONDS:
-            progress(f"[{now:6.1f}s] {args.app}: {line}")
-            last_said, said_at = line, now
-        if last.final:
-            return ended(last.state.value, last)
-        if not deadline.expired():
-            time.sleep(min(args.interval, max(deadline.remaining(), 0.0)))
-        if deadline.expired():
-            return ended("timeout", last, f"{timed_out}; last: {last.reason}")
+    polled = poll(read, app=args.app, interval=args.interval, deadline=deadline, timed_out=timed_out, say=progress)
+    last = polled.last
+    outcome = last.state.value if polled.note is None else "timeout"
+    return GateResult(args.app, args.namespace, project.name, digest, outcome, last, deadline.elapsed(), polled.note)
 
 
 @contextmanager

@@ -12,13 +12,13 @@ pipelines.health.cluster.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipelines.core.errors import NotFound, PipelineError, Unavailable
+from pipelines.core.errors import NotFound, PipelineError
 from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
+from pipelines.health.poll import Reading, poll
 from pipelines.health.rollout import CanaryVerdict, follow
 from pipelines.health.verdict import State, Verdict, judge
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 # The abort gets its own time: it matters most when the gate's deadline has just run out.
 ABORT_SECONDS = 30.0
-HEARTBEAT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -101,31 +100,16 @@ def _abort(cluster: Cluster, namespace: str, rollout: str, say: Callable[[str], 
 
 def watch_canary(cluster: Cluster, watch: CanaryWatch, deadline: Deadline, say: Callable[[str], None]) -> CanaryOutcome:
     """Follow the canary until it is healthy, fails or the deadline passes; abort it when it must stop."""
+
+    def read() -> Reading[tuple[Verdict, CanaryVerdict, str | None]]:
+        state = _read(cluster, watch)
+        canary = state[1]
+        return Reading(state, f"{canary.step_line} - {canary.reason}", canary.reason, canary.final)
+
     timed_out = f"the canary did not finish healthy with {watch.digest} within {watch.timeout:g}s"
-    last: tuple[Verdict, CanaryVerdict, str | None] | None = None
-    last_said, said_at = "", 0.0
-    note: str | None = None
-    while True:
-        try:
-            last = _read(cluster, watch)
-        except Unavailable as error:
-            if last is None:
-                raise
-            note = f"{timed_out}; the Kubernetes API stayed unavailable after the last read: {error.message}"
-            break
-        now = deadline.elapsed()
-        line = f"{last[1].step_line} - {last[1].reason}"
-        if line != last_said or now - said_at >= HEARTBEAT_SECONDS:
-            say(f"[{now:6.1f}s] {watch.app}: {line}")
-            last_said, said_at = line, now
-        if last[1].final:
-            break
-        if not deadline.expired():
-            time.sleep(min(watch.interval, max(deadline.remaining(), 0.0)))
-        if deadline.expired():
-            note = f"{timed_out}; last: {last[1].reason}"
-            break
-    application, canary, namespace = last
+    polled = poll(read, app=watch.app, interval=watch.interval, deadline=deadline, timed_out=timed_out, say=say)
+    note = polled.note
+    application, canary, namespace = polled.last
     outcome = canary.state.value if note is None else "timeout"
     must_abort = canary.abort if outcome == State.FAILED.value else False
     if outcome == "timeout":  # abort only a Rollout that runs this digest: another revision's canary is not ours
