@@ -154,9 +154,6 @@ class StackSettings:
     canaries: dict[str, Canary] = field(default_factory=dict)  # by project (docs/canary.md)
     argo_rollouts: ArgoRolloutsConfig = field(default_factory=ArgoRolloutsConfig)
 
-    def pin_for(self, project: str) -> ImagePin | None:
-        return next((pin for pin in self.images if pin.project == project), None)
-
 
 class _Object:
     """A config object read field by field, every error naming the field's full path and a fix."""

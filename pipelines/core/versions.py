@@ -114,11 +114,3 @@ def parse_release(text: str) -> ProjectVersion:
     if version.is_prerelease:
         raise InputError(f"{text!r} is a pre-release", hint=f"give the final version, e.g. {version.release}")
     return version
-
-
-def pep440_to_cargo(text: str) -> str:
-    return parse_pep440(text).cargo()
-
-
-def cargo_to_pep440(text: str) -> str:
-    return parse_cargo(text).pep440()

@@ -222,9 +222,3 @@ def parse_images(data: Any, *, key: str = IMAGES_KEY) -> dict[str, ImagePin]:
             key, f"expected a mapping of project to image, got {data!r}", "see the images subtree in docs/infra.md"
         )
     return {str(name): parse_image_pin(str(name), entry, key=key) for name, entry in data.items()}
-
-
-def images_to_dict(pins: Mapping[str, ImagePin]) -> dict[str, Any]:
-    """The subtree as the stack file holds it, projects in catalog order."""
-    order = [p.name for p in image_projects()]
-    return {name: pins[name].to_dict() for name in sorted(pins, key=order.index)}

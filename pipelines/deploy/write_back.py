@@ -205,10 +205,6 @@ class StackFile:
         """The file a write replaces: the path itself, or the file a symlink points to."""
         return Path(os.path.realpath(self.path))
 
-    @property
-    def lock_path(self) -> Path:
-        return self.target.with_name(f".{self.target.name}.lock")
-
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the file's lock (re-entrant within this object) for a whole read, change and write."""

@@ -51,11 +51,6 @@ class RetryPolicy:
         return max(delay, retry_after) if retry_after is not None else delay
 
 
-def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, fraction: float) -> float:
-    """`policy.delay(attempt, retry_after, fraction)`, under the name the registry client used to give it."""
-    return policy.delay(attempt, retry_after, fraction)
-
-
 class Deadline:
     """A moment on a monotonic clock after which no new work starts; every request's timeout is cut to it."""
 

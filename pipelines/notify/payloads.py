@@ -127,10 +127,3 @@ def discord_payload(notice: Notice) -> dict[str, Any]:
         embed["url"] = notice.run_url
     # No mention in a commit message (@everyone, @user) pings anybody.
     return {"embeds": [embed], "allowed_mentions": {"parse": []}}
-
-
-def discord_characters(payload: dict[str, Any]) -> int:
-    """The characters Discord counts against an embed's 6,000: title, description, fields, footer."""
-    embed = payload["embeds"][0]
-    fields = sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
-    return len(embed["title"]) + len(embed["description"]) + fields + len(embed["footer"]["text"])

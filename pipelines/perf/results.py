@@ -31,10 +31,6 @@ class BenchmarkResult:
     q3: float
     rounds: int
 
-    @property
-    def iqr(self) -> float:
-        return self.q3 - self.q1
-
 
 @dataclass(frozen=True)
 class BenchmarkRun:

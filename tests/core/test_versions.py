@@ -13,12 +13,10 @@ from pipelines.core.errors import CheckFailed, InputError
 from pipelines.core.version_check import VersionReading, check_versions
 from pipelines.core.versions import (
     ProjectVersion,
-    cargo_to_pep440,
     parse_cargo,
     parse_pep440,
     parse_release,
     parse_version,
-    pep440_to_cargo,
 )
 
 
@@ -32,8 +30,8 @@ from pipelines.core.versions import (
     ],
 )
 def test_conversions_both_ways(pep440: str, cargo: str):
-    assert pep440_to_cargo(pep440) == cargo
-    assert cargo_to_pep440(cargo) == pep440
+    assert parse_pep440(pep440).cargo() == cargo
+    assert parse_cargo(cargo).pep440() == pep440
     assert parse_version(pep440) == parse_version(cargo)
 
 

@@ -116,7 +116,7 @@ def test_a_held_lock_gives_up_after_its_wait_with_a_clear_error(stack, make_pin)
     import fcntl
 
     writer = StackFile(stack, lock_timeout=0.2)
-    with open(writer.lock_path, "a") as held:
+    with open(stack.with_name(f".{stack.name}.lock"), "a") as held:  # where `files.locked` keeps the lock
         fcntl.flock(held, fcntl.LOCK_EX)
         with pytest.raises(Unavailable, match="another write"):
             writer.write_pin(make_pin("percolate", "0.5.0"))

@@ -26,7 +26,7 @@ def test_a_valid_config_becomes_typed_settings(config, settings_input):
     assert settings.registry_check is True
     assert settings.argocd.namespace_of("percolate-reading") == "reading"
     assert settings.argocd.revision_history_limit == 10
-    assert settings.pin_for("percolate").digest == "sha256:" + "a" * 64
+    assert {pin.project: pin.digest for pin in settings.images}["percolate"] == "sha256:" + "a" * 64
     with pytest.raises(AttributeError):
         settings.registry_check = False  # type: ignore[misc]
 

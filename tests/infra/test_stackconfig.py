@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pipelines.core.catalog import IMAGE_PLATFORMS, image_projects
 from pipelines.core.errors import InputError
-from pipelines.deploy.pins import IMAGES_KEY, ImagePin, images_to_dict, parse_image_pin, parse_images
+from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_image_pin, parse_images
 
 
 def test_a_released_entry_parses_into_a_frozen_pin(image):
@@ -133,7 +133,7 @@ def pins(draw):
 @given(pins())
 def test_to_dict_and_parse_are_inverse(pin):
     assert parse_image_pin(pin.project, pin.to_dict()) == pin
-    assert parse_images(images_to_dict({pin.project: pin})) == {pin.project: pin}
+    assert parse_images({pin.project: pin.to_dict()}) == {pin.project: pin}
 
 
 json_values = st.recursive(

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.core.errors import InputError
-from pipelines.edges.retry import RetryPolicy, backoff_delay, parse_retry_after
+from pipelines.edges.retry import RetryPolicy, parse_retry_after
 from pipelines.images.registry.auth import parse_challenge
 from pipelines.images.registry.credentials import (
     Credentials,
@@ -145,7 +145,7 @@ def test_unreadable_retry_after_is_ignored(value):
 def test_backoff_is_exponential_with_jitter_and_honours_retry_after(attempt, base, cap, retry_after, fraction):
     policy = RetryPolicy(base_delay=base, max_delay=cap)
     step = min(cap, base * 2**attempt)
-    delay = backoff_delay(attempt, policy, retry_after, fraction)
+    delay = policy.delay(attempt, retry_after, fraction)
     assert step / 2 <= delay or (retry_after is not None and delay == retry_after)
     assert delay <= max(step, retry_after or 0)
     if retry_after is not None:
