@@ -17,6 +17,7 @@ LAYERS = {
     "core": 0,
     "edges": 1,
     "plan": 2,
+    "images.registry": 2,  # the registry's client, an edge kept in its stage's folder: below every stage
     "images": 3,
     "wheels": 3,
     "deploy": 3,
@@ -32,13 +33,24 @@ LAYERS = {
     "__main__": 7,
 }
 STAGES = {"images", "wheels", "deploy", "health", "notes", "notify", "perf"}
+SUBPARTS = {"images.registry"}  # folders inside a part that are parts of their own, on their own layer
+# Imports that break the layers today, each named so that none is added unseen and a fixed one leaves the
+# list: issue 24, item 7.
+KNOWN_UPWARD = [
+    # The registry client parses manifests with images' format module: images -> registry -> images.manifests.
+    "pipelines/images/registry/client.py:26: images.registry imports pipelines.images.manifests",
+]
 MAX_LINES = 400
 
 
 def part_of(module: str) -> str:
-    """`pipelines.images.registry.client` -> `images`; `pipelines.cli` -> `cli`."""
+    """`pipelines.images.reading` -> `images`; `pipelines.images.registry.client` -> `images.registry`;
+    `pipelines.cli` -> `cli`."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    if len(parts) < 2:
+        return "__init__"
+    sub = ".".join(parts[1:3])
+    return sub if len(parts) >= 3 and sub in SUBPARTS else parts[1]
 
 
 def pipelines_imports(path: Path) -> list[tuple[int, str]]:
@@ -84,7 +96,7 @@ def test_every_part_of_the_package_has_a_layer():
 
 
 def test_imports_only_run_downwards():
-    assert upward_imports(modules()) == []
+    assert upward_imports(modules()) == KNOWN_UPWARD
 
 
 @pytest.mark.parametrize(
