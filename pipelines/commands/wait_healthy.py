@@ -1,7 +1,7 @@
 """`wait-healthy`: the deploy's health gate, polling an Argo CD Application until it runs the new digest.
 
 The rule (pipelines.health.verdict) decides from each Application object; this module polls
-through pipelines.health.cluster, reports state changes on stderr and the outcome on stdout.
+through pipelines.health.kube.cluster, reports state changes on stderr and the outcome on stdout.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pipelines.output import actions_outputs, emit, progress
 if TYPE_CHECKING:
     from pipelines.edges.retry import Deadline
     from pipelines.health.canary_gate import CanaryOutcome
-    from pipelines.health.cluster import Cluster
+    from pipelines.health.kube.cluster import Cluster
 
 DEFAULT_NAMESPACE = "argocd"
 DEFAULT_TIMEOUT = 600.0
@@ -205,7 +205,7 @@ def _wait_healthy(args: argparse.Namespace) -> int:
         raise InputError(f"--namespace {args.namespace!r} is not a Kubernetes namespace name", hint="e.g. argocd")
     canary = _canary_of(args, project)
     from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
-    from pipelines.health.cluster import import_client, open_cluster
+    from pipelines.health.kube.cluster import import_client, open_cluster
 
     import_client()  # --timeout is for the cluster (credentials included), not for our own start-up
     deadline = Deadline(args.timeout)

@@ -2,12 +2,12 @@
 
 Each poll reads the Application (Argo CD), the Rollout in the Application's destination
 namespace, and the AnalysisRun of the current step, and asks pipelines.health.rollout
-what they mean. Each change of step, weight, analysis phase or reason is said at once
-(stderr). When the canary fails (a Failed/Error analysis, a Degraded Rollout, an
+what they mean; pipelines.health.poll polls (each change of step, weight, analysis phase or
+reason is said at once, on stderr). When the canary fails (a Failed/Error analysis, a Degraded Rollout, an
 inconclusive analysis unless allowed, a failed sync) or the time is up while the Rollout
 runs the new digest, the gate aborts the Rollout with its own short deadline, so that the
 release's rollback finds the stable pods serving. The reads and the abort go through
-pipelines.health.cluster.
+pipelines.health.kube.cluster.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pipelines.health.rollout import CanaryVerdict, follow
 from pipelines.health.verdict import State, Verdict, judge
 
 if TYPE_CHECKING:
-    from pipelines.health.cluster import Cluster
+    from pipelines.health.kube.cluster import Cluster
 
 # The abort gets its own time: it matters most when the gate's deadline has just run out.
 ABORT_SECONDS = 30.0

@@ -1,6 +1,6 @@
 """Preflight's look at one stack's cluster: reachable through its kubeconfig, and serving the CRDs we use.
 
-Through the health gate's own edge (pipelines.health.cluster: the official client, its credentials,
+Through the health gate's own edge (pipelines.health.kube.cluster: the official client, its credentials,
 deadlines and error mapping), it reads the CustomResourceDefinitions of Argo CD (the Applications and
 the AppProject the program declares) and, when the stack configures a canary, of Argo Rollouts (the
 Rollout the gate follows, the AnalysisTemplate the program declares). Three results: `clusters.STACK`
@@ -16,8 +16,8 @@ from typing import Any
 
 from pipelines.core.errors import InputError, NotFound, PipelineError
 from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
-from pipelines.health.cluster import ARGOCD_VERSION, Cluster, import_client, open_cluster
-from pipelines.health.kubeconfig import kubeconfig_files
+from pipelines.health.kube.cluster import ARGOCD_VERSION, Cluster, import_client, open_cluster
+from pipelines.health.kube.kubeconfig import kubeconfig_files
 from pipelines.plan.preflight import STAGING_STACK, CheckResult, StackFacts, failed, passed, skipped
 from pipelines.plan.preflight_rules import ARGOCD_CRDS, ROLLOUTS_CRDS, argocd_fix, judge_crds, rollouts_fix
 

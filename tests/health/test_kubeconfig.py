@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from pipelines.core.errors import InputError
 from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
-from pipelines.health.access import load_access
-from pipelines.health.cluster import Cluster, open_cluster
+from pipelines.health.kube.access import load_access
+from pipelines.health.kube.cluster import Cluster, open_cluster
 
 NO_ENV: dict[str, str] = {}
 APP = "percolate-api"

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 
 from pipelines.core.errors import PipelineError
 from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
-from pipelines.health.cluster import Cluster, open_cluster
+from pipelines.health.kube.cluster import Cluster, open_cluster
 from tests.support.answers import Answer, AnswerServer, answers
 
 TOKEN = "kube-s3cret-token-0123"

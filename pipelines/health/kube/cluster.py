@@ -1,6 +1,6 @@
 """The health gate's edge to the Kubernetes API: Argo CD Applications and Argo Rollouts objects.
 
-Credentials come from pipelines.health.access (kubeconfig or service account, loaded by
+Credentials come from pipelines.health.kube.access (kubeconfig or service account, loaded by
 `kubernetes.config`); requests go through the client's `CustomObjectsApi`, with urllib3's own
 retries off so that pipelines.edges.retry decides alone: connection errors, timeouts, 429
 and 5xx are retried with backoff (429 after its Retry-After) until the gate's deadline, and
@@ -26,7 +26,7 @@ from pipelines.core.errors import Corrupt, InputError, NotFound, Unauthorized
 from pipelines.core.json_text import load_json
 from pipelines.edges.http_parts import shorten
 from pipelines.edges.retry import RETRYABLE_STATUS, Retrier, Retry, parse_retry_after
-from pipelines.health.access import SERVICE_ACCOUNT_DIR, Access, load_access
+from pipelines.health.kube.access import SERVICE_ACCOUNT_DIR, Access, load_access
 
 ARGOCD_GROUP = "argoproj.io"
 ARGOCD_VERSION = "v1alpha1"

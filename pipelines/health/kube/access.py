@@ -1,6 +1,6 @@
 """Which cluster, as whom: the health gate's access to the Kubernetes API, loaded by the official client.
 
-Kubeconfig files are found and prepared by pipelines.health.kubeconfig (kubectl's rules, the
+Kubeconfig files are found and prepared by pipelines.health.kube.kubeconfig (kubectl's rules, the
 gate's policy, exec plugins behind a time limit); `kubernetes.config` then reads the
 credentials into a `Configuration`: tokens, token files, client certificates, `-data` fields,
 exec plugins. Without any kubeconfig, inside a pod (KUBERNETES_SERVICE_HOST set), the
@@ -32,7 +32,7 @@ from pipelines.core.errors import InputError, Unauthorized
 from pipelines.core.secrets import remember
 from pipelines.edges.http_parts import clean_credential, shorten
 from pipelines.edges.retry import Deadline
-from pipelines.health.kubeconfig import FIX_HINT, ExecPlugin, kubeconfig_files, prepare
+from pipelines.health.kube.kubeconfig import FIX_HINT, ExecPlugin, kubeconfig_files, prepare
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 _KUBECONFIG_HINT = "pass --kubeconfig FILE, set KUBECONFIG, or run inside the cluster with a service account"

@@ -33,7 +33,7 @@ from typing import Any
 from pipelines.core.errors import InputError
 from pipelines.edges.files import read_yaml
 from pipelines.edges.http_parts import require_secure_url
-from pipelines.health import exec_limit
+from pipelines.health.kube import exec_limit
 
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 # One run of an exec plugin gets at most this long, and never past the gate's deadline.
