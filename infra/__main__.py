@@ -10,7 +10,7 @@ import sys
 from pulumi.runtime.settings import get_monitor
 
 if get_monitor() is None:
-    from infra.render import main
+    from infra.cli import main
 
     sys.exit(main())
 

@@ -19,7 +19,8 @@ from typing import Any
 import pulumi
 
 from infra.argocd import ArgoCd
-from infra.config import KEYS, NAMESPACE, ArgoCdConfig, _argocd, _decode, _fail, _Object, find_plaintext_secrets
+from infra.config import KEYS, NAMESPACE, ArgoCdConfig, _argocd, find_plaintext_secrets
+from infra.config_fields import _decode, _fail, _Object
 from pipelines.core.catalog import DEFAULT_REGISTRY, STAGING_APPLICATION_SUFFIX, STAGING_ENVIRONMENT, image_projects
 from pipelines.images.registry.location import is_loopback, parse_registry
 from pipelines.staging.target import resolve_targets
