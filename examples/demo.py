@@ -17,18 +17,22 @@ releases 0.2.0 of both services:
      tests, a release refused before the staging record and accepted after, with the same digest
   -> the release dashboard of the whole history (examples/demo_dashboard.py).
 
-Each step runs the real CLI the way a workflow would, and prints what it did.
+Each step runs the real CLI the way a workflow would, and prints what it did (`python -m pipelines` in this
+process, as `python -m` runs it; `python -m infra render` in a process of its own): about 10 s.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import redirect_stderr, redirect_stdout
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -73,19 +77,56 @@ def git(root: Path, *args: str) -> str:
 def run(root: Path, *args: str, expect: int = 0, show: bool = True, progress: bool = False) -> str:
     """Run a command of this repository (`python -m …`) in the monorepo, echoing it; stop on a surprise."""
     print(f"$ python -m {' '.join(args)}", flush=True)
+    code, stdout, stderr = _in_process(root, args) if args[0] == "pipelines" else _subprocess(root, args)
+    if show:
+        print(stdout, end="", flush=True)
+    if code != 0 or expect != 0 or progress:
+        print(stderr, end="", flush=True)
+    if code != expect:
+        raise SystemExit(f"demo step exited {code}, expected {expect}: python -m {' '.join(args)}")
+    return stdout
+
+
+def _environment() -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "GITHUB_RUN_NUMBER": RUN_NUMBER}
     env.pop("GITHUB_OUTPUT", None)
     env.pop("GITHUB_STEP_SUMMARY", None)
+    return env
+
+
+def _subprocess(root: Path, args: tuple[str, ...]) -> tuple[int, str, str]:
+    """`python -m ARGS` in a process of its own (`infra render`: Pulumi's mocks are the process's): exit code,
+    stdout, stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", *args], check=False, cwd=root, env=env, capture_output=True, text=True
+        [sys.executable, "-m", *args], check=False, cwd=root, env=_environment(), capture_output=True, text=True
     )
-    if show:
-        print(result.stdout, end="", flush=True)
-    if result.returncode != 0 or expect != 0 or progress:
-        print(result.stderr, end="", flush=True)
-    if result.returncode != expect:
-        raise SystemExit(f"demo step exited {result.returncode}, expected {expect}: python -m {' '.join(args)}")
-    return result.stdout
+    return result.returncode, result.stdout, result.stderr
+
+
+def _in_process(root: Path, args: tuple[str, ...]) -> tuple[int, str, str]:
+    """`python -m pipelines ARGS` run as `python -m` runs it (its `__main__`, that argv), in this process, with the
+    environment and working folder a subprocess would have, without a new interpreter's start-up: exit code,
+    stdout, stderr."""
+    module, *arguments = args
+    saved_environment, saved_folder, saved_argv = dict(os.environ), os.getcwd(), sys.argv
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.environ.clear()
+        os.environ.update(_environment())
+        os.chdir(root)
+        sys.argv = [module, *arguments]
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                runpy.run_module(module, run_name="__main__", alter_sys=True)
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_folder)
+        os.environ.clear()
+        os.environ.update(saved_environment)
+    return code, out.getvalue(), err.getvalue()
 
 
 def make_monorepo(workdir: Path) -> Path:
@@ -164,8 +205,8 @@ def release(root: Path, project: str, registry: str) -> None:
     run(root, "pipelines", "promote", tag, "--registry", registry, "--stack-config", STACK_CONFIG_FILE)
 
 
-def show_applications(root: Path) -> None:
-    """The desired state of the Argo CD Applications, rendered offline from the stack file."""
+def show_applications(root: Path) -> str:
+    """The desired state of the Argo CD Applications, rendered offline from the stack file; the rendering (JSON)."""
     output = run(
         REPO_ROOT, "infra", "render", "--stack-config", str(root / STACK_CONFIG_FILE), "--check", "--json", show=False
     )
@@ -174,6 +215,7 @@ def show_applications(root: Path) -> None:
             images = resource["inputs"]["spec"]["source"]["kustomize"]["images"]
             print(f"  Application {resource['inputs']['metadata']['name']:<18} pins {', '.join(images)}")
     print("  policy checks: ok")
+    return output
 
 
 class ArgoCdStandIn(KubeApiStandIn):
@@ -302,7 +344,7 @@ def main() -> int:
 
             say(f"8. rollback of {failed}: the previous release comes back, {NEW_VERSION} is blocked")
             run(root, "pipelines", "rollback", failed)
-            show_applications(root)
+            rendered = show_applications(root)
             run(
                 root,
                 "pipelines",
@@ -316,7 +358,8 @@ def main() -> int:
             )
             git(root, "commit", "-qam", f"rollback: {failed} {NEW_VERSION} -> 0.1.0")
             print("the rollback pull request is merged (here: committed)")
-            demo_canary.canary(root, workdir, registry, NEW_VERSION, run, say)
+            # The refused promote wrote nothing: the canary scene reads its Rollout from the rendering just shown.
+            demo_canary.canary(root, workdir, registry, NEW_VERSION, run, say, rendered)
             git(root, "commit", "-qam", f"rollback: percolate-reading {NEW_VERSION}, its canary failed")
 
             say("12. staging: an RC deploys to staging, passes its tests, and only then is released")

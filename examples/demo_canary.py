@@ -165,22 +165,37 @@ def _gate(root: Path, workdir: Path, run: Run, image: str, script: list[Poll], e
     return api
 
 
-def canary(root: Path, workdir: Path, registry: str, version: str, run: Run, say: Callable[[str], None]) -> None:
-    """The canary story of percolate-reading `version`, released and pinned in the stack file under `root`."""
+def canary(
+    root: Path,
+    workdir: Path,
+    registry: str,
+    version: str,
+    run: Run,
+    say: Callable[[str], None],
+    rendered: str | None = None,
+) -> None:
+    """The canary story of percolate-reading `version`, released and pinned in the stack file under `root`.
+
+    `rendered` is `infra render --json` of that stack file when the caller has just run it (the demo's rollback
+    scene); without it the scene renders the stack file itself.
+    """
     pins = json.loads(run(root, "pipelines", "stack-config", "show", "--json", show=False))
     pin = next(pin for pin in pins if pin["project"] == PROJECT)
     image = f"{pin['repository']}@{pin['digest']}"
 
     say(f"9. {PROJECT} rolls out by canary: the steps pulumi up puts into its Rollout (kustomize patch)")
-    rendered = run(
-        Path(__file__).resolve().parent.parent,
-        "infra",
-        "render",
-        "--stack-config",
-        str(root / STACK_CONFIG_FILE),
-        "--json",
-        show=False,
-    )
+    if rendered is None:
+        rendered = run(
+            Path(__file__).resolve().parent.parent,
+            "infra",
+            "render",
+            "--stack-config",
+            str(root / STACK_CONFIG_FILE),
+            "--json",
+            show=False,
+        )
+    else:
+        print(f"  (from the rendering of {STACK_CONFIG_FILE} above: unchanged since)")
     steps: list[dict[str, Any]] = []
     for resource in json.loads(rendered)["resources"]:
         kustomize = resource["inputs"].get("spec", {}).get("source", {}).get("kustomize", {})
