@@ -1,28 +1,21 @@
-"""`make demo`'s staging scene (examples/demo_staging.py), run on its own: RC -> build index -> staging pin ->
-health gate and integration tests -> refused release -> record -> release with the staging digest."""
+"""`make demo`'s staging scene (examples/demo_staging.py, scene 12 of the demo run the suite shares): RC -> build
+index -> staging pin -> health gate and integration tests -> refused release -> record -> release with the staging
+digest."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DIGEST = r"sha256:[0-9a-f]{64}"
 
 
-def test_the_staging_scene_releases_exactly_what_staging_ran(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "examples" / "demo_staging.py")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = result.stdout
+def _section(out: str, number: int) -> str:
+    return out.split(f"=== {number}. ", 1)[1].split("\n=== ", 1)[0]
+
+
+def test_the_staging_scene_releases_exactly_what_staging_ran(demo_run):
+    assert demo_run.returncode == 0, demo_run.stdout[-3000:] + demo_run.stderr[-3000:]
+    out = _section(demo_run.stdout, 12)
     (index,) = re.findall(
         rf"wrote the build index \S+:2025\.11\.27\.1015-build\.\d+-v0\.3\.0-\w+, digest ({DIGEST})", out
     )
@@ -35,4 +28,4 @@ def test_the_staging_scene_releases_exactly_what_staging_ran(tmp_path):
     (released,) = re.findall(rf"released percolate:0\.3\.0 index ({DIGEST}) \(skopeo\); staging ran ({DIGEST})", out)
     assert released == (index, index)
     assert "the released index digest equals the staging digest" in out
-    assert list(tmp_path.iterdir()) == []  # the temp monorepo and the registry's storage are gone
+    assert list(demo_run.temp.iterdir()) == []  # the temp monorepo and the registry's storage are gone
