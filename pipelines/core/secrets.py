@@ -6,8 +6,9 @@ a token service's answer, a webhook URL); each calls `remember` with it. The CLI
 words are cut to length) runs it before it cuts.
 
 A server may echo what it was sent in another spelling, and a message may be cut anywhere, so a
-secret is known in every spelling it travels in (raw, percent-encoded in either case, percent-decoded,
-JSON-escaped, with or without escaped slashes), and `redact` removes every run of `WINDOW` or more
+secret is known in every spelling it travels in (`spellings`: raw, percent-encoded in either case and
+twice, percent-decoded, JSON- and HTML-escaped, base64 at each alignment), and `redact` removes every run
+of `WINDOW` or more
 characters that appears in any spelling, not only whole ones: what a cut leaves of a secret, on
 either side of the cut, is shorter than `WINDOW`, or it is redacted. Secrets shorter than `WINDOW`
 (but at least `SHORTEST`) are replaced where they appear whole.
