@@ -23,12 +23,12 @@ from typing import Any
 
 from pipelines.core.catalog import PULUMI_PROJECT
 from pipelines.core.errors import InputError
+from pipelines.core.names import DNS_LABEL
 
 ARGO_ROLLOUTS_KEY = f"{PULUMI_PROJECT}:argoRollouts"
 FIELDS = ("install", "namespace", "gate")
 GATE_FIELDS = ("kind", "name", "namespace")
 SUBJECT_KINDS = ("User", "Group", "ServiceAccount")
-_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _SUBJECT_NAME = re.compile(r"[A-Za-z0-9@:._-]{1,253}")
 
 
@@ -78,7 +78,7 @@ def _gate(data: Any, path: str) -> GateSubject:
         if "namespace" in gate:
             raise _fail(f"{path}.namespace", f"a {kind} has no namespace", "remove it (only a ServiceAccount has one)")
         return GateSubject(kind, name)
-    return GateSubject(kind, name, _name(gate, path, "namespace", None, _DNS_LABEL))
+    return GateSubject(kind, name, _name(gate, path, "namespace", None, DNS_LABEL))
 
 
 def parse_argo_rollouts(data: Any, *, key: str = ARGO_ROLLOUTS_KEY) -> ArgoRolloutsConfig:
@@ -91,6 +91,6 @@ def parse_argo_rollouts(data: Any, *, key: str = ARGO_ROLLOUTS_KEY) -> ArgoRollo
         raise _fail(f"{key}.install", f"{install!r} is not true or false", "set true or false")
     return ArgoRolloutsConfig(
         install=install,
-        namespace=_name(section, key, "namespace", "argo-rollouts", _DNS_LABEL),
+        namespace=_name(section, key, "namespace", "argo-rollouts", DNS_LABEL),
         gate=_gate(section["gate"], f"{key}.gate") if "gate" in section else None,
     )

@@ -19,6 +19,7 @@ from typing import Any
 from infra.canary_settings import ArgoRolloutsConfig, parse_argo_rollouts
 from infra.config_fields import _MISSING, _decode, _fail, _Object
 from pipelines.core.catalog import PULUMI_PROJECT, image_projects
+from pipelines.core.names import DNS_LABEL, GITHUB_LOGIN, GITHUB_REPOSITORY_NAME
 from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
 
@@ -54,11 +55,8 @@ _TOKEN_SHAPES = re.compile(
     r"|hooks\.slack\.com/services/[^\s/]+/|discord(?:app)?\.com/api/webhooks/[0-9]+/"  # webhook URLs
 )
 _SECRET_NAMES = re.compile(r"(token|password|secret|pat|privatekey|apikey|registryauth)$", re.IGNORECASE)
-_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 _TEAM = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _ACTION_PATTERN = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.*/-]+(?:@[A-Za-z0-9_.*/-]+)?")
-_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _DURATION = re.compile(r"[0-9]+(?:ms|s|m|h)")
 _GIT_URL = re.compile(r"(?:https://|ssh://|git@)\S+")
 _PATH = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
@@ -212,7 +210,7 @@ def _teams(data: _Object, repository: Any) -> tuple[Team, ...]:
 def _actors(root: _Object, field: str, *, who: str, most: int | None = None) -> Actors:
     data = root.child(field, ("users", "teams"), "{users: [alice], teams: [{slug: release-managers, id: 1234567}]}")
     actors = Actors(
-        users=data.strings("users", example="alice", pattern=_LOGIN, default=[]),
+        users=data.strings("users", example="alice", pattern=GITHUB_LOGIN, default=[]),
         teams=_teams(data, root.data.get("repository", {})),
     )
     if actors.count == 0:
@@ -233,8 +231,8 @@ def _repository(root: _Object) -> RepositoryConfig:
     if visibility not in ("public", "private"):
         raise _fail(data.where("visibility"), f"{visibility!r} is neither public nor private", "set public or private")
     return RepositoryConfig(
-        owner=data.string("owner", example="percolation-labs", pattern=_LOGIN),
-        name=data.string("name", example="percolate", pattern=_REPOSITORY),
+        owner=data.string("owner", example="percolation-labs", pattern=GITHUB_LOGIN),
+        name=data.string("name", example="percolate", pattern=GITHUB_REPOSITORY_NAME),
         visibility=visibility,
         description=data.string("description", example="'The Percolate monorepo'", default="The Percolate monorepo"),
     )
@@ -269,15 +267,13 @@ def _argocd(root: _Object) -> ArgoCdConfig:
     namespaces = data.child("namespaces", applications, "{percolate-api: percolate, percolate-reading: percolate}")
     retry = data.child("retry", RETRY_FIELDS, "{limit: 5}", default={})
     return ArgoCdConfig(
-        namespace=data.string("namespace", example="argocd", default="argocd", pattern=_DNS_LABEL),
-        project=data.string("project", example="percolate", default="percolate", pattern=_DNS_LABEL),
+        namespace=data.string("namespace", example="argocd", default="argocd", pattern=DNS_LABEL),
+        project=data.string("project", example="percolate", default="percolate", pattern=DNS_LABEL),
         manifests_repo=manifests,
         base_path=data.string("basePath", example="apps/prod", pattern=_PATH),
         target_revision=data.string("targetRevision", example="main"),
         server=server,
-        namespaces=tuple(
-            (app, namespaces.string(app, example="percolate", pattern=_DNS_LABEL)) for app in applications
-        ),
+        namespaces=tuple((app, namespaces.string(app, example="percolate", pattern=DNS_LABEL)) for app in applications),
         revision_history_limit=data.integer("revisionHistoryLimit", default=10, minimum=1),
         retry_limit=retry.integer("limit", default=5, minimum=1),
         backoff_duration=retry.string("backoffDuration", example="5s", default="5s", pattern=_DURATION),

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from pipelines.commands import add_command, add_root_option, path_argument, resolve_root
 from pipelines.core.catalog import GITHUB_REPOSITORY
 from pipelines.core.errors import InputError, NotFound, RuleRefused
+from pipelines.core.names import GITHUB_SLUG
 from pipelines.output import emit
-
-_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}")
 
 
 def repository_argument(text: str) -> str:
-    if not _REPOSITORY.fullmatch(text):
+    if not GITHUB_SLUG.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not OWNER/NAME (e.g. {GITHUB_REPOSITORY})")
     return text
 
@@ -66,7 +64,7 @@ def _repository_from_environment() -> str:
     value = os.environ.get("GITHUB_REPOSITORY")
     if not value:
         return GITHUB_REPOSITORY
-    if not _REPOSITORY.fullmatch(value):
+    if not GITHUB_SLUG.fullmatch(value):
         raise InputError(f"GITHUB_REPOSITORY {value[:100]!r} is not OWNER/NAME", hint="unset it, or pass --repository")
     return value
 

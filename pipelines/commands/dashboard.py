@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
 from pipelines.commands import add_command, add_root_option, environment, now, path_argument, resolve_root, timestamp
 from pipelines.core.errors import InputError
+from pipelines.core.names import GITHUB_SLUG
 from pipelines.output import emit, progress
-
-_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -22,7 +20,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     from pipelines.edges.files import atomic_write_texts
 
     repository = args.repository or environment("GITHUB_REPOSITORY")
-    if repository is not None and not _SLUG.fullmatch(repository):
+    if repository is not None and not GITHUB_SLUG.fullmatch(repository):
         raise InputError(f"--repository {repository!r} is not OWNER/NAME", hint="e.g. percolation-labs/percolate")
     out: Path = args.out
     if out.exists() and not out.is_dir():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
 from pipelines.commands import add_command, add_root_option, resolve_root
 from pipelines.core.catalog import PULUMI_PROJECT, STACK_CONFIG_FILE
 from pipelines.core.errors import InputError
+from pipelines.core.names import GITHUB_SLUG
 from pipelines.output import emit
 from pipelines.wheels.trusted_publishers import (
     PUBLISH_ACTION,
@@ -21,14 +21,13 @@ from pipelines.wheels.trusted_publishers import (
 )
 
 REPOSITORY_KEY = f"{PULUMI_PROJECT}:repository"
-_SLUG = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([A-Za-z0-9._-]+)")
 
 
 def _slug(text: str) -> tuple[str, str]:
-    match = _SLUG.fullmatch(text)
+    match = GITHUB_SLUG.fullmatch(text)
     if not match:
         raise InputError(f"{text!r} is not OWNER/NAME", hint="e.g. --repository percolation-labs/percolate")
-    return match.group(1), match.group(2)
+    return match["owner"], match["name"]
 
 
 def _repository_from_stack(path: Path) -> tuple[str, str]:

@@ -7,7 +7,6 @@ through pipelines.health.kube.cluster, reports state changes on stderr and the o
 from __future__ import annotations
 
 import argparse
-import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pipelines.commands import add_command, positive_seconds
 from pipelines.core.catalog import Project, image_projects, project_for_application
 from pipelines.core.digests import DIGEST_FORM
 from pipelines.core.errors import InputError
+from pipelines.core.names import DNS_LABEL
 from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
 from pipelines.health.poll import Reading, poll
 from pipelines.health.verdict import State, Verdict, judge, parse_digest
@@ -36,7 +36,6 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_INTERVAL = 5.0
 # The longest wait between two retries of a failed read.
 MAX_BACKOFF = 10.0
-_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -201,7 +200,7 @@ def _describe(result: GateResult) -> str:
 def _wait_healthy(args: argparse.Namespace) -> int:
     project = project_for_application(args.app)
     digest = parse_digest(args.digest)
-    if not _NAMESPACE.fullmatch(args.namespace):
+    if not DNS_LABEL.fullmatch(args.namespace):
         raise InputError(f"--namespace {args.namespace!r} is not a Kubernetes namespace name", hint="e.g. argocd")
     canary = _canary_of(args, project)
     from pipelines.edges.retry import Deadline, Retrier, RetryPolicy

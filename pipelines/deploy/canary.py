@@ -31,6 +31,7 @@ from typing import Any
 
 from pipelines.core.catalog import PULUMI_PROJECT, get_project, image_projects
 from pipelines.core.errors import InputError
+from pipelines.core.names import DNS_LABEL
 
 CANARY_KEY = f"{PULUMI_PROJECT}:canary"
 ROLLOUTS_API_VERSION = "argoproj.io/v1alpha1"
@@ -52,7 +53,6 @@ DEFAULT_WEB_CONDITION = 'result == "ok"'
 
 _DURATION = re.compile(r"([1-9][0-9]{0,5})(s|m|h)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
-_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HTTP_PATH = re.compile(r"/[A-Za-z0-9._~/?=&%-]*")
 _ADDRESS = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/-]*)?")
 
@@ -331,8 +331,8 @@ def parse_canary(project_name: str, data: Any, *, key: str = CANARY_KEY) -> Cana
         project=project.name,
         application=str(project.argocd_application),
         rollout=rollout,
-        canary_service=entry.text("canaryService", f"{rollout}-canary", f"{rollout}-canary", _DNS_LABEL),
-        stable_service=entry.text("stableService", f"{rollout}-stable", f"{rollout}-stable", _DNS_LABEL),
+        canary_service=entry.text("canaryService", f"{rollout}-canary", f"{rollout}-canary", DNS_LABEL),
+        stable_service=entry.text("stableService", f"{rollout}-stable", f"{rollout}-stable", DNS_LABEL),
         steps=steps,
         analysis=analysis,
         abort_on_inconclusive=entry.boolean("abortOnInconclusive", True),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from pipelines.core.names import LOGIN_PATTERN
+
 # `type(scope)!: description`; a type is a word, a scope anything but parentheses and line breaks.
 _HEADER = re.compile(r"(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: (?P<text>.*)")
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: ?(?P<text>.*)$", re.MULTILINE)
@@ -18,7 +20,7 @@ _GIT_REVERT = re.compile(r'Revert "(?P<subject>.*)"$')
 _REVERTED_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-f]{40})")
 # GitHub's noreply addresses carry the login: `12345+login@users.noreply.github.com` or `login@users.noreply…`.
 _NOREPLY = re.compile(
-    r"(?:[0-9]+\+)?(?P<login>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})@users\.noreply\.github\.com",
+    rf"(?:[0-9]+\+)?(?P<login>{LOGIN_PATTERN})@users\.noreply\.github\.com",
     re.IGNORECASE,
 )
 _BOT_LOGIN = re.compile(r"(?:[0-9]+\+)?(?P<login>[A-Za-z0-9-]{1,39}\[bot\])@users\.noreply\.github\.com", re.IGNORECASE)
