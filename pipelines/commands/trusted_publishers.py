@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.commands import add_command, add_root_option, resolve_root
-from pipelines.core.catalog import PULUMI_PROJECT, STACK_CONFIG_FILE
+from pipelines.core.catalog import REPOSITORY_KEY, STACK_CONFIG_FILE
 from pipelines.core.errors import InputError
 from pipelines.core.names import GITHUB_SLUG
 from pipelines.output import emit
@@ -19,8 +19,6 @@ from pipelines.wheels.trusted_publishers import (
     check_publisher,
     expected_publishers,
 )
-
-REPOSITORY_KEY = f"{PULUMI_PROJECT}:repository"
 
 
 def _slug(text: str) -> tuple[str, str]:

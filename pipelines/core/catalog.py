@@ -18,6 +18,8 @@ PULUMI_STACK = "prod"
 # The monorepo on GitHub (as Pulumi.prod.yaml's `repository`): release notes link its pull requests and commits.
 GITHUB_REPOSITORY = "percolation-labs/percolate"
 STACK_CONFIG_FILE = "Pulumi.prod.yaml"
+# The stack config key of that repository's `{owner, name}` object.
+REPOSITORY_KEY = f"{PULUMI_PROJECT}:repository"
 # GitHub deployment environments: TestPyPI publishing runs in staging; PyPI and deploys in production.
 STAGING_ENVIRONMENT = "staging"
 PRODUCTION_ENVIRONMENT = "production"

@@ -9,14 +9,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.core.catalog import PROJECTS, STACK_CONFIG_FILE
+from pipelines.core.catalog import GITHUB_REPOSITORY, PROJECTS, STACK_CONFIG_FILE
 from pipelines.dashboard.data import Records, benchmark_points, read_records
 from pipelines.dashboard.history import releases_from_tags, stack_history, with_deploys
 from pipelines.dashboard.metrics import dora, wheel_deploys
 from pipelines.dashboard.model import Candidate, Dashboard, Deploy, ProjectView, Release
 from pipelines.edges.git_history import FileVersion, GitHistory, TagRef
-
-DEFAULT_REPOSITORY = "percolation-labs/percolate"
 
 
 def assemble(
@@ -59,7 +57,7 @@ def assemble(
         )
     return Dashboard(
         generated=now,
-        repository=repository or history.repository or DEFAULT_REPOSITORY,
+        repository=repository or history.repository or GITHUB_REPOSITORY,
         projects=tuple(views),
         notes=tuple(history.notes + records.notes),
     )

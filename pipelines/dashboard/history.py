@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.core.catalog import image_projects
+from pipelines.core.catalog import REPOSITORY_KEY, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import parse_tag
 from pipelines.dashboard.model import Artifact, Candidate, Deploy, Release
@@ -75,7 +75,7 @@ def _images_and_repository(text: str, path: str) -> tuple[dict[str, ImagePin], s
     config = data.get("config") if isinstance(data, Mapping) else None
     if not isinstance(config, Mapping):
         return {}, None
-    repository = config.get("percolate-platform:repository")
+    repository = config.get(REPOSITORY_KEY)
     slug = None
     if isinstance(repository, Mapping) and all(isinstance(repository.get(key), str) for key in ("owner", "name")):
         slug = f"{repository['owner']}/{repository['name']}"
