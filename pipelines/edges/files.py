@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -43,28 +44,44 @@ def _write_text(temp: Path, text: str) -> None:
     temp.write_text(text, encoding="utf-8", newline="")
 
 
+def _temp_beside(path: Path, write: Callable[[Path], None]) -> Path:
+    """A temp file beside `path` that `write` filled, synced to disk, with `path`'s mode; none left on failure."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    temp = Path(name)
+    try:
+        write(temp)
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(temp, path.stat().st_mode & 0o7777)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def _sync_folder(folder: Path) -> None:
+    """Sync `folder`: a rename inside it survives a crash only once the folder is synced."""
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 def atomic_replace(path: Path, write: Callable[[Path], None]) -> None:
     """Have `write` fill a temp file beside `path`, fsync it, and rename it over `path` (keeping its mode).
 
     A failure at any point (an exception, a signal, a full disk) leaves `path` as it was and no temp file.
     """
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    temp = _temp_beside(path, write)
     try:
-        write(Path(temp))
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(temp, path.stat().st_mode & 0o7777)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a crash only once the folder is synced
-    finally:
-        os.close(directory)
+    _sync_folder(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -80,14 +97,7 @@ def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
     path = files[0][0] if files else Path()
     try:
         for path, text in files:
-            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
-            temps.append((Path(name), path))
-            _write_text(Path(name), text)
-            with open(name, "rb") as handle:
-                os.fsync(handle.fileno())
-            if path.exists():
-                os.chmod(name, path.stat().st_mode & 0o7777)
+            temps.append((_temp_beside(path, partial(_write_text, text=text)), path))
         for temp, path in temps:
             old = path.read_bytes() if path.exists() else None
             os.replace(temp, path)
@@ -104,11 +114,7 @@ def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
             raise write_failed(path, error) from None
         raise
     for folder in {p.parent for _, p in temps}:
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _sync_folder(folder)
 
 
 # What a path that is not a regular file is, for the message that refuses it.
