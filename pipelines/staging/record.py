@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from pipelines.core.errors import Corrupt, InputError, NotFound, RuleRefused
+from pipelines.core.errors import Corrupt, InputError, RuleRefused
 from pipelines.images.manifests import Descriptor, Manifest, artifact_manifest, referrers_tag
 
 RECORD_TYPE = "application/vnd.percolate.staging-record.v1+json"
@@ -203,7 +203,7 @@ def require_passed(
         "integration tests pass, then release again"
     )
     if not ordered:
-        raise NotFound(f"build {build} of {project} has no staging record: it never finished staging", hint=retry)
+        raise RuleRefused(f"build {build} of {project} has no staging record: it never finished staging", hint=retry)
     newest = ordered[0]
     if not newest.passed:
         when = timestamp(newest.recorded_at)

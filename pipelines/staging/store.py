@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipelines.core.errors import CheckFailed, Corrupt, NotFound
+from pipelines.core.errors import CheckFailed, Corrupt, NotFound, RuleRefused
 from pipelines.images.manifests import EMPTY_JSON, Descriptor, Manifest, referrers_tag, with_referrer
 from pipelines.images.registry.client import RegistryClient
 from pipelines.staging.record import (
@@ -176,7 +176,7 @@ def require_staging(
 ) -> tuple[StagingRecord, ...]:
     """The records of `build`, newest first, when the newest passed (and is `expected`); refuse otherwise."""
     if build_index is None:
-        raise NotFound(
+        raise RuleRefused(
             f"build {build} of {project} has no build index, so it never ran in staging",
             hint="release a build made since staging exists: push a new RC tag; its build writes the index, "
             "deploys it to staging and records the integration tests",
