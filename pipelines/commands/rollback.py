@@ -14,6 +14,7 @@ from pipelines.deploy.pins import IMAGES_KEY, ImagePin
 from pipelines.deploy.rules import choose_rollback
 from pipelines.deploy.write_back import StackFile
 from pipelines.edges.git import Git
+from pipelines.edges.git_history import GitHistory
 from pipelines.output import emit, progress
 
 
@@ -31,14 +32,16 @@ def _roll_back(args: argparse.Namespace, name: str, stack: StackFile) -> int:
     git = Git.toplevel(stack.path.resolve().parent)
     relative = stack.path.resolve().relative_to(git.root.resolve()).as_posix()
     history = []
-    for commit, text in git.file_history(relative):
-        if text is None:
-            progress(f"note: skipping {relative} at {commit[:7]}: it is not UTF-8 text")
+    for version in reversed(GitHistory(git.root).file_versions(relative)):  # newest first
+        if version.deleted:  # a commit that deleted the file has no version of it
+            continue
+        if version.text is None:
+            progress(f"note: skipping {relative} at {version.commit[:7]}: it is not UTF-8 text")
             continue
         try:
-            pin = stack.pins_from_text(text).get(name)
+            pin = stack.pins_from_text(version.text).get(name)
         except InputError:
-            progress(f"note: skipping {relative} at {commit[:7]}: it does not parse")
+            progress(f"note: skipping {relative} at {version.commit[:7]}: it does not parse")
             continue
         # A file without the project's entry says it was not released (the images subtree's contract).
         history.append(pin if pin is not None else ImagePin(name, current.repository))

@@ -1,4 +1,4 @@
-"""A thin edge over the `git` command: the checkout's root, tags, commits, file history,
+"""A thin edge over the `git` command: the checkout's root, tags, commits,
 and the few writes a deploy pull request needs (a worktree, a commit, a push).
 
 The rules never import this module; commands read git through it and hand plain
@@ -60,7 +60,7 @@ class Git:
             cwd=self.root,
             capture_output=True,
             encoding="utf-8",
-            errors="replace",  # names and subjects only: file contents are read as bytes (file_history)
+            errors="replace",  # names and subjects only: file contents are read as bytes (git_history)
             check=False,
             env={**os.environ, **(env or {})},
         )
@@ -82,21 +82,6 @@ class Git:
         """The full SHA of the commit `ref` points at (through annotated tags), or None when unknown."""
         result = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
         return result.stdout.strip() if result.returncode == 0 else None
-
-    def file_history(self, path: str) -> list[tuple[str, str | None]]:
-        """(commit, text) of every committed version of `path`, newest first; text is None for a version
-        that is not UTF-8 (the caller skips and reports it: one odd commit must not hide the others)."""
-        commits = self._check("log", "--format=%H", "--end-of-options", "HEAD", "--", path).split()
-        history: list[tuple[str, str | None]] = []
-        for commit in commits:
-            shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=self.root, capture_output=True, check=False)
-            if shown.returncode != 0:  # a commit that deleted the file has no version of it
-                continue
-            try:
-                history.append((commit, shown.stdout.decode("utf-8")))
-            except UnicodeDecodeError:
-                history.append((commit, None))
-        return history
 
     def subjects(self, revisions: str, path: str) -> list[str]:
         """`SHA7 subject` of each commit in `revisions` that touched `path`, newest first."""

@@ -2,7 +2,8 @@
 committed version of a file, each in a fixed number of `git` processes however long the history.
 
 `git for-each-ref` lists the tags in one call; a file's versions are one `git log` and one
-`git cat-file --batch` (all versions through one pipe, not one `git show` per commit).
+`git cat-file --batch` (all versions through one pipe, not one `git show` per commit); the dashboard and
+`rollback` both read the stack file's history here.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ class TagRef:
 @dataclass(frozen=True)
 class FileVersion:
     """One committed version of a file: the commit, its committer date and subject, and the text (None when
-    the bytes are not UTF-8, or the commit deleted the file)."""
+    the bytes are not UTF-8, or the commit deleted the file: then `deleted` is true)."""
 
     commit: str
     date: datetime
     subject: str
     text: str | None
+    deleted: bool = False
 
 
 class GitHistory:
@@ -93,7 +95,8 @@ class GitHistory:
             header = blobs[offset:end].decode("utf-8", "replace")
             offset = end + 1
             text: str | None = None
-            if not header.endswith(" missing"):
+            deleted = header.endswith(" missing")
+            if not deleted:
                 size = int(header.rsplit(" ", 1)[1])
                 data = blobs[offset : offset + size]
                 offset += size + 1  # the content and its trailing newline
@@ -101,5 +104,5 @@ class GitHistory:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
                     text = None
-            versions.append(FileVersion(sha, datetime.fromisoformat(date), subject, text))
+            versions.append(FileVersion(sha, datetime.fromisoformat(date), subject, text, deleted))
         return versions

@@ -69,6 +69,27 @@ def test_rollback_skips_a_historic_version_that_is_not_utf8(cli, monorepo, make_
     assert "skipping" in result.stderr and "UTF-8" in result.stderr
 
 
+def test_rollback_passes_over_a_commit_that_deleted_the_stack_file_without_a_note(cli, monorepo, make_pin):
+    """A deletion has no version of the file: nothing to skip and nothing to say (not a 'not UTF-8' note)."""
+    path = monorepo.root / "Pulumi.prod.yaml"
+    shutil.copy(GOLDEN, path)
+    monorepo.commit_all("the prod stack")
+    StackFile(path).write_pin(make_pin("percolate", "0.2.0"))
+    commit(monorepo.root, "deploy 0.2.0")
+    kept = path.read_bytes()
+    subprocess.run(["git", "rm", "-q", "Pulumi.prod.yaml"], cwd=monorepo.root, check=True)
+    commit(monorepo.root, "the stack file removed by mistake")
+    path.write_bytes(kept)
+    monorepo.commit_all("the stack file back")
+    StackFile(path).write_pin(make_pin("percolate", "0.3.0"))
+    commit(monorepo.root, "deploy 0.3.0")
+
+    result = cli("rollback", "percolate", "--json", cwd=monorepo.root)
+    assert result.code == 0, result.stderr
+    assert result.json()["version"] == "0.2.0"
+    assert "skipping" not in result.stderr
+
+
 # --- item 5: concurrent writers lose nothing
 
 
