@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.core.catalog import PULUMI_PROJECT
-from pipelines.core.errors import InputError
+from pipelines.core.config_fields import config_error, known_mapping
 from pipelines.core.names import DNS_LABEL
 
 ARGO_ROLLOUTS_KEY = f"{PULUMI_PROJECT}:argoRollouts"
@@ -48,35 +48,24 @@ class ArgoRolloutsConfig:
     gate: GateSubject | None = None
 
 
-def _fail(path: str, problem: str, fix: str) -> InputError:
-    return InputError(f"stack config {path}: {problem}", hint=fix)
-
-
-def _mapping(data: Any, path: str, fields: tuple[str, ...], example: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise _fail(path, f"expected a mapping, got {data!r}", f"write it as in docs/canary.md, e.g. {example}")
-    unknown = sorted(str(key) for key in data if key not in fields)
-    if unknown:
-        raise _fail(f"{path}.{unknown[0]}", "unknown key", f"the keys of {path} are: {', '.join(fields)}")
-    return data
-
-
 def _name(data: Mapping[str, Any], path: str, field: str, default: str | None, pattern: re.Pattern[str]) -> str:
     value = data.get(field, default)
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise _fail(f"{path}.{field}", f"{value!r} is not a valid name", f"e.g. {default or 'deployer'}")
+        raise config_error(f"{path}.{field}", f"{value!r} is not a valid name", f"e.g. {default or 'deployer'}")
     return value
 
 
 def _gate(data: Any, path: str) -> GateSubject:
-    gate = _mapping(data, path, GATE_FIELDS, "{kind: ServiceAccount, name: deployer, namespace: ci}")
+    gate = known_mapping(data, path, GATE_FIELDS, "{kind: ServiceAccount, name: deployer, namespace: ci}")
     kind = gate.get("kind")
     if kind not in SUBJECT_KINDS:
-        raise _fail(f"{path}.kind", f"{kind!r} is not a subject kind", f"one of {', '.join(SUBJECT_KINDS)}")
+        raise config_error(f"{path}.kind", f"{kind!r} is not a subject kind", f"one of {', '.join(SUBJECT_KINDS)}")
     name = _name(gate, path, "name", None, _SUBJECT_NAME)
     if kind != "ServiceAccount":
         if "namespace" in gate:
-            raise _fail(f"{path}.namespace", f"a {kind} has no namespace", "remove it (only a ServiceAccount has one)")
+            raise config_error(
+                f"{path}.namespace", f"a {kind} has no namespace", "remove it (only a ServiceAccount has one)"
+            )
         return GateSubject(kind, name)
     return GateSubject(kind, name, _name(gate, path, "namespace", None, DNS_LABEL))
 
@@ -85,10 +74,10 @@ def parse_argo_rollouts(data: Any, *, key: str = ARGO_ROLLOUTS_KEY) -> ArgoRollo
     """The argoRollouts section (absent: nothing installed, no RoleBindings)."""
     if data is None:
         return ArgoRolloutsConfig()
-    section = _mapping(data, key, FIELDS, "{install: true}")
+    section = known_mapping(data, key, FIELDS, "{install: true}")
     install = section.get("install", False)
     if not isinstance(install, bool):
-        raise _fail(f"{key}.install", f"{install!r} is not true or false", "set true or false")
+        raise config_error(f"{key}.install", f"{install!r} is not true or false", "set true or false")
     return ArgoRolloutsConfig(
         install=install,
         namespace=_name(section, key, "namespace", "argo-rollouts", DNS_LABEL),

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.canary_settings import ArgoRolloutsConfig, parse_argo_rollouts
-from infra.config_fields import _MISSING, _decode, _fail, _Object
+from infra.config_fields import _MISSING, _decode, _Object
 from pipelines.core.catalog import PULUMI_PROJECT, image_projects
+from pipelines.core.config_fields import config_error
 from pipelines.core.names import DNS_LABEL, GITHUB_LOGIN, GITHUB_REPOSITORY_NAME
 from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
@@ -184,7 +185,7 @@ def _teams(data: _Object, repository: Any) -> tuple[Team, ...]:
     owner = repository.get("owner", "OWNER") if isinstance(repository, Mapping) else "OWNER"
     items = data.raw("teams", [], "[{slug: release-managers, id: 1234567}]")
     if not isinstance(items, list):
-        raise _fail(
+        raise config_error(
             data.where("teams"), f"expected a list, got {items!r}", "e.g. [{slug: release-managers, id: 1234567}]"
         )
     teams = []
@@ -193,7 +194,7 @@ def _teams(data: _Object, repository: Any) -> tuple[Team, ...]:
         slug = item if isinstance(item, str) else item.get("slug") if isinstance(item, Mapping) else None
         look_up = f"gh api orgs/{owner}/teams/{slug or 'SLUG'} --jq .id"
         if not isinstance(item, Mapping):
-            raise _fail(
+            raise config_error(
                 path,
                 f"{item!r} has no team id (previews cannot look slugs up: their token may not read the organization)",
                 f"write it as {{slug: {slug or 'SLUG'}, id: ID}}; the id is printed by `{look_up}`",
@@ -202,7 +203,7 @@ def _teams(data: _Object, repository: Any) -> tuple[Team, ...]:
         slug = team.string("slug", example="release-managers", pattern=_TEAM)
         team_id = team.raw("id", _MISSING, "1234567")
         if isinstance(team_id, bool) or not isinstance(team_id, int) or team_id < 1:
-            raise _fail(team.where("id"), f"{team_id!r} is not a team id", f"the id is printed by `{look_up}`")
+            raise config_error(team.where("id"), f"{team_id!r} is not a team id", f"the id is printed by `{look_up}`")
         teams.append(Team(slug, team_id))
     return tuple(dict.fromkeys(teams))
 
@@ -216,9 +217,9 @@ def _actors(root: _Object, field: str, *, who: str, most: int | None = None) -> 
     if actors.count == 0:
         setting = data.path.split(":", 1)[1]
         fix = f"name at least one: pulumi config set --path '{setting}.users[0]' LOGIN"
-        raise _fail(data.path, f"no {who}: both users and teams are empty", fix)
+        raise config_error(data.path, f"no {who}: both users and teams are empty", fix)
     if most is not None and actors.count > most:
-        raise _fail(
+        raise config_error(
             data.path, f"{actors.count} {who}; GitHub accepts at most {most}", "name a team instead of many users"
         )
     return actors
@@ -229,7 +230,9 @@ def _repository(root: _Object) -> RepositoryConfig:
     data = root.child("repository", fields, "{owner: percolation-labs, name: percolate}")
     visibility = data.string("visibility", example="public", default="public")
     if visibility not in ("public", "private"):
-        raise _fail(data.where("visibility"), f"{visibility!r} is neither public nor private", "set public or private")
+        raise config_error(
+            data.where("visibility"), f"{visibility!r} is neither public nor private", "set public or private"
+        )
     return RepositoryConfig(
         owner=data.string("owner", example="percolation-labs", pattern=GITHUB_LOGIN),
         name=data.string("name", example="percolate", pattern=GITHUB_REPOSITORY_NAME),
@@ -258,11 +261,11 @@ def _argocd(root: _Object) -> ArgoCdConfig:
     manifests = data.string("manifestsRepo", example="https://github.com/percolation-labs/percolate-cloud.git")
     if not _GIT_URL.fullmatch(manifests):
         fix = "use https://HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git"
-        raise _fail(data.where("manifestsRepo"), f"{manifests!r} is not a git URL", fix)
+        raise config_error(data.where("manifestsRepo"), f"{manifests!r} is not a git URL", fix)
     server = data.string("server", example="https://kubernetes.default.svc", default="https://kubernetes.default.svc")
     if not server.startswith("https://"):
         fix = "use the cluster's API URL, e.g. https://kubernetes.default.svc"
-        raise _fail(data.where("server"), f"{server!r} is not an https URL", fix)
+        raise config_error(data.where("server"), f"{server!r} is not an https URL", fix)
     applications = tuple(str(project.argocd_application) for project in image_projects())
     namespaces = data.child("namespaces", applications, "{percolate-api: percolate, percolate-reading: percolate}")
     retry = data.child("retry", RETRY_FIELDS, "{limit: 5}", default={})
@@ -286,7 +289,7 @@ def parse_settings(values: Mapping[str, Any], secret_keys: set[str]) -> StackSet
     """Validate the whole stack config; the first problem found is raised, naming the key and the fix."""
     plaintext = find_plaintext_secrets(values, secret_keys)
     if plaintext:
-        raise _fail(
+        raise config_error(
             plaintext[0],
             "holds a secret in plain text",
             f"remove it from the stack file and set it encrypted: pulumi config set --secret {plaintext[0]} "
@@ -302,10 +305,10 @@ def parse_settings(values: Mapping[str, Any], secret_keys: set[str]) -> StackSet
     for name in REQUIRED_SECRETS:
         if name not in ours:
             fix = f"pulumi config set --secret {_key(name)} (the value of Actions secret {SECRETS[name]})"
-            raise _fail(_key(name), "missing", fix)
+            raise config_error(_key(name), "missing", fix)
     required_checks = root.strings("requiredChecks", example="test", pattern=_CHECK_NAME)
     if not required_checks:
-        raise _fail(_key("requiredChecks"), "is empty", "name the CI job that must pass, e.g. [test]")
+        raise config_error(_key("requiredChecks"), "is empty", "name the CI job that must pass, e.g. [test]")
     return StackSettings(
         repository=_repository(root),
         required_checks=required_checks,

@@ -8,13 +8,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.core.errors import InputError
+from pipelines.core.config_fields import config_error
 
 _MISSING = object()
-
-
-def _fail(path: str, problem: str, fix: str) -> InputError:
-    return InputError(f"stack config {path}: {problem}", hint=fix)
 
 
 class _Object:
@@ -22,15 +18,15 @@ class _Object:
 
     def __init__(self, data: Any, path: str, fields: tuple[str, ...], example: str, separator: str = ".") -> None:
         if not isinstance(data, Mapping):
-            raise _fail(path, f"expected an object, got {data!r}", f"set it as in docs/infra.md, e.g. {example}")
+            raise config_error(path, f"expected an object, got {data!r}", f"set it as in docs/infra.md, e.g. {example}")
         self.data = data
         self.path = path
         self.separator = separator
         unknown = sorted(set(map(str, data)) - set(fields))
         if unknown and separator == ":":
-            raise _fail(self.where(unknown[0]), "unknown key", f"the keys of {path} are: {', '.join(fields)}")
+            raise config_error(self.where(unknown[0]), "unknown key", f"the keys of {path} are: {', '.join(fields)}")
         if unknown:
-            raise _fail(path, f"unknown field(s) {', '.join(unknown)}", f"the fields are {', '.join(fields)}")
+            raise config_error(path, f"unknown field(s) {', '.join(unknown)}", f"the fields are {', '.join(fields)}")
 
     def where(self, field: str) -> str:
         return f"{self.path}{self.separator}{field}"
@@ -47,7 +43,7 @@ class _Object:
             if example.startswith(("{", "["))
             else f"pulumi config set --path '{setting}' {example}"
         )
-        raise _fail(self.where(field), "missing", fix)
+        raise config_error(self.where(field), "missing", fix)
 
     def child(self, field: str, fields: tuple[str, ...], example: str, default: Any = _MISSING) -> _Object:
         return _Object(self.raw(field, default, example), self.where(field), fields, example)
@@ -57,7 +53,7 @@ class _Object:
     ) -> str:
         value = self.raw(field, default, example)
         if not isinstance(value, str) or not value.strip() or (pattern is not None and not pattern.fullmatch(value)):
-            raise _fail(self.where(field), f"{value!r} is not valid", f"use a value like {example}")
+            raise config_error(self.where(field), f"{value!r} is not valid", f"use a value like {example}")
         return value
 
     def boolean(self, field: str, *, default: bool) -> bool:
@@ -66,12 +62,14 @@ class _Object:
             return value
         if value in ("true", "false"):
             return bool(value == "true")
-        raise _fail(self.where(field), f"{value!r} is not true or false", "set true or false")
+        raise config_error(self.where(field), f"{value!r} is not true or false", "set true or false")
 
     def integer(self, field: str, *, default: int, minimum: int) -> int:
         value = self.raw(field, default, str(default))
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise _fail(self.where(field), f"{value!r} is not a whole number of at least {minimum}", f"e.g. {default}")
+            raise config_error(
+                self.where(field), f"{value!r} is not a whole number of at least {minimum}", f"e.g. {default}"
+            )
         return value
 
     def strings(
@@ -79,10 +77,12 @@ class _Object:
     ) -> tuple[str, ...]:
         value = self.raw(field, default, f"[{example}]")
         if not isinstance(value, list):
-            raise _fail(self.where(field), f"expected a list, got {value!r}", f"e.g. [{example}]")
+            raise config_error(self.where(field), f"expected a list, got {value!r}", f"e.g. [{example}]")
         for index, item in enumerate(value):
             if not isinstance(item, str) or not pattern.fullmatch(item):
-                raise _fail(f"{self.where(field)}[{index}]", f"{item!r} is not valid", f"use a value like {example}")
+                raise config_error(
+                    f"{self.where(field)}[{index}]", f"{item!r} is not valid", f"use a value like {example}"
+                )
         return tuple(dict.fromkeys(value))
 
 
@@ -93,5 +93,5 @@ def _decode(key: str, raw: Any) -> Any:
             return json.loads(raw)
         except json.JSONDecodeError as error:
             fix = "set it again with pulumi config set --path"
-            raise _fail(key, f"is not valid structured config: {error}", fix) from None
+            raise config_error(key, f"is not valid structured config: {error}", fix) from None
     return raw

@@ -20,8 +20,9 @@ import pulumi
 
 from infra.argocd import ArgoCd
 from infra.config import KEYS, NAMESPACE, ArgoCdConfig, _argocd, find_plaintext_secrets
-from infra.config_fields import _decode, _fail, _Object
+from infra.config_fields import _decode, _Object
 from pipelines.core.catalog import DEFAULT_REGISTRY, STAGING_APPLICATION_SUFFIX, STAGING_ENVIRONMENT, image_projects
+from pipelines.core.config_fields import config_error
 from pipelines.images.registry.location import is_loopback, parse_registry
 from pipelines.staging.target import resolve_targets
 
@@ -50,7 +51,7 @@ def _urls(root: _Object) -> tuple[tuple[str, str], ...]:
         url = data.string(application, example="https://api.staging.example.org")
         match = _URL.fullmatch(url)
         if match is None or (match["scheme"] == "http" and not is_loopback(match["host"].strip("[]"))):
-            raise _fail(data.where(application), f"{url!r} is not an https URL", "use https://HOST[/PATH]")
+            raise config_error(data.where(application), f"{url!r} is not an https URL", "use https://HOST[/PATH]")
         urls.append((application, url))
     return tuple(urls)
 
@@ -59,7 +60,7 @@ def parse_staging_settings(values: Mapping[str, Any], secret_keys: set[str]) -> 
     """Validate the staging stack's config: Argo CD, the registry, the URLs; nothing of GitHub."""
     plaintext = find_plaintext_secrets(values, secret_keys)
     if plaintext:
-        raise _fail(plaintext[0], "holds a secret in plain text", "the staging stack needs no secret: remove it")
+        raise config_error(plaintext[0], "holds a secret in plain text", "the staging stack needs no secret: remove it")
     ours = {
         key.split(":", 1)[1]: _decode(key, value)
         for key, value in values.items()
@@ -67,7 +68,7 @@ def parse_staging_settings(values: Mapping[str, Any], secret_keys: set[str]) -> 
     }
     for name in ours:
         if name not in STAGING_KEYS and name in KEYS:
-            raise _fail(
+            raise config_error(
                 f"{NAMESPACE}:{name}",
                 "is a setting of the prod stack: GitHub settings and released pins are declared once, there",
                 "remove it from the staging stack file (staging pins come from the registry)",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.core.catalog import PULUMI_PROJECT, get_project, image_projects
-from pipelines.core.errors import InputError
+from pipelines.core.config_fields import config_error, known_mapping
 from pipelines.core.names import DNS_LABEL
 
 CANARY_KEY = f"{PULUMI_PROJECT}:canary"
@@ -55,10 +55,6 @@ _DURATION = re.compile(r"([1-9][0-9]{0,5})(s|m|h)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _HTTP_PATH = re.compile(r"/[A-Za-z0-9._~/?=&%-]*")
 _ADDRESS = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/-]*)?")
-
-
-def _fail(path: str, problem: str, fix: str) -> InputError:
-    return InputError(f"stack config {path}: {problem}", hint=fix)
 
 
 @dataclass(frozen=True)
@@ -171,12 +167,7 @@ class _Fields:
     """A mapping of the section read field by field; every error names the field's full key."""
 
     def __init__(self, data: Any, path: str, fields: tuple[str, ...], example: str) -> None:
-        if not isinstance(data, Mapping):
-            raise _fail(path, f"expected a mapping, got {data!r}", f"write it as in docs/canary.md, e.g. {example}")
-        unknown = sorted(str(key) for key in data if key not in fields)
-        if unknown:
-            raise _fail(f"{path}.{unknown[0]}", "unknown key", f"the keys of {path} are: {', '.join(fields)}")
-        self.data, self.path = data, path
+        self.data, self.path = known_mapping(data, path, fields, example), path
 
     def at(self, field: str) -> str:
         return f"{self.path}.{field}"
@@ -184,7 +175,7 @@ class _Fields:
     def integer(self, field: str, default: int, lowest: int, highest: int) -> int:
         value = self.data.get(field, default)
         if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
-            raise _fail(
+            raise config_error(
                 self.at(field), f"{value!r} is not a whole number from {lowest} to {highest}", f"e.g. {default}"
             )
         return value
@@ -192,9 +183,9 @@ class _Fields:
     def text(self, field: str, default: str | None, example: str, pattern: re.Pattern[str] | None = None) -> str:
         value = self.data.get(field, default)
         if value is None:
-            raise _fail(self.at(field), "missing", f"set it, e.g. {example}")
+            raise config_error(self.at(field), "missing", f"set it, e.g. {example}")
         if not isinstance(value, str) or not value.strip() or (pattern is not None and not pattern.fullmatch(value)):
-            raise _fail(self.at(field), f"{value!r} is not valid", f"use a value like {example}")
+            raise config_error(self.at(field), f"{value!r} is not valid", f"use a value like {example}")
         return value
 
     def optional_text(self, field: str) -> str | None:
@@ -204,27 +195,31 @@ class _Fields:
         value = self.data.get(field, default)
         text = f"{value}s" if isinstance(value, int) and not isinstance(value, bool) else value
         if not isinstance(text, str) or _DURATION.fullmatch(text) is None:
-            raise _fail(self.at(field), f"{value!r} is not a duration", "write seconds, minutes or hours: 30s, 5m, 1h")
+            raise config_error(
+                self.at(field), f"{value!r} is not a duration", "write seconds, minutes or hours: 30s, 5m, 1h"
+            )
         return text
 
     def boolean(self, field: str, default: bool) -> bool:
         value = self.data.get(field, default)
         if not isinstance(value, bool):
-            raise _fail(self.at(field), f"{value!r} is not true or false", "set true or false")
+            raise config_error(self.at(field), f"{value!r} is not true or false", "set true or false")
         return value
 
 
 def _step(item: Any, path: str) -> Step:
     if not isinstance(item, Mapping) or len(item) != 1:
-        raise _fail(path, f"{item!r} is not one step", "write one of: {setWeight: 20}, {pause: 5m}, {analysis: true}")
+        raise config_error(
+            path, f"{item!r} is not one step", "write one of: {setWeight: 20}, {pause: 5m}, {analysis: true}"
+        )
     ((kind, value),) = item.items()
     if kind == "setWeight":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
-            raise _fail(f"{path}.setWeight", f"{value!r} is not a weight from 1 to 100", "e.g. setWeight: 20")
+            raise config_error(f"{path}.setWeight", f"{value!r} is not a weight from 1 to 100", "e.g. setWeight: 20")
         return SetWeight(value)
     if kind == "pause":
         if value is None or value == {} or (isinstance(value, Mapping) and "duration" not in value):
-            raise _fail(
+            raise config_error(
                 f"{path}.pause",
                 "an untimed pause waits for a person to promote, and the health gate cannot promote by hand",
                 "give it a duration, e.g. pause: 5m",
@@ -233,16 +228,16 @@ def _step(item: Any, path: str) -> Step:
         return Pause(_Fields({"pause": duration}, path, ("pause",), "pause: 5m").duration("pause", "0s"))
     if kind == "analysis":
         if value is not True:
-            raise _fail(
+            raise config_error(
                 f"{path}.analysis", f"{value!r} is not true", "write analysis: true (it runs the section's analysis)"
             )
         return AnalysisStep()
-    raise _fail(f"{path}.{kind}", "unknown step", "the steps are setWeight, pause and analysis")
+    raise config_error(f"{path}.{kind}", "unknown step", "the steps are setWeight, pause and analysis")
 
 
 def _steps(data: Any, path: str) -> tuple[Step, ...]:
     if not isinstance(data, list) or not data:
-        raise _fail(
+        raise config_error(
             path, f"expected a list of steps, got {data!r}", "e.g. [{setWeight: 20}, {pause: 5m}, {analysis: true}]"
         )
     steps = tuple(_step(item, f"{path}[{index}]") for index, item in enumerate(data))
@@ -250,14 +245,14 @@ def _steps(data: Any, path: str) -> tuple[Step, ...]:
     for index, step in enumerate(steps):
         if isinstance(step, SetWeight):
             if step.weight <= weight:
-                raise _fail(
+                raise config_error(
                     f"{path}[{index}].setWeight",
                     f"{step.weight} does not rise above the previous weight {weight}",
                     "make the weights rise step by step towards 100, e.g. 20, 50, 100",
                 )
             weight = step.weight
         if isinstance(step, AnalysisStep) and weight == 0:
-            raise _fail(
+            raise config_error(
                 f"{path}[{index}].analysis",
                 "no canary pods run yet, so there is nothing to analyse",
                 "put a setWeight step before the first analysis step",
@@ -268,7 +263,9 @@ def _steps(data: Any, path: str) -> tuple[Step, ...]:
 def _metric(section: _Fields) -> WebMetric | PrometheusMetric:
     kinds = [kind for kind in ("web", "prometheus") if kind in section.data]
     if len(kinds) > 1:
-        raise _fail(section.path, "has both web and prometheus", "keep one of them: the template measures one metric")
+        raise config_error(
+            section.path, "has both web and prometheus", "keep one of them: the template measures one metric"
+        )
     if kinds == ["prometheus"]:
         query = _Fields(
             section.data["prometheus"], section.at("prometheus"), PROMETHEUS_FIELDS, "{address: ..., query: ...}"
@@ -307,21 +304,21 @@ def parse_canary(project_name: str, data: Any, *, key: str = CANARY_KEY) -> Cana
     project = get_project(project_name) if project_name in {p.name for p in image_projects()} else None
     if project is None or project.argocd_rollout is None:
         rollouts = ", ".join(p.name for p in image_projects() if p.argocd_rollout)
-        raise _fail(
+        raise config_error(
             path,
             "this project cannot roll out by canary: its manifests hold no Argo Rollouts Rollout",
             f"only these projects deploy a Rollout: {rollouts}; remove the entry",
         )
     entry = _Fields(data, path, ENTRY_FIELDS, "{steps: [{setWeight: 20}, {pause: 5m}]}")
     if "steps" not in entry.data:
-        raise _fail(
+        raise config_error(
             entry.at("steps"), "missing", "list the steps, e.g. [{setWeight: 20}, {pause: 5m}, {analysis: true}]"
         )
     steps = _steps(entry.data["steps"], entry.at("steps"))
     analysis = _analysis(entry.data["analysis"], entry.at("analysis")) if "analysis" in entry.data else None
     if analysis is None and any(isinstance(step, AnalysisStep) for step in steps):
         index = next(i for i, step in enumerate(steps) if isinstance(step, AnalysisStep))
-        raise _fail(
+        raise config_error(
             f"{entry.at('steps')}[{index}].analysis",
             "an analysis step needs a template, and the entry has no analysis section",
             f"add {entry.at('analysis')} (e.g. analysis: {{web: {{port: 8080, path: /healthz}}}}) or remove the step",
@@ -338,11 +335,11 @@ def parse_canary(project_name: str, data: Any, *, key: str = CANARY_KEY) -> Cana
         abort_on_inconclusive=entry.boolean("abortOnInconclusive", True),
     )
     if canary.canary_service == canary.stable_service:
-        raise _fail(
+        raise config_error(
             entry.at("canaryService"), "is the stable Service too", "name two Services, e.g. X-canary and X-stable"
         )
     if canary.minimum_seconds > MAX_CANARY_SECONDS:
-        raise _fail(
+        raise config_error(
             entry.at("steps"),
             f"the pauses and analyses take at least {canary.minimum_seconds}s, more than {MAX_CANARY_SECONDS}s",
             "shorten the pauses or the analysis (count x interval): deploy.yml's health gate waits 1500s",
@@ -355,5 +352,7 @@ def parse_canaries(data: Any, *, key: str = CANARY_KEY) -> dict[str, Canary]:
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise _fail(key, f"expected a mapping of projects, got {data!r}", "e.g. {percolate-reading: {steps: [...]}}")
+        raise config_error(
+            key, f"expected a mapping of projects, got {data!r}", "e.g. {percolate-reading: {steps: [...]}}"
+        )
     return {str(name): parse_canary(str(name), value, key=key) for name, value in data.items()}

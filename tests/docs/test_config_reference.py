@@ -4,7 +4,7 @@ The keys are not listed here: they are recorded while the program's own validato
 that sets every section (the committed Pulumi.prod.yaml and Pulumi.staging.yaml, with every optional
 secret, a canary with each kind of analysis and the Argo Rollouts gate added). Each validator names the
 fields of the object it reads (`infra.config._Object`, `pipelines.deploy.canary._Fields`,
-`infra.canary_settings._mapping`); the images subtree's fields are `pipelines.deploy.pins`'s. So a key
+`infra.canary_settings.known_mapping`); the images subtree's fields are `pipelines.deploy.pins`'s. So a key
 the program starts reading is missing from the reference at once, and a key it stops reading is stale
 there. Each reference row is `| \\`key\\` | stacks | …`, stacks `prod`, `staging` or `prod, staging`.
 Controls: the reference without a row, with a row the program does not read, with the wrong stacks.
@@ -64,7 +64,7 @@ def recording() -> Iterator[set[str]]:
         note(path, fields)
         original_fields(self, data, path, fields, example)
 
-    original_mapping = infra.canary_settings._mapping
+    original_mapping = infra.canary_settings.known_mapping
 
     def mapping(data, path, fields, example):
         note(path, fields)
@@ -72,7 +72,7 @@ def recording() -> Iterator[set[str]]:
 
     patch.setattr(infra.config._Object, "__init__", object_init)
     patch.setattr(pipelines.deploy.canary._Fields, "__init__", fields_init)
-    patch.setattr(infra.canary_settings, "_mapping", mapping)
+    patch.setattr(infra.canary_settings, "known_mapping", mapping)
     try:
         yield seen
     finally:
