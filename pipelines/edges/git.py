@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines.core.errors import InputError, Unauthorized, Unavailable
+from pipelines.edges.git_history import GitHistory
 
 # Who commits when the machine has no git identity (a fresh Actions runner).
 BOT_NAME = "github-actions[bot]"
@@ -72,11 +73,8 @@ class Git:
         return result.stdout
 
     def tags(self) -> list[str]:
-        """Every tag name of the repository (fetch tags first in CI: a shallow clone has none)."""
-        result = self._run("tag", "--list")
-        if result.returncode != 0:
-            raise InputError(f"cannot list git tags in {self.root}: {result.stderr.strip()}", hint="pass --root DIR")
-        return result.stdout.split()
+        """Every tag name of the repository, sorted, from the one tag lister (`GitHistory`)."""
+        return GitHistory(self.root).tag_names()
 
     def commit_of(self, ref: str) -> str | None:
         """The full SHA of the commit `ref` points at (through annotated tags), or None when unknown."""

@@ -46,39 +46,51 @@ class GitHistory:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _git(self, *args: str, stdin: bytes | None = None) -> bytes:
+    def _run(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         try:
-            result = subprocess.run(["git", *args], cwd=self.root, input=stdin, capture_output=True, check=False)
+            return subprocess.run(["git", *args], cwd=self.root, input=stdin, capture_output=True, check=False)
         except FileNotFoundError:
             raise InputError("git is not installed", hint="install git") from None
+
+    def _git(self, *args: str, stdin: bytes | None = None) -> bytes:
+        result = self._run(*args, stdin=stdin)
         if result.returncode != 0:
             message = result.stderr.decode("utf-8", "replace").strip()
             raise Unavailable(f"git {args[0]} failed in {self.root}: {message}", hint="see git's message")
         return result.stdout
 
+    def _tag_fields(self, *fields: str) -> list[list[str]]:
+        """`fields` of every tag, in one `git for-each-ref`: the one tag lister (fetch tags first in CI: a shallow
+        clone has none). A root that is no git checkout is bad input."""
+        result = self._run("for-each-ref", f"--format={_SEPARATOR.join(fields)}", "refs/tags")
+        if result.returncode != 0:
+            message = result.stderr.decode("utf-8", "replace").strip()
+            raise InputError(f"cannot list git tags in {self.root}: {message}", hint="pass --root DIR")
+        return [line.split(_SEPARATOR) for line in result.stdout.decode("utf-8", "replace").splitlines()]
+
+    def tag_names(self) -> list[str]:
+        """Every tag's name, sorted (what `Git.tags` gives)."""
+        return [name for (name,) in self._tag_fields("%(refname:strip=2)")]
+
     def tags(self) -> list[TagRef]:
-        """Every tag, in one `git for-each-ref` (fetch tags first in CI: a shallow clone has none)."""
-        fields = [
+        """Every tag with its date and commit."""
+        fields = (
             "%(refname:strip=2)",
             "%(creatordate:iso-strict)",
             "%(*objectname)",
             "%(objectname)",
             "%(*committerdate:iso-strict)",
             "%(committerdate:iso-strict)",
-        ]
-        out = self._git("for-each-ref", f"--format={_SEPARATOR.join(fields)}", "refs/tags")
-        tags = []
-        for line in out.decode("utf-8", "replace").splitlines():
-            name, date, peeled, target, peeled_date, own_date = line.split(_SEPARATOR)
-            tags.append(
-                TagRef(
-                    name=name,
-                    date=datetime.fromisoformat(date),
-                    commit=peeled or target,
-                    commit_date=datetime.fromisoformat(peeled_date or own_date),
-                )
+        )
+        return [
+            TagRef(
+                name=name,
+                date=datetime.fromisoformat(date),
+                commit=peeled or target,
+                commit_date=datetime.fromisoformat(peeled_date or own_date),
             )
-        return tags
+            for name, date, peeled, target, peeled_date, own_date in self._tag_fields(*fields)
+        ]
 
     def file_versions(self, path: str) -> list[FileVersion]:
         """Every committed version of `path` reachable from HEAD, oldest first."""
