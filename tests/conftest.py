@@ -73,6 +73,15 @@ class Monorepo:
         return self.git("rev-parse", "HEAD")
 
 
+@pytest.fixture(autouse=True)
+def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no remembered secret: what one test's client remembered must not mask another's
+    output, or a test would pass only after another ran in the same process."""
+    from pipelines.core import secrets
+
+    monkeypatch.setattr(secrets, "_SETS", [secrets.Secrets()])
+
+
 @pytest.fixture
 def monorepo(tmp_path: Path) -> Monorepo:
     root = tmp_path / "monorepo"

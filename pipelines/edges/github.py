@@ -112,6 +112,7 @@ class GitHubApi:
 
     def __init__(self, api_url: str, token: str, *, http: HttpClient | None = None, rights_hint: str) -> None:
         require_secure_url(api_url, "GitHub API URL", "https://api.github.com")
+        remember(token)  # however the token came (a variable, a caller), an echo of it is never printed
         self.api_url = api_url.rstrip("/")
         self._rights_hint = rights_hint
         self._headers = {
