@@ -28,6 +28,7 @@ from pipelines.core.json_text import load_json
 from pipelines.core.tags import ReleaseTag, parse_tag
 from pipelines.dashboard.model import Artifact, BenchmarkPoint, StagingRun
 from pipelines.edges.files import read_bytes
+from pipelines.edges.http_parts import shorten
 from pipelines.perf.results import parse_results, parse_summary
 
 MAX_RECORD_BYTES = 5 * 1024 * 1024
@@ -114,7 +115,7 @@ def _build_record(data: Mapping[str, Any], records: Records, where: str) -> None
     try:
         tag = parse_tag(tag if isinstance(tag, str) else "").name
     except InputError:
-        records.notes.append(f"{where}: build record with a malformed tag {str(tag)[:80]!r}; skipped")
+        records.notes.append(f"{where}: build record with a malformed tag {shorten(str(tag), 80)!r}; skipped")
         return
     try:
         artifacts = _artifacts(data)

@@ -167,7 +167,7 @@ def read_record(manifest: Manifest, subject: str) -> StagingRecord:
     try:
         recorded_at.astimezone(UTC)
     except OverflowError:
-        raise Corrupt(f"{where} records a time out of range: {str(annotations.get(CREATED))[:40]}") from None
+        raise Corrupt(f"{where} records a time out of range: {recorded_at.isoformat()}") from None
     for key in (PROJECT, BUILD, RUN_URL):
         value = annotations.get(key)
         if isinstance(value, str) and not value.isprintable():
