@@ -8,19 +8,34 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.commands import add_command, path_argument
 from pipelines.core.catalog import TESTPYPI
 from pipelines.core.errors import InputError, NotFound
 from pipelines.output import emit, progress
 
+if TYPE_CHECKING:
+    from pipelines.core.catalog import Project
+    from pipelines.core.versions import ProjectVersion
 
-def local_files(folder: Path, wanted: list[str], every: list[str]) -> dict[str, str]:
-    """name -> sha256 of the files of --files; InputError when one is not a file of the version (also what
-    `wheels staging-record --files` reads)."""
+
+def local_files(
+    project: Project,
+    version: ProjectVersion,
+    folder: Path,
+    *,
+    folder_fix: str = "pass the folder of the files to upload",
+) -> dict[str, str]:
+    """name -> sha256 of the files of `version` in --files `folder` (also what `wheels staging-record --files`
+    reads); InputError when it is no folder (`folder_fix` the hint), holds another file or none of the version."""
     from pipelines.edges.files import file_sha256
+    from pipelines.wheels.published import files_of_version
 
+    if not folder.is_dir():
+        raise InputError(f"--files {folder} is not a folder", hint=folder_fix)
+    every = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    wanted = files_of_version(project, version, every)
     strangers = sorted(set(every) - set(wanted))
     if strangers:
         raise InputError(
@@ -43,10 +58,7 @@ def _check_unpublished(args: argparse.Namespace) -> int:
     distribution = project.distribution or project.name
     local: dict[str, str] | None = None
     if args.files is not None:
-        if not args.files.is_dir():
-            raise InputError(f"--files {args.files} is not a folder", hint="pass the folder of the files to upload")
-        every = sorted(p.name for p in args.files.iterdir() if p.is_file() and not p.name.startswith("."))
-        local = local_files(args.files, files_of_version(project, version, every), every)
+        local = local_files(project, version, args.files)
     index = PackageIndex(args.index)
     progress(f"reading the files of {distribution} on {index.base_url}")
     listed: list[IndexFile]

@@ -138,12 +138,10 @@ def _built_files(project: Project, version: str, folder: Path) -> dict[str, str]
     """name -> sha256 of the run's own files of `version` in --files."""
     from pipelines.commands.wheel_published import local_files
     from pipelines.core.versions import parse_version
-    from pipelines.wheels.published import files_of_version
 
-    if not folder.is_dir():
-        raise InputError(f"--files {folder} is not a folder", hint="pass the folder of the files this run built")
-    every = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    return local_files(folder, files_of_version(project, parse_version(version), every), every)
+    return local_files(
+        project, parse_version(version), folder, folder_fix="pass the folder of the files this run built"
+    )
 
 
 def _require_exactly_built(
