@@ -4,9 +4,9 @@ could not read Argo CD. The step's own script runs under bash with each outcome.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
+
+from tests.workflows.stand_ins import run_as_step
 
 
 def fail_step(workflows) -> dict:
@@ -17,13 +17,8 @@ def fail_step(workflows) -> dict:
 
 
 def run(script: str, rolled_back: str, rollback_failed: str) -> str:
-    result = subprocess.run(
-        ["bash", "-e", "-c", script],
-        env={"ROLLED_BACK": rolled_back, "ROLLBACK_FAILED": rollback_failed, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=10,
+    result = run_as_step(
+        script, {"ROLLED_BACK": rolled_back, "ROLLBACK_FAILED": rollback_failed, "PATH": "/usr/bin:/bin"}, timeout=10
     )
     assert result.returncode == 1
     return result.stdout

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from infra.branches import MAIN_BRANCH
+from tests.workflows.stand_ins import run_as_step
 
 DEPLOY = "deploy.yml"
 MAIN = f"refs/heads/{MAIN_BRANCH}"
@@ -67,14 +68,7 @@ def ref_problems(workflows) -> list[str]:
 
 def run_refusal(script: str, ref: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ["PATH"], "GITHUB_REF": ref, "GITHUB_SHA": "0" * 40}
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return run_as_step(script, env, timeout=30)
 
 
 def refusal_problems(script: str) -> list[str]:

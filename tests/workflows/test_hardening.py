@@ -16,6 +16,8 @@ import re
 
 import pytest
 
+from tests.workflows.stand_ins import run_as_step
+
 SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+(?:\.\d+){0,2}\b")
 
@@ -412,7 +414,6 @@ def deploy_step(workflows, step_id: str):
 )
 def test_a_health_gate_that_hangs_is_stopped_and_counts_as_timed_out(workflows, tmp_path, app, gate, code, outcome):
     import os
-    import subprocess
     import time
 
     step = deploy_step(workflows, f"gate-{app}")
@@ -430,14 +431,7 @@ def test_a_health_gate_that_hangs_is_stopped_and_counts_as_timed_out(workflows, 
     }
     started = time.monotonic()
     # As GitHub runs a bash step.
-    result = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step.data["run"]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_as_step(step.data["run"], env)
     assert time.monotonic() - started < 30
     assert result.returncode == code, result.stderr
     written = dict(line.split("=", 1) for line in output.read_text().splitlines())

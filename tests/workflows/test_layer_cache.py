@@ -32,6 +32,7 @@ from pipelines.plan.steps import build_cache_reference
 from pipelines.staging.record import record_tags
 from pipelines.staging.target import choose_staging_build
 from tests.workflows import runner
+from tests.workflows.stand_ins import run_as_step
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD = "_build-image.yml"
@@ -181,15 +182,7 @@ def run_calver_step(script: str, folder: Path, project: str, arch: str) -> dict[
         "BUILT_AT": "2025-10-25T14:30:00Z",
         "ARCH": arch,
     }
-    result = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        env=env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_as_step(script, env, cwd=folder)
     assert result.returncode == 0, result.stderr
     return dict(line.split("=", 1) for line in output.read_text().splitlines())
 

@@ -14,12 +14,13 @@ import dataclasses
 import json
 import os
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.workflows.stand_ins import run_as_step
 
 BUILD = "_build-image.yml"
 NOTIFY = "_notify.yml"
@@ -149,15 +150,7 @@ def send(script: str, folder: Path, **inputs: str) -> dict[str, Any]:
         "TAG": "percolate-v0.2.0-rc1",
         **inputs,
     }
-    result = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        env=env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_as_step(script, env, cwd=folder, timeout=30)
     assert result.returncode == 0, result.stderr
     return json.loads((folder / "capture.json").read_text())
 

@@ -33,6 +33,7 @@ from ruamel.yaml import YAML
 
 from tests.support.loopback import reply, serving
 from tests.workflows.conftest import REPO_ROOT
+from tests.workflows.stand_ins import run_as_step
 
 RELEASE = "_release-image.yml"
 TAG = "percolate-v0.2.0"
@@ -74,10 +75,7 @@ def run(script: str, folder: Path, env: dict[str, str]) -> subprocess.CompletedP
         "GITHUB_ACTOR": "release-bot",
         **env,
     }
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        env=environment, cwd=folder, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    return run_as_step(script, environment, cwd=folder)
 
 
 def stand_in(folder: Path, name: str, source: str) -> None:

@@ -29,6 +29,7 @@ from pipelines.staging.wheel_record import RECORD_ASSET
 from pipelines.staging.wheel_signature import SIGNATURE_ASSET, SIGNING_JOB
 from tests.support.sigstore_kit import GitHubClaims, LocalSigstore
 from tests.workflows.conftest import Workflow
+from tests.workflows.stand_ins import run_as_step
 
 BUILD, RELEASE = "build-rocks.yml", "release-rocks.yml"
 TRUSTED_PUBLISHER_JOB = "publish-testpypi"  # trusted publishing to TestPyPI needs the OIDC token too
@@ -183,10 +184,7 @@ def run_signing_step(workflow: Workflow, folder: Path, signer: GitHubClaims) -> 
         "GITHUB_REPOSITORY": REPOSITORY,
         "GITHUB_REF": f"refs/tags/{RC2}",
     }
-    return subprocess.run(
-        ["bash", "-e", "-c", job.steps[index].run or ""],
-        cwd=folder, env=environment, capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    return run_as_step(job.steps[index].run or "", environment, cwd=folder)
 
 
 OTHER_RUNS = {

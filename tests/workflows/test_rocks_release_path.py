@@ -37,6 +37,7 @@ import pytest
 
 from tests.wheels.conftest import free_port, wait_until_serving
 from tests.workflows.conftest import REPO_ROOT, Workflow
+from tests.workflows.stand_ins import run_as_step
 from tests.workflows.test_rocks_record_signature import OTHER_RUNS, THIS_RUN, changed, run_signing_step
 
 BUILD, RELEASE, PAGES, NOTIFY = "build-rocks.yml", "release-rocks.yml", "pages.yml", "_notify.yml"
@@ -275,10 +276,7 @@ def run_step(script: str, workdir: Path, python: Path, env: Mapping[str, str], u
         "GITHUB_OUTPUT": str(output),
         **env,
     }
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        cwd=workdir, env=environment, capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+    return run_as_step(script, environment, cwd=workdir, timeout=300)
 
 
 # ---- item 6: only percolate-rocks from TestPyPI -------------------------------------------------------

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.workflows.stand_ins import run_as_step
+
 BUILD = "_build-image.yml"
 CALLERS = ("build-percolate.yml", "build-reading.yml")
 # Each deploying job, the credentials it consumes (secrets and variables), and where each must be set.
@@ -97,14 +99,7 @@ def run_check(step: dict[str, Any], values: dict[str, str]) -> subprocess.Comple
     for key, value in (step.get("env") or {}).items():
         (name,) = CONTEXT.findall(str(value))
         env[key] = values[name]
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return run_as_step(step["run"], env, timeout=30)
 
 
 def script_problems(step: dict[str, Any], wanted: dict[str, str]) -> list[str]:
