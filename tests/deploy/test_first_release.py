@@ -23,6 +23,7 @@ from infra.policy import images_pinned_by_digest
 from infra.render import run_program
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin
 from pipelines.deploy.write_back import StackFile
+from tests.deploy.conftest import _promotion_record
 from tests.infra.conftest import Answers, base_config, flatten, registry_matching
 
 GOLDEN = Path(__file__).parent / "data" / "Pulumi.prod.golden.yaml"  # percolate-reading is not released in it
@@ -107,10 +108,10 @@ def test_after_the_rollback_the_program_declares_the_application_unreleased_and_
 
     # The failed version is never deployed by automation again; the next one is.
     promotion = monorepo.root / "promote.json"
-    promotion.write_text(json.dumps(_record(failed)))
+    promotion.write_text(json.dumps(_promotion_record(failed)))
     refused = cli("stack-config", "set-image", "percolate-reading", "--promotion", str(promotion), cwd=monorepo.root)
     assert refused.code == 1 and "percolate-reading 0.1.0 is blocked" in refused.stderr
-    promotion.write_text(json.dumps(_record(make_pin("percolate-reading", "0.1.1"))))
+    promotion.write_text(json.dumps(_promotion_record(make_pin("percolate-reading", "0.1.1"))))
     fixed = cli("stack-config", "set-image", "percolate-reading", "--promotion", str(promotion), cwd=monorepo.root)
     assert fixed.code == 0, fixed.stderr
     assert stack.pin("percolate-reading").blocked == ("0.1.0",)
@@ -171,15 +172,3 @@ def test_a_history_that_does_not_show_the_unreleased_state_refuses(cli, monorepo
     assert result.code == 1
     assert "earlier versions: none" in result.stderr
     assert (clone / "Pulumi.prod.yaml").read_bytes() == before
-
-
-def _record(pin: ImagePin) -> dict[str, object]:
-    return {
-        "project": pin.project,
-        "repository": pin.repository,
-        "version": pin.version,
-        "source": pin.source,
-        "platforms": dict(pin.platforms),
-        "index_digest": pin.digest,
-        "dry_run": False,
-    }

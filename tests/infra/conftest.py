@@ -126,3 +126,23 @@ def image() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def ids() -> dict[str, dict[str, int]]:
     return {"users": USER_IDS, "teams": TEAM_IDS}
+
+
+# A canary for percolate-reading, as a stack file would configure it, for the Rollouts and namespace tests.
+CANARY = {
+    "percolate-reading": {
+        "steps": [{"setWeight": 20}, {"pause": "2m"}, {"analysis": True}, {"setWeight": 50}, {"pause": "5m"}],
+        "analysis": {"web": {"port": 8080, "path": "/healthz"}, "count": 4, "interval": "30s"},
+    }
+}
+
+
+@pytest.fixture
+def canary_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The base config with that canary and the Rollouts controller installed, gated by a service account."""
+    config[f"{NS}:canary"] = copy.deepcopy(CANARY)
+    config[f"{NS}:argoRollouts"] = {
+        "install": True,
+        "gate": {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
+    }
+    return config

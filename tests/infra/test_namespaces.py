@@ -10,15 +10,12 @@ not wait for the Namespace declaring it. The controls run the program as it was 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 import infra.namespaces
 import infra.production
@@ -28,12 +25,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NS = "percolate-platform"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
-CANARY = {
-    "percolate-reading": {
-        "steps": [{"setWeight": 20}, {"pause": "2m"}, {"analysis": True}],
-        "analysis": {"web": {"port": 8080, "path": "/healthz"}},
-    }
-}
 
 
 def key(resource: Declared) -> str:
@@ -76,16 +67,6 @@ def first_run_problems(rendering: Rendering, argocd_namespace: str = "argocd") -
             if destination in declared and not waits_for(rendering, resource, key(declared[destination])):
                 problems.append(f"{key(resource)} may sync into {destination} before the program creates it")
     return problems
-
-
-@pytest.fixture
-def canary_config(config):
-    config[f"{NS}:canary"] = copy.deepcopy(CANARY)
-    config[f"{NS}:argoRollouts"] = {
-        "install": True,
-        "gate": {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
-    }
-    return config
 
 
 def test_the_canarys_namespace_is_declared_retained_and_waited_for(canary_config, render):

@@ -14,6 +14,7 @@ import pytest
 
 from infra.policy import images_pinned_by_digest
 from pipelines.core.errors import InputError
+from tests.infra.conftest import CANARY
 from tests.support.crd_schema import validate
 
 NS = "percolate-platform"
@@ -22,22 +23,6 @@ APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
 TEMPLATE = "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
-CANARY = {
-    "percolate-reading": {
-        "steps": [{"setWeight": 20}, {"pause": "2m"}, {"analysis": True}, {"setWeight": 50}, {"pause": "5m"}],
-        "analysis": {"web": {"port": 8080, "path": "/healthz"}, "count": 4, "interval": "30s"},
-    }
-}
-
-
-@pytest.fixture
-def canary_config(config):
-    config[f"{NS}:canary"] = copy.deepcopy(CANARY)
-    config[f"{NS}:argoRollouts"] = {
-        "install": True,
-        "gate": {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
-    }
-    return config
 
 
 def _application(rendering, name):
