@@ -1,7 +1,8 @@
 """Fixtures every test area shares: a real git monorepo in a temp folder and the CLI run as a subprocess.
 
-Area-specific fixtures (registry, Pulumi mocks, package index, ...) live in the
-conftest.py of that area's folder.
+Area-specific fixtures (Pulumi mocks, package index, ...) live in the conftest.py of that area's folder;
+the registry's (one docker-registry per session, a namespace per test) serve images, staging, plan and infra,
+so they are a plugin of their own, tests/support/registry_fixtures.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+pytest_plugins = ["tests.support.registry_fixtures"]
 
 # CI runs the same examples every time (a red build is reproducible from its log) and never fails a
 # property for being slow on a loaded runner; locally, exploration stays random. Pick with

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from pipelines.dashboard.data import read_records
-from tests.core.test_buildmetadata import WHEEL_NAMES as WHEELS
+from tests.plan.test_build_record import WHEEL_NAMES as WHEELS
 
 RESULTS = {
     "machine_info": {},

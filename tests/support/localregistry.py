@@ -1,6 +1,6 @@
 """A real OCI registry on loopback, real images in it, skopeo to read them back, and a fault proxy.
 
-Used by the fixtures of tests/registry (conftest.py) and by benchmarks/bench_promote.py.
+Used by the fixtures of tests/images (conftest.py) and by benchmarks/bench_promote.py.
 Nothing here uses the code under test to write or read the registry: images are pushed
 with plain HTTP requests and read back with Debian's skopeo, an independent client.
 

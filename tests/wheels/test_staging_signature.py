@@ -34,8 +34,8 @@ from pipelines.core.errors import Corrupt, InputError, RuleRefused
 from pipelines.edges.sigstore_bundles import BundleVerifier
 from pipelines.staging.wheel_record import RECORD_ASSET
 from pipelines.staging.wheel_signature import SIGNATURE_ASSET, record_signer, require_signed
-from tests.core.test_cli import imported_by
 from tests.support.sigstore_kit import LocalSigstore
+from tests.test_cli import imported_by
 from tests.wheels.conftest import OUTSIDE_A_CHECKOUT, RC2, RC2_BUILD, REPOSITORY, find_rc, record
 
 RC1 = "percolate-rocks-v0.2.0-rc1"

@@ -279,13 +279,6 @@ def _folders(stack_file: Path) -> dict[tuple[str, str], list[str]]:
 
 
 @pytest.fixture(scope="session")
-def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localregistry.LocalRegistry]:
-    registry = localregistry.LocalRegistry(tmp_path_factory.mktemp("docker-registry")).start()
-    yield registry
-    registry.stop()
-
-
-@pytest.fixture(scope="session")
 def registry_proxy(local_registry: localregistry.LocalRegistry) -> Iterator[localregistry.FaultProxy]:
     """The registry behind a proxy that demands Bearer tokens for REGISTRY_USER and REGISTRY_PASSWORD."""
     proxy = localregistry.FaultProxy(local_registry.host, credentials=(REGISTRY_USER, REGISTRY_PASSWORD)).start()

@@ -16,9 +16,9 @@ from types import SimpleNamespace
 import pytest
 
 from tests.conftest import EXAMPLE_MONOREPO, Monorepo, run_cli
-from tests.core.test_buildmetadata import WHEEL_NAMES
 from tests.dashboard.conftest import benchmark_file
 from tests.deploy.conftest import GOLDEN, _make_pin, _promotion_record
+from tests.plan.test_build_record import WHEEL_NAMES
 from tests.support.special_files import KIND_WORDS, KINDS, run_guarded, special_file
 
 DIGEST = "sha256:" + "a" * 64

@@ -14,7 +14,7 @@ import yaml
 from infra.policy import evaluate_staging
 from infra.render import offline_answers, read_stack_file, run_program, stack_config, with_registry
 from pipelines.core.errors import InputError
-from tests.registry.staging_builds import push_staged_build
+from tests.staging.staging_builds import push_staged_build
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGING_FILE = REPO_ROOT / "Pulumi.staging.yaml"

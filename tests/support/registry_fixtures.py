@@ -1,4 +1,5 @@
-"""Fixtures of the registry area: a real docker-registry on loopback, real images, skopeo, a fault proxy.
+"""Fixtures of the registry tests (images, staging, preflight, the staging render): a real docker-registry on
+loopback, real images, skopeo, a fault proxy.
 
 One registry process serves the whole session; each test gets its own namespace in
 it, so tests never see each other's tags. The machinery lives in tests/support/localregistry.py,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import pytest
 
 from pipelines.plan.preflight import GROUPS
-from tests.preflight.conftest import (
+from tests.plan.conftest import (
     ADMIN_TOKEN,
     KUBE_TOKEN,
     MANIFESTS,

@@ -9,7 +9,7 @@ from pipelines.core.errors import Corrupt
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.location import parse_registry
 from pipelines.staging.target import choose_staging_build, resolve_target
-from tests.registry.staging_builds import push_build_index, push_staged_build
+from tests.staging.staging_builds import push_build_index, push_staged_build
 
 OLD = "2025.11.20.0930-build.7-v0.2.0-abc1234"
 NEW = "2025.11.21.0800-build.9-v0.3.0-def5678"

@@ -40,7 +40,7 @@ from pipelines.plan.preflight_rules import (
     serves,
 )
 from tests.conftest import REPO_ROOT
-from tests.preflight.conftest import UPSTREAM_CRDS
+from tests.plan.conftest import UPSTREAM_CRDS
 from tests.support.loopback import reply, serving
 from tests.workflows.conftest import load_yaml
 

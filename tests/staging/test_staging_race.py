@@ -24,7 +24,7 @@ from pipelines.images.manifests import Manifest, referrers_tag
 from pipelines.images.registry.connect import connect
 from pipelines.staging.record import Outcome, require_passed
 from pipelines.staging.store import find_records, write_record
-from tests.registry.staging_builds import push_staged_build
+from tests.staging.staging_builds import push_staged_build
 
 PROJECT = "percolate"
 WRITERS = 4

@@ -166,3 +166,34 @@ def test_suffix_twins_are_recognised(pair):
 )
 def test_names_that_say_what_differs_are_not_twins(pair):
     assert suffix_twins(list(pair)) == []
+
+
+# Test folders that are not named after a part of the package: shared machinery, the docs, the workflows,
+# the Pulumi program and the examples. Tests of pipelines/cli.py and output.py, and of the CLI as a whole, sit
+# at the top of tests/.
+NOT_PARTS = {"support", "docs", "workflows", "infra", "examples"}
+
+
+def folders(root: Path) -> set[str]:
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+
+
+def unmirrored(package: Path, tests: Path) -> tuple[set[str], set[str]]:
+    """Test folders named after no part, and parts without a test folder (commands are tested with their stage)."""
+    parts = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    return folders(tests) - NOT_PARTS - parts, parts - {"commands"} - folders(tests)
+
+
+def test_the_tests_mirror_the_package():
+    """The test of pipelines/X/y.py is found in tests/X/ (issue 24, item 6)."""
+    assert unmirrored(PACKAGE, REPO_ROOT / "tests") == (set(), set())
+
+
+def test_a_test_folder_named_after_no_part_is_caught(tmp_path):
+    package, tests = tmp_path / "pipelines", tmp_path / "tests"
+    for part in ("core", "images", "commands"):
+        (package / part).mkdir(parents=True)
+        (package / part / "__init__.py").touch()
+    for folder in ("core", "registry", "support"):
+        (tests / folder).mkdir(parents=True)
+    assert unmirrored(package, tests) == ({"registry"}, {"images"})
