@@ -22,6 +22,7 @@ from pipelines.core.digests import DIGEST_FORM
 from pipelines.core.errors import InputError
 from pipelines.core.names import DNS_LABEL
 from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
+from pipelines.edges import clock
 from pipelines.health.poll import Reading, poll
 from pipelines.health.verdict import State, Verdict, judge, parse_digest
 from pipelines.output import actions_outputs, emit, progress
@@ -90,7 +91,15 @@ def _watch(cluster: Cluster, args: argparse.Namespace, project: Project, digest:
         return Reading(verdict, f"{verdict.status_line} - {verdict.reason}", verdict.reason, verdict.final)
 
     timed_out = f"not Synced and Healthy with {digest} within {args.timeout:g}s"
-    polled = poll(read, app=args.app, interval=args.interval, deadline=deadline, timed_out=timed_out, say=progress)
+    polled = poll(
+        read,
+        app=args.app,
+        interval=args.interval,
+        deadline=deadline,
+        timed_out=timed_out,
+        say=progress,
+        sleep=clock.current().sleep,
+    )
     last = polled.last
     outcome = last.state.value if polled.note is None else "timeout"
     return GateResult(args.app, args.namespace, project.name, digest, outcome, last, deadline.elapsed(), polled.note)
@@ -207,14 +216,17 @@ def _wait_healthy(args: argparse.Namespace) -> int:
     from pipelines.health.kube.cluster import import_client, open_cluster
 
     import_client()  # --timeout is for the cluster (credentials included), not for our own start-up
-    deadline = Deadline(args.timeout)
+    waits = clock.current()
+    deadline = Deadline(args.timeout, waits.monotonic)
     # The deadline, not a count of attempts, ends the gate's retries; the first waits are short when polling is.
     policy = RetryPolicy(
         max_time=args.timeout, max_attempts=sys.maxsize, base_delay=min(args.interval, 1.0), max_delay=MAX_BACKOFF
     )
     with (
         _stopped_as_exit(),
-        open_cluster(args.kubeconfig, args.context, Retrier(policy, deadline, say=progress)) as cluster,
+        open_cluster(
+            args.kubeconfig, args.context, Retrier(policy, deadline, sleep=waits.sleep, say=progress)
+        ) as cluster,
     ):
         progress(
             f"waiting up to {args.timeout:g}s for {args.app} ({project.name}) in namespace {args.namespace} "

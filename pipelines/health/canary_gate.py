@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.core.errors import NotFound, PipelineError
+from pipelines.edges import clock
 from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
 from pipelines.health.poll import Reading, poll
 from pipelines.health.rollout import CanaryVerdict, follow
@@ -87,10 +88,11 @@ def _read(cluster: Cluster, watch: CanaryWatch) -> tuple[Verdict, CanaryVerdict,
 
 
 def _abort(cluster: Cluster, namespace: str, rollout: str, say: Callable[[str], None]) -> str:
-    deadline = Deadline(ABORT_SECONDS)
+    waits = clock.current()
+    deadline = Deadline(ABORT_SECONDS, waits.monotonic)
     policy = RetryPolicy(max_time=ABORT_SECONDS, max_attempts=10, base_delay=0.5, max_delay=5.0)
     try:
-        cluster.abort_rollout(namespace, rollout, Retrier(policy, deadline, say=say))
+        cluster.abort_rollout(namespace, rollout, Retrier(policy, deadline, sleep=waits.sleep, say=say))
     except PipelineError as error:
         say(f"error: could not abort Rollout {rollout}: {error.message}\n  hint: {error.hint}")
         return f"failed: {error.message}"
@@ -107,7 +109,15 @@ def watch_canary(cluster: Cluster, watch: CanaryWatch, deadline: Deadline, say: 
         return Reading(state, f"{canary.step_line} - {canary.reason}", canary.reason, canary.final)
 
     timed_out = f"the canary did not finish healthy with {watch.digest} within {watch.timeout:g}s"
-    polled = poll(read, app=watch.app, interval=watch.interval, deadline=deadline, timed_out=timed_out, say=say)
+    polled = poll(
+        read,
+        app=watch.app,
+        interval=watch.interval,
+        deadline=deadline,
+        timed_out=timed_out,
+        say=say,
+        sleep=clock.current().sleep,
+    )
     note = polled.note
     application, canary, namespace = polled.last
     outcome = canary.state.value if note is None else "timeout"

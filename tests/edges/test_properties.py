@@ -22,6 +22,14 @@ from tests.support.answers import Answer, AnswerServer, answers
 
 TOKEN = "ghp_s3cretToken0123"
 FAST = RetryPolicy(max_time=2, max_attempts=2, base_delay=0.001, max_delay=0.01)
+
+
+# A Retry-After the server asks for is honoured by sleeping; what is tested here is what the clients make of
+# the answers, so the waits are not taken (the retry timing has its own tests in test_http.py).
+def no_wait(seconds: float) -> None:
+    return None
+
+
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -36,7 +44,7 @@ def server() -> Iterator[AnswerServer]:
 @given(answer=answers(keys=("number", "html_url", "message")))
 def test_any_github_answer_is_a_pull_request_or_our_error(server: AnswerServer, answer: Answer) -> None:
     server.answer = answer
-    with GitHub(server.url, "labs/percolate", TOKEN, http=HttpClient(policy=FAST, environ={})) as github:
+    with GitHub(server.url, "labs/percolate", TOKEN, http=HttpClient(policy=FAST, environ={}, sleep=no_wait)) as github:
         for call in (
             lambda: github.open_pull("deploy/x", "main"),
             lambda: github.create_pull(branch="deploy/x", base="main", title="t", body="b"),
@@ -54,7 +62,7 @@ def test_any_github_answer_is_a_pull_request_or_our_error(server: AnswerServer, 
 @given(answer=answers(keys=("meta", "files", "filename", "url", "hashes", "yanked")))
 def test_any_index_answer_is_a_file_list_or_our_error(server: AnswerServer, answer: Answer, tmp_path: Path) -> None:
     server.answer = answer
-    index = PackageIndex(f"{server.url}/simple/", HttpClient(policy=FAST, environ={}))
+    index = PackageIndex(f"{server.url}/simple/", HttpClient(policy=FAST, environ={}, sleep=no_wait))
     try:
         files = index.project_files("percolate-rocks")
     except PipelineError:

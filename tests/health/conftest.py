@@ -35,6 +35,8 @@ from typing import Any
 import pytest
 import yaml
 
+from pipelines.edges import clock
+
 TOKEN = "test-token-0123456789"
 NEW_DIGEST = "sha256:" + "1a" * 32
 OLD_DIGEST = "sha256:" + "0f" * 32
@@ -472,6 +474,7 @@ class Gate:
         app: str = APP,
         digest: str = NEW_DIGEST,
         timeout: str = "20",
+        interval: str = "0.02",
         env: dict[str, str] | None = None,
     ) -> Any:
         return self.cli(
@@ -482,7 +485,7 @@ class Gate:
             "--kubeconfig",
             str(self.kubeconfig),
             "--interval",
-            "0.02",
+            interval,
             "--timeout",
             timeout,
             *extra,
@@ -490,9 +493,27 @@ class Gate:
         )
 
 
+class FastForward:
+    """A clock on which a sleep takes no time but still counts: it moves the clock on by the time slept, while real
+    time passes under it as well (a request that hangs still meets its deadline). A gate run in-process on it
+    covers a 60-second timeout at once, and how many reads fit in the timeout does not depend on the machine."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.skipped += max(seconds, 0.0)
+
+
 @pytest.fixture
-def gate(kube_api: FakeKubeApi, write_kubeconfig: Callable[..., Path], cli: Callable[..., Any]) -> Gate:
-    return Gate(kube_api, write_kubeconfig(kube_api.url), cli)
+def gate(kube_api: FakeKubeApi, write_kubeconfig: Callable[..., Path], cli: Callable[..., Any]) -> Iterator[Gate]:
+    """The gate against the fake API; run in-process (the `cli` fixture), its waits run on a FastForward clock."""
+    fast = FastForward()
+    with clock.using(clock.Clock(fast.monotonic, fast.sleep)):
+        yield Gate(kube_api, write_kubeconfig(kube_api.url), cli)
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_a_failed_analysis_aborts_the_rollout_and_fails_so_the_rollback_runs(
 
 def test_the_timeout_aborts_a_canary_that_runs_the_digest(gate, reading, stack_file, names):
     reading(("Progressing", make_rollout(names.new, step=0, message="more replicas need to be updated")))
-    result = gate.run("--stack-config", stack_file(), "--json", app=APP, timeout="3")
+    result = gate.run("--stack-config", stack_file(), "--json", app=APP, timeout="600", interval="5")
     assert result.code == 1
     data = result.json()
     assert (data["outcome"], data["canary"]["abort"], data["canary"]["step"]) == ("timeout", "sent", 1)
@@ -135,7 +135,9 @@ def test_a_refused_abort_is_reported_with_the_right_to_grant_and_still_fails(gat
 
 def test_inconclusive_may_be_left_to_a_person_until_the_timeout(gate, reading, stack_file, names):
     reading(("Suspended", make_rollout(names.new, step=2, phase="Paused", pause="InconclusiveAnalysisRun")))
-    result = gate.run("--stack-config", stack_file(abortOnInconclusive=False), "--json", app=APP, timeout="3")
+    result = gate.run(
+        "--stack-config", stack_file(abortOnInconclusive=False), "--json", app=APP, timeout="600", interval="5"
+    )
     assert result.json()["outcome"] == "timeout"
     assert "kubectl argo rollouts promote percolate-reading" in result.stderr
     reading(("Suspended", make_rollout(names.new, step=2, phase="Paused", pause="InconclusiveAnalysisRun")))

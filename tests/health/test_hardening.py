@@ -75,13 +75,16 @@ def test_a_deeply_nested_error_answer_is_a_clean_exit_1(gate, reply):
 def test_a_trickling_api_cannot_stretch_the_timeout(gate, reply, application, names):
     import json
 
-    gate.api.script(reply(200, json.dumps(application(compared=names.new)).encode(), trickle=2.0))
+    body = json.dumps(application(compared=names.new)).encode()
+    gate.api.script(reply(200, body, trickle=0.2))  # minutes for the whole answer, no read ever waits long
 
     started = time.monotonic()
-    result = gate.run("--json", timeout="5")
+    result = gate.run("--json", timeout="1")
 
-    assert time.monotonic() - started < 20  # the limit is 5 s; a per-read timeout alone would take minutes
+    assert time.monotonic() - started < 15  # the limit is 1 s; a per-read timeout alone would take minutes
+    assert len(body) * 0.2 > 60
     assert_clean(result, 1)
+    assert gate.api.application_requests  # the answer was being trickled when the limit cut it
 
 
 @pytest.mark.parametrize(
@@ -142,19 +145,24 @@ def test_exec_plugin_output_that_is_unusable_is_a_clean_error(
     assert gate.api.application_requests == []
 
 
-def test_an_expiration_timestamp_without_a_zone_is_a_clean_error(
+def test_an_expiration_timestamp_without_a_zone_is_read_as_utc_on_every_renewal(
     gate, write_kubeconfig, cli, names, tmp_path, application
 ):
-    # Within the client's five minutes of skew, so the second poll runs the plugin again and compares the times.
+    """kubectl reads a zoneless expirationTimestamp as UTC; so does the gate, on the first run of the plugin and on
+    each renewal (within the client's five minutes of skew every poll runs the plugin again and compares the
+    times). The Application turns healthy on the third poll, so the gate ends by itself, not by its timeout."""
+    runs = tmp_path / "runs"
     command = plugin(
         tmp_path,
         "naive-expiry",
+        f"open({str(runs)!r}, 'a').write('x')\n"
         "expiry = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=1)).strftime('%Y-%m-%dT%H:%M:%S')\n"
         f"status = {{'token': {names.token!r}, 'expirationTimestamp': expiry}}\n"
         "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
         " 'status': status}))\n",
     )
-    gate.api.script(application(health="Progressing", compared=names.new))
+    progressing = application(health="Progressing", compared=names.new)
+    gate.api.script(progressing, progressing, application(compared=names.new, running=(names.new,)))
     kubeconfig = write_kubeconfig(gate.api.url, name="naive", user=exec_user(command))
 
     result = cli(
@@ -168,23 +176,12 @@ def test_an_expiration_timestamp_without_a_zone_is_a_clean_error(
         "--interval",
         "0.02",
         "--timeout",
-        "10",
+        "60",
     )
 
-    assert result.code in (1, 2), result.stderr
-    assert_clean(result, result.code, names.token)
-
-
-@pytest.mark.parametrize("status", [401, 403, 404, 409])
-def test_an_api_echoing_the_token_never_gets_it_printed(gate, reply, names, status):
-    from tests.health.conftest import status_object
-
-    gate.api.script(reply(status, status_object(status, "Forbidden", f"you sent Bearer {names.token}")))
-
-    result = gate.run("--json", timeout="5")
-
-    assert_clean(result, 1, names.token)
-    assert "you sent Bearer ***" in result.json()["error"]
+    assert_clean(result, 0, names.token)
+    assert len(gate.api.application_requests) >= 3
+    assert len(runs.read_text()) >= 3  # the plugin ran again for each renewal
 
 
 @pytest.mark.parametrize("expiry", ["5", "'tomorrow'", "{'at': 1}", "None"], ids=["number", "text", "object", "null"])
