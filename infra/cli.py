@@ -121,7 +121,7 @@ def _render(argv: Sequence[str] | None) -> int:
         return report_error(error, args.json)
     data = {
         "stack": args.stack,
-        "stackConfig": str(source),
+        "stack_config": str(source),
         "resources": [resource.to_dict() for resource in rendering.resources],
         "outputs": rendering.outputs,
         "warnings": list(rendering.warnings),

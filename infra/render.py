@@ -111,7 +111,7 @@ class Declared:
             "secrets": list(self.secrets),
             "provider": self.provider,
             "dependencies": list(self.dependencies),
-            "retainOnDelete": self.retain_on_delete,
+            "retain_on_delete": self.retain_on_delete,
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -141,38 +142,78 @@ def test_to_dict_is_json_shaped(application, names):
     ]
 
 
-# Properties: every combination of statuses, digest placements and operation phases.
+# Every combination of statuses, digest placements and operation phases (4 x 7 x 6 x 16 = 2,688), each checked
+# against the verdict written out below: rows are the sync status, columns the health status in HEALTH's order
+# (None, Healthy, Progressing, Degraded, Suspended, Missing, Unknown); H healthy, F failed, W waiting.
+VERDICTS = {
+    # The Application compares or runs the new digest, and no sync operation is running or failed.
+    "about the digest": """
+        None       W W W F W W W
+        Synced     W H W F W W W
+        OutOfSync  W W W F W W W
+        Unknown    W W W F W W W
+    """,
+    # The same while a sync operation is still Running or Terminating: healthy must wait for it.
+    "about the digest, operation running": """
+        None       W W W F W W W
+        Synced     W W W F W W W
+        OutOfSync  W W W F W W W
+        Unknown    W W W F W W W
+    """,
+    # A sync operation Failed or Error'd, and it is about the digest (compared, running or the sync's own source).
+    "operation failed": """
+        None       F F F F F F F
+        Synced     F F F F F F F
+        OutOfSync  F F F F F F F
+        Unknown    F F F F F F F
+    """,
+    # Nothing about the new digest: the Application still shows the old one, whatever its state.
+    "not about the digest": """
+        None       W W W W W W W
+        Synced     W W W W W W W
+        OutOfSync  W W W W W W W
+        Unknown    W W W W W W W
+    """,
+}
+LETTERS = {"H": State.HEALTHY, "F": State.FAILED, "W": State.WAITING}
 
-placements = st.fixed_dictionaries(
-    {
-        "pinned": st.booleans(),
-        "compared": st.booleans(),
-        "running": st.booleans(),
-        "synced": st.booleans(),
-    }
-)
+
+def written_verdict(table: str, sync: str | None, health: str | None) -> State:
+    rows = {line.split()[0]: line.split()[1:] for line in VERDICTS[table].strip().splitlines()}
+    return LETTERS[rows[str(sync)][HEALTH.index(health)]]
 
 
-@settings(max_examples=400)
-@given(sync=st.sampled_from(SYNC), health=st.sampled_from(HEALTH), phase=st.sampled_from(PHASES), where=placements)
-def test_the_verdict_follows_the_rule_for_every_status_combination(sync, health, phase, where):
+def which_table(phase: str | None, where: dict[str, bool]) -> str:
+    about = where["compared"] or where["running"]
+    if phase in {"Failed", "Error"} and (about or where["synced"]):
+        return "operation failed"
+    if not about:
+        return "not about the digest"
+    return "about the digest, operation running" if phase in {"Running", "Terminating"} else "about the digest"
+
+
+COMBINATIONS = [
+    (sync, health, phase, dict(zip(("pinned", "compared", "running", "synced"), flags, strict=True)))
+    for sync, health, phase, flags in itertools.product(
+        SYNC, HEALTH, PHASES, itertools.product((False, True), repeat=4)
+    )
+]
+
+
+def test_the_verdict_of_every_status_combination_is_the_one_written_out():
     new, old = "sha256:" + "1a" * 32, "sha256:" + "0f" * 32
-    app = _build(sync, health, phase, where, new, old)
-    verdict = judge(app, new)
-    about_new = where["compared"] or where["running"]
-    failed_sync = phase in {"Failed", "Error"} and (about_new or where["synced"])
-    if failed_sync or (health == "Degraded" and about_new):
-        expected = State.FAILED
-    elif about_new and sync == "Synced" and health == "Healthy" and phase not in {"Running", "Terminating"}:
-        expected = State.HEALTHY
-    else:
-        expected = State.WAITING
-    assert verdict.state is expected
-    assert verdict.final == (expected is not State.WAITING)
-    assert (verdict.failure is Failure.SYNC_FAILED) == failed_sync
-    assert (verdict.sync, verdict.health, verdict.operation_phase) == (sync, health, phase)
-    assert verdict.pinned == where["pinned"]
-    assert verdict.reason
+    assert len(COMBINATIONS) == 2688
+    for sync, health, phase, where in COMBINATIONS:
+        table = which_table(phase, where)
+        expected = written_verdict(table, sync, health)
+        verdict = judge(_build(sync, health, phase, where, new, old), new)
+        case = (sync, health, phase, where)
+        assert verdict.state is expected, case
+        assert verdict.final == (expected is not State.WAITING), case
+        assert (verdict.failure is Failure.SYNC_FAILED) == (table == "operation failed"), case
+        assert (verdict.sync, verdict.health, verdict.operation_phase) == (sync, health, phase), case
+        assert verdict.pinned == where["pinned"], case
+        assert verdict.reason, case
 
 
 def _build(sync, health, phase, where, new, old):

@@ -157,7 +157,7 @@ def test_the_committed_prod_stack_declares_percolate_retained_and_render_says_so
     result = render_cli("--json")
     assert result.returncode == 0, result.stderr
     [namespace] = [r for r in json.loads(result.stdout)["resources"] if r["type"] == NAMESPACE]
-    assert (namespace["inputs"]["metadata"]["name"], namespace["retainOnDelete"]) == ("percolate", True)
+    assert (namespace["inputs"]["metadata"]["name"], namespace["retain_on_delete"]) == ("percolate", True)
     text = render_cli().stdout
     assert "kubernetes:core/v1:Namespace  namespaces-percolate" in text
     assert "retainOnDelete: kept in the cluster when the program stops declaring it" in text

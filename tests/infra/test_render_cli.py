@@ -69,9 +69,30 @@ def test_prod_declares_everything_the_issue_asks_for(prod):
     assert "policy" not in prod
 
 
+def own_keys(document: object, *, inside: str = "") -> set[str]:
+    """The keys render chose itself: not those inside a resource's inputs (the provider's names) or the outputs."""
+    if isinstance(document, list):
+        return set().union(*(own_keys(item, inside=inside) for item in document))
+    if not isinstance(document, dict) or inside in ("inputs", "outputs"):
+        return set()
+    return set(document).union(*(own_keys(value, inside=key) for key, value in document.items()))
+
+
+def test_own_keys_skip_what_providers_and_outputs_name():
+    document = {
+        "stack_config": 1,
+        "resources": [{"inputs": {"repoId": 1}, "retainOnDelete": True}],
+        "outputs": {"a": {"b": 1}},
+    }
+    assert own_keys(document) == {"stack_config", "resources", "inputs", "retainOnDelete", "outputs"}
+
+
 def test_prod_passes_every_policy_check():
     result = run_render("--stack", "prod", "--check", "--json")
-    report = json.loads(result.stdout)["policy"]
+    document = json.loads(result.stdout)
+    # Our own keys are snake_case like every other command's JSON; a resource's inputs keep the provider's names.
+    assert [key for key in own_keys(document) if key != key.lower()] == []
+    report = document["policy"]
     assert [c["problems"] for c in report["checks"] if c["problems"]] == []
     assert result.returncode == 0 and report["ok"] is True
     assert {c["name"] for c in report["checks"]} >= {
