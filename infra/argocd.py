@@ -20,8 +20,8 @@ from pulumi_kubernetes.apiextensions import CustomResource
 from infra.config import ArgoCdConfig
 from infra.namespaces import OwnedNamespaces
 from pipelines.core.catalog import image_projects
+from pipelines.deploy.argo_rollouts import rollout_patch
 from pipelines.deploy.canary import Canary
-from pipelines.deploy.canary_objects import rollout_patch
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin
 
 API_VERSION = "argoproj.io/v1alpha1"

@@ -26,8 +26,8 @@ from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs, Role, RoleBinding, RoleRef
 from infra.canary_settings import ArgoRolloutsConfig
 from infra.config import ArgoCdConfig
 from infra.namespaces import OwnedNamespaces
+from pipelines.deploy.argo_rollouts import analysis_template
 from pipelines.deploy.canary import Canary
-from pipelines.deploy.canary_objects import analysis_template
 
 API_VERSION = "argoproj.io/v1alpha1"
 CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"

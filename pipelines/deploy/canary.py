@@ -19,7 +19,7 @@ percolate-reading) may have an entry:
         abortOnInconclusive: true   # the health gate aborts an inconclusive analysis (default)
 
 Pure: `parse_canaries` validates the section into frozen `Canary` values or raises `InputError`
-naming the key and the fix. What a `Canary` becomes in the cluster is pipelines.deploy.canary_objects.
+naming the key and the fix. What a `Canary` becomes in the cluster is pipelines.deploy.argo_rollouts.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.core.errors import InputError
+from pipelines.deploy.argo_rollouts import analysis_template, rollout_canary, rollout_patch
 from pipelines.deploy.canary import (
     CANARY_KEY,
     MAX_CANARY_SECONDS,
@@ -25,7 +26,6 @@ from pipelines.deploy.canary import (
     parse_canaries,
     parse_canary,
 )
-from pipelines.deploy.canary_objects import analysis_template, rollout_canary, rollout_patch
 from tests.support.crd_schema import validate
 
 READING = "percolate-reading"

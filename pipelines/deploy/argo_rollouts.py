@@ -1,4 +1,4 @@
-"""What a canary (pipelines.deploy.canary) becomes in the cluster: Rollout fields, patch, AnalysisTemplate.
+"""What a canary (pipelines.deploy.canary) becomes for Argo Rollouts: Rollout fields, patch, AnalysisTemplate.
 
 Pure. `rollout_canary` gives the fields of the Rollout's `spec.strategy.canary` the platform owns,
 `rollout_patch` the Application's `kustomize.patches` entry that sets them, and `analysis_template`
