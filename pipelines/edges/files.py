@@ -12,8 +12,8 @@ import hashlib
 import json
 import os
 import stat
+import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -216,18 +216,24 @@ def locked(path: Path, *, timeout: float) -> Iterator[None]:
     try:
         import fcntl
 
-        deadline = time.monotonic() + timeout
-        while True:
+        from pipelines.edges.retry import Deadline, Retrier, Retry, RetryPolicy
+
+        def take() -> bool | Retry:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Unavailable(
-                        f"another write to {path} has held {lock} for more than {timeout:g} s; nothing was written",
-                        hint="wait for the other run to finish and re-run",
-                    ) from None
-                time.sleep(0.02)
+                return Retry("held by another write")
+            return True
+
+        # The one retry loop, checking every 10-20 ms (jittered, so that waiting writers do not wake together).
+        policy = RetryPolicy(max_time=timeout, max_attempts=sys.maxsize, base_delay=0.02, max_delay=0.02)
+        try:
+            Retrier(policy, Deadline(timeout)).run(take, f"the lock {lock}", hint="")
+        except Unavailable:
+            raise Unavailable(
+                f"another write to {path} has held {lock} for more than {timeout:g} s; nothing was written",
+                hint="wait for the other run to finish and re-run",
+            ) from None
         yield
     finally:
         os.close(fd)

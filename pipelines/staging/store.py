@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipelines.core.errors import CheckFailed, Corrupt, NotFound, RuleRefused
+from pipelines.core.errors import CheckFailed, Corrupt, NotFound, RuleRefused, Unavailable
+from pipelines.edges.retry import Deadline, Retrier, Retry, RetryPolicy
 from pipelines.images.manifests import EMPTY_JSON, Descriptor, Manifest, referrers_tag, with_referrer
 from pipelines.images.registry.client import RegistryClient
 from pipelines.staging.record import (
@@ -39,7 +40,8 @@ from pipelines.staging.record import (
     timestamp,
 )
 
-TAG_SCHEMA_ATTEMPTS = 5
+TAG_SCHEMA_ATTEMPTS = 5  # each reads the tag, and writes it when the record is not listed
+TAG_SCHEMA_SECONDS = 30.0
 MOST_RECORDS = 100  # a build has a handful; more is a flood, refused rather than read in part
 
 
@@ -109,17 +111,28 @@ def _list_in_tag_schema(
 ) -> None:
     """Best effort: list the record in the referrers tag for other tools. Readers find it by its own tag."""
     tag = referrers_tag(subject)
-    try:
-        for _attempt in range(TAG_SCHEMA_ATTEMPTS):
+
+    def listed() -> CheckFailed | Retry | None:
+        """None once the tag lists the record; a failed read or write ends the tries, as it is."""
+        try:
             current = _tag_schema_index(client, repository, subject)
             if current is not None and referrer.digest in {child.digest for child in current.children()}:
-                return
+                return None
             say(f"listing the record in the referrers tag {tag}")
             client.put_manifest(repository, tag, with_referrer(current, referrer))
-    except CheckFailed as error:
-        say(f"note: the referrers tag {tag} was not updated ({error.message}); the record's own tag lists it")
+        except CheckFailed as error:
+            return error
+        return Retry("another writer may have replaced it")  # the next try reads it back
+
+    # The one retry loop: a few tries, jittered so that writers racing for the tag fall out of step.
+    policy = RetryPolicy(max_time=TAG_SCHEMA_SECONDS, max_attempts=TAG_SCHEMA_ATTEMPTS, base_delay=0.05, max_delay=0.5)
+    try:
+        failed = Retrier(policy, Deadline(TAG_SCHEMA_SECONDS)).run(listed, f"the referrers tag {tag}", hint="")
+    except Unavailable:
+        say(f"note: other writers kept replacing the referrers tag {tag}; the record's own tag lists it")
         return
-    say(f"note: other writers kept replacing the referrers tag {tag}; the record's own tag lists it")
+    if failed is not None:
+        say(f"note: the referrers tag {tag} was not updated ({failed.message}); the record's own tag lists it")
 
 
 def _tag_schema_index(client: RegistryClient, repository: str, subject: str) -> Manifest | None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.core.errors import InputError
+from pipelines.core.errors import InputError, Unavailable
 from pipelines.edges import files
-from pipelines.edges.files import atomic_write_text, file_sha256, read_json_object, read_text, read_yaml
+from pipelines.edges.files import atomic_write_text, file_sha256, locked, read_json_object, read_text, read_yaml
 from tests.support.special_files import GUARD_SECONDS, KIND_WORDS, KINDS, special_file
 
 
@@ -126,3 +126,36 @@ def test_a_regular_file_reads_as_before_and_blocking_is_restored(tmp_path):
         files.read_bytes(path, fix="fix", limit=2999)
     with pytest.raises(InputError, match="not found"):
         files.read_bytes(tmp_path / "missing", fix="fix")
+
+
+def _hold(path: Path) -> int:
+    """Take the lock `locked` takes, as another process's write would; returns the descriptor holding it."""
+    import fcntl
+
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_lock_held_past_the_timeout_is_unavailable_and_nothing_runs(tmp_path):
+    target = tmp_path / "Pulumi.prod.yaml"
+    holder = _hold(target)
+    ran = []
+    try:
+        with (
+            pytest.raises(Unavailable, match=r"has held .*\.Pulumi\.prod\.yaml\.lock for more than 0\.3 s"),
+            locked(target, timeout=0.3),
+        ):
+            ran.append(True)
+    finally:
+        os.close(holder)
+    assert ran == []
+
+
+def test_a_lock_released_while_waiting_is_taken(tmp_path):
+    target = tmp_path / "Pulumi.prod.yaml"
+    holder = _hold(target)
+    threading.Timer(0.1, os.close, args=(holder,)).start()
+    with locked(target, timeout=30):
+        taken = True
+    assert taken

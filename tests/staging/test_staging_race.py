@@ -25,6 +25,7 @@ from pipelines.images.registry.connect import connect
 from pipelines.staging.record import Outcome, require_passed
 from pipelines.staging.store import find_records, write_record
 from tests.staging.staging_builds import push_staged_build
+from tests.support.localregistry import Fault
 
 PROJECT = "percolate"
 WRITERS = 4
@@ -128,3 +129,51 @@ def test_a_record_tag_that_holds_another_record_is_corrupt(area):
 
         with pytest.raises(Corrupt, match="not the record it names"):
             find_records(client, repository, index.digest, client.list_tags(repository).tags)
+
+
+@pytest.mark.parametrize("replaced", [True, False], ids=["replaced after every write", "control: left alone"])
+def test_a_referrers_tag_other_writers_keep_replacing_is_left_after_a_few_tries(area, fault_proxy, replaced):
+    """The referrers tag is a convenience: after each of our writes another writer (through the proxy's hook) puts
+    back its stale copy. The writer tries a few times, jittered, then says so and relies on the record's own tag."""
+    index = push_staged_build(area, PROJECT, sha="c" * 40, number=23, at="2025-11-20T11:00:00+00:00")
+    stem = area.build_tag(
+        version="0.2.0", sha="c" * 40, number=23, at="2025-11-20T11:00:00+00:00", arch="amd64"
+    ).removesuffix("-amd64")
+    repository = area.repository(PROJECT)
+    referrers = referrers_tag(index.digest)
+    proxy = fault_proxy()
+    lines: list[str] = []
+    with connect(area.registry(), push=True, max_time=60) as direct:
+        first = write_record(
+            direct, repository, project=PROJECT, build=stem, outcome=Outcome.PASSED, at=START, run_url=None, report=None
+        )
+        stale = direct.get_manifest(repository, referrers)
+        if replaced:
+
+            def put_back() -> None:
+                direct.put_manifest(repository, referrers, Manifest(stale.media_type, stale.data))
+
+            proxy.add(Fault("after", method="PUT", path=f"/manifests/{referrers}", times=100, run=put_back))
+        with connect(area.registry(proxy.host), push=True, max_time=60) as client:
+            record = write_record(
+                client,
+                repository,
+                project=PROJECT,
+                build=stem,
+                outcome=Outcome.FAILED,
+                at=START + timedelta(minutes=1),
+                run_url=None,
+                report=None,
+                say=lines.append,
+            )
+        found = find_records(direct, repository, index.digest, direct.list_tags(repository).tags)
+        listed = {child.digest for child in direct.get_manifest(repository, referrers).children()}
+
+    # The record's own tag starts with the referrers tag's name: count the writes of that tag alone.
+    writes = sum(1 for e in proxy.log if e.method == "PUT" and e.path.endswith(f"/manifests/{referrers}"))
+    kept_replacing = f"note: other writers kept replacing the referrers tag {referrers}; the record's own tag lists it"
+    assert {r.digest for r in found} == {first.digest, record.digest}  # found by its own tag either way
+    if replaced:
+        assert writes == 5 and lines[-1] == kept_replacing and record.digest not in listed
+    else:
+        assert writes == 1 and kept_replacing not in lines and record.digest in listed
