@@ -17,12 +17,11 @@ Pure: raises InputError naming the key and the fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pipelines.core.catalog import PULUMI_PROJECT
-from pipelines.core.config_fields import config_error, known_mapping
+from pipelines.core.config_fields import ConfigObject, config_error
 from pipelines.core.names import DNS_LABEL
 
 ARGO_ROLLOUTS_KEY = f"{PULUMI_PROJECT}:argoRollouts"
@@ -48,38 +47,30 @@ class ArgoRolloutsConfig:
     gate: GateSubject | None = None
 
 
-def _name(data: Mapping[str, Any], path: str, field: str, default: str | None, pattern: re.Pattern[str]) -> str:
-    value = data.get(field, default)
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise config_error(f"{path}.{field}", f"{value!r} is not a valid name", f"e.g. {default or 'deployer'}")
-    return value
-
-
 def _gate(data: Any, path: str) -> GateSubject:
-    gate = known_mapping(data, path, GATE_FIELDS, "{kind: ServiceAccount, name: deployer, namespace: ci}")
-    kind = gate.get("kind")
+    gate = ConfigObject(
+        data, path, GATE_FIELDS, "{kind: ServiceAccount, name: deployer, namespace: ci}", guide="docs/canary.md"
+    )
+    kind = gate.data.get("kind")
     if kind not in SUBJECT_KINDS:
-        raise config_error(f"{path}.kind", f"{kind!r} is not a subject kind", f"one of {', '.join(SUBJECT_KINDS)}")
-    name = _name(gate, path, "name", None, _SUBJECT_NAME)
+        raise config_error(gate.where("kind"), f"{kind!r} is not a subject kind", f"one of {', '.join(SUBJECT_KINDS)}")
+    name = gate.string("name", example="deployer", pattern=_SUBJECT_NAME)
     if kind != "ServiceAccount":
-        if "namespace" in gate:
+        if "namespace" in gate.data:
             raise config_error(
-                f"{path}.namespace", f"a {kind} has no namespace", "remove it (only a ServiceAccount has one)"
+                gate.where("namespace"), f"a {kind} has no namespace", "remove it (only a ServiceAccount has one)"
             )
         return GateSubject(kind, name)
-    return GateSubject(kind, name, _name(gate, path, "namespace", None, DNS_LABEL))
+    return GateSubject(kind, name, gate.string("namespace", example="ci", pattern=DNS_LABEL))
 
 
 def parse_argo_rollouts(data: Any, *, key: str = ARGO_ROLLOUTS_KEY) -> ArgoRolloutsConfig:
     """The argoRollouts section (absent: nothing installed, no RoleBindings)."""
     if data is None:
         return ArgoRolloutsConfig()
-    section = known_mapping(data, key, FIELDS, "{install: true}")
-    install = section.get("install", False)
-    if not isinstance(install, bool):
-        raise config_error(f"{key}.install", f"{install!r} is not true or false", "set true or false")
+    section = ConfigObject(data, key, FIELDS, "{install: true}", guide="docs/canary.md")
     return ArgoRolloutsConfig(
-        install=install,
-        namespace=_name(section, key, "namespace", "argo-rollouts", DNS_LABEL),
-        gate=_gate(section["gate"], f"{key}.gate") if "gate" in section else None,
+        install=section.boolean("install", default=False),
+        namespace=section.string("namespace", example="argo-rollouts", default="argo-rollouts", pattern=DNS_LABEL),
+        gate=_gate(section.data["gate"], section.where("gate")) if "gate" in section.data else None,
     )

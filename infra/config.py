@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.canary_settings import ArgoRolloutsConfig, parse_argo_rollouts
-from infra.config_fields import _MISSING, _decode, _Object
 from pipelines.core.catalog import PULUMI_PROJECT, image_projects
-from pipelines.core.config_fields import config_error
+from pipelines.core.config_fields import MISSING, ConfigObject, config_error
 from pipelines.core.names import DNS_LABEL, GITHUB_LOGIN, GITHUB_REPOSITORY_NAME
 from pipelines.deploy.canary import CANARY_KEY, Canary, parse_canaries
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
@@ -180,7 +179,7 @@ def find_plaintext_secrets(values: Mapping[str, Any], secret_keys: set[str]) -> 
     return sorted(found)
 
 
-def _teams(data: _Object, repository: Any) -> tuple[Team, ...]:
+def _teams(data: ConfigObject, repository: Any) -> tuple[Team, ...]:
     """`teams: [{slug, id}]`: the id GitHub's APIs take, the slug people read (and `pulumi up` checks)."""
     owner = repository.get("owner", "OWNER") if isinstance(repository, Mapping) else "OWNER"
     items = data.raw("teams", [], "[{slug: release-managers, id: 1234567}]")
@@ -199,16 +198,16 @@ def _teams(data: _Object, repository: Any) -> tuple[Team, ...]:
                 f"{item!r} has no team id (previews cannot look slugs up: their token may not read the organization)",
                 f"write it as {{slug: {slug or 'SLUG'}, id: ID}}; the id is printed by `{look_up}`",
             )
-        team = _Object(item, path, ("slug", "id"), "{slug: release-managers, id: 1234567}")
+        team = ConfigObject(item, path, ("slug", "id"), "{slug: release-managers, id: 1234567}", guide="docs/infra.md")
         slug = team.string("slug", example="release-managers", pattern=_TEAM)
-        team_id = team.raw("id", _MISSING, "1234567")
+        team_id = team.raw("id", MISSING, "1234567")
         if isinstance(team_id, bool) or not isinstance(team_id, int) or team_id < 1:
             raise config_error(team.where("id"), f"{team_id!r} is not a team id", f"the id is printed by `{look_up}`")
         teams.append(Team(slug, team_id))
     return tuple(dict.fromkeys(teams))
 
 
-def _actors(root: _Object, field: str, *, who: str, most: int | None = None) -> Actors:
+def _actors(root: ConfigObject, field: str, *, who: str, most: int | None = None) -> Actors:
     data = root.child(field, ("users", "teams"), "{users: [alice], teams: [{slug: release-managers, id: 1234567}]}")
     actors = Actors(
         users=data.strings("users", example="alice", pattern=GITHUB_LOGIN, default=[]),
@@ -225,7 +224,7 @@ def _actors(root: _Object, field: str, *, who: str, most: int | None = None) -> 
     return actors
 
 
-def _repository(root: _Object) -> RepositoryConfig:
+def _repository(root: ConfigObject) -> RepositoryConfig:
     fields = ("owner", "name", "visibility", "description")
     data = root.child("repository", fields, "{owner: percolation-labs, name: percolate}")
     visibility = data.string("visibility", example="public", default="public")
@@ -241,7 +240,7 @@ def _repository(root: _Object) -> RepositoryConfig:
     )
 
 
-def _actions(root: _Object) -> ActionsConfig:
+def _actions(root: ConfigObject) -> ActionsConfig:
     data = root.child("actions", ("allowedActions", "verifiedAllowed"), "{allowedActions: ['docker/*']}")
     return ActionsConfig(
         allowed_actions=data.strings("allowedActions", example="docker/build-push-action@*", pattern=_ACTION_PATTERN),
@@ -256,7 +255,7 @@ ARGOCD_FIELDS = (
 RETRY_FIELDS = ("limit", "backoffDuration", "backoffFactor", "backoffMaxDuration")
 
 
-def _argocd(root: _Object) -> ArgoCdConfig:
+def _argocd(root: ConfigObject) -> ArgoCdConfig:
     data = root.child("argocd", ARGOCD_FIELDS, "{manifestsRepo: ..., basePath: apps/prod, targetRevision: main, ...}")
     manifests = data.string("manifestsRepo", example="https://github.com/percolation-labs/percolate-cloud.git")
     if not _GIT_URL.fullmatch(manifests):
@@ -297,11 +296,11 @@ def parse_settings(values: Mapping[str, Any], secret_keys: set[str]) -> StackSet
         )
     ours = {
         # Secret values are never decoded nor kept: only whether they are set matters here.
-        key.split(":", 1)[1]: True if key in secret_keys else _decode(key, value)
+        key.split(":", 1)[1]: True if key in secret_keys else decode_value(key, value)
         for key, value in values.items()
         if key.startswith(f"{NAMESPACE}:") and value not in (None, "")
     }
-    root = _Object(ours, NAMESPACE, KEYS, "see docs/infra.md", separator=":")
+    root = ConfigObject(ours, NAMESPACE, KEYS, "see docs/infra.md", guide="docs/infra.md", separator=":")
     for name in REQUIRED_SECRETS:
         if name not in ours:
             fix = f"pulumi config set --secret {_key(name)} (the value of Actions secret {SECRETS[name]})"
@@ -332,3 +331,14 @@ def read_stack_config() -> tuple[dict[str, Any], set[str]]:
     values = {**runtime.get_config_env(), **runtime.CONFIG.get()}
     secret_keys = set(runtime.get_config_secret_keys_env()) | {key for key in values if runtime.is_config_secret(key)}
     return values, secret_keys
+
+
+def decode_value(key: str, raw: Any) -> Any:
+    """A config value as Pulumi hands it over: structured values arrive as JSON text."""
+    if isinstance(raw, str) and raw[:1] in "[{":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as error:
+            fix = "set it again with pulumi config set --path"
+            raise config_error(key, f"is not valid structured config: {error}", fix) from None
+    return raw

@@ -19,10 +19,9 @@ from typing import Any
 import pulumi
 
 from infra.argocd import ArgoCd
-from infra.config import KEYS, NAMESPACE, ArgoCdConfig, _argocd, find_plaintext_secrets
-from infra.config_fields import _decode, _Object
+from infra.config import KEYS, NAMESPACE, ArgoCdConfig, _argocd, decode_value, find_plaintext_secrets
 from pipelines.core.catalog import DEFAULT_REGISTRY, STAGING_APPLICATION_SUFFIX, STAGING_ENVIRONMENT, image_projects
-from pipelines.core.config_fields import config_error
+from pipelines.core.config_fields import ConfigObject, config_error
 from pipelines.images.registry.location import is_loopback, parse_registry
 from pipelines.staging.target import resolve_targets
 
@@ -43,7 +42,7 @@ class StagingSettings:
     urls: tuple[tuple[str, str], ...]  # (application, the URL integration tests run against), catalog order
 
 
-def _urls(root: _Object) -> tuple[tuple[str, str], ...]:
+def _urls(root: ConfigObject) -> tuple[tuple[str, str], ...]:
     applications = tuple(str(project.argocd_application) for project in image_projects())
     data = root.child("urls", applications, "{percolate-api: https://api.staging.example.org, ...}")
     urls = []
@@ -62,7 +61,7 @@ def parse_staging_settings(values: Mapping[str, Any], secret_keys: set[str]) -> 
     if plaintext:
         raise config_error(plaintext[0], "holds a secret in plain text", "the staging stack needs no secret: remove it")
     ours = {
-        key.split(":", 1)[1]: _decode(key, value)
+        key.split(":", 1)[1]: decode_value(key, value)
         for key, value in values.items()
         if key.startswith(f"{NAMESPACE}:") and value not in (None, "")
     }
@@ -73,7 +72,7 @@ def parse_staging_settings(values: Mapping[str, Any], secret_keys: set[str]) -> 
                 "is a setting of the prod stack: GitHub settings and released pins are declared once, there",
                 "remove it from the staging stack file (staging pins come from the registry)",
             )
-    root = _Object(ours, NAMESPACE, STAGING_KEYS, "see docs/staging.md", separator=":")
+    root = ConfigObject(ours, NAMESPACE, STAGING_KEYS, "see docs/staging.md", guide="docs/staging.md", separator=":")
     registry = root.string("registry", example=DEFAULT_REGISTRY, default=DEFAULT_REGISTRY)
     parse_registry(registry)
     return StagingSettings(argocd=_argocd(root), registry=registry, urls=_urls(root))

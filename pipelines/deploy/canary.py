@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.core.catalog import PULUMI_PROJECT, get_project, image_projects
-from pipelines.core.config_fields import config_error, known_mapping
+from pipelines.core.config_fields import ConfigObject, config_error
 from pipelines.core.names import DNS_LABEL
 
 CANARY_KEY = f"{PULUMI_PROJECT}:canary"
@@ -163,48 +163,18 @@ def duration_seconds(text: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-class _Fields:
-    """A mapping of the section read field by field; every error names the field's full key."""
+def _fields(data: Any, path: str, fields: tuple[str, ...], example: str) -> ConfigObject:
+    return ConfigObject(data, path, fields, example, guide="docs/canary.md")
 
-    def __init__(self, data: Any, path: str, fields: tuple[str, ...], example: str) -> None:
-        self.data, self.path = known_mapping(data, path, fields, example), path
 
-    def at(self, field: str) -> str:
-        return f"{self.path}.{field}"
-
-    def integer(self, field: str, default: int, lowest: int, highest: int) -> int:
-        value = self.data.get(field, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
-            raise config_error(
-                self.at(field), f"{value!r} is not a whole number from {lowest} to {highest}", f"e.g. {default}"
-            )
-        return value
-
-    def text(self, field: str, default: str | None, example: str, pattern: re.Pattern[str] | None = None) -> str:
-        value = self.data.get(field, default)
-        if value is None:
-            raise config_error(self.at(field), "missing", f"set it, e.g. {example}")
-        if not isinstance(value, str) or not value.strip() or (pattern is not None and not pattern.fullmatch(value)):
-            raise config_error(self.at(field), f"{value!r} is not valid", f"use a value like {example}")
-        return value
-
-    def optional_text(self, field: str) -> str | None:
-        return self.text(field, None, "result < 0.9") if field in self.data else None
-
-    def duration(self, field: str, default: str) -> str:
-        value = self.data.get(field, default)
-        text = f"{value}s" if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(text, str) or _DURATION.fullmatch(text) is None:
-            raise config_error(
-                self.at(field), f"{value!r} is not a duration", "write seconds, minutes or hours: 30s, 5m, 1h"
-            )
-        return text
-
-    def boolean(self, field: str, default: bool) -> bool:
-        value = self.data.get(field, default)
-        if not isinstance(value, bool):
-            raise config_error(self.at(field), f"{value!r} is not true or false", "set true or false")
-        return value
+def _duration(section: ConfigObject, field: str, default: str) -> str:
+    value = section.raw(field, default, default)
+    text = f"{value}s" if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or _DURATION.fullmatch(text) is None:
+        raise config_error(
+            section.where(field), f"{value!r} is not a duration", "write seconds, minutes or hours: 30s, 5m, 1h"
+        )
+    return text
 
 
 def _step(item: Any, path: str) -> Step:
@@ -225,7 +195,7 @@ def _step(item: Any, path: str) -> Step:
                 "give it a duration, e.g. pause: 5m",
             )
         duration = value.get("duration") if isinstance(value, Mapping) else value
-        return Pause(_Fields({"pause": duration}, path, ("pause",), "pause: 5m").duration("pause", "0s"))
+        return Pause(_duration(_fields({"pause": duration}, path, ("pause",), "pause: 5m"), "pause", "0s"))
     if kind == "analysis":
         if value is not True:
             raise config_error(
@@ -260,42 +230,42 @@ def _steps(data: Any, path: str) -> tuple[Step, ...]:
     return steps
 
 
-def _metric(section: _Fields) -> WebMetric | PrometheusMetric:
+def _metric(section: ConfigObject) -> WebMetric | PrometheusMetric:
     kinds = [kind for kind in ("web", "prometheus") if kind in section.data]
     if len(kinds) > 1:
         raise config_error(
             section.path, "has both web and prometheus", "keep one of them: the template measures one metric"
         )
     if kinds == ["prometheus"]:
-        query = _Fields(
-            section.data["prometheus"], section.at("prometheus"), PROMETHEUS_FIELDS, "{address: ..., query: ...}"
+        query = _fields(
+            section.data["prometheus"], section.where("prometheus"), PROMETHEUS_FIELDS, "{address: ..., query: ...}"
         )
         return PrometheusMetric(
-            address=query.text("address", None, "http://prometheus.monitoring.svc:9090", _ADDRESS),
-            query=query.text("query", None, "sum(rate(...))"),
-            success_condition=query.text("successCondition", None, "result[0] >= 0.99"),
-            failure_condition=query.optional_text("failureCondition"),
+            address=query.string("address", example="http://prometheus.monitoring.svc:9090", pattern=_ADDRESS),
+            query=query.string("query", example="sum(rate(...))"),
+            success_condition=query.string("successCondition", example="result[0] >= 0.99"),
+            failure_condition=query.optional_string("failureCondition", example="result[0] < 0.9"),
         )
-    web = _Fields(section.data.get("web") or {}, section.at("web"), WEB_FIELDS, "{port: 8080, path: /healthz}")
+    web = _fields(section.data.get("web") or {}, section.where("web"), WEB_FIELDS, "{port: 8080, path: /healthz}")
     return WebMetric(
-        port=web.integer("port", DEFAULT_PORT, 1, 65535),
-        path=web.text("path", DEFAULT_PATH, DEFAULT_PATH, _HTTP_PATH),
-        json_path=web.text("jsonPath", DEFAULT_JSON_PATH, DEFAULT_JSON_PATH),
-        success_condition=web.text("successCondition", DEFAULT_WEB_CONDITION, DEFAULT_WEB_CONDITION),
-        failure_condition=web.optional_text("failureCondition"),
-        timeout_seconds=web.integer("timeoutSeconds", 10, 1, 60),
+        port=web.integer("port", default=DEFAULT_PORT, minimum=1, maximum=65535),
+        path=web.string("path", example=DEFAULT_PATH, default=DEFAULT_PATH, pattern=_HTTP_PATH),
+        json_path=web.string("jsonPath", example=DEFAULT_JSON_PATH, default=DEFAULT_JSON_PATH),
+        success_condition=web.string("successCondition", example=DEFAULT_WEB_CONDITION, default=DEFAULT_WEB_CONDITION),
+        failure_condition=web.optional_string("failureCondition", example="result < 0.9"),
+        timeout_seconds=web.integer("timeoutSeconds", default=10, minimum=1, maximum=60),
     )
 
 
 def _analysis(data: Any, path: str) -> AnalysisConfig:
-    section = _Fields(data or {}, path, ANALYSIS_FIELDS, "{web: {port: 8080, path: /healthz}, count: 4}")
+    section = _fields(data or {}, path, ANALYSIS_FIELDS, "{web: {port: 8080, path: /healthz}, count: 4}")
     return AnalysisConfig(
         metric=_metric(section),
-        interval=section.duration("interval", "30s"),
-        count=section.integer("count", 4, 1, 100),
-        failure_limit=section.integer("failureLimit", 0, 0, 100),
-        inconclusive_limit=section.integer("inconclusiveLimit", 0, 0, 100),
-        consecutive_error_limit=section.integer("consecutiveErrorLimit", 4, 0, 100),
+        interval=_duration(section, "interval", "30s"),
+        count=section.integer("count", default=4, minimum=1, maximum=100),
+        failure_limit=section.integer("failureLimit", default=0, minimum=0, maximum=100),
+        inconclusive_limit=section.integer("inconclusiveLimit", default=0, minimum=0, maximum=100),
+        consecutive_error_limit=section.integer("consecutiveErrorLimit", default=4, minimum=0, maximum=100),
     )
 
 
@@ -309,38 +279,43 @@ def parse_canary(project_name: str, data: Any, *, key: str = CANARY_KEY) -> Cana
             "this project cannot roll out by canary: its manifests hold no Argo Rollouts Rollout",
             f"only these projects deploy a Rollout: {rollouts}; remove the entry",
         )
-    entry = _Fields(data, path, ENTRY_FIELDS, "{steps: [{setWeight: 20}, {pause: 5m}]}")
+    entry = _fields(data, path, ENTRY_FIELDS, "{steps: [{setWeight: 20}, {pause: 5m}]}")
     if "steps" not in entry.data:
         raise config_error(
-            entry.at("steps"), "missing", "list the steps, e.g. [{setWeight: 20}, {pause: 5m}, {analysis: true}]"
+            entry.where("steps"), "missing", "list the steps, e.g. [{setWeight: 20}, {pause: 5m}, {analysis: true}]"
         )
-    steps = _steps(entry.data["steps"], entry.at("steps"))
-    analysis = _analysis(entry.data["analysis"], entry.at("analysis")) if "analysis" in entry.data else None
+    steps = _steps(entry.data["steps"], entry.where("steps"))
+    analysis = _analysis(entry.data["analysis"], entry.where("analysis")) if "analysis" in entry.data else None
     if analysis is None and any(isinstance(step, AnalysisStep) for step in steps):
         index = next(i for i, step in enumerate(steps) if isinstance(step, AnalysisStep))
         raise config_error(
-            f"{entry.at('steps')}[{index}].analysis",
+            f"{entry.where('steps')}[{index}].analysis",
             "an analysis step needs a template, and the entry has no analysis section",
-            f"add {entry.at('analysis')} (e.g. analysis: {{web: {{port: 8080, path: /healthz}}}}) or remove the step",
+            f"add {entry.where('analysis')} (e.g. analysis: {{web: {{port: 8080, path: /healthz}}}}) "
+            "or remove the step",
         )
     rollout = str(project.argocd_rollout)
     canary = Canary(
         project=project.name,
         application=str(project.argocd_application),
         rollout=rollout,
-        canary_service=entry.text("canaryService", f"{rollout}-canary", f"{rollout}-canary", DNS_LABEL),
-        stable_service=entry.text("stableService", f"{rollout}-stable", f"{rollout}-stable", DNS_LABEL),
+        canary_service=entry.string(
+            "canaryService", example=f"{rollout}-canary", default=f"{rollout}-canary", pattern=DNS_LABEL
+        ),
+        stable_service=entry.string(
+            "stableService", example=f"{rollout}-stable", default=f"{rollout}-stable", pattern=DNS_LABEL
+        ),
         steps=steps,
         analysis=analysis,
-        abort_on_inconclusive=entry.boolean("abortOnInconclusive", True),
+        abort_on_inconclusive=entry.boolean("abortOnInconclusive", default=True),
     )
     if canary.canary_service == canary.stable_service:
         raise config_error(
-            entry.at("canaryService"), "is the stable Service too", "name two Services, e.g. X-canary and X-stable"
+            entry.where("canaryService"), "is the stable Service too", "name two Services, e.g. X-canary and X-stable"
         )
     if canary.minimum_seconds > MAX_CANARY_SECONDS:
         raise config_error(
-            entry.at("steps"),
+            entry.where("steps"),
             f"the pauses and analyses take at least {canary.minimum_seconds}s, more than {MAX_CANARY_SECONDS}s",
             "shorten the pauses or the analysis (count x interval): deploy.yml's health gate waits 1500s",
         )

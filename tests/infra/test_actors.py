@@ -46,7 +46,7 @@ def test_an_up_stops_when_a_slug_has_another_id(config, render, answers):
         ([{"slug": "release-managers", "id": "2001"}], "'2001' is not a team id", "--jq .id"),
         ([{"slug": "release-managers", "id": 0}], "0 is not a team id", "--jq .id"),
         ([{"slug": "Release Managers", "id": 1}], "teams[0].slug", "release-managers"),
-        ([{"slug": "release-managers", "id": 1, "name": "x"}], "unknown field(s) name", "slug, id"),
+        ([{"slug": "release-managers", "id": 1, "name": "x"}], "teams[0].name: unknown key", "slug, id"),
     ],
 )
 def test_a_team_without_a_valid_id_is_a_config_error(config, settings_input, teams, problem, fix):

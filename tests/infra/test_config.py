@@ -61,7 +61,7 @@ def _error(config, settings_input) -> InputError:
             f"{NS}:repository.visibility",
             "public or private",
         ),
-        (lambda c: c[f"{NS}:repository"].update(nmae="x"), f"{NS}:repository: unknown field(s) nmae", "the fields are"),
+        (lambda c: c[f"{NS}:repository"].update(nmae="x"), f"{NS}:repository.nmae: unknown key", "the keys of"),
         (lambda c: c.update({f"{NS}:reviewers": {"users": ["bob"]}}), f"{NS}:reviewers: unknown key", "the keys of"),
         (
             lambda c: c.update({f"{NS}:productionReviewers": {"users": [], "teams": []}}),
@@ -93,7 +93,7 @@ def _error(config, settings_input) -> InputError:
         ),
         (
             lambda c: c[f"{NS}:argocd"]["namespaces"].update({"percolate-web": "web"}),
-            "unknown field(s) percolate-web",
+            f"{NS}:argocd.namespaces.percolate-web: unknown key",
             "percolate-api",
         ),
         (lambda c: c[f"{NS}:argocd"].update(manifestsRepo="ftp://x"), f"{NS}:argocd.manifestsRepo", "git@HOST"),
