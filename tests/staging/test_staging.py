@@ -316,3 +316,22 @@ def test_a_report_named_with_a_control_character_is_refused(cli, area, released,
 
     assert refused.code == 2 and "the name of --report" in refused.stderr
     assert area.tags(PROJECT) == before
+
+
+@pytest.mark.parametrize("size", [8 << 20, (8 << 20) + 1], ids=["at the limit", "a byte over"])
+def test_a_report_over_8_mib_is_refused_unread_and_nothing_is_recorded(cli, area, released, clean_env, tmp_path, size):
+    area.push_build(PROJECT, sha=released.head, number=20)
+    stem = stem_of(area, released.head, 20)
+    assert build_index(cli, area, clean_env, stem).code == 0
+    report = tmp_path / "junit.xml"
+    with report.open("wb") as handle:
+        handle.truncate(size)
+    before = area.tags(PROJECT)
+
+    result = record(cli, area, clean_env, stem, "passed", "--report", str(report))
+
+    if size > 8 << 20:
+        assert result.code == 2 and "--report" in result.stderr and "larger than 8388608 bytes" in result.stderr
+        assert area.tags(PROJECT) == before
+    else:
+        assert result.code == 0, result.stderr
