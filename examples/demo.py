@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, impor
 
 from examples import demo_canary, demo_dashboard, demo_staging  # noqa: E402
 from examples.demo_kube import KubeApiStandIn  # noqa: E402
+from kit.loopback import reply  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
 from tests.support import localregistry  # noqa: E402
 
@@ -226,17 +227,10 @@ class ArgoCdStandIn(KubeApiStandIn):
         server_self = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
             def do_GET(self) -> None:
                 name = self.path.rstrip("/").rsplit("/", 1)[-1]
                 body = json.dumps(server_self.application(name)).encode()
-                self.send_response(200 if name in server_self.images else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, 200 if name in server_self.images else 404, body, {"Content-Type": "application/json"})
 
         super().__init__(Handler)
 

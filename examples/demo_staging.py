@@ -21,10 +21,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from kit.loopback import serving  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, STAGING_APPLICATION_SUFFIX, get_project  # noqa: E402
 from tests.support import localregistry  # noqa: E402
 
@@ -86,14 +86,9 @@ def stand_in_service(root: Path) -> Iterator[str]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    handler: type[BaseHTTPRequestHandler] = type("Quiet", (module.Handler,), {"log_message": lambda *args: None})
-    service = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=service.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{service.server_address[1]}"
-    finally:
-        service.shutdown()
-        service.server_close()
+    handler: type[BaseHTTPRequestHandler] = module.Handler
+    with serving(handler) as url:
+        yield url
 
 
 def integration_tests(root: Path, url: str, report: Path) -> None:

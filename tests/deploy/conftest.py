@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from kit.loopback import serving
 from pipelines.core.catalog import get_project
 from pipelines.deploy.pins import ImagePin
-from tests.support.loopback import serving
 
 DATA = Path(__file__).parent / "data"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from infra.forkprs import APPROVAL_POLICY, ForkPullRequestProvider, GitHubApiError
+from kit.loopback import serving
 from pipelines.edges.retry import RetryPolicy
-from tests.support.loopback import serving
 
 TOKEN = "test-token-not-a-secret"
 APPROVAL = "fork-pr-contributor-approval"

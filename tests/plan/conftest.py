@@ -36,10 +36,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import yaml
 
+from kit.loopback import reply, serving
 from tests.conftest import REPO_ROOT
 from tests.support import localregistry
 from tests.support.crd_schema import CRDS
-from tests.support.loopback import reply, serving
 
 # Credentials of random letters: the output boundary masks every run of 8 characters of a secret, so a
 # secret spelt of words would mask those words wherever they appear.
@@ -138,7 +138,7 @@ def _github_handler(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             status, document = github.answer(parts.path, parse_qs(parts.query), token)
             body = json.dumps(document).encode()
             github.sent.append(body)
-            reply(self, status, "application/json; charset=utf-8", body)
+            reply(self, status, body, {"Content-Type": "application/json; charset=utf-8"})
 
     return Handler
 
@@ -178,7 +178,7 @@ def _kube_handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
             status, document = kube.answer(urlsplit(self.path).path, self.headers.get("Authorization") or "")
             body = json.dumps(document).encode()
             kube.sent.append(body)
-            reply(self, status, "application/json", body)
+            reply(self, status, body, {"Content-Type": "application/json"})
 
     return Handler
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kit.loopback import serving
 from pipelines.core.catalog import image_projects
-from tests.support.loopback import serving
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "monorepo"
 PROJECTS = [project.name for project in image_projects()]

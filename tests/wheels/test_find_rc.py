@@ -235,7 +235,7 @@ def scripted_index():
     """A loopback server answering every GET with the (content type, body) the test sets."""
     from http.server import BaseHTTPRequestHandler
 
-    from tests.support.loopback import serving
+    from kit.loopback import serving
 
     answer: dict[str, tuple[str, bytes]] = {"page": (JSON_TYPE, b"{}")}
 
