@@ -47,9 +47,9 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from kit import registry as localregistry  # noqa: E402
 from pipelines.core.calver import make_build_tag  # noqa: E402
 from pipelines.core.catalog import get_project  # noqa: E402
-from tests.support import localregistry  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "promote.json"
 PROJECT = get_project("percolate")

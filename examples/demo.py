@@ -39,13 +39,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
-sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, importable as tests.support
+sys.path.insert(0, str(REPO_ROOT))  # the package and the kit of local services (kit/), importable
 
 from examples import demo_canary, demo_dashboard, demo_staging  # noqa: E402
 from examples.demo_kube import KubeApiStandIn  # noqa: E402
 from kit.loopback import reply  # noqa: E402
+from kit.registry import ImagePusher, LocalRegistry  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
-from tests.support import localregistry  # noqa: E402
 
 sys.path.insert(0, str(HERE))
 
@@ -313,11 +313,11 @@ def main() -> int:
             plan_wheels(root, project.name)
 
         say("3. a local OCI registry (Debian's docker-registry) on loopback")
-        local = localregistry.LocalRegistry(workdir / "registry").start()
+        local = LocalRegistry(workdir / "registry").start()
         try:
             registry = f"{local.host}/{NAMESPACE}"
             print(f"registry at {registry}")
-            pusher = localregistry.ImagePusher(local.host)
+            pusher = ImagePusher(local.host)
 
             say(f"4. RC builds: plan, then images for every platform with CalVer tags (run {RUN_NUMBER})")
             for project in image_projects():

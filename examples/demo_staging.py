@@ -33,8 +33,8 @@ REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from kit.loopback import serving  # noqa: E402
+from kit.registry import ImagePusher, LocalRegistry, Skopeo  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, STAGING_APPLICATION_SUFFIX, get_project  # noqa: E402
-from tests.support import localregistry  # noqa: E402
 
 PROJECT = "percolate"
 VERSION = "0.3.0"
@@ -146,7 +146,7 @@ def scene(demo: ModuleType, root: Path, workdir: Path, registry: str, pusher: An
         demo.run(root, *promote, "--require-staging", "--staging-record", record["digest"], "--json", show=False)
     )
     host, namespace = registry.split("/", 1)
-    read_back = localregistry.Skopeo(host).digest(f"{namespace}/{get_project(PROJECT).image_name}", VERSION)
+    read_back = Skopeo(host).digest(f"{namespace}/{get_project(PROJECT).image_name}", VERSION)
     print(f"released {PROJECT}:{VERSION} index {read_back} (skopeo); staging ran {digest}")
     if not read_back == released["index_digest"] == digest:
         raise SystemExit("the released index is not the digest staging ran")
@@ -162,11 +162,11 @@ def main() -> int:
         workdir = Path(temp)
         demo.say("a monorepo with git history; prod runs 0.1.0 of both services")
         root = demo.make_monorepo(workdir)
-        local = localregistry.LocalRegistry(workdir / "registry").start()
+        local = LocalRegistry(workdir / "registry").start()
         try:
             registry = f"{local.host}/{demo.NAMESPACE}"
             demo.say("12. staging: an RC deploys to staging, passes its tests, and only then is released")
-            scene(demo, root, workdir, registry, localregistry.ImagePusher(local.host))
+            scene(demo, root, workdir, registry, ImagePusher(local.host))
         finally:
             local.stop()
             print(f"\nlocal registry on {local.host} stopped")

@@ -241,7 +241,7 @@ def promote_racing(cli, area, released, clean_env, fault_proxy, when: str, metho
     """Promote our build (the newer) while another run, from its own build, writes `tag` with its `arch`
     manifest when the proxy sees `method path` (`when`: before or after passing it on); (result, theirs,
     ours, proxy)."""
-    from tests.support.localregistry import Fault
+    from kit.fault_proxy import Fault
 
     theirs = area.push_build(PROJECT, sha=released.head, number=1)  # another run's build
     ours = area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
