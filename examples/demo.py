@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO_ROOT))  # the package and the kit of local services 
 
 from examples import demo_canary, demo_dashboard, demo_staging  # noqa: E402
 from examples.demo_kube import KubeApiStandIn  # noqa: E402
+from kit.git import git as kit_git  # noqa: E402
 from kit.loopback import reply  # noqa: E402
 from kit.registry import ImagePusher, LocalRegistry  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
@@ -63,16 +64,8 @@ def say(title: str) -> None:
 
 
 def git(root: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Percolate Demo",
-        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-        "GIT_COMMITTER_NAME": "Percolate Demo",
-        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
-    }
-    return subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    """git in the demo's monorepo, as the demo's own author."""
+    return kit_git(root, *args, name="Percolate Demo", email="demo@example.invalid")
 
 
 def run(root: Path, *args: str, expect: int = 0, show: bool = True, progress: bool = False) -> str:
