@@ -2,7 +2,7 @@
 
 Called by examples/demo.py once percolate-reading 0.2.0 is released and pinned. A local stand-in of
 the Kubernetes API serves the Application, its Rollout and the AnalysisRuns the way Argo CD and the
-Argo Rollouts controller report them (shapes of tests/support/rollouts.py), and records what the
+Argo Rollouts controller report them (shapes of kit/rollouts.py), and records what the
 gate writes:
   1. the steps the program puts into the Rollout (the Application's kustomize patch, rendered offline);
   2. a canary passing through its steps: setWeight, timed pause (Argo CD shows Suspended), analysis;
@@ -20,8 +20,8 @@ from typing import Any
 
 from examples.demo_kube import KubeApiStandIn
 from kit.loopback import reply
+from kit.rollouts import NEW_HASH, make_analysis_run, make_rollout
 from pipelines.core.catalog import STACK_CONFIG_FILE
-from tests.support.rollouts import NEW_HASH, make_analysis_run, make_rollout
 
 PROJECT = "percolate-reading"
 APPLICATION = "percolate-reading"
