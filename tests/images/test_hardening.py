@@ -326,10 +326,8 @@ def test_a_token_realm_that_does_not_parse_is_corrupt_not_a_crash(capsys):
 
     class Challenging(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Bearer realm="http://[::1",service="x",scope="repository:y:pull"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            challenge = 'Bearer realm="http://[::1",service="x",scope="repository:y:pull"'
+            reply(self, 401, b"", {"WWW-Authenticate": challenge})
 
         def do_HEAD(self) -> None:
             reply(self, 401, b"", {"Content-Type": "application/json"})

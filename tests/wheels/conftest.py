@@ -346,10 +346,7 @@ def releases() -> Iterator[Releases]:
             elif self.path.startswith(assets):
                 # GitHub answers an asset download with a redirect to its storage.
                 assert self.headers.get("Accept") == "application/octet-stream"
-                self.send_response(302)
-                self.send_header("Location", f"{state.url}/storage/{self.path.rsplit('/', 1)[1]}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                reply(self, 302, b"", {"Location": f"{state.url}/storage/{self.path.rsplit('/', 1)[1]}"})
             elif self.path.startswith("/storage/"):
                 tag, name = state.ids[int(self.path.rsplit("/", 1)[1]) - 1]
                 reply(self, 200, state.assets[tag][name][0], {"Content-Type": "application/octet-stream"})
