@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kit.git import environment, git  # noqa: E402
 from pipelines.dashboard.build import assemble  # noqa: E402
 from pipelines.dashboard.data import Records  # noqa: E402
 from pipelines.dashboard.page import render  # noqa: E402
@@ -36,15 +36,7 @@ RELEASES = 500
 RUNS = 5
 GOAL_SECONDS = 2.0
 RESULTS = ROOT / "benchmarks" / "results" / "dashboard.json"
-ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
+ENV = environment()
 
 
 def stack_file(percolate: str | None, reading: str | None) -> str:
@@ -60,12 +52,6 @@ def stack_file(percolate: str | None, reading: str | None) -> str:
             f"      source: 2025.01.01.0000-build.1-v{version}-abc1234\n"
         )
     return text
-
-
-def git(root: Path, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=root, env=ENV, input=stdin, check=True, capture_output=True, text=True
-    ).stdout
 
 
 def make_history(root: Path) -> None:
@@ -100,7 +86,7 @@ def make_history(root: Path) -> None:
                 f"data {len(name)}",
                 name,
             ]
-    git(root, "fast-import", "--quiet", stdin="\n".join(stream) + "\n")
+    git(root, "fast-import", "--quiet", input="\n".join(stream) + "\n")
     git(root, "reset", "-q", "--hard", "main")
 
 

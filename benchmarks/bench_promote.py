@@ -47,9 +47,10 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from kit import registry as localregistry  # noqa: E402
+from kit.git import git  # noqa: E402
 from pipelines.core.calver import make_build_tag  # noqa: E402
 from pipelines.core.catalog import get_project  # noqa: E402
-from tests.support import localregistry  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "promote.json"
 PROJECT = get_project("percolate")
@@ -64,21 +65,6 @@ LOOPBACK_GOAL = 1.0  # skopeo / pipelines on loopback
 LATENCY_GOAL = 2.0  # skopeo / pipelines behind LATENCY per request
 REPOSITORY = f"{NAMESPACE}/{PROJECT.image_name}"
 START = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def git(folder: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=folder, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def checkout(folder: Path) -> str:

@@ -39,12 +39,14 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
-sys.path.insert(0, str(REPO_ROOT))  # the registry machinery of the tests, importable as tests.support
+sys.path.insert(0, str(REPO_ROOT))  # the package and the kit of local services (kit/), importable
 
 from examples import demo_canary, demo_dashboard, demo_staging  # noqa: E402
 from examples.demo_kube import KubeApiStandIn  # noqa: E402
+from kit.git import git as kit_git  # noqa: E402
+from kit.loopback import reply  # noqa: E402
+from kit.registry import ImagePusher, LocalRegistry  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, image_projects, wheel_projects  # noqa: E402
-from tests.support import localregistry  # noqa: E402
 
 sys.path.insert(0, str(HERE))
 
@@ -62,16 +64,8 @@ def say(title: str) -> None:
 
 
 def git(root: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Percolate Demo",
-        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-        "GIT_COMMITTER_NAME": "Percolate Demo",
-        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
-    }
-    return subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    """git in the demo's monorepo, as the demo's own author."""
+    return kit_git(root, *args, name="Percolate Demo", email="demo@example.invalid")
 
 
 def run(root: Path, *args: str, expect: int = 0, show: bool = True, progress: bool = False) -> str:
@@ -226,17 +220,10 @@ class ArgoCdStandIn(KubeApiStandIn):
         server_self = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
             def do_GET(self) -> None:
                 name = self.path.rstrip("/").rsplit("/", 1)[-1]
                 body = json.dumps(server_self.application(name)).encode()
-                self.send_response(200 if name in server_self.images else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, 200 if name in server_self.images else 404, body, {"Content-Type": "application/json"})
 
         super().__init__(Handler)
 
@@ -319,11 +306,11 @@ def main() -> int:
             plan_wheels(root, project.name)
 
         say("3. a local OCI registry (Debian's docker-registry) on loopback")
-        local = localregistry.LocalRegistry(workdir / "registry").start()
+        local = LocalRegistry(workdir / "registry").start()
         try:
             registry = f"{local.host}/{NAMESPACE}"
             print(f"registry at {registry}")
-            pusher = localregistry.ImagePusher(local.host)
+            pusher = ImagePusher(local.host)
 
             say(f"4. RC builds: plan, then images for every platform with CalVer tags (run {RUN_NUMBER})")
             for project in image_projects():

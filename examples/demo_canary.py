@@ -2,7 +2,7 @@
 
 Called by examples/demo.py once percolate-reading 0.2.0 is released and pinned. A local stand-in of
 the Kubernetes API serves the Application, its Rollout and the AnalysisRuns the way Argo CD and the
-Argo Rollouts controller report them (shapes of tests/support/rollouts.py), and records what the
+Argo Rollouts controller report them (shapes of kit/rollouts.py), and records what the
 gate writes:
   1. the steps the program puts into the Rollout (the Application's kustomize patch, rendered offline);
   2. a canary passing through its steps: setWeight, timed pause (Argo CD shows Suspended), analysis;
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from examples.demo_kube import KubeApiStandIn
+from kit.loopback import reply
+from kit.rollouts import NEW_HASH, make_analysis_run, make_rollout
 from pipelines.core.catalog import STACK_CONFIG_FILE
-from tests.support.rollouts import NEW_HASH, make_analysis_run, make_rollout
 
 PROJECT = "percolate-reading"
 APPLICATION = "percolate-reading"
@@ -93,9 +94,6 @@ class RolloutStandIn(KubeApiStandIn):
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
             def do_GET(self) -> None:
                 self.answer(stand_in.get(self.path))
 
@@ -106,11 +104,7 @@ class RolloutStandIn(KubeApiStandIn):
             def answer(self, document: dict[str, Any] | None) -> None:
                 found = document is not None
                 data = json.dumps(document or {"kind": "Status", "status": "Failure", "code": 404}).encode()
-                self.send_response(200 if found else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, 200 if found else 404, data, {"Content-Type": "application/json"})
 
         super().__init__(Handler)
 

@@ -7,30 +7,26 @@ Each scene's stand-in answers with its own handler; `health_gate` and the canary
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Self
 
+from kit.loopback import LoopbackServer
+
 
 class KubeApiStandIn:
-    """A loopback HTTP server answering with `handler`, started for the length of a `with running()`."""
+    """A loopback HTTP server (the kit's) answering with `handler`, started for the length of a `with running()`."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server = LoopbackServer(handler)
+        self.url = self.server.url
 
     @contextmanager
     def running(self) -> Iterator[Self]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with self.server:
             yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
 
     def kubeconfig(self, path: Path) -> Path:
         """A kubeconfig whose one context is this server, with a token (the gate sends it)."""

@@ -21,10 +21,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,8 +32,9 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from kit.loopback import serving  # noqa: E402
+from kit.registry import ImagePusher, LocalRegistry, Skopeo  # noqa: E402
 from pipelines.core.catalog import STACK_CONFIG_FILE, STAGING_APPLICATION_SUFFIX, get_project  # noqa: E402
-from tests.support import localregistry  # noqa: E402
 
 PROJECT = "percolate"
 VERSION = "0.3.0"
@@ -86,14 +86,9 @@ def stand_in_service(root: Path) -> Iterator[str]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    handler: type[BaseHTTPRequestHandler] = type("Quiet", (module.Handler,), {"log_message": lambda *args: None})
-    service = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=service.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{service.server_address[1]}"
-    finally:
-        service.shutdown()
-        service.server_close()
+    handler: type[BaseHTTPRequestHandler] = module.Handler
+    with serving(handler) as url:
+        yield url
 
 
 def integration_tests(root: Path, url: str, report: Path) -> None:
@@ -151,7 +146,7 @@ def scene(demo: ModuleType, root: Path, workdir: Path, registry: str, pusher: An
         demo.run(root, *promote, "--require-staging", "--staging-record", record["digest"], "--json", show=False)
     )
     host, namespace = registry.split("/", 1)
-    read_back = localregistry.Skopeo(host).digest(f"{namespace}/{get_project(PROJECT).image_name}", VERSION)
+    read_back = Skopeo(host).digest(f"{namespace}/{get_project(PROJECT).image_name}", VERSION)
     print(f"released {PROJECT}:{VERSION} index {read_back} (skopeo); staging ran {digest}")
     if not read_back == released["index_digest"] == digest:
         raise SystemExit("the released index is not the digest staging ran")
@@ -167,11 +162,11 @@ def main() -> int:
         workdir = Path(temp)
         demo.say("a monorepo with git history; prod runs 0.1.0 of both services")
         root = demo.make_monorepo(workdir)
-        local = localregistry.LocalRegistry(workdir / "registry").start()
+        local = LocalRegistry(workdir / "registry").start()
         try:
             registry = f"{local.host}/{demo.NAMESPACE}"
             demo.say("12. staging: an RC deploys to staging, passes its tests, and only then is released")
-            scene(demo, root, workdir, registry, localregistry.ImagePusher(local.host))
+            scene(demo, root, workdir, registry, ImagePusher(local.host))
         finally:
             local.stop()
             print(f"\nlocal registry on {local.host} stopped")

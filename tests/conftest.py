@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from kit.git import git
+
 pytest_plugins = ["tests.support.registry_fixtures"]
 
 # CI runs the same examples every time (a red build is reproducible from its log) and never fails a
@@ -34,24 +36,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MONOREPO = REPO_ROOT / "examples" / "monorepo"
-
-
-def git(cwd: Path, *args: str, at: str | None = None) -> str:
-    """Run git with a fixed identity and no user or system config (and with `at`, that author and committer
-    date, e.g. 2025-10-01T09:00:00+00:00); return stdout."""
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.invalid",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    }
-    if at is not None:
-        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = at
-    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
 
 
 @dataclass

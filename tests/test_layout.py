@@ -197,3 +197,51 @@ def test_a_test_folder_named_after_no_part_is_caught(tmp_path):
     for folder in ("core", "registry", "support"):
         (tests / folder).mkdir(parents=True)
     assert unmirrored(package, tests) == ({"registry"}, {"images"})
+
+
+# The kit of local services (issue 24, item 5) sits between the package and the tests: the demo, the benchmarks
+# and the kit itself never import the tests, and the shipped package and the Pulumi program never import the kit
+# (it is not in the wheel).
+FORBIDDEN = {"examples": "tests", "benchmarks": "tests", "kit": "tests", "pipelines": "kit", "infra": "kit"}
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The top-level packages `path` imports (also inside functions), relative imports left out."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+def forbidden_imports(root: Path) -> list[str]:
+    return [
+        f"{path.relative_to(root)} imports {forbidden}"
+        for folder, forbidden in FORBIDDEN.items()
+        for path in sorted((root / folder).rglob("*.py"))
+        if forbidden in top_level_imports(path)
+    ]
+
+
+def test_the_kit_sits_between_the_package_and_the_tests():
+    assert forbidden_imports(REPO_ROOT) == []
+
+
+def test_an_import_across_the_kit_is_caught(tmp_path):
+    files = {
+        "examples/demo.py": "import os\n\ndef scene():\n    from tests.support import answers\n",
+        "benchmarks/bench.py": "from kit.registry import LocalRegistry\n",
+        "kit/git.py": "import tests.conftest\n",
+        "pipelines/core/tags.py": "from kit import git\n",
+        "infra/__main__.py": "from . import kit\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert forbidden_imports(tmp_path) == [
+        "examples/demo.py imports tests",
+        "kit/git.py imports tests",
+        "pipelines/core/tags.py imports kit",
+    ]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from kit.git import git
 
 NOW = datetime(2025, 11, 30, tzinfo=UTC)
 REPOSITORY = "example-org/mono"

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from kit.loopback import reply, serving
 from pipelines.core.catalog import get_project
 from pipelines.deploy.pins import ImagePin
-from tests.support.loopback import serving
 
 DATA = Path(__file__).parent / "data"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -83,12 +83,7 @@ def github():
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, body: Any) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            reply(self, status, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
         def _body(self) -> Any:
             length = int(self.headers.get("Content-Length", 0))

@@ -14,15 +14,16 @@ import os
 import shutil
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from kit.loopback import LoopbackServer, reply
 
 READ, WRITE = "read", "write"
 
@@ -70,17 +71,9 @@ def _token(header: str | None) -> str | None:
 
 def _handler(server: GitServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
         def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             server.requests.append((self.command, self.path, status))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, status, body, headers)
 
         def _body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -139,15 +132,8 @@ def serving(root: Path, tokens: dict[str, str], folder: Path) -> Iterator[GitSer
     """A `GitServer` for the bare repositories in `root`, on a free port of 127.0.0.1, until the block ends."""
     cert, key = certificate(folder)
     server = GitServer(root, tokens, ca=cert)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
-    httpd.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    server.url = f"https://127.0.0.1:{httpd.server_address[1]}"
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with LoopbackServer(_handler(server), tls=context) as httpd:
+        server.url = httpd.url
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

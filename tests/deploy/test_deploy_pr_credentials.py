@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from kit.loopback import reply
+from kit.loopback import serving as loopback
 from tests.deploy.git_https import READ, WRITE, serving
-from tests.support.loopback import reply
-from tests.support.loopback import serving as loopback
 
 ROTATE = "pulumi config set --secret percolate-platform:percolateGitPat"
 GOOD = "test-pat"  # what the pulls API stand-in accepts too
@@ -165,7 +165,7 @@ def test_control_a_failing_server_is_unavailable_not_unauthorized(
 ):
     class Broken(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            reply(self, 502, "text/plain", b"bad gateway\n")
+            reply(self, 502, b"bad gateway\n", {"Content-Type": "text/plain"})
 
     with loopback(Broken) as url:
         git(origin.clone, "remote", "set-url", "origin", f"{url}/origin.git")

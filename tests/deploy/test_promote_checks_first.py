@@ -6,7 +6,7 @@ import shutil
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from tests.support.loopback import serving
+from kit.loopback import serving
 
 GOLDEN = Path(__file__).parent / "data" / "Pulumi.prod.golden.yaml"
 

@@ -1,4 +1,5 @@
-"""Real servers on loopback for the HTTP layer's tests: scripted HTTP(S) servers and a CONNECT proxy.
+"""Real servers on loopback for the HTTP layer's tests: scripted HTTP(S) servers (the kit's recording
+server) and a CONNECT proxy.
 
 Nothing here stands in for the code under test: the client speaks to real sockets, and
 each server records what arrived (requests, headers, accepted connections, tunnels).
@@ -14,96 +15,25 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-
-@dataclass(frozen=True)
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class Handler(BaseHTTPRequestHandler):
-    """Records each request, then lets the test's `handle` answer it."""
-
-    protocol_version = "HTTP/1.1"
-    server: ScriptedServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self.server.owner.seen.append(Seen(self.command, self.path, dict(self.headers.items()), body))
-        try:
-            self.server.owner.handle(self)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    do_HEAD = do_PUT = do_POST = do_PATCH = do_GET
-
-    def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-class ScriptedServer(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: Server
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        accepted = super().get_request()
-        self.owner.connections += 1
-        return accepted
-
-
-@dataclass
-class Server:
-    handle: Callable[[Handler], None]
-    host: str = "127.0.0.1"
-    protocol: str = "HTTP/1.1"
-    tls: ssl.SSLContext | None = None
-    seen: list[Seen] = field(default_factory=list)
-    connections: int = 0
-
-    def start(self) -> Server:
-        handler = type("ScriptedHandler", (Handler,), {"protocol_version": self.protocol})
-        self._server = ScriptedServer((self.host, 0), handler)
-        self._server.owner = self
-        if self.tls is not None:
-            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+from kit.loopback import RecordingHandler, RecordingServer
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    """serve(handle, host=..., protocol=..., tls=...) starts a Server; all are stopped after the test."""
-    started: list[Server] = []
+def serve() -> Iterator[Callable[..., RecordingServer]]:
+    """serve(handle, host=..., protocol=..., tls=...) starts a RecordingServer; all are stopped after the test."""
+    started: list[RecordingServer] = []
 
-    def start(handle: Callable[[Handler], None], **options: Any) -> Server:
-        server = Server(handle, **options).start()
+    def start(
+        handle: Callable[[RecordingHandler], None],
+        host: str = "127.0.0.1",
+        protocol: str = "HTTP/1.1",
+        tls: ssl.SSLContext | None = None,
+    ) -> RecordingServer:
+        server = RecordingServer(handle, bind=host, protocol=protocol, tls=tls).start()
         started.append(server)
         return server
 

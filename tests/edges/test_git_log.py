@@ -10,16 +10,14 @@ feeds are drawn often.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from kit.git import git
 from pipelines.edges.git import Git
-from tests.conftest import git
 
 CRUD = "".join(chr(c) for c in range(33)) + ".,:;<>\"\\'"
 NEVER_IN_IDENT = "\x00\n<>"
@@ -54,23 +52,7 @@ def commit(root: Path, name: str, email: str, message: str) -> None:
     """One commit of PATH by `name <email>`, its message kept as given."""
     file = root / PATH
     file.write_text(file.read_text() + "x\n")
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    }
-    subprocess.run(
-        ["git", "commit", "-q", "--cleanup=verbatim", "-F", "-", "--", PATH],
-        cwd=root,
-        env=env,
-        input=message.encode(),
-        capture_output=True,
-        check=True,
-    )
+    git(root, "commit", "-q", "--cleanup=verbatim", "-F", "-", "--", PATH, author=(name, email), input=message)
 
 
 @settings(max_examples=40)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from kit.git import git
 from pipelines.core.errors import InputError
 from pipelines.edges.git import Git
 from pipelines.edges.git_history import GitHistory
-from tests.conftest import git
 
 
 def test_the_names_are_every_tag_sorted_a_tag_of_a_tag_too(tmp_path: Path) -> None:

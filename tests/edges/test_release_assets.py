@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from kit.loopback import reply, serving
 from pipelines.core.errors import Corrupt
 from pipelines.edges.release_assets import ReleaseAssets
-from tests.support.loopback import reply, serving
 
 TOKEN = "ghs_assetsampletoken"
 
@@ -20,9 +20,14 @@ def api(assets: list[object], seen: list[str]):
         def do_GET(self) -> None:
             seen.append(f"{self.path} {self.headers.get('Authorization')}")
             if self.path.startswith("/repos/o/r/releases/tags/"):
-                reply(self, 200, "application/json", json.dumps({"tag_name": "t", "assets": assets}).encode())
+                reply(
+                    self,
+                    200,
+                    json.dumps({"tag_name": "t", "assets": assets}).encode(),
+                    {"Content-Type": "application/json"},
+                )
             else:
-                reply(self, 200, "application/octet-stream", b"record")
+                reply(self, 200, b"record", {"Content-Type": "application/octet-stream"})
 
     return Handler
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -35,6 +34,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kit import loopback
+from kit.loopback import LoopbackServer
 from pipelines.edges import clock
 
 TOKEN = "test-token-0123456789"
@@ -201,33 +202,15 @@ def _handler(api: FakeKubeApi) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
     return Handler
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up mid-answer (the gate's deadline cut a trickle) is what some tests are about:
-        not a traceback on stderr, which the command's output (captured in-process) would show."""
-
-
 def _serve(api: FakeKubeApi, tls: ssl.SSLContext | None) -> Iterator[FakeKubeApi]:
-    server = _QuietServer(("127.0.0.1", 0), _handler(api))
-    server.daemon_threads = True
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    scheme = "https" if tls else "http"
-    api.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    """The fake API on the kit's loopback server (quiet: a client that hung up mid-answer, the gate's deadline
+    cutting a trickle, is what some tests are about, not a traceback in the command's captured output)."""
+    with LoopbackServer(_handler(api), tls=tls) as server:
+        api.url = server.url
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture
@@ -530,6 +513,4 @@ def b64_fixture() -> Callable[[Path], str]:
 @pytest.fixture
 def free_port() -> int:
     """A loopback port nothing listens on (connections to it are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return loopback.free_port()

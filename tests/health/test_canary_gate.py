@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 
-from tests.support.rollouts import NEW_HASH, make_analysis_run, make_rollout
+from kit.rollouts import NEW_HASH, make_analysis_run, make_rollout
 
 APP = "percolate-reading"
 RUN = "percolate-reading-6d4f8b9c7d-7-3"

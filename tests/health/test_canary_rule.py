@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from kit.rollouts import NEW_HASH, OLD_HASH, make_analysis_run, make_rollout
 from pipelines.health.rollout import follow
 from pipelines.health.verdict import State, judge
-from tests.support.rollouts import NEW_HASH, OLD_HASH, make_analysis_run, make_rollout
 
 RUN = "percolate-reading-6d4f8b9c7d-7-2"
 _STATUS_KEYS = [

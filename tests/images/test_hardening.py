@@ -7,13 +7,14 @@ never a traceback), nothing written, and no credential in the output.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from kit.loopback import RecordingServer, reply
 
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
@@ -38,54 +39,19 @@ def assert_clean(result: Any, code: int, *secrets: str) -> None:
         assert secret not in output
 
 
-class Scripted:
-    """A loopback server standing in for a registry: `answer(handler)` replies to every request."""
-
-    def __init__(self, answer: Callable[[BaseHTTPRequestHandler], None]) -> None:
-        owner = self
-        self.paths: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                owner.paths.append(f"{self.command} {self.path}")
-                try:
-                    answer(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-
-            do_HEAD = do_PUT = do_GET
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-    handler.send_response(status)
-    for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
-        handler.send_header(name, value)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(body)
+    """The kit's reply, JSON unless `headers` say otherwise."""
+    reply(handler, status, body, {"Content-Type": "application/json", **(headers or {})})
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler], None]], Scripted]]:
-    servers: list[Scripted] = []
+def scripted() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler], None]], RecordingServer]]:
+    """scripted(answer) starts a loopback server standing in for a registry: `answer(handler)` replies to every
+    request; all are stopped after the test."""
+    servers: list[RecordingServer] = []
 
-    def start(answer: Callable[[BaseHTTPRequestHandler], None]) -> Scripted:
-        servers.append(Scripted(answer))
+    def start(answer: Callable[[BaseHTTPRequestHandler], None]) -> RecordingServer:
+        servers.append(RecordingServer(answer).start())
         return servers[-1]
 
     yield start
@@ -276,7 +242,7 @@ def promote_racing(cli, area, released, clean_env, fault_proxy, when: str, metho
     """Promote our build (the newer) while another run, from its own build, writes `tag` with its `arch`
     manifest when the proxy sees `method path` (`when`: before or after passing it on); (result, theirs,
     ours, proxy)."""
-    from tests.support.localregistry import Fault
+    from kit.fault_proxy import Fault
 
     theirs = area.push_build(PROJECT, sha=released.head, number=1)  # another run's build
     ours = area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
@@ -356,18 +322,16 @@ def test_a_registry_echoing_the_credentials_it_was_sent_never_gets_them_printed(
 def test_a_token_realm_that_does_not_parse_is_corrupt_not_a_crash(capsys):
     from http.server import BaseHTTPRequestHandler
 
+    from kit.loopback import serving
     from pipelines.cli import main
-    from tests.support.loopback import reply, serving
 
     class Challenging(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Bearer realm="http://[::1",service="x",scope="repository:y:pull"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            challenge = 'Bearer realm="http://[::1",service="x",scope="repository:y:pull"'
+            reply(self, 401, b"", {"WWW-Authenticate": challenge})
 
         def do_HEAD(self) -> None:
-            reply(self, 401, "application/json", b"")
+            reply(self, 401, b"", {"Content-Type": "application/json"})
 
     with serving(Challenging) as url:
         code = main(

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from infra.forkprs import APPROVAL_POLICY, ForkPullRequestProvider, GitHubApiError
+from kit.loopback import reply, serving
 from pipelines.edges.retry import RetryPolicy
-from tests.support.loopback import serving
 
 TOKEN = "test-token-not-a-secret"
 APPROVAL = "fork-pr-contributor-approval"
@@ -74,12 +74,7 @@ def github(monkeypatch):
             body = json.loads(raw) if raw else None
             status, answer = fake.handle(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             payload = json.dumps(answer).encode() if answer is not None else b""
-            self.send_response(status)
-            if payload:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            reply(self, status, payload, {"Content-Type": "application/json; charset=utf-8"} if payload else {})
 
         do_GET = do_PUT = _serve
 

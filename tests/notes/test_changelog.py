@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from kit.git import git
 from pipelines.notes.render import MAX_PART, PART_CUT
-from tests.conftest import Monorepo, git, run_cli
+from tests.conftest import Monorepo, run_cli
 
 ADA = "Ada <1234+ada@users.noreply.github.com>"
 BOB = "Bob Jones <bob@example.com>"

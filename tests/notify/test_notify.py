@@ -1,4 +1,4 @@
-"""`notify` against real local HTTP receivers (ThreadingHTTPServer on 127.0.0.1) standing in for Slack's and
+"""`notify` against real local HTTP receivers (the kit's recording server on 127.0.0.1) standing in for Slack's and
 Discord's webhooks: the payload shapes, truncation to each service's limits, retries (429 with Retry-After,
 500 forever), and a webhook URL (whose path is the secret) that never reaches output, with or without --json."""
 
@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,6 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from kit.loopback import RecordingHandler, RecordingServer, reply
 from pipelines.cli import main
 from pipelines.edges.retry import RetryPolicy
 from pipelines.notify import send
@@ -28,38 +26,25 @@ TOKEN = "XyZsecretTOKEN0123456789"
 
 
 class Receiver:
-    """A webhook on loopback: records (time, path, JSON body) and answers from a script of (status, headers, body)."""
+    """A webhook on loopback (the kit's recording server): `seen` holds (time, path, JSON body) of each request,
+    the nth answered from a script, script(n) = (status, headers, body)."""
 
     def __init__(self, script: Callable[[int], tuple[int, dict[str, str], bytes]]) -> None:
-        self.seen: list[tuple[float, str, Any]] = []
-        receiver = self
+        def answer(handler: RecordingHandler) -> None:
+            status, headers, body = script(len(self.server.seen))
+            reply(handler, status, body, headers)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        self.server = RecordingServer(answer).start()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.seen.append((time.monotonic(), self.path, json.loads(body)))
-                status, headers, answer = script(len(receiver.seen))
-                self.send_response(status)
-                for name, value in {**headers, "Content-Length": str(len(answer))}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(answer)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+    @property
+    def seen(self) -> list[tuple[float, str, Any]]:
+        return [(seen.at, seen.path, json.loads(seen.body)) for seen in self.server.seen]
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return self.server.url + path
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture

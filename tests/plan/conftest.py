@@ -12,7 +12,7 @@ makes with the shapes GitHub and Kubernetes document:
 - `FakeKube`: `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}`, answering the upstream
   CRDs of tests/support/crds verbatim, 404 Status for one it does not hold, 401 Status for a wrong token
   (with `echo`, quoting the token).
-- the registry: Debian's docker-registry (tests/support/localregistry.py) behind its FaultProxy, which
+- the registry: Debian's docker-registry (kit/registry.py) behind its FaultProxy, which
   demands Bearer tokens from its token service for the registry credentials below.
 
 `Setup` puts them together with a temp root holding copies of the stack files and workflows, the
@@ -36,10 +36,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import yaml
 
+from kit.loopback import reply, serving
+from kit.registry import FaultProxy, LocalRegistry
 from tests.conftest import REPO_ROOT
-from tests.support import localregistry
 from tests.support.crd_schema import CRDS
-from tests.support.loopback import reply, serving
 
 # Credentials of random letters: the output boundary masks every run of 8 characters of a secret, so a
 # secret spelt of words would mask those words wherever they appear.
@@ -138,7 +138,7 @@ def _github_handler(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             status, document = github.answer(parts.path, parse_qs(parts.query), token)
             body = json.dumps(document).encode()
             github.sent.append(body)
-            reply(self, status, "application/json; charset=utf-8", body)
+            reply(self, status, body, {"Content-Type": "application/json; charset=utf-8"})
 
     return Handler
 
@@ -178,7 +178,7 @@ def _kube_handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
             status, document = kube.answer(urlsplit(self.path).path, self.headers.get("Authorization") or "")
             body = json.dumps(document).encode()
             kube.sent.append(body)
-            reply(self, status, "application/json", body)
+            reply(self, status, body, {"Content-Type": "application/json"})
 
     return Handler
 
@@ -279,17 +279,15 @@ def _folders(stack_file: Path) -> dict[tuple[str, str], list[str]]:
 
 
 @pytest.fixture(scope="session")
-def registry_proxy(local_registry: localregistry.LocalRegistry) -> Iterator[localregistry.FaultProxy]:
+def registry_proxy(local_registry: LocalRegistry) -> Iterator[FaultProxy]:
     """The registry behind a proxy that demands Bearer tokens for REGISTRY_USER and REGISTRY_PASSWORD."""
-    proxy = localregistry.FaultProxy(local_registry.host, credentials=(REGISTRY_USER, REGISTRY_PASSWORD)).start()
+    proxy = FaultProxy(local_registry.host, credentials=(REGISTRY_USER, REGISTRY_PASSWORD)).start()
     yield proxy
     proxy.stop()
 
 
 @pytest.fixture
-def setup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, registry_proxy: localregistry.FaultProxy
-) -> Iterator[Setup]:
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, registry_proxy: FaultProxy) -> Iterator[Setup]:
     root = tmp_path / "repo"
     (root / ".github").mkdir(parents=True)
     shutil.copytree(REPO_ROOT / ".github" / "workflows", root / ".github" / "workflows")

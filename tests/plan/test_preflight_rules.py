@@ -10,6 +10,7 @@ import pytest
 
 from infra.config import SECRETS
 from infra.pages import PAGES_ENVIRONMENT
+from kit.loopback import reply, serving
 from pipelines.core.catalog import PRODUCTION_ENVIRONMENT, STAGING_ENVIRONMENT
 from pipelines.core.errors import Corrupt, InputError
 from pipelines.edges import github_settings
@@ -41,7 +42,6 @@ from pipelines.plan.preflight_rules import (
 )
 from tests.conftest import REPO_ROOT
 from tests.plan.conftest import UPSTREAM_CRDS
-from tests.support.loopback import reply, serving
 from tests.workflows.conftest import load_yaml
 
 MANAGED = frozenset(SECRETS.values())
@@ -184,7 +184,7 @@ def test_exit_code_and_report():
 def test_a_listing_of_the_wrong_shape_is_corrupt(answer):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            reply(self, 200, "application/json", json.dumps(answer).encode())
+            reply(self, 200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
     with serving(Handler) as url:
         api = GitHubApi(url, "token-Qz7Xk2Lp9W", http=HttpClient(policy=RetryPolicy(max_time=5)), rights_hint="r")
@@ -201,7 +201,9 @@ def test_a_team_answer_without_an_id_and_a_file_where_a_folder_belongs():
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            reply(self, 200, "application/json", json.dumps(answers[self.path.split("?")[0]]).encode())
+            reply(
+                self, 200, json.dumps(answers[self.path.split("?")[0]]).encode(), {"Content-Type": "application/json"}
+            )
 
     with serving(Handler) as url:
         api = GitHubApi(url, "token-Qz7Xk2Lp9W", http=HttpClient(policy=RetryPolicy(max_time=5)), rights_hint="r")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support.localregistry import OCI_INDEX, Pushed
+from kit.images import OCI_INDEX, Pushed
 
 
 def push_build_index(area: Any, project: str, stem: str, platforms: dict[str, Pushed]) -> Pushed:

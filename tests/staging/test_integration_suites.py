@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kit.loopback import reply, serving
 from pipelines.core.catalog import image_projects
-from tests.support.loopback import serving
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "monorepo"
 PROJECTS = [project.name for project in image_projects()]
@@ -34,11 +34,7 @@ def service_handler(project: str) -> type[BaseHTTPRequestHandler]:
 
 class Broken(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        self.send_response(503)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+        reply(self, 503, b"{}", {"Content-Type": "application/json"})
 
 
 def run_suite(project: str, url: str | None, report: Path) -> subprocess.CompletedProcess[str]:

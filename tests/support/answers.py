@@ -1,20 +1,21 @@
 """Arbitrary answers from a real loopback server, for the property tests of every client (issue 12).
 
-`AnswerServer` answers every request with the one `Answer` a test sets (status, headers, body) and
-records what was asked; `answers()` is the hypothesis strategy of such answers: arbitrary bytes,
-JSON documents of every shape (nested deeper than any parser goes too), odd statuses, redirects,
+`AnswerServer` (the kit's recording server) answers every request with the one `Answer` a test sets
+(status, headers, body) and records what was asked; `answers()` is the hypothesis strategy of such answers:
+arbitrary bytes, JSON documents of every shape (nested deeper than any parser goes too), odd statuses, redirects,
 Retry-After values of any length, challenges and digests that lie.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from hypothesis import strategies as st
+
+from kit.loopback import RecordingServer, reply
 
 
 @dataclass(frozen=True)
@@ -24,50 +25,15 @@ class Answer:
     body: bytes
 
 
-@dataclass
-class AnswerServer:
-    answer: Answer = Answer(200, (), b"")
-    seen: list[str] = field(default_factory=list)
+class AnswerServer(RecordingServer):
+    """The kit's recording server answering every request with the one `answer` a test sets."""
 
-    def start(self) -> AnswerServer:
-        owner = self
+    def __init__(self, answer: Answer = Answer(200, (), b"")) -> None:
+        self.answer = answer
+        super().__init__(self._send)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                owner.seen.append(self.command)
-                answer = owner.answer
-                try:
-                    self.send_response(answer.status)
-                    for name, value in answer.headers:
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(answer.body)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(answer.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-
-            do_HEAD = do_PUT = do_POST = do_PATCH = do_GET
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def _send(self, handler: BaseHTTPRequestHandler) -> None:
+        reply(handler, self.answer.status, self.answer.body, self.answer.headers)
 
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)

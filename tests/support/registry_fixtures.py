@@ -2,8 +2,8 @@
 loopback, real images, skopeo, a fault proxy.
 
 One registry process serves the whole session; each test gets its own namespace in
-it, so tests never see each other's tags. The machinery lives in tests/support/localregistry.py,
-which benchmarks/bench_promote.py uses too.
+it, so tests never see each other's tags. The machinery is the kit's (kit/registry.py), which the demo
+and benchmarks/bench_promote.py use too.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from typing import Any
 
 import pytest
 
+from kit.registry import FaultProxy, ImagePusher, LocalRegistry, Skopeo
 from pipelines.core.calver import make_build_tag
 from pipelines.core.catalog import Project, get_project
-from tests.support import localregistry as machinery
 
 _namespaces = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
 def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    registry = machinery.LocalRegistry(tmp_path_factory.mktemp("docker-registry")).start()
+    registry = LocalRegistry(tmp_path_factory.mktemp("docker-registry")).start()
     yield registry
     registry.stop()
 
@@ -87,8 +87,8 @@ def area(local_registry: Any) -> Area:
     return Area(
         local_registry.host,
         f"t{next(_namespaces)}",
-        machinery.ImagePusher(local_registry.host),
-        machinery.Skopeo(local_registry.host),
+        ImagePusher(local_registry.host),
+        Skopeo(local_registry.host),
     )
 
 
@@ -98,7 +98,7 @@ def fault_proxy(local_registry: Any) -> Iterator[Callable[..., Any]]:
     started = []
 
     def start(**options: Any) -> Any:
-        proxy = machinery.FaultProxy(local_registry.host, **options).start()
+        proxy = FaultProxy(local_registry.host, **options).start()
         started.append(proxy)
         return proxy
 

@@ -18,23 +18,20 @@ import fnmatch
 import hashlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-import requests
 
+from kit.loopback import free_port, reply, serving, wait_until_serving
 from pipelines.core.catalog import PROJECTS, Project
 from pipelines.staging.wheel_record import RECORD_ASSET, WORKFLOW_UPLOADER
 from pipelines.staging.wheel_signature import SIGNATURE_ASSET
-from tests.support.loopback import reply, serving
 from tests.support.sigstore_kit import GitHubClaims, LocalSigstore
 
 # One concrete platform tag per catalog wheel target (checked against the target's glob below).
@@ -199,26 +196,6 @@ def rc_sets(tmp_path_factory: pytest.TempPathFactory) -> RcSets:
     return RcSets(tmp_path_factory.mktemp("builds"))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url: str, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within 30 s")
-
-
 @pytest.fixture
 def pypiserver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A real pypiserver on a loopback port serving a temp folder: (simple URL, folder)."""
@@ -292,11 +269,21 @@ def json_index() -> Iterator[JsonIndex]:
         def do_GET(self) -> None:
             index.requests_seen.append((self.path, self.headers.get("Accept", "")))
             if self.path == project_path and "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
-                reply(self, 200, "application/vnd.pypi.simple.v1+json", json.dumps(index.page()).encode())
+                reply(
+                    self,
+                    200,
+                    json.dumps(index.page()).encode(),
+                    {"Content-Type": "application/vnd.pypi.simple.v1+json"},
+                )
             elif self.path.startswith("/files/") and self.path[len("/files/") :] in index.files:
-                reply(self, 200, "application/octet-stream", index.files[self.path[len("/files/") :]].read_bytes())
+                reply(
+                    self,
+                    200,
+                    index.files[self.path[len("/files/") :]].read_bytes(),
+                    {"Content-Type": "application/octet-stream"},
+                )
             else:
-                reply(self, 404, "text/plain", b"not found")
+                reply(self, 404, b"not found", {"Content-Type": "text/plain"})
 
     with serving(Handler) as url:
         index.url = f"{url}/simple/"
@@ -350,19 +337,21 @@ def releases() -> Iterator[Releases]:
                                 "uploader": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
                             }
                         )
-                reply(self, 200, "application/json", json.dumps({"tag_name": tag, "assets": listed}).encode())
+                reply(
+                    self,
+                    200,
+                    json.dumps({"tag_name": tag, "assets": listed}).encode(),
+                    {"Content-Type": "application/json"},
+                )
             elif self.path.startswith(assets):
                 # GitHub answers an asset download with a redirect to its storage.
                 assert self.headers.get("Accept") == "application/octet-stream"
-                self.send_response(302)
-                self.send_header("Location", f"{state.url}/storage/{self.path.rsplit('/', 1)[1]}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                reply(self, 302, b"", {"Location": f"{state.url}/storage/{self.path.rsplit('/', 1)[1]}"})
             elif self.path.startswith("/storage/"):
                 tag, name = state.ids[int(self.path.rsplit("/", 1)[1]) - 1]
-                reply(self, 200, "application/octet-stream", state.assets[tag][name][0])
+                reply(self, 200, state.assets[tag][name][0], {"Content-Type": "application/octet-stream"})
             else:
-                reply(self, 404, "application/json", b'{"message": "Not Found"}')
+                reply(self, 404, b'{"message": "Not Found"}', {"Content-Type": "application/json"})
 
     with serving(Handler) as state.url:
         yield state

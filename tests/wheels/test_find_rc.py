@@ -235,18 +235,14 @@ def scripted_index():
     """A loopback server answering every GET with the (content type, body) the test sets."""
     from http.server import BaseHTTPRequestHandler
 
-    from tests.support.loopback import serving
+    from kit.loopback import reply, serving
 
     answer: dict[str, tuple[str, bytes]] = {"page": (JSON_TYPE, b"{}")}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             content_type, body = answer["page"]
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, 200, body, {"Content-Type": content_type})
 
     with serving(Handler) as url:
         answer["url"] = (f"{url}/simple/", b"")

@@ -18,7 +18,6 @@ import contextlib
 import copy
 import dataclasses
 import json
-import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from kit.loopback import free_port
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import Corrupt, InputError, RuleRefused
 from pipelines.edges.sigstore_bundles import BundleVerifier
@@ -297,12 +297,6 @@ def test_a_record_replaced_after_signing_is_refused(cli, published, releases, si
     assert not (tmp_path / "rc").exists()
 
 
-def _closed_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_without_a_trusted_root_find_rc_trusts_the_public_good_instance_through_tuf(
     cli, published, releases, sigstore, passed, tmp_path
 ):
@@ -311,7 +305,7 @@ def test_without_a_trusted_root_find_rc_trusts_the_public_good_instance_through_
     nothing written, and a signature of any other instance is never looked at."""
     releases.attach(RC2, RECORD_ASSET, passed)
     releases.attach(RC2, SIGNATURE_ASSET, sigstore.sign(passed, RC2_BUILD))
-    proxy = f"http://127.0.0.1:{_closed_loopback_port()}"
+    proxy = f"http://127.0.0.1:{free_port()}"
     home = tmp_path / "home"
     result = cli(
         "wheels", "find-rc", "percolate-rocks", "0.2.0", "--index", published.url, "--to", str(tmp_path / "rc"),

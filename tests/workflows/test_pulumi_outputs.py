@@ -20,7 +20,7 @@ import pytest
 
 from infra.render import offline_answers, read_stack_file, run_program, with_registry
 from infra.staging import is_staging
-from tests.support.localregistry import LocalRegistry
+from kit.registry import LocalRegistry
 from tests.workflows import runner
 from tests.workflows.conftest import REPO_ROOT, WORKFLOWS_DIR
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.support.loopback import reply, serving
+from kit.loopback import reply, serving
 from tests.workflows.conftest import REPO_ROOT
 from tests.workflows.stand_ins import run_as_step
 
@@ -116,9 +116,9 @@ def registry_without_builds() -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path.startswith("/v2/percolation-labs/percolate/tags/list"):
                 body = {"name": "percolation-labs/percolate", "tags": ["0.1.0", "buildcache-amd64"]}
-                reply(self, 200, "application/json", json.dumps(body).encode())
+                reply(self, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
             else:
-                reply(self, 200, "application/json", b"{}")
+                reply(self, 200, b"{}", {"Content-Type": "application/json"})
 
     return Registry
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from tests.wheels.conftest import free_port, wait_until_serving
+from kit.loopback import free_port, wait_until_serving
 from tests.workflows.conftest import REPO_ROOT, Workflow
 from tests.workflows.stand_ins import run_as_step
 from tests.workflows.test_rocks_record_signature import OTHER_RUNS, THIS_RUN, changed, run_signing_step

@@ -1,4 +1,5 @@
-"""Argo Rollouts objects as the Kubernetes API returns them, for the canary gate's tests and the demo.
+"""Argo Rollouts objects as the Kubernetes API returns them: the stand-in shapes of the canary gate's tests and
+the demo's canary scene.
 
 The shapes follow the Rollout and AnalysisRun CRDs of Argo Rollouts 1.9 (tests/support/crds):
 `status.observedGeneration` is a string, `status.currentStepIndex` an integer, the current

@@ -1,306 +1,32 @@
-"""A real OCI registry on loopback, real images in it, skopeo to read them back, and a fault proxy.
+"""A small HTTP proxy in front of a registry (on the kit's loopback server), for what distribution 2.8 does not do.
 
-Used by the fixtures of tests/images (conftest.py) and by benchmarks/bench_promote.py.
-Nothing here uses the code under test to write or read the registry: images are pushed
-with plain HTTP requests and read back with Debian's skopeo, an independent client.
-
-- `LocalRegistry`: Debian's `docker-registry` (distribution 2.8) on a free loopback port,
-  filesystem storage in a temp folder.
-- `ImagePusher`: real minimal images (gzip'd tar layer, config, manifest) per platform,
-  either as a plain manifest (OCI or Docker schema 2) or, like buildx, as a per-arch
-  index holding the image and its in-toto attestation manifest.
-- `Skopeo`: `skopeo inspect --raw`, `list-tags` and `copy` against the registry.
-- `FaultProxy`: a small HTTP proxy in front of the registry that paginates tag lists,
-  demands Bearer tokens from its own token service, and injects 429/5xx with
-  Retry-After and dropped connections on request.
+It paginates tag lists (from a snapshot, as a database-backed registry would), demands Bearer tokens from its
+own token service, answers the OCI 1.1 referrers API, adds latency, and injects 429/5xx with Retry-After,
+dropped connections, tampered answers and another client's writes on request; every request passing it is
+logged.
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
-import gzip
-import hashlib
 import http.client
-import io
 import json
 import re
 import secrets
 import socket
-import subprocess
-import tarfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
-DOCKER_REGISTRY = "/usr/bin/docker-registry"
-SKOPEO = "/usr/bin/skopeo"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-_LAYER_TYPES = {
-    OCI_MANIFEST: "application/vnd.oci.image.layer.v1.tar+gzip",
-    DOCKER_MANIFEST: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-}
-_CONFIG_TYPES = {
-    OCI_MANIFEST: "application/vnd.oci.image.config.v1+json",
-    DOCKER_MANIFEST: "application/vnd.docker.container.image.v1+json",
-}
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class LocalRegistry:
-    """Debian's docker-registry serving plain HTTP on 127.0.0.1:<free port>, storing under `folder`."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> LocalRegistry:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        config = self.folder / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log:\n  level: error\n  accesslog:\n    disabled: true\n"
-            "storage:\n"
-            f"  filesystem:\n    rootdirectory: {self.folder / 'storage'}\n"
-            "  delete:\n    enabled: true\n"
-            "  cache:\n    blobdescriptor: inmemory\n"
-            f"http:\n  addr: {self.host}\n"
-        )
-        # The child keeps its own copy of the log's descriptor; ours is closed at once.
-        with open(self.folder / "registry.log", "wb") as log:
-            self._process = subprocess.Popen([DOCKER_REGISTRY, "serve", str(config)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {(self.folder / 'registry.log').read_text()}")
-            try:
-                if requests.get(f"http://{self.host}/v2/", timeout=1).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"docker-registry did not answer on {self.host}")
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-
-
-def _layer(seed: str) -> tuple[bytes, bytes]:
-    """A gzip'd tar with one file, and the uncompressed tar (its diff_id is the tar's digest)."""
-    raw = io.BytesIO()
-    content = f"built from {seed}\n".encode()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        info = tarfile.TarInfo("app/build.txt")
-        info.size, info.mtime, info.mode = len(content), 0, 0o644
-        tar.addfile(info, io.BytesIO(content))
-    tar_bytes = raw.getvalue()
-    return gzip.compress(tar_bytes, mtime=0), tar_bytes
-
-
-@dataclass(frozen=True)
-class Pushed:
-    """A manifest as pushed: its media type, exact bytes and digest."""
-
-    media_type: str
-    data: bytes
-
-    @property
-    def digest(self) -> str:
-        return sha256(self.data)
-
-
-class ImagePusher:
-    """Pushes blobs and manifests with plain HTTP requests (no code under test involved)."""
-
-    def __init__(self, host: str) -> None:
-        self.base = f"http://{host}"
-        self.session = requests.Session()
-        self.session.trust_env = False
-
-    def blob(self, repository: str, data: bytes) -> str:
-        digest = sha256(data)
-        if self.session.head(f"{self.base}/v2/{repository}/blobs/{digest}").status_code == 200:
-            return digest
-        started = self.session.post(f"{self.base}/v2/{repository}/blobs/uploads/")
-        started.raise_for_status()
-        location = started.headers["Location"]
-        url = location if location.startswith("http") else self.base + location
-        done = self.session.put(
-            url, params={"digest": digest}, data=data, headers={"Content-Type": "application/octet-stream"}
-        )
-        done.raise_for_status()
-        return digest
-
-    def manifest(self, repository: str, reference: str, pushed: Pushed) -> Pushed:
-        response = self.session.put(
-            f"{self.base}/v2/{repository}/manifests/{reference}",
-            data=pushed.data,
-            headers={"Content-Type": pushed.media_type},
-        )
-        if response.status_code != 201:
-            raise RuntimeError(f"PUT {repository}:{reference} -> {response.status_code} {response.text}")
-        return pushed
-
-    def image(
-        self, repository: str, arch: str, seed: str, *, media_type: str = OCI_MANIFEST, config_arch: str | None = None
-    ) -> Pushed:
-        """Push the blobs of a real minimal linux image and return its (not yet tagged) manifest."""
-        layer, tar_bytes = _layer(seed)
-        config = json.dumps(
-            {
-                "architecture": config_arch or arch,
-                "os": "linux",
-                "config": {"Cmd": ["/app/run"]},
-                "rootfs": {"type": "layers", "diff_ids": [sha256(tar_bytes)]},
-            },
-            separators=(",", ":"),
-        ).encode()
-        document = {
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "config": {
-                "mediaType": _CONFIG_TYPES[media_type],
-                "digest": self.blob(repository, config),
-                "size": len(config),
-            },
-            "layers": [
-                {"mediaType": _LAYER_TYPES[media_type], "digest": self.blob(repository, layer), "size": len(layer)}
-            ],
-        }
-        return Pushed(media_type, json.dumps(document, indent=2).encode())
-
-    def buildx_index(self, repository: str, arch: str, seed: str, *, config_arch: str | None = None) -> Pushed:
-        """Like a buildx push with provenance: an index of the image and its attestation manifest.
-
-        `config_arch` makes the image's config say another architecture than the index entry does.
-        """
-        image = self.image(repository, arch, seed, config_arch=config_arch)
-        self.manifest(repository, image.digest, image)
-        statement = json.dumps(
-            {"_type": "https://in-toto.io/Statement/v0.1", "subject": [{"digest": {"sha256": image.digest[7:]}}]}
-        ).encode()
-        config = b'{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":[]}}'
-        attestation = Pushed(
-            OCI_MANIFEST,
-            json.dumps(
-                {
-                    "schemaVersion": 2,
-                    "mediaType": OCI_MANIFEST,
-                    "config": {
-                        "mediaType": _CONFIG_TYPES[OCI_MANIFEST],
-                        "digest": self.blob(repository, config),
-                        "size": len(config),
-                    },
-                    "layers": [
-                        {
-                            "mediaType": "application/vnd.in-toto+json",
-                            "digest": self.blob(repository, statement),
-                            "size": len(statement),
-                            "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"},
-                        }
-                    ],
-                }
-            ).encode(),
-        )
-        self.manifest(repository, attestation.digest, attestation)
-        index = {
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
-            "manifests": [
-                {
-                    "mediaType": OCI_MANIFEST,
-                    "digest": image.digest,
-                    "size": len(image.data),
-                    "platform": {"architecture": arch, "os": "linux"},
-                },
-                {
-                    "mediaType": OCI_MANIFEST,
-                    "digest": attestation.digest,
-                    "size": len(attestation.data),
-                    "annotations": {
-                        "vnd.docker.reference.digest": image.digest,
-                        "vnd.docker.reference.type": "attestation-manifest",
-                    },
-                    "platform": {"architecture": "unknown", "os": "unknown"},
-                },
-            ],
-        }
-        return Pushed(OCI_INDEX, json.dumps(index, indent=2).encode())
-
-    def platform_image(
-        self, repository: str, tag: str, arch: str, *, shape: str = "oci", config_arch: str | None = None
-    ) -> Pushed:
-        """Push one platform image of a build under `tag`: shape `oci`, `docker` or `buildx`."""
-        if shape == "buildx":
-            pushed = self.buildx_index(repository, arch, tag, config_arch=config_arch)
-        else:
-            media_type = DOCKER_MANIFEST if shape == "docker" else OCI_MANIFEST
-            pushed = self.image(repository, arch, tag, media_type=media_type, config_arch=config_arch)
-        return self.manifest(repository, tag, pushed)
-
-
-class Skopeo:
-    """Debian's skopeo as an independent client of the registry at `host`."""
-
-    def __init__(self, host: str) -> None:
-        self.host = host
-
-    def _run(self, *args: str) -> bytes:
-        result = subprocess.run([SKOPEO, *args], capture_output=True, check=False, timeout=120)
-        if result.returncode != 0:
-            raise RuntimeError(f"skopeo {' '.join(args)}: {result.stderr.decode(errors='replace')}")
-        return result.stdout
-
-    def ref(self, repository: str, reference: str) -> str:
-        separator = "@" if reference.startswith("sha256:") else ":"
-        return f"docker://{self.host}/{repository}{separator}{reference}"
-
-    def raw(self, repository: str, reference: str) -> bytes:
-        return self._run("inspect", "--raw", "--tls-verify=false", self.ref(repository, reference))
-
-    def digest(self, repository: str, reference: str) -> str:
-        return sha256(self.raw(repository, reference))
-
-    def tags(self, repository: str) -> list[str]:
-        return json.loads(self._run("list-tags", "--tls-verify=false", f"docker://{self.host}/{repository}"))["Tags"]
-
-    def copy(self, repository: str, source: str, destination: str) -> None:
-        self._run(
-            "copy",
-            "--all",
-            "--preserve-digests",
-            "--quiet",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            self.ref(repository, source),
-            self.ref(repository, destination),
-        )
+from kit.images import OCI_INDEX
+from kit.loopback import LoopbackServer, reply
 
 
 @dataclass
@@ -359,20 +85,16 @@ class FaultProxy:
     referrers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # subject digest -> descriptors
 
     def __post_init__(self) -> None:
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = LoopbackServer(_handler_for(self))
+        self.port, self.host = self._server.port, self._server.host
 
     def start(self) -> FaultProxy:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def add(self, *faults: Fault) -> None:
         with self._lock:
@@ -423,9 +145,6 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             # Headers and body leave in separate writes: without this, Nagle's algorithm and the client's
             # delayed ACK add tens of milliseconds to every answer.
             self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
 
         def do_GET(self) -> None:
             self._handle()
@@ -489,14 +208,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             return {"OCI-Subject": subject["digest"]}
 
         def _send(self, status: int, headers: dict[str, str], payload: bytes) -> str:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            if "Content-Length" not in headers:
-                self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
+            reply(self, status, payload, headers)
             return str(status)
 
         def _json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> str:
