@@ -91,15 +91,7 @@ def _watch(cluster: Cluster, args: argparse.Namespace, project: Project, digest:
         return Reading(verdict, f"{verdict.status_line} - {verdict.reason}", verdict.reason, verdict.final)
 
     timed_out = f"not Synced and Healthy with {digest} within {args.timeout:g}s"
-    polled = poll(
-        read,
-        app=args.app,
-        interval=args.interval,
-        deadline=deadline,
-        timed_out=timed_out,
-        say=progress,
-        sleep=clock.current().sleep,
-    )
+    polled = poll(read, app=args.app, interval=args.interval, deadline=deadline, timed_out=timed_out, say=progress)
     last = polled.last
     outcome = last.state.value if polled.note is None else "timeout"
     return GateResult(args.app, args.namespace, project.name, digest, outcome, last, deadline.elapsed(), polled.note)

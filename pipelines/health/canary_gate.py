@@ -109,15 +109,7 @@ def watch_canary(cluster: Cluster, watch: CanaryWatch, deadline: Deadline, say: 
         return Reading(state, f"{canary.step_line} - {canary.reason}", canary.reason, canary.final)
 
     timed_out = f"the canary did not finish healthy with {watch.digest} within {watch.timeout:g}s"
-    polled = poll(
-        read,
-        app=watch.app,
-        interval=watch.interval,
-        deadline=deadline,
-        timed_out=timed_out,
-        say=say,
-        sleep=clock.current().sleep,
-    )
+    polled = poll(read, app=watch.app, interval=watch.interval, deadline=deadline, timed_out=timed_out, say=say)
     note = polled.note
     application, canary, namespace = polled.last
     outcome = canary.state.value if note is None else "timeout"

@@ -6,17 +6,17 @@ a timeout once it is gone), the interval, the heartbeat (a line at every change,
 every HEARTBEAT_SECONDS without one so a CI log never looks stuck), and the outage rule: an
 Unavailable on the first read has no verdict and is raised, while one after a successful read
 (the cluster edge's retries have then waited it out until the deadline) ends as a timeout that
-keeps the last read. The clock comes in with the Deadline, the sleep as an argument.
+keeps the last read. The clock comes in with the Deadline; the sleep is edges/clock's, or an argument.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pipelines.core.errors import Unavailable
+from pipelines.edges import clock
 
 if TYPE_CHECKING:
     from pipelines.edges.retry import Deadline
@@ -53,9 +53,13 @@ def poll(
     deadline: Deadline,
     timed_out: str,
     say: Callable[[str], None],
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> Polled[T]:
-    """Read until a read is final or the deadline passes; `timed_out` opens the note of a timeout."""
+    """Read until a read is final or the deadline passes; `timed_out` opens the note of a timeout.
+
+    `sleep` waits between reads: by default the sleep of the clock waits run on (`edges/clock`).
+    """
+    sleep = sleep or clock.current().sleep
     last: Reading[T] | None = None
     last_said, said_at = "", 0.0
     while True:
