@@ -88,6 +88,14 @@ class CliResult:
     def json(self) -> Any:
         return json.loads(self.stdout)
 
+    def assert_clean(self, code: int, *secrets: str) -> None:
+        """Exit `code`, no traceback, and none of `secrets` anywhere in the output."""
+        output = self.stdout + self.stderr
+        assert self.code == code, output
+        assert "Traceback" not in output, output
+        for secret in secrets:
+            assert secret not in output
+
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliResult:
     """Run `python -m pipelines ARGS` in a subprocess, as a workflow step would."""

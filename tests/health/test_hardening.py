@@ -22,14 +22,6 @@ def cli():
     return run_cli
 
 
-def assert_clean(result: Any, code: int, *secrets: str) -> None:
-    output = result.stdout + result.stderr
-    assert result.code == code, output
-    assert "Traceback" not in output, output
-    for secret in secrets:
-        assert secret not in output
-
-
 def plugin(tmp_path: Any, name: str, body: str) -> str:
     path = tmp_path / name
     path.write_text(f"#!{sys.executable}\nimport datetime, json, os, sys\n{body}")
@@ -51,7 +43,7 @@ def test_a_deeply_nested_answer_is_a_clean_exit_1(gate, reply, body):
 
     result = gate.run("--json", timeout="10")
 
-    assert_clean(result, 1)
+    result.assert_clean(1)
     assert result.json()["cause"] == "corrupt"
 
 
@@ -60,7 +52,7 @@ def test_an_answer_over_the_cap_is_refused(gate, reply):
 
     result = gate.run("--json", timeout="20")
 
-    assert_clean(result, 1)
+    result.assert_clean(1)
     assert result.json()["cause"] == "corrupt"
 
 
@@ -69,7 +61,7 @@ def test_a_deeply_nested_error_answer_is_a_clean_exit_1(gate, reply):
 
     result = gate.run("--json", timeout="3")
 
-    assert_clean(result, 1)
+    result.assert_clean(1)
 
 
 def test_a_trickling_api_cannot_stretch_the_timeout(gate, reply, application, names):
@@ -83,7 +75,7 @@ def test_a_trickling_api_cannot_stretch_the_timeout(gate, reply, application, na
 
     assert time.monotonic() - started < 15  # the limit is 1 s; a per-read timeout alone would take minutes
     assert len(body) * 0.2 > 60
-    assert_clean(result, 1)
+    result.assert_clean(1)
     assert gate.api.application_requests  # the answer was being trickled when the limit cut it
 
 
@@ -99,7 +91,7 @@ def test_a_kubeconfig_token_with_control_characters_is_refused_without_echoing_i
 
     result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig), "--json")
 
-    assert_clean(result, 2, "secret-token-123", "X-Evil")
+    result.assert_clean(2, "secret-token-123", "X-Evil")
     assert "token" in result.json()["error"]
     assert gate.api.application_requests == []
 
@@ -110,7 +102,7 @@ def test_a_kubeconfig_token_block_with_a_trailing_newline_works(gate, write_kube
 
     result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig))
 
-    assert_clean(result, 0)
+    result.assert_clean(0)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +132,7 @@ def test_exec_plugin_output_that_is_unusable_is_a_clean_error(
     result = cli("wait-healthy", names.app, "--digest", names.new, "--kubeconfig", str(kubeconfig), "--json")
 
     assert result.code in (1, 2), result.stderr
-    assert_clean(result, result.code, "secret-token-123", "X-Evil")
+    result.assert_clean(result.code, "secret-token-123", "X-Evil")
     assert "exec" in result.json()["error"] or "credential" in result.json()["error"]
     assert gate.api.application_requests == []
 
@@ -179,7 +171,7 @@ def test_an_expiration_timestamp_without_a_zone_is_read_as_utc_on_every_renewal(
         "60",
     )
 
-    assert_clean(result, 0, names.token)
+    result.assert_clean(0, names.token)
     assert len(gate.api.application_requests) >= 3
     assert len(runs.read_text()) >= 3  # the plugin ran again for each renewal
 
@@ -217,7 +209,7 @@ def test_an_unusable_expiration_timestamp_on_a_renewal_is_a_clean_exit_1(
         "10",
     )
 
-    assert_clean(result, 1, names.token)
+    result.assert_clean(1, names.token)
     assert len(runs.read_text()) >= 2
 
 
