@@ -2,9 +2,9 @@
 
 The keys are not listed here: they are recorded while the program's own validators read a stack config
 that sets every section (the committed Pulumi.prod.yaml and Pulumi.staging.yaml, with every optional
-secret, a canary with each kind of analysis and the Argo Rollouts gate added). Each validator names the
-fields of the object it reads (`infra.config._Object`, `pipelines.deploy.canary._Fields`,
-`infra.canary_settings.known_mapping`); the images subtree's fields are `pipelines.deploy.pins`'s. So a key
+secret, a canary with each kind of analysis and the Argo Rollouts gate added). The one reader of a section
+(`pipelines.core.config_fields.ConfigObject`) names the fields of each object it reads; the images subtree's
+fields are `pipelines.deploy.pins`'s. So a key
 the program starts reading is missing from the reference at once, and a key it stops reading is stale
 there. Each reference row is `| \\`key\\` | stacks | …`, stacks `prod`, `staging` or `prod, staging`.
 Controls: the reference without a row, with a row the program does not read, with the wrong stacks.
@@ -21,12 +21,11 @@ from pathlib import Path
 
 import pytest
 
-import infra.canary_settings
 import infra.config
-import pipelines.deploy.canary
 from infra.render import read_stack_file
 from infra.staging import parse_staging_settings
 from pipelines.core.catalog import PULUMI_PROJECT, image_projects
+from pipelines.core.config_fields import ConfigObject
 from pipelines.deploy.pins import OPTIONAL_FIELDS, PIN_FIELDS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,27 +51,13 @@ def recording() -> Iterator[set[str]]:
     def note(path: str, fields: tuple[str, ...], separator: str = ".") -> None:
         seen.update(normal(f"{path}{separator}{field}") for field in fields)
 
-    original_object = infra.config._Object.__init__
+    original = ConfigObject.__init__
 
-    def object_init(self, data, path, fields, example, separator="."):
+    def reading(self, data, path, fields, example, *, guide, separator="."):
         note(path, fields, separator)
-        original_object(self, data, path, fields, example, separator)
+        original(self, data, path, fields, example, guide=guide, separator=separator)
 
-    original_fields = pipelines.deploy.canary._Fields.__init__
-
-    def fields_init(self, data, path, fields, example):
-        note(path, fields)
-        original_fields(self, data, path, fields, example)
-
-    original_mapping = infra.canary_settings.known_mapping
-
-    def mapping(data, path, fields, example):
-        note(path, fields)
-        return original_mapping(data, path, fields, example)
-
-    patch.setattr(infra.config._Object, "__init__", object_init)
-    patch.setattr(pipelines.deploy.canary._Fields, "__init__", fields_init)
-    patch.setattr(infra.canary_settings, "known_mapping", mapping)
+    patch.setattr(ConfigObject, "__init__", reading)
     try:
         yield seen
     finally:
