@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -196,11 +197,13 @@ def rc_sets(tmp_path_factory: pytest.TempPathFactory) -> RcSets:
     return RcSets(tmp_path_factory.mktemp("builds"))
 
 
-@pytest.fixture
-def pypiserver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A real pypiserver on a loopback port serving a temp folder: (simple URL, folder)."""
-    folder = tmp_path / "index-files"
-    folder.mkdir()
+@pytest.fixture(scope="session")
+def pypiserver_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """One real pypiserver per session (per xdist worker) on a loopback port, serving a temp folder."""
+    # Without watchdog pypiserver lists its folder on every request; with it, it would cache the listing and a
+    # test would see the files of the one before.
+    assert importlib.util.find_spec("watchdog") is None, "pypiserver would cache its listing: uninstall watchdog"
+    folder = tmp_path_factory.mktemp("index-files")
     port = free_port()
     process = subprocess.Popen(
         [
@@ -219,6 +222,18 @@ def pypiserver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def pypiserver(pypiserver_process: tuple[str, Path]) -> tuple[str, Path]:
+    """The session's pypiserver, empty for this test: (simple URL, folder)."""
+    url, folder = pypiserver_process
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return url, folder
 
 
 @dataclass
