@@ -58,10 +58,9 @@ def add_member(wheel: Path, name: str, chunks, *, record: bool = True) -> None:
     with zipfile.ZipFile(wheel) as old:
         members = [(info, old.read(info)) for info in old.infolist()]
     digest, size = hashlib.sha256(), 0
-    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as new:
-        info = zipfile.ZipInfo(name)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        with new.open(info, "w", force_zip64=True) as handle:
+    # Level 1: deflate's fastest, still 229:1 on zeros (1.5 GiB in 7 MB), far past the ratio of 100 refused.
+    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as new:
+        with new.open(name, "w", force_zip64=True) as handle:  # deflated at the archive's level
             for chunk in chunks:
                 handle.write(chunk)
                 digest.update(chunk)
@@ -74,7 +73,7 @@ def add_member(wheel: Path, name: str, chunks, *, record: bool = True) -> None:
 def test_a_small_wheel_holding_gigabytes_of_zeros_is_refused_before_it_is_inflated(wheel, tmp_path):
     zeros = bytes(1 << 20)
     add_member(wheel, "percolate_rocks/zeros.bin", (zeros for _ in range(1536)))  # 1.5 GiB
-    assert wheel.stat().st_size < 4 << 20
+    assert wheel.stat().st_size < 8 << 20
     refused(wheel, tmp_path, "compression ratio|larger than")
 
 
@@ -95,7 +94,7 @@ def test_an_sdist_holding_gigabytes_of_zeros_is_refused_before_it_is_inflated(sd
             self.left -= count
             return count
 
-    with gzip.open(sdist, "wb") as raw, tarfile.open(fileobj=raw, mode="w") as new:
+    with gzip.open(sdist, "wb", compresslevel=1) as raw, tarfile.open(fileobj=raw, mode="w") as new:
         for member, data in members:
             new.addfile(member, io.BytesIO(data) if data is not None else None)
         bomb = tarfile.TarInfo(f"{base}/zeros.bin")
