@@ -34,7 +34,7 @@ def github(repository: str, *path: str) -> str:
 def short(digest: str | None) -> str:
     if not digest:
         return "—"
-    return f'<code title="{text(digest)}">{text(digest[:19])}…</code>'
+    return f'<code class="digest" title="{text(digest)}">{text(digest[:19])}…</code>'
 
 
 def table(caption: str, headers: Sequence[str], rows: Sequence[str], stack: bool = False) -> str:

@@ -17,7 +17,7 @@ from pipelines.dashboard.html import cell, link, short, table, text, when
 from pipelines.dashboard.levels import KEYS, REPORT, REPORT_BY, REPORT_URL, TABLE, rate
 from pipelines.dashboard.metrics import human_duration
 from pipelines.dashboard.model import Dashboard, ProjectView
-from pipelines.dashboard.sections import anchor, months_up_to, project_section
+from pipelines.dashboard.sections import anchor, latest_events, months_up_to, project_section
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 STYLE = """
@@ -34,7 +34,7 @@ list-style:none}.scroll{overflow-x:auto}table{border-collapse:collapse;width:100
 caption{text-align:left;font-weight:600;padding:.2rem 0}th,td{border:1px solid var(--line);padding:.3rem .5rem;
 text-align:left;vertical-align:top}thead th{background:var(--head)}code,pre{font-family:ui-monospace,Menlo,Consolas,
 monospace;font-size:.85em;word-break:break-all}pre{white-space:pre-wrap;background:var(--code);padding:.5rem}
-.bad{color:var(--bad);font-weight:600}.badge{border:1px solid;border-radius:.3rem;padding:0 .25rem;
+.bad{color:var(--bad);font-weight:600;white-space:nowrap}.badge{border:1px solid;border-radius:.3rem;padding:0 .25rem;
 font-size:.85em;white-space:nowrap}.good{color:var(--good);font-weight:600}.level{font-weight:600;
 white-space:nowrap}.level-elite::before{content:"★★★ "}.level-high::before{content:"★★☆ "}
 .level-medium::before{content:"★☆☆ "}.level-low::before{content:"☆☆☆ "}tr.rollback{background:var(--code)}
@@ -43,7 +43,7 @@ font-size:11px;font-family:inherit}.axis{stroke:var(--muted)}.bar{fill:var(--acc
 .s0{stroke:var(--s0);fill:var(--s0)}.s1{stroke:var(--s1);fill:var(--s1)}.s2{stroke:var(--s2);fill:var(--s2)}
 .s3{stroke:var(--s3);fill:var(--s3)}polyline{fill:none}.trends{display:grid;gap:.8rem 1.2rem;
 grid-template-columns:repeat(auto-fill,minmax(14rem,1fr))}figure{margin:0}figcaption{font-size:.9em}
-ul.older{columns:14rem;font-size:.9em}details{margin:.3rem 0}
+ul.older{columns:14rem;font-size:.9em}details{margin:.3rem 0}time,.digest{white-space:nowrap}
 @media (max-width:40rem){body{padding:.6rem}table.stack thead{display:none}table.stack,table.stack tbody,
 table.stack tr,table.stack td,table.stack th,table.stack caption{display:block;width:auto}
 table.stack tr{border:1px solid var(--line);margin-bottom:.6rem}
@@ -170,10 +170,12 @@ def render(dashboard: Dashboard) -> str:
         "<header><h1>Percolate releases</h1>",
         f'<p class="muted">Built {when(dashboard.generated)} from the history of '
         f"<code>{text(repository)}</code> (tags, Pulumi.prod.yaml, build and staging records).</p>",
-        f'<nav aria-label="sections"><ul><li><a href="#where">what runs where</a></li><li><a href="#delivery">'
-        f'delivery performance</a></li>{nav}<li><a href="#levels">DORA levels</a></li></ul></nav></header>',
+        '<nav aria-label="sections"><ul><li><a href="#where">what runs where, what happened</a></li>'
+        f'<li><a href="#delivery">delivery performance</a></li>{nav}<li><a href="#levels">DORA levels</a></li>'
+        "</ul></nav></header>",
         '<main><h2 id="where">What runs where</h2>',
         _where_table(dashboard),
+        latest_events(dashboard.projects, repository),
         '<h2 id="delivery">Delivery performance</h2>',
         _dora_table(dashboard),
         "<h3>Release cadence, all projects</h3>",

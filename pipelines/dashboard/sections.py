@@ -10,6 +10,7 @@ listed one line each, per year, each line still a link target. dashboard.json ke
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pipelines.core.catalog import get_project
@@ -22,6 +23,8 @@ from pipelines.notes.verification import COMMIT_PLACEHOLDER, verification_of
 
 EVENTS_SHOWN = 20
 RELEASES_SHOWN = 10
+LATEST_SHOWN = 8
+EVENT_HEADERS = ["when", "event", "version", "digest", "change", "outcome"]
 
 
 def anchor(project: str, version: str) -> str:
@@ -59,7 +62,7 @@ def _version_link(project: str, version: str | None) -> str:
     return f'<a href="#{text(anchor(project, version))}">{text(version)}</a>'
 
 
-def _event_row(view: ProjectView, deploy: Deploy, repository: str) -> str:
+def _event_row(view: ProjectView, deploy: Deploy, repository: str, with_project: bool = False) -> str:
     if deploy.rollback:
         kind = '<span class="bad">↩ rollback</span>'
         version = f"{_version_link(view.name, deploy.previous)} → {_version_link(view.name, deploy.version)}"
@@ -74,8 +77,9 @@ def _event_row(view: ProjectView, deploy: Deploy, repository: str) -> str:
         if deploy.rolled_back_at is not None:
             detail = f'<span class="bad">rolled back</span> {human_duration(deploy.rolled_back_at - deploy.date)} later'
     row_class = ' class="rollback"' if deploy.rollback else ""
+    project = f'<th scope="row"><a href="#{text(view.name)}">{text(view.name)}</a></th>' if with_project else ""
     return (
-        f"<tr{row_class}>{cell('when', when(deploy.date))}{cell('event', kind)}{cell('version', version)}"
+        f"<tr{row_class}>{project}{cell('when', when(deploy.date))}{cell('event', kind)}{cell('version', version)}"
         f"{cell('digest', short(deploy.digest) if view.kind == 'image' else 'PyPI')}"
         f"{cell('change', _change(deploy, repository))}{cell('outcome', detail or '—')}</tr>"
     )
@@ -84,6 +88,16 @@ def _event_row(view: ProjectView, deploy: Deploy, repository: str) -> str:
 def _quarter(value: datetime) -> str:
     utc = value.astimezone(UTC)
     return f"{utc.year} Q{(utc.month - 1) // 3 + 1}"
+
+
+def latest_events(views: Sequence[ProjectView], repository: str) -> str:
+    """The newest deploys and rollbacks of all projects together: what happened lately across the monorepo."""
+    events = sorted(((d.date, view, d) for view in views for d in view.deploys), key=lambda e: e[0], reverse=True)
+    rows = [_event_row(view, d, repository, with_project=True) for _, view, d in events[:LATEST_SHOWN]]
+    if not rows:
+        return "<p>No deploy yet.</p>"
+    caption = f"The newest {len(rows)} deploys and rollbacks of all projects, newest first"
+    return table(caption, ["project", *EVENT_HEADERS], rows, stack=True)
 
 
 def _older_events(view: ProjectView, older: list[Deploy]) -> str:
@@ -113,11 +127,10 @@ def _history(view: ProjectView, repository: str) -> list[str]:
     if not events:
         return ["<p>No deploy yet.</p>"]
     shown, older = events[:EVENTS_SHOWN], events[EVENTS_SHOWN:]
-    headers = ["when", "event", "version", "digest", "change", "outcome"]
     caption = f"Deploys and rollbacks of {text(view.name)}, newest first"
     if older:
         caption += f" (the newest {len(shown)} of {len(events)})"
-    parts = [table(caption, headers, [_event_row(view, d, repository) for d in shown], stack=True)]
+    parts = [table(caption, EVENT_HEADERS, [_event_row(view, d, repository) for d in shown], stack=True)]
     if older:
         parts.append(_older_events(view, older))
     return parts
@@ -168,7 +181,9 @@ def _trends(view: ProjectView, now: datetime) -> list[str]:
     for key, title, values, words in charts:
         chart_labels = months if key == "cadence" else labels
         chart = trend_bars(f"{view.name}-{key}", f"{view.name}: {title}", chart_labels, values, words)
-        figures.append(f"<figure>{chart}<figcaption>{text(title)}</figcaption></figure>")
+        uncounted = view.kind != "image" and key in ("failures", "restore")
+        caption = title + (" (not counted: a PyPI release is never rolled back)" if uncounted else "")
+        figures.append(f"<figure>{chart}<figcaption>{text(caption)}</figcaption></figure>")
     return [f'<div class="trends">{"".join(figures)}</div>']
 
 

@@ -9,6 +9,7 @@ restored 3 h after its deploy, with two rollback events and two blocked versions
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -105,6 +106,25 @@ def test_the_page_shows_the_history_newest_first(site):
     assert 'href="https://github.com/example-org/mono/pull/43">PR #43</a>' in history
     assert '<span class="bad">rolled back</span> 1 h 0 min later' in history
     assert 'id="percolate-reading-v0.1.2"' in section and 'href="#percolate-reading-v0.1.2"' in section
+
+
+def test_the_newest_events_of_all_projects_lead_the_page(site):
+    out, _ = site
+    html = (out / "index.html").read_text()
+    latest = html[html.index("The newest 8 deploys and rollbacks of all projects") :]
+    latest = latest[: latest.index("</table>")]
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", "<tr" + row).split()) for row in latest.split("<tr")[2:]]
+    assert [row.split(" UTC")[0] for row in rows] == [
+        "percolate-rocks 2025-11-04 10:00",
+        "percolate 2025-10-22 06:00",
+        "percolate-reading 2025-10-14 13:00",
+        "percolate-reading 2025-10-14 11:00",
+        "percolate-reading 2025-10-14 10:00",
+        "percolate-reading 2025-10-13 08:00",
+        "percolate-reading 2025-10-06 08:00",
+        "percolate 2025-10-03 12:00",
+    ]
+    assert "↩ rollback 0.3.0 → 0.2.0" in rows[-1]
 
 
 # --- the same rules on hand-made stack-file versions
