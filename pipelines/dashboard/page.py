@@ -50,6 +50,7 @@ table.stack tr{border:1px solid var(--line);margin-bottom:.6rem}
 table.stack td,table.stack th{border:0;border-top:1px solid var(--line)}
 table.stack td::before{content:attr(data-label) ": ";font-weight:600}}
 """
+ROLLED_BACK = ' <span class="bad">↩ rollback</span>'
 KEY_NAMES = {
     "deployment_frequency": "deployment frequency",
     "lead_time": "lead time for changes",
@@ -72,11 +73,13 @@ def _where_table(dashboard: Dashboard) -> str:
         blocked = ", ".join(
             f'<a href="#{text(anchor(view.name, b.version))}">{text(b.version)}</a>' for b in view.blocked
         )
+        since = when(prod.date if prod else None) + (ROLLED_BACK if prod and prod.rollback else "")
         rows.append(
             f'<tr data-project="{text(view.name)}"><th scope="row"><a href="#{text(view.name)}">{text(view.name)}</a>'
             f"</th>{cell('prod version', version)}"
             f"{cell('prod digest', short(prod.digest) if prod and prod.digest else ('PyPI' if prod else '—'))}"
-            f"{cell('in prod since', when(prod.date if prod else None))}{cell('staging', _staging(view))}"
+            f"{cell('in prod since', since)}"
+            f"{cell('staging', _staging(view))}"
             f"{cell('blocked', blocked or '—')}</tr>"
         )
     headers = ["project", "prod version", "prod digest", "in prod since", "staging", "blocked"]

@@ -80,7 +80,7 @@ def test_what_runs_where(site):
     assert where["percolate-reading"][1:4] == [
         "0.1.0",
         f"{digest_of('percolate-reading', '0.1.0')[:19]}…",
-        "2025-10-14 13:00 UTC",  # the second rollback put 0.1.0 back
+        "2025-10-14 13:00 UTC ↩ rollback",  # the second rollback put 0.1.0 back
     ]
     assert where["percolate-reading"][5] == "0.1.1, 0.1.2"
     assert (
