@@ -37,13 +37,14 @@ def short(digest: str | None) -> str:
     return f'<code class="digest" title="{text(digest)}">{text(digest[:19])}…</code>'
 
 
-def table(caption: str, headers: Sequence[str], rows: Sequence[str], stack: bool = False) -> str:
-    """A table with a caption and column headers (`scope="col"`) around `rows` (each a whole `<tr>`); a
-    `stack` table shows each row as a card on a narrow screen (its cells carry `data-label`)."""
-    head = "".join(f'<th scope="col">{h}</th>' for h in headers)
+def table(caption: str, headers: Sequence[str], rows: Sequence[str], stack: bool = False, head: str = "") -> str:
+    """A table with a caption and column headers (`scope="col"`, or `head`: column groups and the header
+    row as they are) around `rows` (each a whole `<tr>`); a `stack` table shows each row as a card on a
+    narrow screen (its cells carry `data-label`, or the stylesheet names them)."""
+    head = head or "<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in headers) + "</tr></thead>"
     kind = ' class="stack"' if stack else ""
     return (
-        f'<div class="scroll"><table{kind}><caption>{caption}</caption><thead><tr>{head}</tr></thead>'
+        f'<div class="scroll"><table{kind}><caption>{caption}</caption>{head}'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 

@@ -34,7 +34,8 @@ list-style:none}.scroll{overflow-x:auto}table{border-collapse:collapse;width:100
 caption{text-align:left;font-weight:600;padding:.2rem 0}th,td{border:1px solid var(--line);padding:.3rem .5rem;
 text-align:left;vertical-align:top}thead th{background:var(--head)}code,pre{font-family:ui-monospace,Menlo,Consolas,
 monospace;font-size:.85em;word-break:break-all}pre{white-space:pre-wrap;background:var(--code);padding:.5rem}
-.bad{color:var(--bad);font-weight:600;white-space:nowrap}.badge{border:1px solid;border-radius:.3rem;padding:0 .25rem;
+.bad,.failed{color:var(--bad);font-weight:600;white-space:nowrap}.passed{color:var(--good);font-weight:600}
+.badge{border:1px solid;border-radius:.3rem;padding:0 .25rem;
 font-size:.85em;white-space:nowrap}.good{color:var(--good);font-weight:600}.level{font-weight:600;
 white-space:nowrap}.level-elite::before{content:"★★★ "}.level-high::before{content:"★★☆ "}
 .level-medium::before{content:"★☆☆ "}.level-low::before{content:"☆☆☆ "}tr.rollback{background:var(--code)}
@@ -43,14 +44,26 @@ font-size:11px;font-family:inherit}.axis{stroke:var(--muted)}.bar{fill:var(--acc
 .s0{stroke:var(--s0);fill:var(--s0)}.s1{stroke:var(--s1);fill:var(--s1)}.s2{stroke:var(--s2);fill:var(--s2)}
 .s3{stroke:var(--s3);fill:var(--s3)}polyline{fill:none}.trends{display:grid;gap:.8rem 1.2rem;
 grid-template-columns:repeat(auto-fill,minmax(14rem,1fr))}figure{margin:0}figcaption{font-size:.9em}
-ul.older{columns:14rem;font-size:.9em}details{margin:.3rem 0}time,.digest{white-space:nowrap}
+ul.older{columns:14rem;font-size:.9em}details{margin:.3rem 0}
+time,.digest,.dora-lead-time,.dora-failure-rate{white-space:nowrap}
 @media (max-width:40rem){body{padding:.6rem}table.stack thead{display:none}table.stack,table.stack tbody,
 table.stack tr,table.stack td,table.stack th,table.stack caption{display:block;width:auto}
 table.stack tr{border:1px solid var(--line);margin-bottom:.6rem}
 table.stack td,table.stack th{border:0;border-top:1px solid var(--line)}
-table.stack td::before{content:attr(data-label) ": ";font-weight:600}}
+table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600}
+#where+.scroll td:nth-of-type(1)::before{content:"prod version: ";font-weight:600}
+table.stack td.dora-frequency::before{content:"deployment frequency: ";font-weight:600}
+table.stack td.dora-lead-time::before{content:"lead time for changes: ";font-weight:600}
+table.stack td.dora-failure-rate::before{content:"change failure rate: ";font-weight:600}
+table.stack td.dora-restore::before{content:"failed deployment recovery time: ";font-weight:600}}
 """
 ROLLED_BACK = ' <span class="bad">↩ rollback</span>'
+CLASSES = {
+    "deployment_frequency": "dora-frequency",
+    "lead_time": "dora-lead-time",
+    "change_failure_rate": "dora-failure-rate",
+    "time_to_restore": "dora-restore",
+}
 KEY_NAMES = {
     "deployment_frequency": "deployment frequency",
     "lead_time": "lead time for changes",
@@ -75,8 +88,7 @@ def _where_table(dashboard: Dashboard) -> str:
         )
         since = when(prod.date if prod else None) + (ROLLED_BACK if prod and prod.rollback else "")
         rows.append(
-            f'<tr data-project="{text(view.name)}"><th scope="row"><a href="#{text(view.name)}">{text(view.name)}</a>'
-            f"</th>{cell('prod version', version)}"
+            f'<tr data-project="{text(view.name)}"><th scope="row">{text(view.name)}</th><td>{version}</td>'
             f"{cell('prod digest', short(prod.digest) if prod and prod.digest else ('PyPI' if prod else '—'))}"
             f"{cell('in prod since', since)}"
             f"{cell('staging', _staging(view))}"
@@ -90,8 +102,7 @@ def _staging(view: ProjectView) -> str:
     parts = []
     if view.staging is not None:
         run = view.staging
-        sign = "✓" if run.result == "passed" else "✗"
-        result = f'<span class="{"good" if run.result == "passed" else "bad"}">{sign} {text(run.result)}</span>'
+        result = f'<span class="{text(run.result)}">{text(run.result)}</span>'
         url = f" ({link(run.run_url, 'run')})" if run.run_url else ""
         parts.append(f"<code>{text(run.build)}</code>: {result} at {when(run.recorded_at)}{url}")
     if view.newest_rc is not None and (view.kind == "wheels" or view.staging is None):
@@ -106,7 +117,7 @@ def _dora_table(dashboard: Dashboard) -> str:
     for view in dashboard.projects:
         d = view.dora
         levels = rate(d, can_roll_back=view.kind == "image")
-        cannot = "not rated: a PyPI release is never rolled back"
+        cannot = "not rated (no rollback on PyPI)"
         rate_text = (
             f"{d.failure_rate:.0%} ({d.failed} of {d.deploys})" if d.failure_rate is not None else "— (no deploy)"
         )
@@ -116,14 +127,8 @@ def _dora_table(dashboard: Dashboard) -> str:
             "change_failure_rate": rate_text,
             "time_to_restore": f"{human_duration(d.time_to_restore)} ({d.restores} restored)",
         }
-        classes = {
-            "deployment_frequency": "dora-frequency",
-            "lead_time": "dora-lead-time",
-            "change_failure_rate": "dora-failure-rate",
-            "time_to_restore": "dora-restore",
-        }
         cells = "".join(
-            f'<td class="{classes[key]}" data-label="{KEY_NAMES[key]}">{values[key]}<br>'
+            f'<td class="{CLASSES[key]}">{values[key]}</td><td data-label="level">'
             f"{_level(levels[key], cannot if view.kind != 'image' and key in KEYS[2:] else 'not rated')}</td>"
             for key in KEYS
         )
@@ -135,7 +140,13 @@ def _dora_table(dashboard: Dashboard) -> str:
         f'The four DORA keys over the last {window} days, each rated against <a href="#levels">DORA\'s 2024 '
         "performance levels</a>"
     )
-    return table(caption, ["project", *(KEY_NAMES[key] for key in KEYS)], rows, stack=True)
+    head = (
+        '<colgroup span="1"></colgroup>' + '<colgroup span="2"></colgroup>' * len(KEYS) + '<thead><tr><th scope="col">'
+        "project</th>"
+        + "".join(f'<th scope="colgroup" colspan="2">{KEY_NAMES[key]} and level</th>' for key in KEYS)
+        + "</tr></thead>"
+    )
+    return table(caption, [], rows, stack=True, head=head)
 
 
 def _levels_table() -> str:
