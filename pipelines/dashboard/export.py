@@ -1,6 +1,6 @@
 """The dashboard's data as plain JSON (`dashboard.json`, and `dashboard --json`), schema version 2.
 
-docs/dashboard.md describes every field. Times are ISO 8601 in UTC's offset as git or the record gave them;
+docs/dashboard.md describes every field. Times are ISO 8601 with the offset git or the record gave them;
 durations are hours (3 decimals); lists of events are in time order, oldest first; releases newest first.
 """
 

@@ -24,7 +24,6 @@ from pipelines.dashboard.model import Dora
 REPORT = "Accelerate State of DevOps Report 2024"
 REPORT_BY = "DORA (Google Cloud)"
 REPORT_URL = "https://dora.dev/research/2024/dora-report/"
-LEVELS = ("elite", "high", "medium", "low")
 KEYS = ("deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore")
 
 
