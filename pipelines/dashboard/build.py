@@ -12,7 +12,7 @@ from typing import Any
 from pipelines.core.catalog import GITHUB_REPOSITORY, PROJECTS, STACK_CONFIG_FILE
 from pipelines.dashboard.data import Records, benchmark_points, read_records
 from pipelines.dashboard.export import SCHEMA_VERSION, levels_json, project_json
-from pipelines.dashboard.history import releases_from_tags, stack_history, with_deploys
+from pipelines.dashboard.history import first_deploys, releases_from_tags, stack_history, with_deploys
 from pipelines.dashboard.metrics import dora, weekly, wheel_deploys
 from pipelines.dashboard.model import Dashboard, Deploy, ProjectView, Release
 from pipelines.dashboard.rcs import with_staging
@@ -37,8 +37,9 @@ def assemble(
             deploys = history.deploys.get(project.name, [])
             current = history.current.get(project.name)
             blocked = set(current.blocked) if current else set()
+            first = first_deploys(deploys)
             mine = [
-                with_deploys(r, deploys, history.pins_by_version.get((project.name, r.version)), blocked) for r in mine
+                with_deploys(r, first, history.pins_by_version.get((project.name, r.version)), blocked) for r in mine
             ]
         else:
             deploys = wheel_deploys(mine)

@@ -20,6 +20,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pipelines.core.catalog import REPOSITORY_KEY, image_projects
@@ -92,7 +93,7 @@ def releases_from_tags(tags: Iterable[TagRef]) -> dict[str, list[Release]]:
             )
         )
     for project_releases in releases.values():
-        project_releases.sort(key=lambda r: parse_tag(f"{r.project}-v{r.version}").version.sort_key(), reverse=True)
+        project_releases.sort(key=lambda r: tuple(int(part) for part in r.version.split(".")), reverse=True)
     return releases
 
 
@@ -171,11 +172,21 @@ def _roll_back(history: list[Deploy], rollback: Deploy) -> Deploy:
     return dataclasses.replace(rollback, rollback=True, failed_at=failed.date)
 
 
-def with_deploys(release: Release, deploys: list[Deploy], pin: ImagePin | None, blocked: set[str]) -> Release:
-    """`release` with its first prod deploy, its digests (from the pin it was deployed with) and whether
-    a rollback blocked it."""
-    first = next((d.date for d in deploys if d.version == release.version and not d.rollback), None)
+def first_deploys(deploys: Iterable[Deploy]) -> dict[str, datetime]:
+    """When each version was first deployed (rollbacks that restored it do not count)."""
+    first: dict[str, datetime] = {}
+    for deploy in deploys:
+        if deploy.version is not None and not deploy.rollback:
+            first.setdefault(deploy.version, deploy.date)
+    return first
+
+
+def with_deploys(release: Release, first: Mapping[str, datetime], pin: ImagePin | None, blocked: set[str]) -> Release:
+    """`release` with its first prod deploy (from `first_deploys`), its digests (from the pin it was deployed
+    with) and whether a rollback blocked it."""
     artifacts = release.artifacts
     if pin is not None and pin.digest is not None:
         artifacts = (Artifact("index", pin.digest), *(Artifact(arch, digest) for arch, digest in pin.platforms))
-    return dataclasses.replace(release, deployed=first, artifacts=artifacts, blocked=release.version in blocked)
+    return dataclasses.replace(
+        release, deployed=first.get(release.version), artifacts=artifacts, blocked=release.version in blocked
+    )
