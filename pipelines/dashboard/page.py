@@ -161,9 +161,9 @@ def _levels_table() -> str:
         "<p>How a key is rated: the best level, elite first, whose bound it meets. The report's bounds overlap: "
         "medium's change failure rate (10%) is better than high's (20%) and medium's recovery time is high's "
         "(less than one day), so neither key is ever rated medium; a recovery between one day and one week, "
-        "which no level covers, is rated low. The 2025 report groups teams into seven archetypes and publishes "
-        "no such levels, so the 2024 table is the newest. A project that cannot roll back (percolate-rocks on "
-        "PyPI) is not rated on the two stability keys.</p>"
+        "which no level covers, is rated low. The 2025 report groups teams into seven archetypes and, as far as we "
+        "found, publishes no such levels, so the 2024 table is the newest. A project that cannot roll back "
+        "(percolate-rocks on PyPI) is not rated on the two stability keys.</p>"
     )
 
 
