@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pipelines.core.catalog import GITHUB_REPOSITORY, PROJECTS, STACK_CONFIG_FILE
 from pipelines.dashboard.data import Records, benchmark_points, read_records
-from pipelines.dashboard.history import releases_from_tags, stack_history, with_deploys
-from pipelines.dashboard.metrics import dora, wheel_deploys
-from pipelines.dashboard.model import Candidate, Dashboard, Deploy, ProjectView, Release
+from pipelines.dashboard.export import SCHEMA_VERSION, levels_json, project_json
+from pipelines.dashboard.history import first_deploys, releases_from_tags, stack_history, with_deploys
+from pipelines.dashboard.metrics import dora, weekly, wheel_deploys
+from pipelines.dashboard.model import Dashboard, Deploy, ProjectView, Release
+from pipelines.dashboard.rcs import with_staging
 from pipelines.edges.git_history import FileVersion, GitHistory, TagRef
 
 
@@ -35,13 +37,16 @@ def assemble(
             deploys = history.deploys.get(project.name, [])
             current = history.current.get(project.name)
             blocked = set(current.blocked) if current else set()
+            first = first_deploys(deploys)
             mine = [
-                with_deploys(r, deploys, history.pins_by_version.get((project.name, r.version)), blocked) for r in mine
+                with_deploys(r, first, history.pins_by_version.get((project.name, r.version)), blocked) for r in mine
             ]
         else:
             deploys = wheel_deploys(mine)
-        mine = [_with_recorded_artifacts(r, records) for r in mine]
+        runs = records.staging_runs.get(project.name, [])
+        mine = [with_staging(_with_recorded_artifacts(r, records), runs) for r in mine]
         candidates = [c for r in mine for c in r.candidates]
+        by_version = {r.version: r for r in mine}
         views.append(
             ProjectView(
                 name=project.name,
@@ -51,7 +56,9 @@ def assemble(
                 prod=_current(deploys),
                 staging=records.staging.get(project.name),
                 newest_rc=max(candidates, key=lambda c: (c.date, c.tag), default=None),
-                dora=dora(deploys, {r.version: r for r in mine}, now),
+                dora=dora(deploys, by_version, now),
+                trend=weekly(deploys, by_version, now),
+                blocked=history.blocked(project.name) if project.ships_images else (),
                 benchmarks=benchmark_points(records, tag_dates, project.name) if project.benchmarks_dir else (),
             )
         )
@@ -64,8 +71,9 @@ def assemble(
 
 
 def _current(deploys: Sequence[Deploy]) -> Deploy | None:
-    """The deploy that set what runs now: the newest deploy or rollback."""
-    return deploys[-1] if deploys else None
+    """The deploy that set what runs now: the newest deploy or rollback (None when that went back to no
+    release)."""
+    return deploys[-1] if deploys and deploys[-1].version is not None else None
 
 
 def _with_recorded_artifacts(release: Release, records: Records) -> Release:
@@ -87,62 +95,13 @@ def collect(root: Path, data: Path | None, now: datetime, repository: str | None
 
 
 def to_json(dashboard: Dashboard) -> dict[str, Any]:
-    """The dashboard as plain JSON (the `--json` output and the site's `dashboard.json`)."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    def hours(value: timedelta | None) -> float | None:
-        return round(value.total_seconds() / 3600, 3) if value is not None else None
-
-    def candidate(c: Candidate) -> dict[str, Any]:
-        return {"tag": c.tag, "date": iso(c.date), "commit": c.commit}
-
-    projects = []
-    for view in dashboard.projects:
-        d = view.dora
-        projects.append(
-            {
-                "name": view.name,
-                "prod": {"version": view.prod.version, "digest": view.prod.digest, "since": iso(view.prod.date)}
-                if view.prod
-                else None,
-                "staging": {
-                    "build": view.staging.build,
-                    "result": view.staging.result,
-                    "recorded_at": iso(view.staging.recorded_at),
-                    "digest": view.staging.digest,
-                }
-                if view.staging
-                else None,
-                "newest_rc": candidate(view.newest_rc) if view.newest_rc else None,
-                "dora": {
-                    "window_days": d.window_days,
-                    "deploys": d.deploys,
-                    "deploys_per_week": round(d.per_week, 3),
-                    "lead_time_hours": hours(d.lead_time),
-                    "failed_deploys": d.failed,
-                    "change_failure_rate": round(d.failure_rate, 4) if d.failure_rate is not None else None,
-                    "time_to_restore_hours": hours(d.time_to_restore),
-                },
-                "releases": [
-                    {
-                        "version": r.version,
-                        "tag": r.tag,
-                        "released": iso(r.date),
-                        "candidates": [candidate(c) for c in r.candidates],
-                        "rc_to_release_hours": hours(r.rc_to_release),
-                        "release_to_deploy_hours": hours(r.release_to_deploy),
-                        "blocked": r.blocked,
-                        "artifacts": [{"label": a.label, "value": a.value} for a in r.artifacts],
-                    }
-                    for r in view.releases
-                ],
-            }
-        )
+    """The dashboard as plain JSON (the `--json` output and the site's `dashboard.json`); the schema is
+    docs/dashboard.md's, versioned by `schema_version`."""
     return {
-        "generated": iso(dashboard.generated),
+        "schema_version": SCHEMA_VERSION,
+        "generated": dashboard.generated.isoformat(),
         "repository": dashboard.repository,
-        "projects": projects,
+        "dora_levels": levels_json(),
+        "projects": [project_json(view) for view in dashboard.projects],
         "notes": list(dashboard.notes),
     }

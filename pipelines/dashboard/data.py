@@ -36,11 +36,12 @@ MAX_RECORD_BYTES = 5 * 1024 * 1024
 
 @dataclass
 class Records:
-    """What DIR held: artifacts per RC or release tag, the newest staging run per project, benchmark
-    medians per RC tag, and notes on what was skipped."""
+    """What DIR held: artifacts per RC or release tag, the newest staging run per project and every staging
+    run per project, benchmark medians per RC tag, and notes on what was skipped."""
 
     artifacts: dict[str, tuple[Artifact, ...]] = field(default_factory=dict)
     staging: dict[str, StagingRun] = field(default_factory=dict)
+    staging_runs: dict[str, list[StagingRun]] = field(default_factory=dict)
     benchmarks: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -151,6 +152,7 @@ def _staging_record(data: Mapping[str, Any], records: Records, where: str) -> No
         digest=digest if isinstance(digest, str) and is_digest(digest) else None,
         run_url=run_url if isinstance(run_url, str) and run_url.startswith("https://") else None,
     )
+    records.staging_runs.setdefault(project, []).append(run)
     newest = records.staging.get(project)
     if newest is None or run.recorded_at > newest.recorded_at:
         records.staging[project] = run

@@ -4,8 +4,12 @@
 - An image deploy is a commit on the main line that changed the project's pin (version or digest) in
   `percolate-platform:images` of Pulumi.prod.yaml: merging the deploy pull request runs `pulumi up`,
   so the commit's date is when the change reached prod. A change whose entry newly blocks the version
-  it replaces is a rollback (that is how `pipelines rollback` marks the failed version): the deploy it
-  replaced counts as failed, restored at the rollback's date.
+  it replaces is a rollback (that is how `pipelines rollback` marks the failed version), also when it
+  goes back to no release at all (a first release rolled back): the deploy it replaced counts as failed,
+  restored at the rollback's date. A rollback right after a rollback (the restored version failed too)
+  continues the same failure: it is restored at the last rollback of the chain.
+- A version in a `blocked` list is blocked since the commit that first listed it: by a rollback, or by hand.
+- A commit whose subject names a pull request (`… (#12)`, `Merge pull request #12 …`) came from it.
 - A wheel release is its own deploy: the release workflow publishes it to PyPI at the tag.
 Pure: tags and file versions come in as values from `edges.git_history`.
 """
@@ -13,14 +17,16 @@ Pure: tags and file versions come in as values from `edges.git_history`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pipelines.core.catalog import REPOSITORY_KEY, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import parse_tag
-from pipelines.dashboard.model import Artifact, Candidate, Deploy, Release
+from pipelines.dashboard.model import Artifact, Blocked, Candidate, Deploy, Release
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
 from pipelines.deploy.write_back import stack_document
 from pipelines.edges.git_history import FileVersion, TagRef
@@ -28,14 +34,35 @@ from pipelines.edges.git_history import FileVersion, TagRef
 
 @dataclass(frozen=True)
 class StackHistory:
-    """What the stack file's history says: deploys per project (oldest first), the pins at HEAD, every
-    pin a version was ever deployed with, the repository slug at HEAD, and notes on skipped versions."""
+    """What the stack file's history says: deploys and rollbacks per project (oldest first), the pins at
+    HEAD, every pin a version was ever deployed with, since when each version is blocked, the repository
+    slug at HEAD, and notes on skipped versions."""
 
     deploys: dict[str, list[Deploy]]
     current: dict[str, ImagePin]
     pins_by_version: dict[tuple[str, str], ImagePin]
+    blocked_since: dict[tuple[str, str], Blocked]
     repository: str | None
     notes: list[str]
+
+    def blocked(self, project: str) -> tuple[Blocked, ...]:
+        """The versions of `project` blocked at HEAD, each with the commit that blocked it (newest first)."""
+        current = self.current.get(project)
+        found = [
+            self.blocked_since[(project, v)]
+            for v in (current.blocked if current else ())
+            if (project, v) in self.blocked_since
+        ]
+        return tuple(sorted(found, key=lambda b: b.since, reverse=True))
+
+
+_PULL_REQUEST = re.compile(r"\(#([0-9]{1,9})\)\s*$|^Merge pull request #([0-9]{1,9})\b")
+
+
+def pull_request_of(subject: str) -> int | None:
+    """The pull request a commit subject names: GitHub's squash (`title (#12)`) or merge commit."""
+    found = _PULL_REQUEST.search(subject)
+    return int(found.group(1) or found.group(2)) if found else None
 
 
 def releases_from_tags(tags: Iterable[TagRef]) -> dict[str, list[Release]]:
@@ -66,7 +93,7 @@ def releases_from_tags(tags: Iterable[TagRef]) -> dict[str, list[Release]]:
             )
         )
     for project_releases in releases.values():
-        project_releases.sort(key=lambda r: parse_tag(f"{r.project}-v{r.version}").version.sort_key(), reverse=True)
+        project_releases.sort(key=lambda r: tuple(int(part) for part in r.version.split(".")), reverse=True)
     return releases
 
 
@@ -88,6 +115,7 @@ def stack_history(versions: Iterable[FileVersion], path: str) -> StackHistory:
     deploys: dict[str, list[Deploy]] = {p.name: [] for p in image_projects()}
     previous: dict[str, ImagePin] = {}
     pins_by_version: dict[tuple[str, str], ImagePin] = {}
+    blocked_since: dict[tuple[str, str], Blocked] = {}
     notes: list[str] = []
     repository = None
     for version in versions:
@@ -102,26 +130,63 @@ def stack_history(versions: Iterable[FileVersion], path: str) -> StackHistory:
         for name, pin in pins.items():
             before = previous.get(name)
             previous[name] = pin
-            if not pin.pinned or (before is not None and (before.version, before.digest) == (pin.version, pin.digest)):
+            newly = tuple(v for v in pin.blocked if v not in (before.blocked if before else ()))
+            changed = before is None or (before.version, before.digest) != (pin.version, pin.digest)
+            rollback = changed and before is not None and before.pinned and str(before.version) in newly
+            for blocked in newly:
+                key = (name, blocked)
+                blocked_since[key] = Blocked(blocked, version.date, version.commit, by_rollback=rollback)
+            if not (pin.pinned and changed) and not rollback:
                 continue
-            pins_by_version.setdefault((name, str(pin.version)), pin)
+            if pin.pinned:
+                pins_by_version.setdefault((name, str(pin.version)), pin)
+            change = Deploy(
+                name,
+                str(pin.version) if pin.pinned else None,
+                version.date,
+                version.commit,
+                digest=pin.digest,
+                previous=str(before.version) if before is not None and before.pinned else None,
+                blocked=newly,
+                pull_request=pull_request_of(version.subject),
+            )
             history = deploys[name]
-            rollback = (
-                before is not None and before.pinned and str(before.version) in set(pin.blocked) - set(before.blocked)
-            )
-            if rollback and history:
-                history[-1] = dataclasses.replace(history[-1], rolled_back_at=version.date)
-            history.append(
-                Deploy(name, str(pin.version), version.date, version.commit, digest=pin.digest, rollback=rollback)
-            )
-    return StackHistory(deploys, previous, pins_by_version, repository, notes)
+            if rollback:
+                change = _roll_back(history, change)
+            history.append(change)
+    return StackHistory(deploys, previous, pins_by_version, blocked_since, repository, notes)
 
 
-def with_deploys(release: Release, deploys: list[Deploy], pin: ImagePin | None, blocked: set[str]) -> Release:
-    """`release` with its first prod deploy, its digests (from the pin it was deployed with) and whether
-    a rollback blocked it."""
-    first = next((d.date for d in deploys if d.version == release.version and not d.rollback), None)
+def _roll_back(history: list[Deploy], rollback: Deploy) -> Deploy:
+    """`rollback` marked as one; the failed deploy it recovers from (the last deploy before the chain of
+    rollbacks it ends) restored at its date, and first rolled back when this is the chain's first."""
+    start = len(history)
+    while start > 0 and history[start - 1].rollback:
+        start -= 1
+    if start == 0:  # nothing deployed through this history before it: a rollback with no failed deploy
+        return dataclasses.replace(rollback, rollback=True)
+    failed = history[start - 1]
+    history[start - 1] = dataclasses.replace(
+        failed, rolled_back_at=failed.rolled_back_at or rollback.date, restored_at=rollback.date
+    )
+    return dataclasses.replace(rollback, rollback=True, failed_at=failed.date)
+
+
+def first_deploys(deploys: Iterable[Deploy]) -> dict[str, datetime]:
+    """When each version was first deployed (rollbacks that restored it do not count)."""
+    first: dict[str, datetime] = {}
+    for deploy in deploys:
+        if deploy.version is not None and not deploy.rollback:
+            first.setdefault(deploy.version, deploy.date)
+    return first
+
+
+def with_deploys(release: Release, first: Mapping[str, datetime], pin: ImagePin | None, blocked: set[str]) -> Release:
+    """`release` with its first prod deploy (from `first_deploys`), its digests (from the pin it was deployed
+    with) and whether a rollback blocked it."""
     artifacts = release.artifacts
     if pin is not None and pin.digest is not None:
         artifacts = (Artifact("index", pin.digest), *(Artifact(arch, digest) for arch, digest in pin.platforms))
-    return dataclasses.replace(release, deployed=first, artifacts=artifacts, blocked=release.version in blocked)
+    return dataclasses.replace(
+        release, deployed=first.get(release.version), artifacts=artifacts, blocked=release.version in blocked
+    )

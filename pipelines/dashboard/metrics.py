@@ -7,8 +7,9 @@ Definitions (docs/dashboard.md says the same for readers of the page), over the 
   time of the release's commit (the commit its release tag points at, the newest change it carries).
 - Change failure rate: of the deploys in the window, the share a rollback later undid
   (rolled-back deploys / deploys); none when there was no deploy.
-- Time to restore: the median, over the rollbacks in the window, of rollback time minus the time of the
-  deploy it undid; none when nothing was rolled back.
+- Time to restore: the median, over the failed deploys restored in the window, of the restore time minus
+  the deploy's time; none when nothing was rolled back. A failure is restored by the rollback that undid
+  it or, when rollbacks followed each other (the restored version failed too), by the last of them.
 For percolate-rocks, a deploy is a release published to PyPI (its release tag); a published version
 cannot be rolled back, so its failure rate counts none. Pure.
 """
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta
 from pipelines.dashboard.model import Deploy, Dora, Release
 
 WINDOW_DAYS = 90
+TREND_WEEKS = 13  # the weekly trend covers 13 weeks (91 days) up to now: the window, in whole weeks
 
 
 def _median(durations: list[timedelta]) -> timedelta | None:
@@ -40,13 +42,17 @@ def dora(
     lead_times = [
         d.date - commit_date
         for d in changes
-        if (release := releases.get(d.version)) is not None and (commit_date := release.commit_date) is not None
+        if d.version is not None
+        and (release := releases.get(d.version)) is not None
+        and (commit_date := release.commit_date) is not None
     ]
     failed = [d for d in changes if d.rolled_back_at is not None]
-    rolled_back = [d for d in everything if d.rolled_back_at is not None and start < d.rolled_back_at <= now]
-    restores = [d.rolled_back_at - d.date for d in rolled_back if d.rolled_back_at is not None]
+    restores = [
+        d.restored_at - d.date for d in everything if d.restored_at is not None and start < d.restored_at <= now
+    ]
     return Dora(
         window_days=window_days,
+        end=now,
         deploys=len(changes),
         per_week=len(changes) / (window_days / 7),
         lead_time=_median(lead_times),
@@ -55,6 +61,14 @@ def dora(
         restores=len(restores),
         time_to_restore=_median(restores),
     )
+
+
+def weekly(
+    deploys: Iterable[Deploy], releases: Mapping[str, Release], now: datetime, weeks: int = TREND_WEEKS
+) -> tuple[Dora, ...]:
+    """The same keys per week, oldest first: week k is (now - 7 (weeks - k) days, now - 7 (weeks - k - 1) days]."""
+    everything = list(deploys)
+    return tuple(dora(everything, releases, now - timedelta(weeks=weeks - 1 - k), 7) for k in range(weeks))
 
 
 def wheel_deploys(releases: Iterable[Release]) -> list[Deploy]:

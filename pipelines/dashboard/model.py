@@ -12,13 +12,31 @@ from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
+class StagingRun:
+    """One staging record: which build (or RC version) was tested, and what came out, when."""
+
+    build: str
+    result: str
+    recorded_at: datetime
+    digest: str | None = None
+    run_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """A release candidate: its tag, rc number, when it was tagged and on which commit."""
+    """A release candidate: its tag, rc number, when it was tagged, on which commit, and its staging runs
+    (oldest first)."""
 
     tag: str
     rc: int
     date: datetime
     commit: str
+    staging: tuple[StagingRun, ...] = ()
+
+    @property
+    def passed_at(self) -> datetime | None:
+        """When its staging tests first passed."""
+        return min((run.recorded_at for run in self.staging if run.result == "passed"), default=None)
 
 
 @dataclass(frozen=True)
@@ -59,30 +77,61 @@ class Release:
         """Lead time from the release tag to the first prod deploy of the version."""
         return self.deployed - self.date if self.deployed is not None and self.date is not None else None
 
+    @property
+    def released_candidate(self) -> Candidate | None:
+        """The RC the release was made from: the newest RC on the release's commit (else the newest RC)."""
+        if not self.candidates:
+            return None
+        same = [c for c in self.candidates if c.commit == self.commit]
+        return max(same or self.candidates, key=lambda c: c.rc)
+
+    @property
+    def stages(self) -> tuple[timedelta | None, timedelta | None, timedelta | None]:
+        """The lead time of each stage: build (the released RC's tag) -> staging passed -> release tag ->
+        first prod deploy; None where a stage has no time (no staging record, not released, not deployed)."""
+        rc = self.released_candidate
+        passed = rc.passed_at if rc is not None else None
+        build_to_staging = passed - rc.date if rc is not None and passed is not None else None
+        staging_to_release = self.date - passed if self.date is not None and passed is not None else None
+        return build_to_staging, staging_to_release, self.release_to_deploy
+
 
 @dataclass(frozen=True)
 class Deploy:
     """A change of what runs in prod: for images a new pin in Pulumi.prod.yaml (merged to main), for
-    wheels a release published to PyPI. A rollback is a deploy too, marked as one."""
+    wheels a release published to PyPI. A rollback is a deploy too, marked as one: it restores an earlier
+    release (`version`; None when it went back to no release at all) and blocks the version it replaced.
+
+    A rollback of a rollback continues the same failure: `failed_at` is the time of the deploy that started
+    it, and that deploy's `restored_at` moves to the last rollback of the chain."""
 
     project: str
-    version: str
+    version: str | None
     date: datetime
     commit: str
     digest: str | None = None
     rollback: bool = False  # this change restored an earlier release
-    rolled_back_at: datetime | None = None  # when a later rollback undid this deploy
+    rolled_back_at: datetime | None = None  # when a rollback first undid this deploy
+    restored_at: datetime | None = None  # when the last rollback of that failure landed
+    previous: str | None = None  # the version that ran before this change
+    blocked: tuple[str, ...] = ()  # the versions this change newly blocked
+    failed_at: datetime | None = None  # a rollback: when the failed deploy it recovers from landed
+    pull_request: int | None = None  # the pull request whose merge made this commit, when its subject says
+
+    @property
+    def restore_time(self) -> timedelta | None:
+        """A rollback: the time from the failed deploy to this rollback."""
+        return self.date - self.failed_at if self.failed_at is not None else None
 
 
 @dataclass(frozen=True)
-class StagingRun:
-    """The newest staging record of a project: which build was tested and what came out."""
+class Blocked:
+    """A version automation never deploys again, and why: the rollback that blocked it, or a person's commit."""
 
-    build: str
-    result: str
-    recorded_at: datetime
-    digest: str | None = None
-    run_url: str | None = None
+    version: str
+    since: datetime
+    commit: str
+    by_rollback: bool
 
 
 @dataclass(frozen=True)
@@ -99,6 +148,7 @@ class Dora:
     """The four DORA keys of one project over the window (definitions in `metrics.dora`)."""
 
     window_days: int
+    end: datetime  # the window is (end - window_days, end]
     deploys: int
     per_week: float
     lead_time: timedelta | None
@@ -115,11 +165,13 @@ class ProjectView:
     name: str
     kind: str  # "image" or "wheels"
     releases: tuple[Release, ...]  # newest first
-    deploys: tuple[Deploy, ...]  # oldest first
+    deploys: tuple[Deploy, ...]  # oldest first, rollbacks among them
     prod: Deploy | None
     staging: StagingRun | None
     newest_rc: Candidate | None
     dora: Dora
+    trend: tuple[Dora, ...] = ()  # the same keys per week, oldest week first
+    blocked: tuple[Blocked, ...] = ()
     benchmarks: tuple[BenchmarkPoint, ...] = ()
 
 

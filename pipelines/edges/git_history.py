@@ -73,24 +73,40 @@ class GitHistory:
         return [name for (name,) in self._tag_fields("%(refname:strip=2)")]
 
     def tags(self) -> list[TagRef]:
-        """Every tag with its date and commit."""
+        """Every tag with its date and commit. `%(*…)` peels a tag once: a tag of a tag peels to the inner tag,
+        which has no committer date, so those few are peeled to their commit by `git show` (one call each: they
+        are rare). A tag that ends at no commit (a tagged tree or blob) is left out: it names no release."""
         fields = (
             "%(refname:strip=2)",
             "%(creatordate:iso-strict)",
+            "%(*objecttype)",
             "%(*objectname)",
             "%(objectname)",
             "%(*committerdate:iso-strict)",
             "%(committerdate:iso-strict)",
         )
-        return [
-            TagRef(
-                name=name,
-                date=datetime.fromisoformat(date),
-                commit=peeled or target,
-                commit_date=datetime.fromisoformat(peeled_date or own_date),
-            )
-            for name, date, peeled, target, peeled_date, own_date in self._tag_fields(*fields)
-        ]
+        rows = self._tag_fields(*fields)
+        nested = [name for name, _, peeled_type, *_ in rows if peeled_type == "tag"]
+        commits = self._commits_of(nested)
+        refs = []
+        for name, date, peeled_type, peeled, target, peeled_date, own_date in rows:
+            commit, commit_date = commits.get(name, ("", "")) if peeled_type == "tag" else (peeled or target, "")
+            commit_date = commit_date or peeled_date or own_date
+            if not commit_date:
+                continue  # a tag of a tree or a blob (or a chain ending at one) names no commit
+            refs.append(TagRef(name, datetime.fromisoformat(date), commit, datetime.fromisoformat(commit_date)))
+        return refs
+
+    def _commits_of(self, names: list[str]) -> dict[str, tuple[str, str]]:
+        """The commit (and its committer date) each of these tags finally points at; a tag whose chain ends at a
+        tree or a blob is left out."""
+        found: dict[str, tuple[str, str]] = {}
+        for name in names:
+            result = self._run("show", "-s", f"--format=%H{_SEPARATOR}%cI", f"refs/tags/{name}^{{commit}}", "--")
+            if result.returncode == 0:
+                sha, date = result.stdout.decode().strip().split(_SEPARATOR)
+                found[name] = (sha, date)
+        return found
 
     def file_versions(self, path: str) -> list[FileVersion]:
         """Every committed version of `path` reachable from HEAD, oldest first."""

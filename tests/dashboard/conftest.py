@@ -8,6 +8,11 @@ The story (UTC; the page's "now" is 2025-11-30 00:00, so the DORA window starts 
   rolled back to 0.2.0 at 10-03 12:00 (0.3.0 blocked).
 - percolate 0.3.1: commit 10-20 06:00, rc1 10-20 08:00, release 10-21 08:00, deployed 10-22 06:00.
 - percolate-reading 0.1.0: commit 10-05 07:00, rc1 10-05 08:00, release 10-05 20:00, deployed 10-06 08:00;
+  0.1.1: commit 10-10 07:00, rc1 10-10 08:00 (staging failed 10-10 09:00), rc2 10-11 08:00 (staging passed
+  10-11 10:00), release 10-12 08:00, deployed 10-13 08:00 by PR #41;
+  0.1.2: commit 10-14 06:00, rc1 10-14 07:00 (staging passed 10-14 08:00), release 10-14 09:00, deployed
+  10-14 10:00 by PR #42, rolled back to 0.1.1 at 10-14 11:00 (0.1.2 blocked, PR #43), and that rollback
+  rolled back to 0.1.0 at 10-14 13:00 (0.1.1 blocked too; a direct commit): a rollback of a rollback;
   0.2.0-rc1 at 11-25 09:00, whose staging run failed (a newer record than the passed one of 0.1.0).
 - percolate-rocks 0.1.0: commit 09-01 11:00, rc1 09-01 12:00, release 09-05 12:00;
   0.2.0: commit 11-01 09:00, rc1 11-01 10:00, rc2 11-03 10:00, release 11-04 10:00 (benchmarks of rc1, rc2).
@@ -68,7 +73,12 @@ def image_entry(project: str, version: str, blocked: list[str] | None = None) ->
     return "\n".join(lines) + "\n"
 
 
-def stack_file(percolate: str | None, reading: str | None, blocked: list[str] | None = None) -> str:
+def stack_file(
+    percolate: str | None,
+    reading: str | None,
+    blocked: list[str] | None = None,
+    reading_blocked: list[str] | None = None,
+) -> str:
     text = (
         "# people's comments stay\nconfig:\n  percolate-platform:repository:\n"
         "    owner: example-org\n    name: mono\n  percolate-platform:images:\n"
@@ -76,7 +86,7 @@ def stack_file(percolate: str | None, reading: str | None, blocked: list[str] | 
     if percolate:
         text += image_entry("percolate", percolate, blocked)
     if reading:
-        text += image_entry("percolate-reading", reading)
+        text += image_entry("percolate-reading", reading, reading_blocked)
     return text
 
 
@@ -116,7 +126,7 @@ def benchmark_file(scale: float) -> str:
     )
 
 
-def write_records(data: Path) -> None:
+def write_records(data: Path, commits: dict[str, str] | None = None) -> None:
     (data / "percolate-rocks-v0.2.0-rc1").mkdir(parents=True)
     (data / "percolate-rocks-v0.2.0-rc1" / "benchmarks.json").write_text(benchmark_file(1.0))
     (data / "percolate-rocks-v0.2.0-rc2").mkdir()
@@ -135,9 +145,13 @@ def write_records(data: Path) -> None:
         ],
     }
     (data / "percolate-rocks-v0.2.0-rc2" / "build-metadata.json").write_text(json.dumps(build_record))
+    sha = {version: commit[:7] for version, commit in (commits or {}).items()}
     staging = [
         ("passed", "2025-10-05T09:00:00Z", "2025.10.05.0800-build.3-v0.1.0-abc1234"),
         ("failed", "2025-11-25T10:00:00Z", "2025.11.25.0900-build.9-v0.2.0-def5678"),
+        ("failed", "2025-10-10T09:00:00Z", f"2025.10.10.0800-build.4-v0.1.1-{sha.get('0.1.1', 'abc1234')}"),
+        ("passed", "2025-10-11T10:00:00Z", f"2025.10.11.0800-build.5-v0.1.1-{sha.get('0.1.1', 'abc1234')}"),
+        ("passed", "2025-10-14T08:00:00Z", f"2025.10.14.0700-build.6-v0.1.2-{sha.get('0.1.2', 'abc1234')}"),
     ]
     for number, (result, recorded, build) in enumerate(staging):
         record = {
@@ -190,13 +204,42 @@ def build_story(root: Path, data: Path) -> ScriptedRepo:
         "deploy reading 0.1.0",
         {"Pulumi.prod.yaml": stack_file("0.2.0", "0.1.0", blocked=["0.3.0"])},
     )
+    repo.commit("2025-10-10T07:00:00", "reading 0.1.1")
+    repo.tag("percolate-reading-v0.1.1-rc1", "2025-10-10T08:00:00")
+    repo.tag("percolate-reading-v0.1.1-rc2", "2025-10-11T08:00:00")
+    repo.tag("percolate-reading-v0.1.1", "2025-10-12T08:00:00")
+    reading_commits = {"0.1.1": repo.git("rev-parse", "HEAD")}
+    repo.commit(
+        "2025-10-13T08:00:00",
+        "deploy: percolate-reading 0.1.1 (#41)",
+        {"Pulumi.prod.yaml": stack_file("0.2.0", "0.1.1", blocked=["0.3.0"])},
+    )
+    repo.commit("2025-10-14T06:00:00", "reading 0.1.2")
+    repo.tag("percolate-reading-v0.1.2-rc1", "2025-10-14T07:00:00")
+    repo.tag("percolate-reading-v0.1.2", "2025-10-14T09:00:00")
+    reading_commits["0.1.2"] = repo.git("rev-parse", "HEAD")
+    repo.commit(
+        "2025-10-14T10:00:00",
+        "deploy: percolate-reading 0.1.2 (#42)",
+        {"Pulumi.prod.yaml": stack_file("0.2.0", "0.1.2", blocked=["0.3.0"])},
+    )
+    repo.commit(
+        "2025-10-14T11:00:00",
+        "rollback: percolate-reading 0.1.2 -> 0.1.1 (#43)",
+        {"Pulumi.prod.yaml": stack_file("0.2.0", "0.1.1", blocked=["0.3.0"], reading_blocked=["0.1.2"])},
+    )
+    repo.commit(
+        "2025-10-14T13:00:00",
+        "rollback: percolate-reading 0.1.1 -> 0.1.0",
+        {"Pulumi.prod.yaml": stack_file("0.2.0", "0.1.0", blocked=["0.3.0"], reading_blocked=["0.1.2", "0.1.1"])},
+    )
     repo.commit("2025-10-20T06:00:00", "percolate 0.3.1")
     repo.tag("percolate-v0.3.1-rc1", "2025-10-20T08:00:00")
     repo.tag("percolate-v0.3.1", "2025-10-21T08:00:00")
     repo.commit(
         "2025-10-22T06:00:00",
         "deploy percolate 0.3.1",
-        {"Pulumi.prod.yaml": stack_file("0.3.1", "0.1.0", blocked=["0.3.0"])},
+        {"Pulumi.prod.yaml": stack_file("0.3.1", "0.1.0", blocked=["0.3.0"], reading_blocked=["0.1.2", "0.1.1"])},
     )
     repo.commit("2025-11-01T09:00:00", "rocks 0.2.0")
     repo.tag("percolate-rocks-v0.2.0-rc1", "2025-11-01T10:00:00")
@@ -205,11 +248,34 @@ def build_story(root: Path, data: Path) -> ScriptedRepo:
     repo.commit("2025-11-25T08:00:00", "reading 0.2.0")
     repo.tag("percolate-reading-v0.2.0-rc1", "2025-11-25T09:00:00")
     repo.tag("not-a-release-tag", "2025-11-26T09:00:00")
-    write_records(data)
+    write_records(data, reading_commits)
     return repo
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def story(tmp_path_factory) -> ScriptedRepo:
+    """The scripted history, built once per test session (per xdist worker): no test changes it."""
     base = tmp_path_factory.mktemp("story")
     return build_story(base / "monorepo", base / "records")
+
+
+@pytest.fixture(scope="session")
+def site(story, tmp_path_factory):
+    """The site `dashboard` writes for the story at NOW (index.html, dashboard.json), and the command's result."""
+    from tests.conftest import run_cli
+
+    out = tmp_path_factory.mktemp("site")
+    result = run_cli(
+        "dashboard",
+        "--out",
+        str(out),
+        "--root",
+        str(story.root),
+        "--data",
+        str(story.data),
+        "--at",
+        NOW.isoformat(),
+        "--json",
+    )
+    assert result.code == 0, result.stderr
+    return out, result

@@ -9,7 +9,6 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
-import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -46,6 +45,8 @@ class Cells(HTMLParser):
             self.tables[-1][attributes.get("data-project") or attributes["data-release"]] = self.row
         elif tag in ("td", "th") and self.row is not None:
             self.cell = []
+        elif tag == "br" and self.cell is not None:
+            self.cell.append(" ")
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self.cell is not None and self.row is not None:
@@ -65,27 +66,6 @@ def cells(html: str) -> Cells:
     return parser
 
 
-@pytest.fixture(scope="module")
-def site(story, tmp_path_factory):
-    from tests.conftest import run_cli
-
-    out = tmp_path_factory.mktemp("site")
-    result = run_cli(
-        "dashboard",
-        "--out",
-        str(out),
-        "--root",
-        str(story.root),
-        "--data",
-        str(story.data),
-        "--at",
-        NOW.isoformat(),
-        "--json",
-    )
-    assert result.code == 0, result.stderr
-    return out, result
-
-
 def test_what_runs_where(site):
     out, _ = site
     where = cells((out / "index.html").read_text()).tables[0]
@@ -95,12 +75,14 @@ def test_what_runs_where(site):
         f"{digest_of('percolate', '0.3.1')[:19]}…",
         "2025-10-22 06:00 UTC",
         "newest RC, no staging record: percolate-v0.3.1-rc1 (2025-10-20 08:00 UTC)",
+        "0.3.0",
     ]
     assert where["percolate-reading"][1:4] == [
         "0.1.0",
         f"{digest_of('percolate-reading', '0.1.0')[:19]}…",
-        "2025-10-06 08:00 UTC",
+        "2025-10-14 13:00 UTC ↩ rollback",  # the second rollback put 0.1.0 back
     ]
+    assert where["percolate-reading"][5] == "0.1.1, 0.1.2"
     assert (
         where["percolate-reading"][4] == "2025.11.25.0900-build.9-v0.2.0-def5678: failed at 2025-11-25 10:00 UTC (run)"
     )
@@ -110,27 +92,44 @@ def test_what_runs_where(site):
 
 def test_the_four_dora_keys(site):
     out, _ = site
-    dora = cells((out / "index.html").read_text()).tables[1]
+    dora = cells((out / "index.html").read_text()).tables[2]  # after what runs where and the newest events
+    # Each value with its DORA 2024 level: 3 deploys in 90 days is once a month exactly (medium), 2 is less
+    # (low); a lead time of 1 to 7 days is high, a failure rate of 33% low (over 20%), a restore under a day high.
     assert dora["percolate"] == [
         "percolate",
         "3 deploys (0.23 per week)",
+        "medium",
         "2 d 0 h",
+        "high",
         "33% (1 of 3)",
+        "low",
         "4 h 0 min (1 restored)",
+        "high",
     ]
+    # 0.1.0, 0.1.1 and 0.1.2 deployed; lead times 25 h, 73 h, 4 h (median 25 h); 0.1.2 failed, and the
+    # rollback of its rollback restored it 3 h after its deploy.
     assert dora["percolate-reading"] == [
         "percolate-reading",
-        "1 deploy (0.08 per week)",
+        "3 deploys (0.23 per week)",
+        "medium",
         "1 d 1 h",
-        "0% (0 of 1)",
-        "— (0 restored)",
+        "high",
+        "33% (1 of 3)",
+        "low",
+        "3 h 0 min (1 restored)",
+        "high",
     ]
+    never = "not rated (no rollback on PyPI)"
     assert dora["percolate-rocks"] == [
         "percolate-rocks",
         "2 deploys (0.16 per week)",
+        "low",
         "3 d 13 h",
+        "high",
         "0% (0 of 2)",
+        never,
         "— (0 restored)",
+        never,
     ]
 
 
@@ -145,6 +144,12 @@ def test_the_json_carries_the_same_numbers(site):
         "failed_deploys": 1,
         "change_failure_rate": 0.3333,
         "time_to_restore_hours": 4.0,
+        "levels": {
+            "deployment_frequency": "medium",
+            "lead_time": "high",
+            "change_failure_rate": "low",
+            "time_to_restore": "high",
+        },
     }
     assert projects["percolate"]["prod"] == {
         "version": "0.3.1",
@@ -179,16 +184,32 @@ def test_releases_with_lead_times_blocked_versions_and_artifacts(site):
 def test_the_release_rows_on_the_page(site):
     out, _ = site
     rows = {key: row for table in cells((out / "index.html").read_text()).tables for key, row in table.items()}
-    assert rows["percolate-0.2.0"][:5] == [
+    # version, RCs and staging, released, first RC to release, build to staging, staging to release, release
+    # to deploy: percolate has no staging record, so its two middle stages have no time.
+    assert rows["percolate-0.2.0"][:7] == [
         "0.2.0",
-        "rc1 (2025-09-10 10:00 UTC), rc2 (2025-09-11 10:00 UTC)",
+        "rc1 (2025-09-10 10:00 UTC) rc2 (2025-09-11 10:00 UTC)",
         "2025-09-12 10:00 UTC",
         "2 d 0 h",
+        "—",
+        "—",
         "1 d 0 h",
     ]
-    assert rows["percolate-0.3.0"][0] == "0.3.0 blocked" and rows["percolate-0.3.0"][3:5] == ["1 d 0 h", "23 h 0 min"]
-    assert rows["percolate-rocks-0.2.0"][3:5] == ["3 d 0 h", "at release (PyPI)"]
-    assert rows["percolate-reading-0.2.0"][2:5] == ["—", "—", "—"]
+    assert rows["percolate-0.3.0"][0] == "0.3.0 blocked" and rows["percolate-0.3.0"][3:7] == [
+        "1 d 0 h",
+        "—",
+        "—",
+        "23 h 0 min",
+    ]
+    assert rows["percolate-rocks-0.2.0"][3:7] == ["3 d 0 h", "—", "—", "at release (PyPI)"]
+    assert rows["percolate-reading-0.2.0"][1:7] == [
+        "rc1 (2025-11-25 09:00 UTC): ✗ staging failed",
+        "—",
+        "—",
+        "—",
+        "—",
+        "—",
+    ]
 
 
 def test_links_verification_and_benchmark_trend_on_the_page(site):
@@ -198,7 +219,7 @@ def test_links_verification_and_benchmark_trend_on_the_page(site):
     assert f"cosign verify ghcr.io/percolation-labs/percolate@{digest_of('percolate', '0.3.1')}" in html
     assert "release-rocks.yml@refs/tags/percolate-rocks-v0.2.0" in html
     assert "test_core.py::test_parse: 0.2.0-rc1 2 ms, 0.2.0-rc2 3 ms" in html  # the trend chart's description
-    assert '<span class="failed">blocked</span>' in html
+    assert '<span class="bad badge">blocked</span>' in html
 
 
 def references_leaving(parsed: Cells) -> list[tuple[str, str, str]]:
@@ -390,10 +411,10 @@ def test_results_are_attributed_to_the_tag_of_their_folder_or_file_name(tmp_path
 def test_times_are_shown_in_utc_whatever_offset_git_kept():
     from datetime import timezone
 
-    from pipelines.dashboard.page import _when
+    from pipelines.dashboard.html import when
 
     berlin_summer = datetime(2025, 7, 1, 1, 30, tzinfo=timezone(timedelta(hours=2)))
-    assert _when(berlin_summer) == '<time datetime="2025-06-30T23:30:00+00:00">2025-06-30 23:30 UTC</time>'
+    assert when(berlin_summer) == '<time datetime="2025-06-30T23:30:00+00:00">2025-06-30 23:30 UTC</time>'
 
 
 def test_percolate_rocks_staging_comes_from_its_wheel_record(story, tmp_path, cli):

@@ -1,0 +1,54 @@
+"""Small HTML pieces every part of the page shares: escaping, times, durations, links and table frames.
+
+Every value from outside (tag names, commit data, record fields) passes through `text` (`html.escape`,
+quotes included) before it reaches the page; links are built only to the repository on GitHub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from html import escape
+
+
+def text(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    utc = value.astimezone(UTC)  # git keeps each author's offset; the page speaks UTC throughout
+    return f'<time datetime="{text(utc.isoformat())}">{text(utc.strftime("%Y-%m-%d %H:%M"))} UTC</time>'
+
+
+def link(url: str, label: str) -> str:
+    """A link to `url` (built here from the repository and escaped values) with an already escaped label."""
+    return f'<a href="{text(url)}">{label}</a>'
+
+
+def github(repository: str, *path: str) -> str:
+    return "/".join(("https://github.com", repository, *path))
+
+
+def short(digest: str | None) -> str:
+    if not digest:
+        return "—"
+    return f'<code class="digest" title="{text(digest)}">{text(digest[:19])}…</code>'
+
+
+def table(caption: str, headers: Sequence[str], rows: Sequence[str], stack: bool = False, head: str = "") -> str:
+    """A table with a caption and column headers (`scope="col"`, or `head`: column groups and the header
+    row as they are) around `rows` (each a whole `<tr>`); a `stack` table shows each row as a card on a
+    narrow screen (its cells carry `data-label`, or the stylesheet names them)."""
+    head = head or "<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in headers) + "</tr></thead>"
+    kind = ' class="stack"' if stack else ""
+    return (
+        f'<div class="scroll"><table{kind}><caption>{caption}</caption>{head}'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def cell(label: str, content: str) -> str:
+    """A data cell that names its column on a narrow screen."""
+    return f'<td data-label="{label}">{content}</td>'
