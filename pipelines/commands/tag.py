@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command, add_group, add_root_option, resolve_root
+from pipelines.commands.arguments import add_command, add_group, add_root_option
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import RuleRefused
 from pipelines.core.tags import EXPECTED_FORM, ReleaseTag, next_rc, parse_tag
 from pipelines.output import emit
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TagParseRequest:
+    tag: str
+    json: bool
+
+
+@dataclass(frozen=True)
+class NextRcRequest:
+    project: str
+    root: Path | None
+    json: bool
 
 
 def tag_fields(tag: ReleaseTag) -> dict[str, Any]:
@@ -24,21 +40,22 @@ def tag_fields(tag: ReleaseTag) -> dict[str, Any]:
     }
 
 
-def _parse(args: argparse.Namespace) -> int:
-    tag = parse_tag(args.tag)
+def _parse(request: TagParseRequest) -> int:
+    tag = parse_tag(request.tag)
     fields = tag_fields(tag)
-    emit(args.json, fields, "\n".join(f"{key}: {'-' if value is None else value}" for key, value in fields.items()))
+    emit(request.json, fields, "\n".join(f"{key}: {'-' if value is None else value}" for key, value in fields.items()))
     return 0
 
 
-def _next_rc(args: argparse.Namespace) -> int:
+def _next_rc(request: NextRcRequest) -> int:
     # Imported here: `tag parse` starts every workflow run and needs neither git nor the TOML files.
+    from pipelines.commands.checkout import resolve_root
     from pipelines.core.version_check import check_versions
     from pipelines.edges.git import Git
     from pipelines.edges.project_files import VersionFiles
 
-    project = get_project(args.project)
-    root = resolve_root(args)
+    project = get_project(request.project)
+    root = resolve_root(request.root)
     check = check_versions(project.name, VersionFiles(root).read(project))
     check.raise_for_problems()
     version = check.version
@@ -49,7 +66,7 @@ def _next_rc(args: argparse.Namespace) -> int:
             hint=f"python -m pipelines versions bump {project.name} {version.release}",
         )
     tag = next_rc(project.name, version, Git(root).tags())
-    emit(args.json, tag_fields(tag), tag.name)
+    emit(request.json, tag_fields(tag), tag.name)
     return 0
 
 
@@ -62,7 +79,8 @@ def register(subcommands: Any) -> None:
         description=f"Parse a release tag of the form {EXPECTED_FORM}.\n"
         "An RC tag starts a build (stage build); a tag without -rc starts a release (stage release).\n"
         "A leading refs/tags/ is accepted. Exit 2 with the reason when the tag is malformed.",
-        handler=_parse,
+        request=TagParseRequest,
+        run=_parse,
         examples="  python -m pipelines tag parse percolate-reading-v0.1.0-rc2 --json\n"
         "  python -m pipelines tag parse refs/tags/percolate-v1.0.0",
     )
@@ -76,7 +94,8 @@ def register(subcommands: Any) -> None:
         "one above every existing rc of that version, so a number is never reused (even after a\n"
         "deleted tag, as long as the tag is still fetched). Exit 1 when the version is released already\n"
         "or the version files disagree. In CI, fetch tags first (actions/checkout with fetch-depth: 0).",
-        handler=_next_rc,
+        request=NextRcRequest,
+        run=_next_rc,
         examples="  python -m pipelines tag next-rc percolate\n"
         '  git tag "$(python -m pipelines tag next-rc percolate)"',
     )

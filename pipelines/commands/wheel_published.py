@@ -6,11 +6,11 @@ The rules are `pipelines.wheels.published`; the index is read through `pipelines
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command, path_argument
+from pipelines.commands.arguments import add_command, path_argument
 from pipelines.core.catalog import TESTPYPI
 from pipelines.core.errors import InputError, NotFound
 from pipelines.output import emit, progress
@@ -18,6 +18,15 @@ from pipelines.output import emit, progress
 if TYPE_CHECKING:
     from pipelines.core.catalog import Project
     from pipelines.core.versions import ProjectVersion
+
+
+@dataclass(frozen=True)
+class CheckUnpublishedRequest:
+    project: str
+    version: str
+    index: str
+    files: Path | None
+    json: bool
 
 
 def local_files(
@@ -47,19 +56,19 @@ def local_files(
     return {name: file_sha256(folder / name) for name in wanted}
 
 
-def _check_unpublished(args: argparse.Namespace) -> int:
+def _check_unpublished(request: CheckUnpublishedRequest) -> int:
     from pipelines.commands.wheels import wheel_project
     from pipelines.core.versions import parse_version
     from pipelines.wheels.index import IndexFile, PackageIndex
     from pipelines.wheels.published import files_of_version, plan_upload, refuse_published
 
-    project = wheel_project(args.project)
-    version = parse_version(args.version)
+    project = wheel_project(request.project)
+    version = parse_version(request.version)
     distribution = project.distribution or project.name
     local: dict[str, str] | None = None
-    if args.files is not None:
-        local = local_files(project, version, args.files)
-    index = PackageIndex(args.index)
+    if request.files is not None:
+        local = local_files(project, version, request.files)
+    index = PackageIndex(request.index)
     progress(f"reading the files of {distribution} on {index.base_url}")
     listed: list[IndexFile]
     try:
@@ -78,7 +87,11 @@ def _check_unpublished(args: argparse.Namespace) -> int:
     }
     if local is None:
         refuse_published(project, version, published, index.base_url)
-        emit(args.json, data, f"no file of {project.name} {version} on {index.base_url}: this build may upload its own")
+        emit(
+            request.json,
+            data,
+            f"no file of {project.name} {version} on {index.base_url}: this build may upload its own",
+        )
         return 0
     plan = plan_upload(project, version, published, local, index.base_url)
     data["already_published"] = [{"filename": n, "sha256": local[n]} for n in plan.already_published]
@@ -89,7 +102,7 @@ def _check_unpublished(args: argparse.Namespace) -> int:
     ]
     lines += [f"  on the index, same sha256: {n}" for n in plan.already_published]
     lines += [f"  to upload: {n}" for n in plan.to_upload]
-    emit(args.json, data, "\n".join(lines))
+    emit(request.json, data, "\n".join(lines))
     return 0
 
 
@@ -106,7 +119,8 @@ def register_check_unpublished(group: Any) -> None:
         "half-way): every file of DIR the index already has must have the same sha256 there, and the index\n"
         "must hold no file of VERSION that DIR lacks (exit 1 otherwise: two builds would mix); --json lists\n"
         "already_published (skip them) and to_upload. Exit 1 also when the index cannot be read; 2 for bad input.",
-        handler=_check_unpublished,
+        request=CheckUnpublishedRequest,
+        run=_check_unpublished,
         examples="  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0rc1\n"
         "  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0rc1 --files dist --json\n"
         "  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0 --index https://pypi.org/simple/",

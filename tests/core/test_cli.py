@@ -7,11 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import FrozenInstanceError, fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from pipelines.cli import COMMANDS, build_parser
+from pipelines.commands.arguments import Dispatch, request_of
 
 # The design's example of a CalVer tag, as the command is asked for it.
 CALVER_EXAMPLE = (
@@ -278,6 +281,45 @@ def test_the_command_table_names_exactly_what_the_modules_register():
     for command in COMMANDS:
         (only,) = [a for a in build_parser(command)._actions if isinstance(a, argparse._SubParsersAction)]
         assert command in only.choices
+
+
+def leaf_parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> dict[str, argparse.ArgumentParser]:
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.update(leaf_parsers(sub, (*path, name)))
+    return found or {" ".join(path): parser}
+
+
+def test_each_command_runs_on_a_request_of_exactly_its_arguments():
+    """Every leaf command's handler turns the parsed arguments into its typed request: one field per argument."""
+    leaves = leaf_parsers(build_parser())
+    assert {"tag parse", "promote", "wheels find-rc", "versions check"} <= set(leaves)
+    for name, parser in leaves.items():
+        handler = parser.get_default("handler")
+        assert isinstance(handler, Dispatch), name
+        arguments = {action.dest for action in parser._actions if action.dest != "help"}
+        assert {field.name for field in fields(handler.request)} == arguments, name
+
+
+def test_a_request_holds_the_parsed_values_and_nothing_else():
+    from pipelines.commands.calver import CalverRequest
+
+    args = build_parser("calver").parse_args(list(CALVER_EXAMPLE))
+    request = request_of(CalverRequest, args)
+    assert request == CalverRequest(
+        project="percolate",
+        version="0.1.0",
+        sha="abc1234def",
+        arch="amd64",
+        build=123,
+        at=datetime(2025, 10, 25, 14, 30, tzinfo=UTC),
+        registry="ghcr.io/percolation-labs",
+        json=False,
+    )
+    with pytest.raises(FrozenInstanceError):
+        request.build = 124  # type: ignore[misc]
 
 
 def test_plan_refuses_a_tag_of_another_project_or_stage(cli, monorepo):
