@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipelines.commands.arguments import add_command, path_argument
-from pipelines.core.catalog import TESTPYPI
-from pipelines.core.errors import InputError, NotFound
+from pipelines.core.catalog import TESTPYPI, get_wheel_project
+from pipelines.core.errors import NotFound
 from pipelines.output import emit, progress
-
-if TYPE_CHECKING:
-    from pipelines.core.catalog import Project
-    from pipelines.core.versions import ProjectVersion
 
 
 @dataclass(frozen=True)
@@ -29,40 +25,13 @@ class CheckUnpublishedRequest:
     json: bool
 
 
-def local_files(
-    project: Project,
-    version: ProjectVersion,
-    folder: Path,
-    *,
-    folder_fix: str = "pass the folder of the files to upload",
-) -> dict[str, str]:
-    """name -> sha256 of the files of `version` in --files `folder` (also what `wheels staging-record --files`
-    reads); InputError when it is no folder (`folder_fix` the hint), holds another file or none of the version."""
-    from pipelines.edges.files import file_sha256
-    from pipelines.wheels.published import files_of_version
-
-    if not folder.is_dir():
-        raise InputError(f"--files {folder} is not a folder", hint=folder_fix)
-    every = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    wanted = files_of_version(project, version, every)
-    strangers = sorted(set(every) - set(wanted))
-    if strangers:
-        raise InputError(
-            f"--files {folder} holds files that are not of this version: {', '.join(strangers)}",
-            hint="pass the folder of the files to upload, and nothing else",
-        )
-    if not wanted:
-        raise InputError(f"--files {folder} holds no wheel or sdist", hint="pass the folder of the files to upload")
-    return {name: file_sha256(folder / name) for name in wanted}
-
-
 def _check_unpublished(request: CheckUnpublishedRequest) -> int:
-    from pipelines.commands.wheels import wheel_project
     from pipelines.core.versions import parse_version
+    from pipelines.wheels.folder import local_files
     from pipelines.wheels.index import IndexFile, PackageIndex
     from pipelines.wheels.published import files_of_version, plan_upload, refuse_published
 
-    project = wheel_project(request.project)
+    project = get_wheel_project(request.project)
     version = parse_version(request.version)
     distribution = project.distribution or project.name
     local: dict[str, str] | None = None

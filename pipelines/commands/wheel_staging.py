@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.commands.arguments import add_command
-from pipelines.core.catalog import TESTPYPI, Project
+from pipelines.core.catalog import TESTPYPI, Project, get_wheel_project
 from pipelines.core.errors import InputError, RuleRefused
 from pipelines.core.tags import format_tag
 from pipelines.core.versions import ProjectVersion
@@ -98,13 +98,12 @@ def require_staging(
 def _staging_record(request: StagingRecordRequest) -> int:
     from packaging.version import InvalidVersion, Version
 
-    from pipelines.commands.wheels import wheel_project
     from pipelines.edges.files import atomic_write_text
     from pipelines.staging.wheel_record import make_record, record_json
     from pipelines.wheels.index import PackageIndex
     from pipelines.wheels.select import parse_filename
 
-    project = wheel_project(request.project)
+    project = get_wheel_project(request.project)
     try:
         version = Version(request.version)
     except InvalidVersion:
@@ -149,8 +148,8 @@ def _staging_record(request: StagingRecordRequest) -> int:
 
 def _built_files(project: Project, version: str, folder: Path) -> dict[str, str]:
     """name -> sha256 of the run's own files of `version` in --files."""
-    from pipelines.commands.wheel_published import local_files
     from pipelines.core.versions import parse_version
+    from pipelines.wheels.folder import local_files
 
     return local_files(
         project, parse_version(version), folder, folder_fix="pass the folder of the files this run built"

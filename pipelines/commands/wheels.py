@@ -20,7 +20,7 @@ from pipelines.commands.arguments import add_command, add_group, add_root_option
 from pipelines.commands.checkout import optional_checkout
 from pipelines.commands.wheel_published import register_check_unpublished
 from pipelines.commands.wheel_staging import add_staging_options, register_staging_record, require_staging
-from pipelines.core.catalog import PROJECTS, TESTPYPI, Project, get_project
+from pipelines.core.catalog import PROJECTS, TESTPYPI, Project, get_wheel_project
 from pipelines.core.errors import InputError
 from pipelines.core.release_commit import CommitCheck, check_commit
 from pipelines.core.tags import format_tag
@@ -50,14 +50,6 @@ class PromoteRequest:
     version: str
     project: str | None
     json: bool
-
-
-def wheel_project(name: str) -> Project:
-    project = get_project(name)
-    if not project.ships_wheels:
-        wheel_projects = ", ".join(p.name for p in PROJECTS if p.ships_wheels)
-        raise InputError(f"{project.name} ships no wheels", hint=f"wheel projects are: {wheel_projects}")
-    return project
 
 
 def _default_wheel_project() -> str | None:
@@ -111,7 +103,7 @@ def _find_rc(request: FindRcRequest) -> int:
     from pipelines.wheels.index import PackageIndex
     from pipelines.wheels.select import select_rc
 
-    project = wheel_project(request.project)
+    project = get_wheel_project(request.project)
     release = parse_release(request.version)
     distribution = project.distribution or project.name
     fetch: Callable[[str, Path], str]
@@ -180,7 +172,7 @@ def _promote(request: PromoteRequest) -> int:
 
     if request.project is None:
         raise InputError("the catalog has more than one wheel project", hint="pass --project PROJECT")
-    project = wheel_project(request.project)
+    project = get_wheel_project(request.project)
     release = parse_release(request.version)
     sources = {p.name: p for p in _source_files(request.source_dir)}
     plan = plan_promotion(project, release, sources)

@@ -172,6 +172,16 @@ def get_image_project(name: str) -> Project:
     return project
 
 
+def get_wheel_project(name: str) -> Project:
+    """The wheel project called `name`, or an InputError naming the wheel projects."""
+    project = get_project(name)
+    if not project.ships_wheels:
+        raise InputError(
+            f"{project.name} ships no wheels", hint=f"wheel projects are: {', '.join(p.name for p in wheel_projects())}"
+        )
+    return project
+
+
 def project_for_application(application: str) -> Project:
     """The image project deployed as Argo CD application `application` (or its staging one, `…-staging`)."""
     for project in image_projects():
