@@ -4,7 +4,8 @@ argparse types of their values.
 A command declares a frozen dataclass request whose fields are its arguments' destinations (`json`
 included); `add_command` sets the parser's `handler` to a `Dispatch`, which turns the parsed
 `argparse.Namespace` into that request at the edge and calls the command's `run` with it. Nothing past
-this edge sees a Namespace.
+this edge sees a Namespace. `tag`'s requests are core `Value`s instead (`pipelines.core.values`): the
+command every workflow run starts with never loads dataclasses.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pipelines.core.catalog import DEFAULT_REGISTRY
+from pipelines.core.values import Value
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
     from _typeshed import DataclassInstance
 
-Request = TypeVar("Request", bound="DataclassInstance")
+Request = TypeVar("Request", bound="DataclassInstance | Value")
 
 
 class Dispatch(Generic[Request]):
@@ -38,7 +40,14 @@ class Dispatch(Generic[Request]):
 
 def request_of(request: type[Request], args: argparse.Namespace) -> Request:
     """The fields of `request`, each taken from the parsed argument of the same name."""
-    return request(**{field.name: getattr(args, field.name) for field in fields(request)})
+    return request(**{name: getattr(args, name) for name in field_names(request)})
+
+
+def field_names(request: type[Any]) -> tuple[str, ...]:
+    """The fields of a request, in order: a dataclass's, or a `Value`'s slots."""
+    if issubclass(request, Value):
+        return request.__slots__
+    return tuple(field.name for field in fields(request))
 
 
 def add_command(

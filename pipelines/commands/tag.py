@@ -1,31 +1,41 @@
-"""`tag parse` and `tag next-rc`."""
+"""`tag parse` and `tag next-rc`.
+
+`tag parse` starts every workflow run, and the CLI runs it without argparse (`pipelines.cli`): this module
+loads only core and the output boundary, and its requests are core `Value`s, not dataclasses; the parsers
+are built (`register`) and git and the version files read (`tag next-rc`) only when asked for.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from pipelines.commands.arguments import add_command, add_group, add_root_option
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import RuleRefused
 from pipelines.core.tags import EXPECTED_FORM, ReleaseTag, next_rc, parse_tag
+from pipelines.core.values import Value
 from pipelines.output import emit
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `tag parse` starts fast
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 
-@dataclass(frozen=True)
-class TagParseRequest:
+class TagParseRequest(Value):
+    __slots__ = ("tag", "json")  # noqa: RUF023 (the order of the fields)
     tag: str
     json: bool
 
+    def __init__(self, tag: str, json: bool) -> None:
+        self._set(tag, json)
 
-@dataclass(frozen=True)
-class NextRcRequest:
+
+class NextRcRequest(Value):
+    __slots__ = ("project", "root", "json")  # noqa: RUF023 (the order of the fields)
     project: str
     root: Path | None
     json: bool
+
+    def __init__(self, project: str, root: Path | None, json: bool) -> None:
+        self._set(project, root, json)
 
 
 def tag_fields(tag: ReleaseTag) -> dict[str, Any]:
@@ -40,7 +50,7 @@ def tag_fields(tag: ReleaseTag) -> dict[str, Any]:
     }
 
 
-def _parse(request: TagParseRequest) -> int:
+def run_parse(request: TagParseRequest) -> int:
     tag = parse_tag(request.tag)
     fields = tag_fields(tag)
     emit(request.json, fields, "\n".join(f"{key}: {'-' if value is None else value}" for key, value in fields.items()))
@@ -71,6 +81,8 @@ def _next_rc(request: NextRcRequest) -> int:
 
 
 def register(subcommands: Any) -> None:
+    from pipelines.commands.arguments import add_command, add_group, add_root_option
+
     group = add_group(subcommands, "tag", summary="parse release tags and number release candidates")
     parse = add_command(
         group,
@@ -80,7 +92,7 @@ def register(subcommands: Any) -> None:
         "An RC tag starts a build (stage build); a tag without -rc starts a release (stage release).\n"
         "A leading refs/tags/ is accepted. Exit 2 with the reason when the tag is malformed.",
         request=TagParseRequest,
-        run=_parse,
+        run=run_parse,
         examples="  python -m pipelines tag parse percolate-reading-v0.1.0-rc2 --json\n"
         "  python -m pipelines tag parse refs/tags/percolate-v1.0.0",
     )
