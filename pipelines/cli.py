@@ -5,20 +5,27 @@ mistake prints `error: …` with a hint, never a traceback.
 
 Every workflow step starts a fresh process, so only the module of the command
 being run is imported; the full parser (every module) is built for the top-level
-help and for anything that is not a known command.
+help and for anything that is not a known command. `tag parse TAG [--json]`, with
+which every workflow run starts, is read without argparse (`_tag_parse`): any other
+shape of it goes through argparse as every command does.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
 
 from pipelines.core.errors import InputError, PipelineError
 from pipelines.output import guarded_output, report_error
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `tag parse` starts fast
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import NoReturn
+
+    from pipelines.commands.tag import TagParseRequest
 
 # Each command, in the order `--help` lists them, and the module under pipelines.commands that registers it.
 COMMANDS: dict[str, str] = {
@@ -44,20 +51,29 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class _JsonParser(argparse.ArgumentParser):
-    """The parser when `--json` is asked for: a usage error is bad input like any other, reported by `main` as
-    one JSON document on stdout (argparse's usage still on stderr), not argparse's exit with text alone.
-    Subcommand parsers are of the class of their parent, so every level reports this way."""
+def _parser_class(json_errors: bool) -> type[argparse.ArgumentParser]:
+    """argparse's parser, or with `json_errors` one whose usage error is bad input like any other, reported by
+    `main` as one JSON document on stdout (argparse's usage still on stderr), not argparse's exit with text
+    alone. Subcommand parsers are of the class of their parent, so every level reports this way."""
+    import argparse
 
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        raise InputError(message, hint=f"`{self.prog} --help` lists the arguments")
+    if not json_errors:
+        return argparse.ArgumentParser
+
+    class JsonParser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            self.print_usage(sys.stderr)
+            raise InputError(message, hint=f"`{self.prog} --help` lists the arguments")
+
+    return JsonParser
 
 
 def build_parser(command: str | None = None, *, json_errors: bool = False) -> argparse.ArgumentParser:
     """The parser of every command, or only of `command`'s module when it is a known command; with
     `json_errors`, its usage errors raise `InputError` instead of exiting."""
-    parser = (_JsonParser if json_errors else argparse.ArgumentParser)(
+    import argparse
+
+    parser = _parser_class(json_errors)(
         prog="python -m pipelines",
         description="Build and release logic of the Percolate monorepo: tags, versions, CalVer image tags,\n"
         "plans, promotion of tested RC artifacts, stack-config write-back and rollback.",
@@ -69,6 +85,20 @@ def build_parser(command: str | None = None, *, json_errors: bool = False) -> ar
     for name in dict.fromkeys(modules):
         importlib.import_module(f"pipelines.commands.{name}").register(subcommands)
     return parser
+
+
+def _tag_parse(arguments: list[str]) -> TagParseRequest | None:
+    """The request of `tag parse TAG`, `tag parse TAG --json` or `tag parse --json TAG` with a TAG that does not
+    start with `-`, read as argparse reads them; None for anything else, which argparse reads."""
+    if len(arguments) not in (3, 4) or arguments[:2] != ["tag", "parse"]:
+        return None
+    rest = arguments[2:]
+    tags = [word for word in rest if word != "--json"]
+    if len(tags) != 1 or tags[0].startswith("-"):
+        return None
+    from pipelines.commands.tag import TagParseRequest
+
+    return TagParseRequest(tags[0], json=len(rest) == 2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,17 +118,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(arguments: list[str]) -> int:
-    as_json = "--json" in arguments
+    run: Callable[[], int]
+    request = _tag_parse(arguments)
+    if request is not None:
+        from pipelines.commands.tag import run_parse
+
+        run, as_json = (lambda: run_parse(request)), request.json
+    else:
+        as_json = "--json" in arguments
+        try:
+            args = build_parser(arguments[0] if arguments else None, json_errors=as_json).parse_args(arguments)
+        except InputError as error:  # a usage error under --json (`_parser_class`)
+            return report_error(error, as_json)
+        run, as_json = (lambda: args.handler(args)), getattr(args, "json", False)
     try:
-        args = build_parser(arguments[0] if arguments else None, json_errors=as_json).parse_args(arguments)
-    except InputError as error:  # a usage error under --json (`_JsonParser`)
-        return report_error(error, as_json)
-    try:
-        code = int(args.handler(args))
+        code = int(run())
         sys.stdout.flush()  # here, not at exit: a reader that went away is handled below
         return code
     except PipelineError as error:
-        return report_error(error, getattr(args, "json", False))
+        return report_error(error, as_json)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

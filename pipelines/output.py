@@ -15,11 +15,14 @@ import os
 import sys
 from _thread import allocate_lock  # threading's Lock without importing threading: `tag parse` starts fast
 from collections.abc import Mapping
-from typing import Any, TextIO
 
 from pipelines.core.errors import InputError, PipelineError, exit_code_of
 from pipelines.core.secrets import command_secrets, redact
 from pipelines.core.untrusted import neutralise
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `tag parse` starts fast
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 
 class GuardedStream:

@@ -7,11 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import FrozenInstanceError
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from pipelines.cli import COMMANDS, build_parser
+from pipelines.commands.arguments import Dispatch, field_names, request_of
 
 # The design's example of a CalVer tag, as the command is asked for it.
 CALVER_EXAMPLE = (
@@ -258,6 +261,105 @@ def test_tag_parse_imports_neither_pulumi_nor_an_http_stack(tmp_path):
     assert "http.client" not in imported
 
 
+# The modules `python -m pipelines ARGS` imports: those in sys.modules when it ends and not before it started
+# (-I: no user site, no PYTHON* variables), written to a file; `preload` is imported first, as a module the
+# command would have imported (it then counts as the command's).
+PROBE = """
+import json, runpy, sys
+sys.path.insert(0, {repo!r})
+before = set(sys.modules) - {{"json", "runpy"}}
+for name in {preload!r}:
+    __import__(name)
+sys.argv = ["pipelines", *{args!r}]
+try:
+    runpy.run_module("pipelines", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+with open({out!r}, "w") as handle:
+    json.dump(sorted(set(sys.modules) - before), handle)
+"""
+NOT_FOR_TAG_PARSE = ("requests", "urllib3", "yaml", "pulumi", "kubernetes", "sigstore", "packaging", "tomlkit", "http")
+TAG_PARSE = ("tag", "parse", "percolate-reading-v0.1.0-rc2", "--json")
+
+
+def modules_imported(tmp_path: Path, args: tuple[str, ...], preload: tuple[str, ...] = ()) -> set[str]:
+    out = tmp_path / "modules.json"
+    probe = PROBE.format(repo=str(Path(__file__).resolve().parents[2]), preload=preload, args=args, out=str(out))
+    subprocess.run([sys.executable, "-I", "-c", probe], cwd=tmp_path, check=True, capture_output=True)
+    return set(json.loads(out.read_text()))
+
+
+def needless(modules: set[str]) -> set[str]:
+    """What `tag parse` has no use for: the heavy libraries, the HTTP stack, and every part of the package past
+    core (edges, images, ...) but the command's own module and the output boundary."""
+    return {
+        name
+        for name in modules
+        if name.split(".")[0] in NOT_FOR_TAG_PARSE
+        or (
+            name.startswith("pipelines.")
+            and name.split(".")[1] not in {"core", "commands", "cli", "output", "__main__"}
+        )
+    }
+
+
+def test_tag_parse_imports_only_what_it_uses(tmp_path):
+    modules = modules_imported(tmp_path, TAG_PARSE)
+    assert {"pipelines.cli", "pipelines.commands.tag", "pipelines.core.tags", "pipelines.output"} <= modules
+    assert needless(modules) == set()
+    # It is read without argparse, and its values are no dataclasses: neither they nor typing are loaded.
+    assert modules.isdisjoint({"argparse", "dataclasses", "inspect", "typing", "pathlib"})
+
+
+@pytest.mark.parametrize(
+    ("args", "preload", "caught"),
+    [
+        (TAG_PARSE, ("yaml",), "yaml"),  # as if a module on the way imported YAML
+        (("promote", "--help"), (), "pipelines.images.prefetch"),  # a command that does load the images stage
+    ],
+    ids=["preloaded-yaml", "promote"],
+)
+def test_a_needless_import_is_caught(tmp_path, args, preload, caught):
+    """The controls: the same probe sees what a command imports that `tag parse` must not."""
+    assert caught in needless(modules_imported(tmp_path, args, preload))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tag", "parse", "percolate-v1.0.0"],
+        ["tag", "parse", "percolate-v1.0.0", "--json"],
+        ["tag", "parse", "--json", "refs/tags/percolate-v1.0.0-rc1"],
+        ["tag", "parse", ""],  # argparse takes an empty word as TAG too (and parse_tag refuses it)
+        ["tag", "parse", "not a tag"],
+    ],
+)
+def test_tag_parse_without_argparse_reads_what_argparse_reads(args):
+    from pipelines.cli import _tag_parse
+    from pipelines.commands.tag import TagParseRequest
+
+    assert _tag_parse(args) == request_of(TagParseRequest, build_parser("tag").parse_args(args))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tag", "parse"],
+        ["tag", "parse", "--help"],
+        ["tag", "parse", "-1"],  # argparse's own reading of a word that starts with -
+        ["tag", "parse", "percolate-v1.0.0", "--js"],  # an abbreviation: argparse's
+        ["tag", "parse", "percolate-v1.0.0", "--json", "--json"],
+        ["tag", "parse", "a", "b"],
+        ["tag", "next-rc", "percolate"],
+        ["--json", "tag", "parse", "percolate-v1.0.0"],
+    ],
+)
+def test_every_other_shape_goes_through_argparse(args):
+    from pipelines.cli import _tag_parse
+
+    assert _tag_parse(args) is None
+
+
 def test_calver_tags_are_read_and_made_without_packaging(tmp_path):
     # The version in a CalVer tag is X.Y.Z, parsed from its pattern: promote reads thousands of such tags.
     imported = imported_by(tmp_path, *CALVER_EXAMPLE)
@@ -278,6 +380,45 @@ def test_the_command_table_names_exactly_what_the_modules_register():
     for command in COMMANDS:
         (only,) = [a for a in build_parser(command)._actions if isinstance(a, argparse._SubParsersAction)]
         assert command in only.choices
+
+
+def leaf_parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> dict[str, argparse.ArgumentParser]:
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.update(leaf_parsers(sub, (*path, name)))
+    return found or {" ".join(path): parser}
+
+
+def test_each_command_runs_on_a_request_of_exactly_its_arguments():
+    """Every leaf command's handler turns the parsed arguments into its typed request: one field per argument."""
+    leaves = leaf_parsers(build_parser())
+    assert {"tag parse", "promote", "wheels find-rc", "versions check"} <= set(leaves)
+    for name, parser in leaves.items():
+        handler = parser.get_default("handler")
+        assert isinstance(handler, Dispatch), name
+        arguments = {action.dest for action in parser._actions if action.dest != "help"}
+        assert set(field_names(handler.request)) == arguments, name
+
+
+def test_a_request_holds_the_parsed_values_and_nothing_else():
+    from pipelines.commands.calver import CalverRequest
+
+    args = build_parser("calver").parse_args(list(CALVER_EXAMPLE))
+    request = request_of(CalverRequest, args)
+    assert request == CalverRequest(
+        project="percolate",
+        version="0.1.0",
+        sha="abc1234def",
+        arch="amd64",
+        build=123,
+        at=datetime(2025, 10, 25, 14, 30, tzinfo=UTC),
+        registry="ghcr.io/percolation-labs",
+        json=False,
+    )
+    with pytest.raises(FrozenInstanceError):
+        request.build = 124  # type: ignore[misc]
 
 
 def test_plan_refuses_a_tag_of_another_project_or_stage(cli, monorepo):

@@ -1,5 +1,6 @@
 """The package's shape, as the README promises it: folders by lifecycle stage, imports that only run
-downwards, no module too long to read in one sitting, and no two modules whose names differ by a suffix."""
+downwards and never in a circle, no module too long to read in one sitting, and no two modules whose names differ
+by a suffix."""
 
 from __future__ import annotations
 
@@ -115,6 +116,62 @@ def test_an_upward_import_is_caught(tmp_path, module, source, caught):
     rogue.write_text(source)
     expected = [f"pipelines/{module}:1: {caught}"] if caught else []
     assert upward_imports([rogue], root=tmp_path) == expected
+
+
+def import_circles(paths: list[Path], root: Path = REPO_ROOT) -> list[list[str]]:
+    """Each set of modules in `paths` that import one another in a circle (imports inside functions count too),
+    as sorted names; found as the strongly connected components of the import graph."""
+    names = {module_name(path, root): path for path in paths}
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        targets = set()
+        for _, imported in pipelines_imports(path):
+            target = imported
+            while target not in names and "." in target:  # `from pipelines.x import y`: y may be a name in x
+                target = target.rsplit(".", 1)[0]
+            if target in names and target not in (name, "pipelines"):
+                targets.add(target)
+        graph[name] = targets
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(node: str) -> None:
+        order[node] = low[node] = len(order)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in order:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], order[target])
+        if low[node] == order[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in order:
+            visit(node)
+    return sorted(circles)
+
+
+def test_no_two_modules_import_each_other():
+    assert import_circles(modules()) == []
+
+
+def test_an_import_circle_is_caught(tmp_path):
+    """The control: two command modules that import each other, one of them inside a function."""
+    folder = tmp_path / "pipelines" / "commands"
+    folder.mkdir(parents=True)
+    (folder / "wheels.py").write_text("from pipelines.commands.wheel_staging import record\n")
+    (folder / "wheel_staging.py").write_text("def record():\n    from pipelines.commands.wheels import project\n")
+    (folder / "tag.py").write_text("from pipelines.commands.wheels import find\n")
+    found = import_circles(sorted(folder.glob("*.py")), root=tmp_path)
+    assert found == [["pipelines.commands.wheel_staging", "pipelines.commands.wheels"]]
 
 
 def test_no_module_is_too_long_to_read_in_one_sitting():

@@ -44,6 +44,29 @@ def test_neutralised_text_has_no_control_character_and_no_workflow_command(text)
     assert commands_in(safe) == []
 
 
+def escaped(char: str) -> str:
+    """The rule, one character at a time: line breaks and tabs stay, and so does every other character but the
+    control, format, separator, surrogate, private-use and unassigned ones, which are shown as escapes."""
+    if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def test_every_character_is_escaped_by_the_rule_alone_or_among_lines():
+    """Text kept whole (nothing in it to escape, line breaks and tabs allowed) and text escaped character by
+    character agree with the rule: every code point of the BMP, and one in 61 beyond (tag characters, private
+    use planes, unassigned ones)."""
+    chars = [chr(code) for code in [*range(0x10000), *range(0x10000, sys.maxunicode + 1, 61), 0xE0001, 0x10FFFF]]
+    rule = [(char, escaped(char)) for char in chars]
+    kept = [char for char, seen in rule if seen == char]
+    shown = [char for char, seen in rule if seen != char]
+    assert neutralise("\t".join(kept) + "\n") == "\t".join(kept) + "\n"
+    assert neutralise("\n".join(shown)) == "\n".join(escaped(char) for char in shown)
+    for char in chars[:0x100]:
+        assert neutralise(f"a{char}\n") == f"a{escaped(char)}\n"
+
+
 @given(st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp", "Cf", "Co", "Cn"))))
 def test_printable_text_is_left_as_it_is(text):
     if "::" not in text and "##[" not in text:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import add_command, add_group, add_root_option, resolve_root
+from pipelines.commands.arguments import add_command, add_group, add_root_option
+from pipelines.commands.checkout import resolve_root
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import InputError
 from pipelines.output import actions_outputs, emit
@@ -15,12 +16,29 @@ from pipelines.output import actions_outputs, emit
 DEFAULT_PROJECT = "percolate-rocks"
 
 
-def _threshold(args: argparse.Namespace) -> float:
-    if args.threshold is not None:
-        if not 0 <= args.threshold < 1000:
-            raise InputError(f"--threshold {args.threshold:g} is out of range", hint="give a percentage, e.g. 10")
-        return float(args.threshold)
-    project = get_project(args.project)
+@dataclass(frozen=True)
+class CompareRequest:
+    baseline: Path
+    current: Path
+    threshold: float | None
+    project: str
+    json: bool
+
+
+@dataclass(frozen=True)
+class BaselineRequest:
+    project: str
+    before: str | None
+    root: Path | None
+    json: bool
+
+
+def _threshold(request: CompareRequest) -> float:
+    if request.threshold is not None:
+        if not 0 <= request.threshold < 1000:
+            raise InputError(f"--threshold {request.threshold:g} is out of range", hint="give a percentage, e.g. 10")
+        return float(request.threshold)
+    project = get_project(request.project)
     if project.benchmark_threshold_pct is None:
         raise InputError(
             f"{project.name} has no benchmark threshold in the catalog", hint="pass --threshold PCT, e.g. 10"
@@ -35,11 +53,11 @@ def _read_run(path: Path, what: str) -> Any:
     return parse_results(read_text(path, fix=FIX, limit=MAX_RESULTS_BYTES, what=what), source=str(path))
 
 
-def _compare(args: argparse.Namespace) -> int:
+def _compare(request: CompareRequest) -> int:
     from pipelines.perf.compare import Verdict, compare_runs, regressions, table
 
-    percent = _threshold(args)
-    baseline, current = _read_run(args.baseline, "--baseline"), _read_run(args.current, "--current")
+    percent = _threshold(request)
+    baseline, current = _read_run(request.baseline, "--baseline"), _read_run(request.current, "--current")
     comparisons = compare_runs(baseline, current, percent / 100)
     slower = regressions(comparisons)
     data: dict[str, Any] = {
@@ -65,7 +83,7 @@ def _compare(args: argparse.Namespace) -> int:
         if slower
         else f"no benchmark slower than the baseline by more than {percent:g}% beyond the runs' spread"
     )
-    emit(args.json, data, f"{rendered}\n\n{verdict}")
+    emit(request.json, data, f"{rendered}\n\n{verdict}")
     actions_outputs({}, f"### Benchmarks against the last release\n\n{rendered}\n\n{verdict}\n")
     if slower:
         print(
@@ -78,14 +96,14 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _baseline(args: argparse.Namespace) -> int:
+def _baseline(request: BaselineRequest) -> int:
     from pipelines.edges.git import Git
     from pipelines.perf.baseline import RESULTS_ASSET, baseline_rc, last_release
 
-    project = get_project(args.project)
-    git = Git(resolve_root(args))
+    project = get_project(request.project)
+    git = Git(resolve_root(request.root))
     tags = git.tags()
-    release = last_release(project.name, tags, before=args.before)
+    release = last_release(project.name, tags, before=request.before)
     rc = None
     if release is not None:
         same_version = [t for t in tags if t.startswith(f"{release.name}-rc") or t == release.name]
@@ -98,12 +116,12 @@ def _baseline(args: argparse.Namespace) -> int:
         "asset": RESULTS_ASSET,
     }
     if release is None:
-        text = f"{project.name} has no release{f' before {args.before}' if args.before else ''} yet: no baseline"
+        text = f"{project.name} has no release{f' before {request.before}' if request.before else ''} yet: no baseline"
     elif rc is None:
         text = f"{release.name} has no RC tag on its commit: no baseline"
     else:
         text = f"{rc.name} (released as {release.name}): asset {RESULTS_ASSET} of its GitHub pre-release"
-    emit(args.json, data, text)
+    emit(request.json, data, text)
     return 0
 
 
@@ -113,7 +131,8 @@ def register(subcommands: Any) -> None:
         group,
         "compare",
         summary="fail (exit 1) when a benchmark got slower than the baseline beyond the threshold and noise",
-        handler=_compare,
+        request=CompareRequest,
+        run=_compare,
         description="Compare two pytest-benchmark JSON files (`pytest --benchmark-json FILE`) benchmark by\n"
         "benchmark. A benchmark fails the comparison only when its median slowed by more than the\n"
         "threshold AND the slowdown exceeds the runs' spread: the current lower quartile lies above the\n"
@@ -138,7 +157,8 @@ def register(subcommands: Any) -> None:
         group,
         "baseline",
         summary="the RC tag whose GitHub pre-release holds the last release's benchmark results",
-        handler=_baseline,
+        request=BaselineRequest,
+        run=_baseline,
         description="Name the RC that became PROJECT's newest release (optionally the newest release older than\n"
         "--before X.Y.Z): the newest RC of that version tagged on the release's commit. Its GitHub\n"
         "pre-release carries benchmarks.json, the baseline of `bench compare`. Exit 0 with no tag\n"

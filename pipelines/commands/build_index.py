@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from typing import Any
 
-from pipelines.commands import add_command, add_max_time_option, add_registry_option
+from pipelines.commands.arguments import add_command, add_max_time_option, add_registry_option
 from pipelines.core.calver import check_build_stem
 from pipelines.core.catalog import get_image_project, image_projects
 from pipelines.output import actions_outputs, emit, progress
+
+
+@dataclass(frozen=True)
+class BuildIndexRequest:
+    project: str
+    build: str
+    registry: str
+    max_time: float
+    json: bool
 
 
 def describe(data: dict[str, Any]) -> str:
@@ -21,17 +30,17 @@ def describe(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _build_index(args: argparse.Namespace) -> int:
-    from pipelines.commands import open_registry
+def _build_index(request: BuildIndexRequest) -> int:
     from pipelines.images.build_index import write_build_index
+    from pipelines.images.registry.connect import connect
 
-    project = get_image_project(args.project)
-    stem = check_build_stem(args.build)
-    with open_registry(args.registry, push=True, max_time=args.max_time, say=progress) as client:
+    project = get_image_project(request.project)
+    stem = check_build_stem(request.build)
+    with connect(request.registry, push=True, max_time=request.max_time, say=progress) as client:
         result = write_build_index(project, stem, client, say=progress)
         stats = client.stats
     data = {**result.to_dict(), "requests": stats.to_dict()}
-    emit(args.json, data, describe(data))
+    emit(request.json, data, describe(data))
     actions_outputs({"digest": result.digest, "image": data["image"], "reference": result.reference})
     return 0
 
@@ -50,7 +59,8 @@ def register(subcommands: Any) -> None:
         "An incomplete build is refused (exit 1, nothing written). Re-running is a no-op; a STEM that\n"
         "already holds another index is never moved (exit 1). No blob is copied.\n"
         "In GitHub Actions the digest becomes the step outputs digest, image and reference.",
-        handler=_build_index,
+        request=BuildIndexRequest,
+        run=_build_index,
         examples="  python -m pipelines build-index percolate --build 2025.11.20.0930-build.123-v0.2.0-abc1234\n"
         '  python -m pipelines build-index percolate-reading --build "$STEM" --json',
     )

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import add_command
+from pipelines.commands.arguments import add_command
 from pipelines.core.errors import InputError
 from pipelines.edges.files import atomic_write_text, file_sha256, read_json_object, read_text
 from pipelines.output import emit
 from pipelines.plan.build_record import BuiltFile, build_metadata, parse_pushed_image
+
+
+@dataclass(frozen=True)
+class BuildMetadataRequest:
+    plan: Path
+    files: Path | None
+    images: list[Path] | None
+    out: Path
+    benchmarks: Path | None
+    json: bool
 
 
 def _read_plan(path: Path) -> dict[str, Any]:
@@ -35,19 +45,23 @@ def _lines(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _build_metadata(args: argparse.Namespace) -> int:
-    plan = _read_plan(args.plan)
-    files = _built_files(args.files) if args.files else []
-    images = [parse_pushed_image(line) for path in args.images or [] for line in _lines(path)]
+def _build_metadata(request: BuildMetadataRequest) -> int:
+    plan = _read_plan(request.plan)
+    files = _built_files(request.files) if request.files else []
+    images = [parse_pushed_image(line) for path in request.images or [] for line in _lines(path)]
     record = build_metadata(plan, files=files, images=images, run_id=os.environ.get("GITHUB_RUN_ID"))
-    if args.benchmarks:
+    if request.benchmarks:
         from pipelines.perf.results import FIX, MAX_RESULTS_BYTES, parse_results, summary
 
-        text = read_text(args.benchmarks, fix=FIX, limit=MAX_RESULTS_BYTES, what="--benchmarks")
-        record["benchmarks"] = summary(parse_results(text, source=str(args.benchmarks)))
-    atomic_write_text(args.out, json.dumps(record, indent=2) + "\n")
+        text = read_text(request.benchmarks, fix=FIX, limit=MAX_RESULTS_BYTES, what="--benchmarks")
+        record["benchmarks"] = summary(parse_results(text, source=str(request.benchmarks)))
+    atomic_write_text(request.out, json.dumps(record, indent=2) + "\n")
     made = record.get("files") or record.get("images") or []
-    emit(args.json, record, f"wrote {args.out}: {record['tag']} at {record['commit'][:12]}, {len(made)} artifact(s)")
+    emit(
+        request.json,
+        record,
+        f"wrote {request.out}: {record['tag']} at {record['commit'][:12]}, {len(made)} artifact(s)",
+    )
     return 0
 
 
@@ -61,7 +75,8 @@ def register(subcommands: Any) -> None:
         "reference, digest). Every artifact of the plan must be there and nothing else (exit 1\n"
         "naming the difference; nothing is written). Each push job writes one line\n"
         "ARCH=REFERENCE@DIGEST to a file; --images reads those files.",
-        handler=_build_metadata,
+        request=BuildMetadataRequest,
+        run=_build_metadata,
         examples="  python -m pipelines build-metadata --plan plan.json --files dist --out build-metadata.json\n"
         "  python -m pipelines build-metadata --plan plan.json --images pushed-*.txt --out build-metadata.json",
     )

@@ -2,38 +2,54 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command, add_registry_option, environment, now, positive_int, timestamp
+from pipelines.commands.arguments import add_command, add_registry_option, positive_int, timestamp
+from pipelines.commands.environment import environment, now
 from pipelines.core.calver import EXPECTED_FORM, make_build_tag
 from pipelines.core.catalog import get_image_project
 from pipelines.core.errors import InputError
 from pipelines.output import emit
 
+if TYPE_CHECKING:
+    from datetime import datetime
 
-def _calver(args: argparse.Namespace) -> int:
-    project = get_image_project(args.project)
-    if args.arch not in project.platforms:
+
+@dataclass(frozen=True)
+class CalverRequest:
+    project: str
+    version: str
+    sha: str
+    arch: str
+    build: int
+    at: datetime | None
+    registry: str
+    json: bool
+
+
+def _calver(request: CalverRequest) -> int:
+    project = get_image_project(request.project)
+    if request.arch not in project.platforms:
         raise InputError(
-            f"{project.name} is not built for {args.arch!r}", hint=f"its platforms: {', '.join(project.platforms)}"
+            f"{project.name} is not built for {request.arch!r}", hint=f"its platforms: {', '.join(project.platforms)}"
         )
     build_tag = make_build_tag(
-        version=args.version, sha=args.sha, arch=args.arch, build=args.build, at=args.at or now()
+        version=request.version, sha=request.sha, arch=request.arch, build=request.build, at=request.at or now()
     )
     reference = f"{project.image_name}:{build_tag.tag}"
     data = {
         "project": project.name,
         "tag": build_tag.tag,
         "reference": reference,
-        "image": f"{project.image_repository(args.registry)}:{build_tag.tag}",
+        "image": f"{project.image_repository(request.registry)}:{build_tag.tag}",
         "built_at": build_tag.built_at.isoformat().replace("+00:00", "Z"),
         "build": build_tag.build,
         "version": build_tag.version.release,
         "sha": build_tag.sha,
         "arch": build_tag.arch,
     }
-    emit(args.json, data, reference)
+    emit(request.json, data, reference)
     return 0
 
 
@@ -45,7 +61,8 @@ def register(subcommands: Any) -> None:
         description=f"Print PROJECT:TAG with TAG of the form {EXPECTED_FORM}.\n"
         "The time is taken to UTC and whole minutes; N is the Actions run number. Build tags order by\n"
         "(time, N) as numbers, never as text. --json adds the full image reference under --registry.",
-        handler=_calver,
+        request=CalverRequest,
+        run=_calver,
         examples="  python -m pipelines calver percolate --version 0.1.0 --sha abc1234def --arch amd64 \\\n"
         "      --build 123 --at 2025-10-25T14:30:00Z\n"
         "  -> percolate:2025.10.25.1430-build.123-v0.1.0-abc1234-amd64",

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import add_command, add_root_option, path_argument, resolve_root
+from pipelines.commands.arguments import add_command, add_root_option, path_argument
+from pipelines.commands.checkout import resolve_root
 from pipelines.core.catalog import GITHUB_REPOSITORY
 from pipelines.core.errors import InputError, NotFound, RuleRefused
 from pipelines.core.names import GITHUB_SLUG
 from pipelines.output import emit
+
+
+@dataclass(frozen=True)
+class ChangelogRequest:
+    tag: str
+    root: Path | None
+    repository: str | None
+    promotion: Path | None
+    json: bool
 
 
 def repository_argument(text: str) -> str:
@@ -20,7 +31,7 @@ def repository_argument(text: str) -> str:
     return text
 
 
-def _changelog(args: argparse.Namespace) -> int:
+def _changelog(request: ChangelogRequest) -> int:
     from pipelines.core.tags import parse_tag
     from pipelines.edges.git import Git
     from pipelines.notes.commits import RawCommit, parse_commit
@@ -29,15 +40,15 @@ def _changelog(args: argparse.Namespace) -> int:
     from pipelines.notes.span import span_of
     from pipelines.notes.verification import verification_of
 
-    parse_tag(args.tag)  # a malformed tag is the user's mistake (exit 2) before git is asked anything
-    repository = args.repository or _repository_from_environment()
+    parse_tag(request.tag)  # a malformed tag is the user's mistake (exit 2) before git is asked anything
+    repository = request.repository or _repository_from_environment()
     record = None
-    if args.promotion is not None:
+    if request.promotion is not None:
         from pipelines.edges.files import read_json_object  # json, hashlib, tempfile: only when a record is read
 
-        record = read_json_object(args.promotion, "promotion record", "python -m pipelines promote TAG --json")
+        record = read_json_object(request.promotion, "promotion record", "python -m pipelines promote TAG --json")
     # Any folder of the checkout will do (paths are read from the top level): no process to find the top.
-    git = Git(resolve_root(args) if args.root is not None else Path.cwd())
+    git = Git(resolve_root(request.root) if request.root is not None else Path.cwd())
     tags = git.tags()
     if git.is_shallow():  # its grafted oldest commit would count as touching every path: wrong notes
         import shlex
@@ -47,7 +58,7 @@ def _changelog(args: argparse.Namespace) -> int:
             hint=f"run `git -C {shlex.quote(str(git.root))} fetch --unshallow --tags` "
             "(in GitHub Actions: actions/checkout with fetch-depth: 0)",
         )
-    span = span_of(args.tag, tags)
+    span = span_of(request.tag, tags)
     if span.tag.name not in tags:
         raise NotFound(
             f"tag {span.tag.name} is not in the repository at {git.root}",
@@ -56,7 +67,7 @@ def _changelog(args: argparse.Namespace) -> int:
     commits = [parse_commit(RawCommit(*fields)) for fields in git.log(span.revisions, span.paths)]
     commit = git.commit_of(f"refs/tags/{span.tag.name}") or ""  # the tag is there: checked above
     notes = ReleaseNotes(span, repository, group(commits), verification_of(span.tag, repository, record, commit))
-    emit(args.json, as_data(notes), markdown(notes).rstrip("\n"))
+    emit(request.json, as_data(notes), markdown(notes).rstrip("\n"))
     return 0
 
 
@@ -74,7 +85,8 @@ def register(subcommands: Any) -> None:
         subcommands,
         "changelog",
         summary="the release notes of a tag (Markdown)",
-        handler=_changelog,
+        request=ChangelogRequest,
+        run=_changelog,
         description="The release notes of TAG: the commits that touched the project's folders since the\n"
         "previous release of the same project (for an RC: since the previous RC or release), grouped by\n"
         "Conventional Commit type, breaking changes first, with pull request, commit and author links.\n"

@@ -2,32 +2,47 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command, add_root_option, environment, now, path_argument, resolve_root, timestamp
+from pipelines.commands.arguments import add_command, add_root_option, path_argument, timestamp
+from pipelines.commands.checkout import resolve_root
+from pipelines.commands.environment import environment, now
 from pipelines.core.errors import InputError
 from pipelines.core.names import GITHUB_SLUG
 from pipelines.output import emit, progress
 
+if TYPE_CHECKING:
+    from datetime import datetime
 
-def _dashboard(args: argparse.Namespace) -> int:
+
+@dataclass(frozen=True)
+class DashboardRequest:
+    out: Path
+    data: Path | None
+    repository: str | None
+    at: datetime | None
+    root: Path | None
+    json: bool
+
+
+def _dashboard(request: DashboardRequest) -> int:
     import json
 
     from pipelines.dashboard.build import collect, to_json
     from pipelines.dashboard.page import render
     from pipelines.edges.files import atomic_write_texts
 
-    repository = args.repository or environment("GITHUB_REPOSITORY")
+    repository = request.repository or environment("GITHUB_REPOSITORY")
     if repository is not None and not GITHUB_SLUG.fullmatch(repository):
         raise InputError(f"--repository {repository!r} is not OWNER/NAME", hint="e.g. percolation-labs/percolate")
-    out: Path = args.out
+    out: Path = request.out
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder", hint="pass the folder to write the site into")
-    root = resolve_root(args)
+    root = resolve_root(request.root)
     progress(f"reading the history of {root}")
-    dashboard = collect(root, args.data, args.at or now(), repository)
+    dashboard = collect(root, request.data, request.at or now(), repository)
     html = render(dashboard)
     data = to_json(dashboard)
     out.mkdir(parents=True, exist_ok=True)
@@ -43,7 +58,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     for view in dashboard.projects:
         prod = f"{view.prod.version} since {view.prod.date:%Y-%m-%d}" if view.prod else "not released"
         lines.append(f"  {view.name}: prod {prod}; {view.dora.deploys} deploys in {view.dora.window_days} days")
-    emit(args.json, summary, "\n".join(lines))
+    emit(request.json, summary, "\n".join(lines))
     return 0
 
 
@@ -52,7 +67,8 @@ def register(subcommands: Any) -> None:
         subcommands,
         "dashboard",
         summary="write the static release dashboard (GitHub Pages) from the repository's history",
-        handler=_dashboard,
+        request=DashboardRequest,
+        run=_dashboard,
         description="Write DIR/index.html (one self-contained page: no script, no request leaves it) and\n"
         "DIR/dashboard.json from the repository itself: release and RC tags, the history of\n"
         "Pulumi.prod.yaml (deploys, rollbacks, blocked versions) and, with --data, the build records,\n"

@@ -4,15 +4,16 @@ that is missing, or that git or GitHub refuses (invalid, expired, short of a rig
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import add_command, add_root_option, resolve_root
+from pipelines.commands.arguments import add_command, add_root_option
+from pipelines.commands.checkout import resolve_root
 from pipelines.commands.stack_config import read_promotion
 from pipelines.core.catalog import STACK_CONFIG_FILE, Project, get_image_project
 from pipelines.core.errors import InputError, Unauthorized
@@ -21,6 +22,18 @@ from pipelines.deploy.write_back import StackFile
 from pipelines.edges.git import Git
 from pipelines.edges.github import PAT_FIX, GitHub, pat_from_environment
 from pipelines.output import emit, progress
+
+
+@dataclass(frozen=True)
+class DeployPrRequest:
+    project: str
+    version: str
+    promotion: Path
+    remote: str
+    base: str
+    dry_run: bool
+    root: Path | None
+    json: bool
 
 
 def _changelog(git: Git, project: Project, version: str) -> tuple[list[str], str | None]:
@@ -40,66 +53,73 @@ def _refusals_name_the_fix() -> Iterator[None]:
         raise Unauthorized(refused.message, hint=PAT_FIX) from None
 
 
-def _deploy_pr(args: argparse.Namespace) -> int:
-    project = get_image_project(args.project)
-    release = read_promotion(args.promotion)
-    if (release.project, release.version) != (project.name, args.version):
+def _deploy_pr(request: DeployPrRequest) -> int:
+    project = get_image_project(request.project)
+    release = read_promotion(request.promotion)
+    if (release.project, release.version) != (project.name, request.version):
         raise InputError(
-            f"the promotion record is of {release.project} {release.version}, not {project.name} {args.version}",
+            f"the promotion record is of {release.project} {release.version}, not {project.name} {request.version}",
             hint="pass the record that `promote` wrote for this release",
         )
-    token = pat_from_environment(required=not args.dry_run)
-    git = Git(resolve_root(args))
-    progress(f"fetching {args.remote}/{args.base}")
+    token = pat_from_environment(required=not request.dry_run)
+    git = Git(resolve_root(request.root))
+    progress(f"fetching {request.remote}/{request.base}")
     with _refusals_name_the_fix():
-        git.fetch(args.remote, f"+refs/heads/{args.base}:refs/remotes/{args.remote}/{args.base}", token=token)
-    changelog, previous = _changelog(git, project, args.version)
+        git.fetch(
+            request.remote, f"+refs/heads/{request.base}:refs/remotes/{request.remote}/{request.base}", token=token
+        )
+    changelog, previous = _changelog(git, project, request.version)
 
     # The branch is always rebuilt on the newest base in a throwaway worktree: the checkout stays as it was.
     workdir = Path(tempfile.mkdtemp(prefix="deploy-pr-"))
     try:
-        base = git.add_worktree(workdir / "base", f"refs/remotes/{args.remote}/{args.base}")
+        base = git.add_worktree(workdir / "base", f"refs/remotes/{request.remote}/{request.base}")
         stack = StackFile(base.root / STACK_CONFIG_FILE)
         pin = apply_release(stack.pin(project.name), release)
-        request = deploy_pull_request(pin, changelog, previous)
-        changed = stack.write_pin(pin, dry_run=args.dry_run)
+        proposal = deploy_pull_request(pin, changelog, previous)
+        changed = stack.write_pin(pin, dry_run=request.dry_run)
         result: dict[str, Any] = {
             "project": project.name,
-            "version": args.version,
-            "branch": request.branch,
+            "version": request.version,
+            "branch": proposal.branch,
             "changed": changed,
-            "dry_run": args.dry_run,
-            "title": request.title,
-            "body": request.body,
+            "dry_run": request.dry_run,
+            "title": proposal.title,
+            "body": proposal.body,
         }
         if not changed:
-            message = f"{args.remote}/{args.base} already deploys {project.name} {args.version}; no pull request needed"
-            emit(args.json, result, message)
+            message = (
+                f"{request.remote}/{request.base} already deploys {project.name} {request.version}; "
+                "no pull request needed"
+            )
+            emit(request.json, result, message)
             return 0
-        if args.dry_run:
-            emit(args.json, result, f'would push {request.branch} and open "{request.title}":\n\n{request.body}')
+        if request.dry_run:
+            emit(request.json, result, f'would push {proposal.branch} and open "{proposal.title}":\n\n{proposal.body}')
             return 0
-        result["commit"] = base.commit_file(STACK_CONFIG_FILE, request.commit_message, request.branch)
-        progress(f"pushing {request.branch} (rebuilt on the newest {args.base})")
+        result["commit"] = base.commit_file(STACK_CONFIG_FILE, proposal.commit_message, proposal.branch)
+        progress(f"pushing {proposal.branch} (rebuilt on the newest {request.base})")
         with _refusals_name_the_fix():
-            base.push(args.remote, request.branch, token=token)
+            base.push(request.remote, proposal.branch, token=token)
     finally:
         git.remove_worktree(workdir / "base")
         shutil.rmtree(workdir, ignore_errors=True)
 
     assert token is not None  # required unless a dry run, which returned above
     with GitHub.from_environment(token) as github:
-        existing = github.open_pull(request.branch, args.base)
+        existing = github.open_pull(proposal.branch, request.base)
         if existing:
-            pull, action = github.update_pull(existing["number"], title=request.title, body=request.body), "updated"
+            pull, action = github.update_pull(existing["number"], title=proposal.title, body=proposal.body), "updated"
         else:
-            pull = github.create_pull(branch=request.branch, base=args.base, title=request.title, body=request.body)
+            pull = github.create_pull(
+                branch=proposal.branch, base=request.base, title=proposal.title, body=proposal.body
+            )
             action = "opened"
     result["pull_request"] = {"number": pull["number"], "url": pull.get("html_url"), "action": action}
     emit(
-        args.json,
+        request.json,
         result,
-        f"{action} pull request #{pull['number']}: {request.title}\n{pull.get('html_url', '')}".rstrip(),
+        f"{action} pull request #{pull['number']}: {proposal.title}\n{pull.get('html_url', '')}".rstrip(),
     )
     return 0
 
@@ -109,7 +129,8 @@ def register(subcommands: Any) -> None:
         subcommands,
         "deploy-pr",
         summary="open (or refresh) the pull request that deploys a release",
-        handler=_deploy_pr,
+        request=DeployPrRequest,
+        run=_deploy_pr,
         description="Fetch the newest main, write the release's digests into its stack config on branch\n"
         "deploy/PROJECT-vVERSION, commit, force-push the branch and open or update the pull request\n"
         "(version, digests, source RC build, changes since the previous release). Re-running it\n"

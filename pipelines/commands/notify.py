@@ -6,13 +6,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import actions_run_url, add_command, path_argument
+from pipelines.commands.arguments import add_command, path_argument
+from pipelines.commands.environment import actions_run_url
 
 EVENTS = ("rc-built", "released", "deployed", "rolled-back", "failed")
 DETAILS_LIMIT = 1 << 20  # bytes of --details read; the payloads keep far less
+
+
+@dataclass(frozen=True)
+class NotifyRequest:
+    event: str
+    project: str
+    version: str
+    url: str | None
+    details: Path | None
+    digest: list[str]
+    file: list[str]
+    job: str | None
+    log_url: str | None
+    pr: str | None
+    dry_run: bool
+    json: bool
 
 
 def _https(text: str) -> str:
@@ -50,7 +68,7 @@ def _warn(message: str) -> None:
         workflow_command("warning", message, title="notification not sent")
 
 
-def _notify(args: argparse.Namespace) -> int:
+def _notify(request: NotifyRequest) -> int:
     import json
 
     from pipelines.notify.events import Event, Notice, make_notice
@@ -58,27 +76,27 @@ def _notify(args: argparse.Namespace) -> int:
     from pipelines.notify.send import deliver, webhooks_from
     from pipelines.output import emit, progress
 
-    details, problem = _read_details(args.details)
+    details, problem = _read_details(request.details)
     notice = make_notice(
         Notice(
-            event=Event(args.event),
-            project=args.project,
-            version=args.version,
-            run_url=args.url or actions_run_url(),
-            digests=tuple(args.digest),
-            files=tuple(args.file),
-            job=args.job,
-            log_url=args.log_url,
-            pull_request=args.pr,
+            event=Event(request.event),
+            project=request.project,
+            version=request.version,
+            run_url=request.url or actions_run_url(),
+            digests=tuple(request.digest),
+            files=tuple(request.file),
+            job=request.job,
+            log_url=request.log_url,
+            pull_request=request.pr,
             details=details,
         )
     )
     warnings = [problem] if problem else []
     payloads = {"slack": slack_payload(notice), "discord": discord_payload(notice)}
     data: dict[str, Any] = {"event": notice.event.value, "project": notice.project, "version": notice.version}
-    if args.dry_run:
+    if request.dry_run:
         data["payloads"] = payloads
-        emit(args.json, data, json.dumps(payloads, indent=2))
+        emit(request.json, data, json.dumps(payloads, indent=2))
         return 0
     webhooks = webhooks_from(os.environ)
     lines = []
@@ -97,7 +115,7 @@ def _notify(args: argparse.Namespace) -> int:
         not_sent=[{"service": o.service, "reason": o.reason} for o in outcomes if not o.sent],
         warnings=warnings,
     )
-    emit(args.json, data, "\n".join(lines) or "nothing sent")
+    emit(request.json, data, "\n".join(lines) or "nothing sent")
     return 0
 
 
@@ -106,7 +124,8 @@ def register(subcommands: Any) -> None:
         subcommands,
         "notify",
         summary="send a release event to the Slack and Discord webhooks",
-        handler=_notify,
+        request=NotifyRequest,
+        run=_notify,
         description="Send EVENT (rc-built, released, deployed, rolled-back, failed) for PROJECT's VERSION to\n"
         "the webhooks in SLACK_WEBHOOK_URL (Block Kit, with a plain text fallback) and DISCORD_WEBHOOK_URL\n"
         "(an embed, one colour per event). Each message says what happened, the digests or files, the\n"

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import (
-    add_command,
-    add_registry_option,
-    add_root_option,
-    environment,
-    now,
-    positive_int,
-    resolve_root,
-    timestamp,
-)
+from pipelines.commands.arguments import add_command, add_registry_option, add_root_option, positive_int, timestamp
+from pipelines.commands.checkout import resolve_root
+from pipelines.commands.environment import environment, now
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import InputError, RuleRefused
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
@@ -25,7 +18,24 @@ from pipelines.edges.project_files import VersionFiles
 from pipelines.output import actions_outputs, emit, progress
 from pipelines.plan.steps import Plan, make_plan
 
+if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
 _HEX_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    tag: str
+    expect_project: str | None
+    expect_stage: str | None
+    root: Path | None
+    sha: str | None
+    run_number: int | None
+    at: datetime | None
+    registry: str
+    json: bool
 
 
 def describe(plan: Plan) -> str:
@@ -48,15 +58,15 @@ def describe(plan: Plan) -> str:
     return "\n".join([*header, "", "steps:", *steps, "", "produces:", *artifacts])
 
 
-def _commit(args: argparse.Namespace, git: Git, tag_name: str) -> str:
+def _commit(request: PlanRequest, git: Git, tag_name: str) -> str:
     """--sha, else $GITHUB_SHA, else the commit the tag points at, else HEAD."""
-    if args.sha is not None and not _HEX_SHA.fullmatch(args.sha):
-        shown = args.sha if len(args.sha) <= 80 else f"{args.sha[:80]}…"
+    if request.sha is not None and not _HEX_SHA.fullmatch(request.sha):
+        shown = request.sha if len(request.sha) <= 80 else f"{request.sha[:80]}…"
         raise InputError(
             f"--sha {shown!r} is not a hex commit SHA (7 to 64 hex digits)",
             hint="pass the commit's full SHA, e.g. $GITHUB_SHA",
         )
-    commit = args.sha or git.commit_of(f"refs/tags/{tag_name}")
+    commit = request.sha or git.commit_of(f"refs/tags/{tag_name}")
     if commit is None:
         commit = git.commit_of("HEAD")
         if commit is None:
@@ -65,16 +75,16 @@ def _commit(args: argparse.Namespace, git: Git, tag_name: str) -> str:
     return commit
 
 
-def _expectations(args: argparse.Namespace, tag: ReleaseTag) -> None:
+def _expectations(request: PlanRequest, tag: ReleaseTag) -> None:
     """A workflow states which project and stage it runs; a tag of another is refused before anything runs."""
-    if args.expect_project and tag.project != args.expect_project:
+    if request.expect_project and tag.project != request.expect_project:
         raise RuleRefused(
-            f"{tag.name} is a tag of {tag.project}, but this workflow runs {args.expect_project}",
+            f"{tag.name} is a tag of {tag.project}, but this workflow runs {request.expect_project}",
             hint="check the workflow's tag filter: it must match only its own project's tags",
         )
-    if args.expect_stage and tag.stage.value != args.expect_stage:
+    if request.expect_stage and tag.stage.value != request.expect_stage:
         raise RuleRefused(
-            f"{tag.name} starts a {tag.stage.value}, but this workflow runs a {args.expect_stage}",
+            f"{tag.name} starts a {tag.stage.value}, but this workflow runs a {request.expect_stage}",
             hint="RC tags (-rcN) start builds; tags without -rc start releases",
         )
 
@@ -85,13 +95,13 @@ def _outputs(plan: Plan) -> dict[str, str]:
     return {key.replace("_", "-"): "" if data[key] is None else str(data[key]) for key in keys}
 
 
-def _plan(args: argparse.Namespace) -> int:
-    tag = parse_tag(args.tag)
-    _expectations(args, tag)
+def _plan(request: PlanRequest) -> int:
+    tag = parse_tag(request.tag)
+    _expectations(request, tag)
     project = get_project(tag.project)
-    root = resolve_root(args)
+    root = resolve_root(request.root)
     check = check_versions(project.name, VersionFiles(root).read(project), expected=tag.version)
-    run_number = args.run_number
+    run_number = request.run_number
     if run_number is None:
         run_number = 1
         if tag.stage is Stage.BUILD and project.ships_images:
@@ -99,12 +109,12 @@ def _plan(args: argparse.Namespace) -> int:
     plan = make_plan(
         tag,
         check,
-        commit=_commit(args, Git(root), tag.name),
+        commit=_commit(request, Git(root), tag.name),
         run_number=run_number,
-        at=args.at or now(),
-        registry=args.registry,
+        at=request.at or now(),
+        registry=request.registry,
     )
-    emit(args.json, plan.to_dict(), describe(plan))
+    emit(request.json, plan.to_dict(), describe(plan))
     actions_outputs(_outputs(plan))
     return 0 if check.ok else 1
 
@@ -120,7 +130,8 @@ def register(subcommands: Any) -> None:
         "version files do not match the tag (the plan is still printed, with the failed check), or\n"
         "when the tag is not of --expect-project / --expect-stage. In Actions the plan's fields are\n"
         "also step outputs: project, version, rc, stage, package-version, commit, environment.",
-        handler=_plan,
+        request=PlanRequest,
+        run=_plan,
         examples="  python -m pipelines plan percolate-v0.1.0-rc1\n"
         "  python -m pipelines plan percolate-rocks-v0.2.0 --json",
     )

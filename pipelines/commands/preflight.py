@@ -1,23 +1,24 @@
 """`preflight`: before the first tag, each step of the setup checked where it can be read (docs/preflight.md).
 
 The plan of checks and their result model are pipelines.plan.preflight, the rules preflight_rules. This
-module reads, group by group: the stack files through the Pulumi program's own validation (infra.config,
-infra.staging, over the one stack-file reader), GitHub through pipelines.edges.github_settings, the
-workflows for the trusted publishers (pipelines.wheels.trusted_publishers), the registry's /v2/, and each
-cluster through pipelines.health.crds. Credentials come from the existing loaders, which the output
-boundary remembers; nothing here prints one.
+module reads, group by group: the stack files through the Pulumi program's own validation (preflight_stacks),
+GitHub through pipelines.edges.github_settings, the workflows for the trusted publishers
+(pipelines.wheels.trusted_publishers), the registry's /v2/, and each cluster through pipelines.health.crds.
+Credentials come from the existing loaders, which the output boundary remembers; nothing here prints one.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command, add_registry_option, add_root_option, positive_seconds, resolve_root
+from pipelines.commands.arguments import add_command, add_registry_option, add_root_option, positive_seconds
+from pipelines.commands.checkout import resolve_root
+from pipelines.commands.preflight_stacks import read_stack
 from pipelines.core.catalog import PRODUCTION_ENVIRONMENT, PULUMI_STACK, STAGING_ENVIRONMENT, image_projects
 from pipelines.core.errors import InputError, PipelineError, Unauthorized
 from pipelines.output import emit, progress
@@ -53,6 +54,20 @@ PAT_FIX = "set PERCOLATE_GIT_PAT to the token of the Actions secret PERCOLATE_GI
 Facts = dict[str, StackFacts | None]
 
 
+@dataclass(frozen=True)
+class PreflightRequest:
+    only: str | None
+    stack: str
+    registry: str
+    kubeconfig: Path | None
+    context: str | None
+    staging_kubeconfig: Path | None
+    staging_context: str | None
+    timeout: float
+    root: Path | None
+    json: bool
+
+
 def _failure(name: str, error: PipelineError, refused: str | None = None) -> CheckResult:
     """The failed result of what stopped a check; `refused` is the fix when a token was refused."""
     return failed(name, error.message, refused if refused and isinstance(error, Unauthorized) else error.hint)
@@ -64,50 +79,6 @@ def _read(name: str, check: Callable[[], CheckResult], refused: str | None = Non
         return check()
     except PipelineError as error:
         return _failure(name, error, refused)
-
-
-def _stack(root: Path, stack: str) -> tuple[CheckResult, StackFacts | None]:
-    """The stack file validated as `pulumi up` validates it, and what the other checks need of it."""
-    from infra.config import parse_settings
-    from infra.render import read_stack_file
-    from infra.staging import ENVIRONMENT_KEY, is_staging, parse_staging_settings
-
-    file, name = f"Pulumi.{stack}.yaml", f"stacks.{stack}"
-    if not (root / file).is_file():
-        return failed(name, f"{file} does not exist in {root}", f"create it: `pulumi stack init {stack}`"), None
-    try:
-        config = read_stack_file(root / file)
-        secret_keys = set(config.secret_keys)
-        if is_staging(config.values) != (stack == STAGING_STACK):
-            says = "does not say" if stack == STAGING_STACK else "says"
-            return failed(
-                name, f"{file} {says} {ENVIRONMENT_KEY}: staging", f"correct {ENVIRONMENT_KEY} in {file}"
-            ), None
-        if stack == STAGING_STACK:
-            argocd = parse_staging_settings(config.values, secret_keys).argocd
-            where = (argocd.manifests_repo, argocd.base_path, argocd.target_revision, argocd.namespace)
-            facts = StackFacts(stack, file, *where)
-        else:
-            settings = parse_settings(config.values, secret_keys)
-            argocd = settings.argocd
-            where = (argocd.manifests_repo, argocd.base_path, argocd.target_revision, argocd.namespace)
-            roles = (
-                ("releaseManagers", settings.release_managers),
-                ("productionReviewers", settings.production_reviewers),
-            )
-            teams = tuple(
-                TeamSetting(team.slug, team.id, f"percolate-platform:{key}.teams[{index}]")
-                for key, actors in roles
-                for index, team in enumerate(actors.teams)
-            )
-            canaries = tuple(sorted(settings.canaries))
-            install = settings.argo_rollouts.install
-            facts = StackFacts(stack, file, *where, canaries, install, settings.repository.full_name, teams)
-    except PipelineError as error:
-        return failed(name, error.message, error.hint), None
-    canary = f"; canary: {', '.join(facts.canaries)}" if facts.canaries else ""
-    detail = f"{file} is valid: Argo CD renders {facts.base_path} of {facts.manifests_repo} at {facts.target_revision}"
-    return passed(name, detail + canary), facts
 
 
 def _api(token: str, timeout: float, rights: str) -> GitHubApi:
@@ -281,13 +252,13 @@ def _manifest_folders(stack: str, facts: StackFacts | None, token: str | None, t
 
 
 def _registry(registry: str, timeout: float) -> CheckResult:
-    from pipelines.commands import open_registry
     from pipelines.core.errors import Unavailable
+    from pipelines.images.registry.connect import connect
     from pipelines.images.registry.credentials import CREDENTIAL_SOURCES
 
     host = registry.split("/")[0]
     try:
-        with open_registry(registry, push=False, max_time=timeout, say=progress) as client:
+        with connect(registry, push=False, max_time=timeout, say=progress) as client:
             client.ping()
             who = client.credentials.source if client.credentials else "anonymously (no credentials found)"
     except Unavailable as error:
@@ -297,39 +268,39 @@ def _registry(registry: str, timeout: float) -> CheckResult:
     return passed("registry", f"{host} answers its API (/v2/) with {who}")
 
 
-def _clusters(args: argparse.Namespace, facts: Facts, stacks: tuple[str, ...]) -> list[CheckResult]:
+def _clusters(request: PreflightRequest, facts: Facts, stacks: tuple[str, ...]) -> list[CheckResult]:
     from pipelines.health.crds import check_stack_cluster
 
     results: list[CheckResult] = []
     for stack in stacks:
         staging = stack == STAGING_STACK
         kubeconfig, context = (
-            (args.staging_kubeconfig, args.staging_context) if staging else (args.kubeconfig, args.context)
+            (request.staging_kubeconfig, request.staging_context) if staging else (request.kubeconfig, request.context)
         )
         results += check_stack_cluster(
-            stack, kubeconfig, context, facts[stack], args.timeout, environ=os.environ, say=progress
+            stack, kubeconfig, context, facts[stack], request.timeout, environ=os.environ, say=progress
         )
     return results
 
 
-def _check_usage(args: argparse.Namespace) -> None:
+def _check_usage(request: PreflightRequest) -> None:
     """What the user named must exist or parse, before anything is read (exit 2)."""
-    for option, path in (("--kubeconfig", args.kubeconfig), ("--staging-kubeconfig", args.staging_kubeconfig)):
+    for option, path in (("--kubeconfig", request.kubeconfig), ("--staging-kubeconfig", request.staging_kubeconfig)):
         if path is not None and not Path(path).is_file():
             raise InputError(f"{option} {path} is not a file", hint="pass the path of a kubeconfig file")
     from pipelines.edges.http import require_secure_url
     from pipelines.images.registry.location import parse_registry
 
     require_secure_url(_api_url(), "GITHUB_API_URL", "https://api.github.com")
-    parse_registry(args.registry)
+    parse_registry(request.registry)
 
 
-def _preflight(args: argparse.Namespace) -> int:
-    scope = parse_scope(args.only, args.stack)
-    root = resolve_root(args)
-    _check_usage(args)
+def _preflight(request: PreflightRequest) -> int:
+    scope = parse_scope(request.only, request.stack)
+    root = resolve_root(request.root)
+    _check_usage(request)
     progress(f"preflight of {root}: {', '.join(scope.groups)} for {', '.join(scope.stacks)}")
-    read = {stack: _stack(root, stack) for stack in STACKS}
+    read = {stack: read_stack(root, stack) for stack in STACKS}
     facts: Facts = {stack: stack_facts for stack, (_, stack_facts) in read.items()}
     results: list[CheckResult] = []
     for group in scope.groups:
@@ -337,16 +308,16 @@ def _preflight(args: argparse.Namespace) -> int:
         if group == "stacks":
             results += [read[stack][0] for stack in scope.stacks]
         elif group == "github":
-            results += _github(root, facts, args.timeout)
+            results += _github(root, facts, request.timeout)
         elif group == "publishers":
             results += _publishers(root, facts)
         elif group == "manifests":
-            results += _manifests(facts, scope.stacks, args.timeout)
+            results += _manifests(facts, scope.stacks, request.timeout)
         elif group == "registry":
-            results.append(_registry(args.registry, args.timeout))
+            results.append(_registry(request.registry, request.timeout))
         else:
-            results += _clusters(args, facts, scope.stacks)
-    emit(args.json, [result.to_dict() for result in results], render(results))
+            results += _clusters(request, facts, scope.stacks)
+    emit(request.json, [result.to_dict() for result in results], render(results))
     return exit_code(results)
 
 
@@ -362,7 +333,8 @@ def register(subcommands: Any) -> None:
         "PERCOLATE_GIT_PAT (the manifests repository), the registry's (REGISTRY_USERNAME/REGISTRY_PASSWORD,\n"
         "GITHUB_TOKEN for ghcr.io, or the Docker config), KUBECONFIG and STAGING_KUBECONFIG (kubeconfig paths);\n"
         "GITHUB_API_URL replaces https://api.github.com. None is ever printed.",
-        handler=_preflight,
+        request=PreflightRequest,
+        run=_preflight,
         examples="  python -m pipelines preflight\n"
         "  python -m pipelines preflight --only github,manifests --json\n"
         "  STAGING_KUBECONFIG=~/.kube/staging python -m pipelines preflight --only clusters --stack staging",

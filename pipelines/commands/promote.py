@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import (
+from pipelines.commands.arguments import (
     add_command,
     add_max_time_option,
     add_registry_option,
     add_root_option,
-    check_root,
     digest_argument,
-    open_registry,
-    optional_checkout,
 )
+from pipelines.commands.checkout import check_root, optional_checkout
 from pipelines.core.catalog import STACK_CONFIG_FILE, get_image_project, get_project, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
@@ -30,6 +28,20 @@ if TYPE_CHECKING:
     from pipelines.images.registry.client import RegistryClient
     from pipelines.images.rules import Build
     from pipelines.staging.record import StagingRecord
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    tag: str
+    registry: str
+    stack_config: Path | None
+    dry_run: bool
+    allow_commit_mismatch: bool
+    require_staging: bool
+    staging_record: str | None
+    max_time: float
+    root: Path | None
+    json: bool
 
 
 def _release_tag(text: str) -> ReleaseTag:
@@ -149,9 +161,9 @@ def _step_summary(data: dict[str, Any]) -> str:
     )
 
 
-def _promote(args: argparse.Namespace) -> int:
-    tag = _release_tag(args.tag)
-    if args.staging_record and not args.require_staging:
+def _promote(request: PromoteRequest) -> int:
+    tag = _release_tag(request.tag)
+    if request.staging_record and not request.require_staging:
         raise InputError(
             "--staging-record names the record the staging requirement must find",
             hint="add --require-staging",
@@ -160,35 +172,37 @@ def _promote(args: argparse.Namespace) -> int:
     # Modules are imported here, as the command needs them: each workflow step is a fresh process, and
     # the stack file (with YAML and the deploy rules) is only read with --stack-config.
     stack = None
-    if args.stack_config is not None:
+    if request.stack_config is not None:
         from pipelines.deploy.rules import refuse_blocked
         from pipelines.deploy.write_back import StackFile
 
         # The stack file is read and its blocked versions checked before the registry is touched.
-        stack = StackFile(args.stack_config)
-        if not args.dry_run:
+        stack = StackFile(request.stack_config)
+        if not request.dry_run:
             stack.check_writable()  # a write-back that cannot happen is refused before any registry write
         refuse_blocked(stack.pin(project.name), tag.version.release)
 
-    check_root(args.root)
+    check_root(request.root)
+    from pipelines.images.registry.connect import connect
+
     staging: list[StagingRecord] = []
-    with open_registry(args.registry, push=not args.dry_run, max_time=args.max_time, say=progress) as client:
+    with connect(request.registry, push=not request.dry_run, max_time=request.max_time, say=progress) as client:
         repository = client.location.repository(str(get_image_project(project.name).image_name))
         progress(f"listing the tags of {client.location.host}/{repository}")
         # The tag list is most of a promotion's round trips: its pages are fetched (and the likely
         # build read ahead) while the rest of the code loads and git answers.
         with (
             Prefetch(client, repository, tag.version, project.platforms) as prefetch,
-            Background(partial(_checkout_commit, args.root, tag.name)) as checkout,
+            Background(partial(_checkout_commit, request.root, tag.name)) as checkout,
         ):
             from pipelines.images.release import promote_release
 
             in_checkout, commit = checkout.result()
             gate = (
                 _staging_gate(
-                    client, repository, project.name, args.staging_record, lambda: prefetch.listing().tags, staging
+                    client, repository, project.name, request.staging_record, lambda: prefetch.listing().tags, staging
                 )
-                if args.require_staging
+                if request.require_staging
                 else None
             )
             result = promote_release(
@@ -198,8 +212,8 @@ def _promote(args: argparse.Namespace) -> int:
                 release_tag=tag.name,
                 release_commit=commit,
                 in_checkout=in_checkout,
-                allow_commit_mismatch=args.allow_commit_mismatch,
-                dry_run=args.dry_run,
+                allow_commit_mismatch=request.allow_commit_mismatch,
+                dry_run=request.dry_run,
                 gate=gate,
                 say=progress,
                 prefetch=prefetch,
@@ -214,15 +228,15 @@ def _promote(args: argparse.Namespace) -> int:
         len(project.platforms),
         stats.tag_list_pages,
         build_index=result.from_build_index,
-        other_reads=staging_reads(len(staging)) if args.require_staging else 0,
+        other_reads=staging_reads(len(staging)) if request.require_staging else 0,
     )
     data["requests"] = {**stats.to_dict(), "budget": budget}
     if stack is not None:
         from pipelines.deploy.rules import apply_release, release_pin
 
-        changed = stack.write_pin(apply_release(stack.pin(project.name), release_pin(data)), dry_run=args.dry_run)
+        changed = stack.write_pin(apply_release(stack.pin(project.name), release_pin(data)), dry_run=request.dry_run)
         data["stack_config"] = {"file": str(stack.path), "changed": changed}
-    emit(args.json, data, describe(data))
+    emit(request.json, data, describe(data))
     actions_outputs(_github_output(data), _step_summary(data))
     return 0
 
@@ -248,7 +262,8 @@ def register(subcommands: Any) -> None:
         "that entry changes; comments and every other byte stay).\n"
         "In GitHub Actions the digests become step outputs (GITHUB_OUTPUT) and a summary table\n"
         "(GITHUB_STEP_SUMMARY). Exit 1 when a check fails, 2 for a TAG that is not an image release.",
-        handler=_promote,
+        request=PromoteRequest,
+        run=_promote,
         examples="  python -m pipelines promote percolate-v0.1.0\n"
         "  python -m pipelines promote percolate-reading-v1.2.0 --dry-run --json\n"
         "  python -m pipelines promote percolate-v0.1.0 --registry 127.0.0.1:5000/percolation-labs\n"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from contextlib import nullcontext
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command
+from pipelines.commands.arguments import add_command
 from pipelines.commands.stack_config import add_stack_option, describe_pin, pin_fields, stack_file_of
 from pipelines.core.catalog import get_image_project
 from pipelines.core.errors import InputError, RuleRefused
@@ -17,15 +17,28 @@ from pipelines.edges.git import Git
 from pipelines.edges.git_history import GitHistory
 from pipelines.output import emit, progress
 
-
-def _rollback(args: argparse.Namespace) -> int:
-    name = get_image_project(args.project).name
-    stack = stack_file_of(args)
-    with nullcontext() if args.dry_run else stack.locked():  # read, change and write as one
-        return _roll_back(args, name, stack)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
-def _roll_back(args: argparse.Namespace, name: str, stack: StackFile) -> int:
+@dataclass(frozen=True)
+class RollbackRequest:
+    project: str
+    to: str | None
+    dry_run: bool
+    stack_config: Path | None
+    root: Path | None
+    json: bool
+
+
+def _rollback(request: RollbackRequest) -> int:
+    name = get_image_project(request.project).name
+    stack = stack_file_of(request.stack_config, request.root)
+    with nullcontext() if request.dry_run else stack.locked():  # read, change and write as one
+        return _roll_back(request, name, stack)
+
+
+def _roll_back(request: RollbackRequest, name: str, stack: StackFile) -> int:
     current = stack.pin(name)
     if current is None:
         raise RuleRefused(f"{stack.path} has no {IMAGES_KEY}.{name}", hint="nothing is deployed to roll back")
@@ -45,13 +58,18 @@ def _roll_back(args: argparse.Namespace, name: str, stack: StackFile) -> int:
             continue
         # A file without the project's entry says it was not released (the images subtree's contract).
         history.append(pin if pin is not None else ImagePin(name, current.repository))
-    restored = choose_rollback(current, history, args.to)
-    stack.write_pin(restored, dry_run=args.dry_run)
-    data = {"file": str(stack.path), "dry_run": args.dry_run, "from_version": current.version, **pin_fields(restored)}
-    verb = "would roll back" if args.dry_run else "rolled back"
+    restored = choose_rollback(current, history, request.to)
+    stack.write_pin(restored, dry_run=request.dry_run)
+    data = {
+        "file": str(stack.path),
+        "dry_run": request.dry_run,
+        "from_version": current.version,
+        **pin_fields(restored),
+    }
+    verb = "would roll back" if request.dry_run else "rolled back"
     to = restored.version if restored.pinned else "not released (its Application runs the manifests' own image)"
     emit(
-        args.json,
+        request.json,
         data,
         f"{verb} {name} {current.version} -> {to} in {stack.path}; "
         f"{current.version} is now blocked\n{describe_pin(restored)}",
@@ -64,7 +82,8 @@ def register(subcommands: Any) -> None:
         subcommands,
         "rollback",
         summary="restore the previous release's images and block the failed version",
-        handler=_rollback,
+        request=RollbackRequest,
+        run=_rollback,
         description=f"Restore {IMAGES_KEY}.PROJECT from the git history of the stack config: the newest\n"
         "earlier release that is not blocked (or --to VERSION), and add the current version to the\n"
         "entry's `blocked` list so that automation never deploys it again until a person clears it.\n"

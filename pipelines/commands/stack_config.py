@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import add_command, add_group, add_root_option, resolve_root
+from pipelines.commands.arguments import add_command, add_group, add_root_option
+from pipelines.commands.checkout import resolve_root
 from pipelines.core.catalog import STACK_CONFIG_FILE, Project, get_image_project
 from pipelines.core.errors import InputError
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_image_pin
@@ -21,9 +23,31 @@ from pipelines.edges.files import read_json_object
 from pipelines.output import emit
 
 
-def stack_file_of(args: argparse.Namespace) -> StackFile:
-    """--stack-config FILE, else Pulumi.prod.yaml at the monorepo's root."""
-    return StackFile(args.stack_config if args.stack_config else resolve_root(args) / STACK_CONFIG_FILE)
+@dataclass(frozen=True)
+class ShowRequest:
+    stack_config: Path | None
+    root: Path | None
+    json: bool
+
+
+@dataclass(frozen=True)
+class SetImageRequest:
+    project: str
+    promotion: Path | None
+    version: str | None
+    digest: str | None
+    platform: list[str] | None
+    source: str | None
+    repository: str | None
+    dry_run: bool
+    stack_config: Path | None
+    root: Path | None
+    json: bool
+
+
+def stack_file_of(stack_config: Path | None, root: Path | None) -> StackFile:
+    """--stack-config FILE, else Pulumi.prod.yaml at the monorepo's root (--root)."""
+    return StackFile(stack_config if stack_config else resolve_root(root) / STACK_CONFIG_FILE)
 
 
 def read_promotion(path: Path) -> ImagePin:
@@ -56,16 +80,16 @@ def add_stack_option(parser: argparse.ArgumentParser) -> None:
     add_root_option(parser)
 
 
-def _show(args: argparse.Namespace) -> int:
-    pins = stack_file_of(args).images()
-    emit(args.json, [pin_fields(pin) for pin in pins.values()], "\n".join(describe_pin(p) for p in pins.values()))
+def _show(request: ShowRequest) -> int:
+    pins = stack_file_of(request.stack_config, request.root).images()
+    emit(request.json, [pin_fields(pin) for pin in pins.values()], "\n".join(describe_pin(p) for p in pins.values()))
     return 0
 
 
-def _requested_pin(args: argparse.Namespace, project: Project) -> ImagePin:
+def _requested_pin(request: SetImageRequest, project: Project) -> ImagePin:
     """The pin `set-image` was asked for: from a promotion record, or spelt out in options."""
-    if args.promotion:
-        pin = read_promotion(args.promotion)
+    if request.promotion:
+        pin = read_promotion(request.promotion)
         if pin.project != project.name:
             raise InputError(
                 f"the promotion record is of {pin.project}, not {project.name}", hint="pass the right record"
@@ -74,42 +98,42 @@ def _requested_pin(args: argparse.Namespace, project: Project) -> ImagePin:
     missing = [
         option
         for option, value in (
-            ("--version", args.version),
-            ("--digest", args.digest),
-            ("--platform", args.platform),
-            ("--source", args.source),
+            ("--version", request.version),
+            ("--digest", request.digest),
+            ("--platform", request.platform),
+            ("--source", request.source),
         )
         if not value
     ]
     if missing:
         raise InputError(f"missing {', '.join(missing)}", hint="pass --promotion FILE, or every one of those options")
     platforms = {}
-    for item in args.platform:
+    for item in request.platform or []:  # not empty: checked above
         arch, separator, digest = item.partition("=")
         if not separator:
             raise InputError(f"--platform {item!r} is not ARCH=DIGEST", hint="e.g. --platform amd64=sha256:…")
         platforms[arch] = digest
     entry = {
-        "repository": args.repository or project.image_repository(),
-        "version": args.version,
-        "digest": args.digest,
+        "repository": request.repository or project.image_repository(),
+        "version": request.version,
+        "digest": request.digest,
         "platforms": platforms,
-        "source": args.source,
+        "source": request.source,
     }
     return parse_image_pin(project.name, entry, key="options")
 
 
-def _set_image(args: argparse.Namespace) -> int:
-    project = get_image_project(args.project)
-    stack = stack_file_of(args)
-    requested = _requested_pin(args, project)
-    with nullcontext() if args.dry_run else stack.locked():  # read, change and write as one
+def _set_image(request: SetImageRequest) -> int:
+    project = get_image_project(request.project)
+    stack = stack_file_of(request.stack_config, request.root)
+    requested = _requested_pin(request, project)
+    with nullcontext() if request.dry_run else stack.locked():  # read, change and write as one
         pin = apply_release(stack.pin(project.name), requested)
-        changed = stack.write_pin(pin, dry_run=args.dry_run)
-    verb = ("would write" if args.dry_run else "wrote") if changed else "unchanged:"
+        changed = stack.write_pin(pin, dry_run=request.dry_run)
+    verb = ("would write" if request.dry_run else "wrote") if changed else "unchanged:"
     emit(
-        args.json,
-        {"file": str(stack.path), "changed": changed, "dry_run": args.dry_run, **pin_fields(pin)},
+        request.json,
+        {"file": str(stack.path), "changed": changed, "dry_run": request.dry_run, **pin_fields(pin)},
         f"{verb} {IMAGES_KEY}.{pin.project} in {stack.path}\n{describe_pin(pin)}",
     )
     return 0
@@ -121,7 +145,8 @@ def register(subcommands: Any) -> None:
         group,
         "show",
         summary="print the images the stack config pins",
-        handler=_show,
+        request=ShowRequest,
+        run=_show,
         description=f"Print {IMAGES_KEY} of the stack config: per image project its version, index digest,\n"
         "platform digests, source RC build and blocked versions, validated against the contract.",
         examples="  python -m pipelines stack-config show --json",
@@ -131,7 +156,8 @@ def register(subcommands: Any) -> None:
         group,
         "set-image",
         summary="write one project's image pin (only that entry changes)",
-        handler=_set_image,
+        request=SetImageRequest,
+        run=_set_image,
         description=f"Write {IMAGES_KEY}.PROJECT in the stack config. Only that entry changes: every other\n"
         "byte of the file, comments included, stays. The write is atomic, read back and validated.\n"
         "A version listed in the entry's `blocked` is refused (exit 1) until a person removes it.",

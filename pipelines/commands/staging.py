@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import (
-    actions_run_url,
-    add_command,
-    add_group,
-    add_max_time_option,
-    add_registry_option,
-    now,
-    open_registry,
-)
+from pipelines.commands.arguments import add_command, add_group, add_max_time_option, add_registry_option
+from pipelines.commands.environment import actions_run_url, now
 from pipelines.core.catalog import get_image_project, image_projects
 from pipelines.core.errors import InputError
 from pipelines.output import actions_outputs, emit, progress
 
 MAX_REPORT_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class RecordRequest:
+    project: str
+    build: str
+    result: str
+    report: Path | None
+    run_url: str | None
+    registry: str
+    max_time: float
+    json: bool
+
+
+@dataclass(frozen=True)
+class ShowRequest:
+    tag: str
+    registry: str
+    max_time: float
+    json: bool
 
 
 def _run_url(given: str | None) -> str | None:
@@ -53,17 +66,18 @@ def _report(path: Path | None) -> Any:
     return Report(path.name, data)
 
 
-def _record(args: argparse.Namespace) -> int:
+def _record(request: RecordRequest) -> int:
     from pipelines.core.calver import check_build_stem
+    from pipelines.images.registry.connect import connect
     from pipelines.staging.record import parse_outcome
     from pipelines.staging.store import write_record
 
-    project = get_image_project(args.project)
-    stem = check_build_stem(args.build)
-    outcome = parse_outcome(args.result)
-    report = _report(args.report)
-    run_url = _run_url(args.run_url)
-    with open_registry(args.registry, push=True, max_time=args.max_time, say=progress) as client:
+    project = get_image_project(request.project)
+    stem = check_build_stem(request.build)
+    outcome = parse_outcome(request.result)
+    report = _report(request.report)
+    run_url = _run_url(request.run_url)
+    with connect(request.registry, push=True, max_time=request.max_time, say=progress) as client:
         repository = client.location.repository(str(project.image_name))
         record = write_record(
             client,
@@ -78,7 +92,7 @@ def _record(args: argparse.Namespace) -> int:
         )
     data = record.to_dict(f"{client.location.host}/{repository}")
     emit(
-        args.json,
+        request.json,
         data,
         f"recorded staging {data['result']} for build {stem} of {project.name}\n"
         f"  subject  {data['subject']} (the build index)\n  record   {data['reference']}",
@@ -87,17 +101,18 @@ def _record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(args: argparse.Namespace) -> int:
+def _show(request: ShowRequest) -> int:
     from pipelines.core.tags import parse_tag
     from pipelines.core.versions import parse_release
+    from pipelines.images.registry.connect import connect
     from pipelines.images.rules import choose_build
     from pipelines.staging.record import newest_first
     from pipelines.staging.store import find_records
 
-    tag = parse_tag(args.tag)
+    tag = parse_tag(request.tag)
     project = get_image_project(tag.project)
     version = parse_release(tag.version.release)
-    with open_registry(args.registry, push=False, max_time=args.max_time, say=progress) as client:
+    with connect(request.registry, push=False, max_time=request.max_time, say=progress) as client:
         repository = client.location.repository(str(project.image_name))
         listing = client.list_tags(repository)
         build = choose_build(listing.tags, version, project.platforms).build
@@ -114,7 +129,7 @@ def _show(args: argparse.Namespace) -> int:
         "newest": newest,
         "records": [record.to_dict(full) for record in records],
     }
-    emit(args.json, data, describe(data))
+    emit(request.json, data, describe(data))
     if newest is not None:
         actions_outputs({"record-digest": newest["digest"], "record-reference": newest["reference"]})
     return 0 if data["passed"] else 1
@@ -151,7 +166,8 @@ def register(subcommands: Any) -> None:
         "where the registry has none. Sign the printed reference with cosign in the same job; releases verify\n"
         "that signature, then promote only a build whose newest record passed.\n"
         "In GitHub Actions the record's digest and reference become step outputs.",
-        handler=_record,
+        request=RecordRequest,
+        run=_record,
         examples='  python -m pipelines staging record percolate --build "$STEM" --result passed --report junit.xml\n'
         '  cosign sign --yes "$(python -m pipelines staging record percolate --build "$STEM" --result failed '
         '--json | jq -r .reference)"',
@@ -174,7 +190,8 @@ def register(subcommands: Any) -> None:
         "and list its staging records, newest first. Exit 0 when the newest says passed, 1 otherwise\n"
         "(no build index, no record, or a failure). The release workflows verify the newest record's\n"
         "signature (step outputs record-digest and record-reference) before they promote.",
-        handler=_show,
+        request=ShowRequest,
+        run=_show,
         examples="  python -m pipelines staging show percolate-v0.2.0\n"
         "  python -m pipelines staging show percolate-reading-v1.3.0 --json",
     )

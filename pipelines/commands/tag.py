@@ -1,15 +1,41 @@
-"""`tag parse` and `tag next-rc`."""
+"""`tag parse` and `tag next-rc`.
+
+`tag parse` starts every workflow run, and the CLI runs it without argparse (`pipelines.cli`): this module
+loads only core and the output boundary, and its requests are core `Value`s, not dataclasses; the parsers
+are built (`register`) and git and the version files read (`tag next-rc`) only when asked for.
+"""
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
-from pipelines.commands import add_command, add_group, add_root_option, resolve_root
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import RuleRefused
 from pipelines.core.tags import EXPECTED_FORM, ReleaseTag, next_rc, parse_tag
+from pipelines.core.values import Value
 from pipelines.output import emit
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `tag parse` starts fast
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+
+class TagParseRequest(Value):
+    __slots__ = ("tag", "json")  # noqa: RUF023 (the order of the fields)
+    tag: str
+    json: bool
+
+    def __init__(self, tag: str, json: bool) -> None:
+        self._set(tag, json)
+
+
+class NextRcRequest(Value):
+    __slots__ = ("project", "root", "json")  # noqa: RUF023 (the order of the fields)
+    project: str
+    root: Path | None
+    json: bool
+
+    def __init__(self, project: str, root: Path | None, json: bool) -> None:
+        self._set(project, root, json)
 
 
 def tag_fields(tag: ReleaseTag) -> dict[str, Any]:
@@ -24,21 +50,22 @@ def tag_fields(tag: ReleaseTag) -> dict[str, Any]:
     }
 
 
-def _parse(args: argparse.Namespace) -> int:
-    tag = parse_tag(args.tag)
+def run_parse(request: TagParseRequest) -> int:
+    tag = parse_tag(request.tag)
     fields = tag_fields(tag)
-    emit(args.json, fields, "\n".join(f"{key}: {'-' if value is None else value}" for key, value in fields.items()))
+    emit(request.json, fields, "\n".join(f"{key}: {'-' if value is None else value}" for key, value in fields.items()))
     return 0
 
 
-def _next_rc(args: argparse.Namespace) -> int:
+def _next_rc(request: NextRcRequest) -> int:
     # Imported here: `tag parse` starts every workflow run and needs neither git nor the TOML files.
+    from pipelines.commands.checkout import resolve_root
     from pipelines.core.version_check import check_versions
     from pipelines.edges.git import Git
     from pipelines.edges.project_files import VersionFiles
 
-    project = get_project(args.project)
-    root = resolve_root(args)
+    project = get_project(request.project)
+    root = resolve_root(request.root)
     check = check_versions(project.name, VersionFiles(root).read(project))
     check.raise_for_problems()
     version = check.version
@@ -49,11 +76,13 @@ def _next_rc(args: argparse.Namespace) -> int:
             hint=f"python -m pipelines versions bump {project.name} {version.release}",
         )
     tag = next_rc(project.name, version, Git(root).tags())
-    emit(args.json, tag_fields(tag), tag.name)
+    emit(request.json, tag_fields(tag), tag.name)
     return 0
 
 
 def register(subcommands: Any) -> None:
+    from pipelines.commands.arguments import add_command, add_group, add_root_option
+
     group = add_group(subcommands, "tag", summary="parse release tags and number release candidates")
     parse = add_command(
         group,
@@ -62,7 +91,8 @@ def register(subcommands: Any) -> None:
         description=f"Parse a release tag of the form {EXPECTED_FORM}.\n"
         "An RC tag starts a build (stage build); a tag without -rc starts a release (stage release).\n"
         "A leading refs/tags/ is accepted. Exit 2 with the reason when the tag is malformed.",
-        handler=_parse,
+        request=TagParseRequest,
+        run=run_parse,
         examples="  python -m pipelines tag parse percolate-reading-v0.1.0-rc2 --json\n"
         "  python -m pipelines tag parse refs/tags/percolate-v1.0.0",
     )
@@ -76,7 +106,8 @@ def register(subcommands: Any) -> None:
         "one above every existing rc of that version, so a number is never reused (even after a\n"
         "deleted tag, as long as the tag is still fetched). Exit 1 when the version is released already\n"
         "or the version files disagree. In CI, fetch tags first (actions/checkout with fetch-depth: 0).",
-        handler=_next_rc,
+        request=NextRcRequest,
+        run=_next_rc,
         examples="  python -m pipelines tag next-rc percolate\n"
         '  git tag "$(python -m pipelines tag next-rc percolate)"',
     )

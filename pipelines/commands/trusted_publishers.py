@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import add_command, add_root_option, resolve_root
+from pipelines.commands.arguments import add_command, add_root_option
+from pipelines.commands.checkout import resolve_root
 from pipelines.core.catalog import REPOSITORY_KEY, STACK_CONFIG_FILE
 from pipelines.core.errors import InputError
 from pipelines.core.names import GITHUB_SLUG
@@ -19,6 +20,15 @@ from pipelines.wheels.trusted_publishers import (
     check_publisher,
     expected_publishers,
 )
+
+
+@dataclass(frozen=True)
+class TrustedPublishersRequest:
+    repository: str | None
+    stack_config: Path | None
+    workflows: Path | None
+    root: Path | None
+    json: bool
 
 
 def _slug(text: str) -> tuple[str, str]:
@@ -60,13 +70,13 @@ def _describe(publisher: TrustedPublisher, problems: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _run(args: argparse.Namespace) -> int:
-    root = resolve_root(args)
-    if args.repository:
-        owner, name = _slug(args.repository)
+def _run(request: TrustedPublishersRequest) -> int:
+    root = resolve_root(request.root)
+    if request.repository:
+        owner, name = _slug(request.repository)
     else:
-        owner, name = _repository_from_stack(args.stack_config or root / STACK_CONFIG_FILE)
-    workflows = WorkflowFiles(args.workflows or root / WORKFLOWS_DIR)
+        owner, name = _repository_from_stack(request.stack_config or root / STACK_CONFIG_FILE)
+    workflows = WorkflowFiles(request.workflows or root / WORKFLOWS_DIR)
     results: list[tuple[TrustedPublisher, list[str]]] = [
         (publisher, check_publisher(publisher, workflows.read(publisher.workflow)))
         for publisher in expected_publishers(owner, name)
@@ -81,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if not ok:
         text += "\n\nfix the workflow files above, then run this command again"
-    emit(args.json, data, text)
+    emit(request.json, data, text)
     return 0 if ok else 1
 
 
@@ -96,7 +106,8 @@ def register(subcommands: Any) -> None:
         "grants id-token: write neither workflow-wide nor to another job of that environment.\n"
         "The same publishers are exported by the Pulumi program as the stack output trustedPublishers.\n"
         "Exit 1 when a check fails, 2 for bad input.",
-        handler=_run,
+        request=TrustedPublishersRequest,
+        run=_run,
         examples="  python -m pipelines trusted-publishers\n"
         "  python -m pipelines trusted-publishers --repository percolation-labs/percolate --json",
     )

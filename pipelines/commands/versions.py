@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command, add_group, add_root_option, resolve_root
+from pipelines.commands.arguments import add_command, add_group, add_root_option
+from pipelines.commands.checkout import resolve_root
 from pipelines.core.catalog import PROJECTS, Project, get_project
 from pipelines.core.errors import CheckFailed, InputError
 from pipelines.core.tags import parse_tag
@@ -15,12 +16,41 @@ from pipelines.core.versions import parse_version
 from pipelines.edges.project_files import FileChange, VersionFiles
 from pipelines.output import emit, report_error
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def _selected_checks(args: argparse.Namespace) -> list[VersionCheck]:
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """`versions show` and `versions check`."""
+
+    tag: str | None
+    root: Path | None
+    json: bool
+
+
+@dataclass(frozen=True)
+class BumpRequest:
+    project: str
+    version: str
+    dry_run: bool
+    root: Path | None
+    json: bool
+
+
+@dataclass(frozen=True)
+class SetRcRequest:
+    tag: str
+    dry_run: bool
+    root: Path | None
+    json: bool
+
+
+def _selected_checks(request: ReadRequest) -> list[VersionCheck]:
     """One check per project, or only the tag's project (against the tag's version) with --tag."""
-    files = VersionFiles(resolve_root(args))
-    if args.tag:
-        tag = parse_tag(args.tag)
+    files = VersionFiles(resolve_root(request.root))
+    if request.tag:
+        tag = parse_tag(request.tag)
         project = get_project(tag.project)
         return [check_versions(project.name, files.read(project), expected=tag.version)]
     return [check_versions(project.name, files.read(project)) for project in PROJECTS]
@@ -35,15 +65,15 @@ def _describe(check: VersionCheck) -> str:
     return "\n".join(lines)
 
 
-def _show(args: argparse.Namespace) -> int:
-    checks = _selected_checks(args)
-    emit(args.json, [check.to_dict() for check in checks], "\n".join(_describe(check) for check in checks))
+def _show(request: ReadRequest) -> int:
+    checks = _selected_checks(request)
+    emit(request.json, [check.to_dict() for check in checks], "\n".join(_describe(check) for check in checks))
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    checks = _selected_checks(args)
-    if args.json:
+def _check(request: ReadRequest) -> int:
+    checks = _selected_checks(request)
+    if request.json:
         emit(True, {"ok": all(c.ok for c in checks), "checks": [c.to_dict() for c in checks]}, "")
     for check in checks:
         try:
@@ -51,13 +81,15 @@ def _check(args: argparse.Namespace) -> int:
         except CheckFailed as error:
             report_error(error, as_json=False)
         else:
-            if not args.json:
+            if not request.json:
                 against = f" and equals the tag's {check.expected}" if check.expected else ""
                 print(f"ok: {check.project} {check.version}: every version file agrees{against}")
     return 0 if all(c.ok for c in checks) else 1
 
 
-def _report_changes(args: argparse.Namespace, data: dict[str, Any], what: str, changes: list[FileChange]) -> int:
+def _report_changes(
+    request: BumpRequest | SetRcRequest, data: dict[str, Any], what: str, changes: list[FileChange]
+) -> int:
     """Print the file changes of a bump or set-rc: `data` plus dry_run and files as JSON, or one line each."""
     lines = [
         f"{change.path} ({change.key}): {change.old} -> {change.new}"
@@ -65,22 +97,22 @@ def _report_changes(args: argparse.Namespace, data: dict[str, Any], what: str, c
         else f"{change.path} ({change.key}): already {change.new}"
         for change in changes
     ]
-    data = {**data, "dry_run": args.dry_run, "files": [vars(change) for change in changes]}
-    verb = "would set" if args.dry_run else "set"
-    emit(args.json, data, f"{verb} {what}:\n  " + "\n  ".join(lines))
+    data = {**data, "dry_run": request.dry_run, "files": [vars(change) for change in changes]}
+    verb = "would set" if request.dry_run else "set"
+    emit(request.json, data, f"{verb} {what}:\n  " + "\n  ".join(lines))
     return 0
 
 
-def _bump(args: argparse.Namespace) -> int:
-    project: Project = get_project(args.project)
-    version = parse_version(args.version)
-    changes = VersionFiles(resolve_root(args)).bump(project, version, dry_run=args.dry_run)
+def _bump(request: BumpRequest) -> int:
+    project: Project = get_project(request.project)
+    version = parse_version(request.version)
+    changes = VersionFiles(resolve_root(request.root)).bump(project, version, dry_run=request.dry_run)
     data = {"project": project.name, "version": version.pep440()}
-    return _report_changes(args, data, f"{project.name} to {version}", changes)
+    return _report_changes(request, data, f"{project.name} to {version}", changes)
 
 
-def _set_rc(args: argparse.Namespace) -> int:
-    tag = parse_tag(args.tag)
+def _set_rc(request: SetRcRequest) -> int:
+    tag = parse_tag(request.tag)
     if tag.rc is None:
         raise InputError(
             f"{tag.name} is a release tag; set-rc prepares the build of a release candidate",
@@ -91,15 +123,15 @@ def _set_rc(args: argparse.Namespace) -> int:
     if not pyprojects:
         raise InputError(f"{project.name} has no pyproject.toml version file", hint="set-rc is for Python packages")
     target = tag.package_version
-    files = VersionFiles(resolve_root(args))
+    files = VersionFiles(resolve_root(request.root))
     # Re-running on a workspace already set to this RC is fine; any other disagreement is not.
     pending = [
         reading for reading in files.read(project) if not (reading.path in pyprojects and reading.version == target)
     ]
     check_versions(project.name, pending, expected=tag.version).raise_for_problems()
-    changes = [files.set_pyproject_version(path, target, dry_run=args.dry_run) for path in pyprojects]
+    changes = [files.set_pyproject_version(path, target, dry_run=request.dry_run) for path in pyprojects]
     data = {"project": project.name, "tag": tag.name, "version": target.pep440()}
-    return _report_changes(args, data, f"{project.name}'s package version to {target} for the RC build", changes)
+    return _report_changes(request, data, f"{project.name}'s package version to {target} for the RC build", changes)
 
 
 def register(subcommands: Any) -> None:
@@ -110,7 +142,8 @@ def register(subcommands: Any) -> None:
         summary="print every project's version files and what they say",
         description="Print the version of record of each project and every file that carries it\n"
         "(percolate-rocks: Cargo.toml, pyproject.toml and Cargo.lock's own entry when present).",
-        handler=_show,
+        request=ReadRequest,
+        run=_show,
         examples="  python -m pipelines versions show\n"
         "  python -m pipelines versions show --tag percolate-v0.1.0 --json",
     )
@@ -121,7 +154,8 @@ def register(subcommands: Any) -> None:
         description="Exit 0 when every project's version files agree; with --tag, when the tag's project's\n"
         "files also equal the tag's version (an RC tag X.Y.Z-rcN expects X.Y.Z in the files).\n"
         "Exit 1 naming each disagreement and the command that fixes it.",
-        handler=_check,
+        request=ReadRequest,
+        run=_check,
         examples="  python -m pipelines versions check\n"
         "  python -m pipelines versions check --tag percolate-rocks-v0.2.0-rc1",
     )
@@ -138,7 +172,8 @@ def register(subcommands: Any) -> None:
         "or the Cargo way (0.2.0-rc.1); each file gets its own spelling. Only the version value\n"
         "changes: comments, key order, quoting and every other byte stay. Nothing is written unless\n"
         "every file could be updated.",
-        handler=_bump,
+        request=BumpRequest,
+        run=_bump,
         examples="  python -m pipelines versions bump percolate-rocks 0.3.0\n"
         "  python -m pipelines versions bump percolate 1.0.0 --dry-run",
     )
@@ -157,7 +192,8 @@ def register(subcommands: Any) -> None:
         "compiled (percolate-rocks: Cargo.toml) already carries X.Y.Z, so `wheels promote` can\n"
         "release the same binaries as X.Y.Z. Refuses a release tag; exit 1 when the files do not\n"
         "say X.Y.Z. Re-running on a workspace already set to X.Y.ZrcN changes nothing.",
-        handler=_set_rc,
+        request=SetRcRequest,
+        run=_set_rc,
         examples="  python -m pipelines versions set-rc --tag percolate-rocks-v0.2.0-rc3\n"
         '  python -m pipelines versions set-rc --tag "$GITHUB_REF_NAME" --json',
     )

@@ -6,7 +6,6 @@ through pipelines.health.kube.cluster, reports state changes on stderr and the o
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command, positive_seconds
+from pipelines.commands.arguments import add_command, positive_seconds
 from pipelines.core.catalog import Project, image_projects, project_for_application
 from pipelines.core.digests import DIGEST_FORM
 from pipelines.core.errors import InputError
@@ -37,6 +36,19 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_INTERVAL = 5.0
 # The longest wait between two retries of a failed read.
 MAX_BACKOFF = 10.0
+
+
+@dataclass(frozen=True)
+class WaitHealthyRequest:
+    app: str
+    digest: str
+    timeout: float
+    interval: float
+    namespace: str
+    kubeconfig: Path | None
+    context: str | None
+    stack_config: Path | None
+    json: bool
 
 
 @dataclass(frozen=True)
@@ -85,16 +97,22 @@ class GateResult:
         }
 
 
-def _watch(cluster: Cluster, args: argparse.Namespace, project: Project, digest: str, deadline: Deadline) -> GateResult:
+def _watch(
+    cluster: Cluster, request: WaitHealthyRequest, project: Project, digest: str, deadline: Deadline
+) -> GateResult:
     def read() -> Reading[Verdict]:
-        verdict = judge(cluster.get_application(args.namespace, args.app), digest)
+        verdict = judge(cluster.get_application(request.namespace, request.app), digest)
         return Reading(verdict, f"{verdict.status_line} - {verdict.reason}", verdict.reason, verdict.final)
 
-    timed_out = f"not Synced and Healthy with {digest} within {args.timeout:g}s"
-    polled = poll(read, app=args.app, interval=args.interval, deadline=deadline, timed_out=timed_out, say=progress)
+    timed_out = f"not Synced and Healthy with {digest} within {request.timeout:g}s"
+    polled = poll(
+        read, app=request.app, interval=request.interval, deadline=deadline, timed_out=timed_out, say=progress
+    )
     last = polled.last
     outcome = last.state.value if polled.note is None else "timeout"
-    return GateResult(args.app, args.namespace, project.name, digest, outcome, last, deadline.elapsed(), polled.note)
+    return GateResult(
+        request.app, request.namespace, project.name, digest, outcome, last, deadline.elapsed(), polled.note
+    )
 
 
 @contextmanager
@@ -113,18 +131,24 @@ def _stopped_as_exit() -> Iterator[None]:
 
 
 def _watch_canary(
-    cluster: Cluster, args: argparse.Namespace, project: Project, canary: Canary, digest: str, deadline: Deadline
+    cluster: Cluster, request: WaitHealthyRequest, project: Project, canary: Canary, digest: str, deadline: Deadline
 ) -> GateResult:
     from pipelines.health.canary_gate import CanaryWatch, watch_canary
 
     watch = CanaryWatch(
-        args.app, args.namespace, canary.rollout, digest, canary.abort_on_inconclusive, args.timeout, args.interval
+        request.app,
+        request.namespace,
+        canary.rollout,
+        digest,
+        canary.abort_on_inconclusive,
+        request.timeout,
+        request.interval,
     )
     outcome = watch_canary(cluster, watch, deadline, progress)
     note = None if outcome.outcome == State.HEALTHY.value else outcome.reason
     return GateResult(
-        args.app,
-        args.namespace,
+        request.app,
+        request.namespace,
         project.name,
         digest,
         outcome.outcome,
@@ -136,16 +160,16 @@ def _watch_canary(
     )
 
 
-def _canary_of(args: argparse.Namespace, project: Project) -> Canary | None:
+def _canary_of(request: WaitHealthyRequest, project: Project) -> Canary | None:
     """The project's entry of the stack file's canary section: None without --stack-config or an entry."""
-    if args.stack_config is None:
+    if request.stack_config is None:
         return None
     from pipelines.deploy.write_back import StackFile  # YAML, only for a gate given --stack-config
 
-    canary = parse_canaries(StackFile(args.stack_config).config_value(CANARY_KEY)).get(project.name)
-    if canary is not None and canary.minimum_seconds >= args.timeout:
+    canary = parse_canaries(StackFile(request.stack_config).config_value(CANARY_KEY)).get(project.name)
+    if canary is not None and canary.minimum_seconds >= request.timeout:
         raise InputError(
-            f"--timeout {args.timeout:g} is shorter than the canary of {project.name}: its pauses and analyses "
+            f"--timeout {request.timeout:g} is shorter than the canary of {project.name}: its pauses and analyses "
             f"take at least {canary.minimum_seconds}s",
             hint=f"pass --timeout {canary.minimum_seconds + 300} or more (deploy.yml gives the canary 1500s)",
         )
@@ -198,44 +222,44 @@ def _describe(result: GateResult) -> str:
     return "\n".join(lines)
 
 
-def _wait_healthy(args: argparse.Namespace) -> int:
-    project = project_for_application(args.app)
-    digest = parse_digest(args.digest)
-    if not DNS_LABEL.fullmatch(args.namespace):
-        raise InputError(f"--namespace {args.namespace!r} is not a Kubernetes namespace name", hint="e.g. argocd")
-    canary = _canary_of(args, project)
+def _wait_healthy(request: WaitHealthyRequest) -> int:
+    project = project_for_application(request.app)
+    digest = parse_digest(request.digest)
+    if not DNS_LABEL.fullmatch(request.namespace):
+        raise InputError(f"--namespace {request.namespace!r} is not a Kubernetes namespace name", hint="e.g. argocd")
+    canary = _canary_of(request, project)
     from pipelines.edges.retry import Deadline, Retrier, RetryPolicy
     from pipelines.health.kube.cluster import import_client, open_cluster
 
     import_client()  # --timeout is for the cluster (credentials included), not for our own start-up
     waits = clock.current()
-    deadline = Deadline(args.timeout, waits.monotonic)
+    deadline = Deadline(request.timeout, waits.monotonic)
     # The deadline, not a count of attempts, ends the gate's retries; the first waits are short when polling is.
     policy = RetryPolicy(
-        max_time=args.timeout, max_attempts=sys.maxsize, base_delay=min(args.interval, 1.0), max_delay=MAX_BACKOFF
+        max_time=request.timeout, max_attempts=sys.maxsize, base_delay=min(request.interval, 1.0), max_delay=MAX_BACKOFF
     )
     with (
         _stopped_as_exit(),
         open_cluster(
-            args.kubeconfig, args.context, Retrier(policy, deadline, sleep=waits.sleep, say=progress)
+            request.kubeconfig, request.context, Retrier(policy, deadline, sleep=waits.sleep, say=progress)
         ) as cluster,
     ):
         progress(
-            f"waiting up to {args.timeout:g}s for {args.app} ({project.name}) in namespace {args.namespace} "
+            f"waiting up to {request.timeout:g}s for {request.app} ({project.name}) in namespace {request.namespace} "
             f"to be Synced and Healthy with {digest}; reading {cluster.server} as {cluster.origin}"
             + (f"; following the canary of Rollout {canary.rollout}" if canary else "")
         )
         if canary is None:
-            result = _watch(cluster, args, project, digest, deadline)
+            result = _watch(cluster, request, project, digest, deadline)
         else:
-            result = _watch_canary(cluster, args, project, canary, digest, deadline)
-    emit(args.json, result.to_dict(), _describe(result))
+            result = _watch_canary(cluster, request, project, canary, digest, deadline)
+    emit(request.json, result.to_dict(), _describe(result))
     # deploy.yml rolls back on outcome failed or timeout only: an unreadable app writes no outcome.
-    actions_outputs({"outcome": result.outcome}, f"Health gate `{args.app}` with `{digest}`: **{result.outcome}**\n")
+    actions_outputs({"outcome": result.outcome}, f"Health gate `{request.app}` with `{digest}`: **{result.outcome}**\n")
     if result.outcome == State.HEALTHY.value:
         return 0
     progress(
-        f"error: {args.app} did not become healthy with {digest} ({result.outcome})\n"
+        f"error: {request.app} did not become healthy with {digest} ({result.outcome})\n"
         f"  hint: roll back with `python -m pipelines rollback {project.name}`, then `pulumi up --stack prod`"
     )
     return 1
@@ -259,7 +283,8 @@ def register(subcommands: Any) -> None:
         "(patch rollouts/status) and exits 1. It then also needs `get` on rollouts and analysisruns.\n\n"
         "Exit 0 healthy; 1 failed or timed out (stdout shows the Application's conditions; --json has\n"
         "outcome healthy|failed|timeout), or the app could not be read; 2 bad input.",
-        handler=_wait_healthy,
+        request=WaitHealthyRequest,
+        run=_wait_healthy,
         examples="  python -m pipelines wait-healthy percolate-api --digest sha256:<64 hex> --timeout 600\n"
         '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --context prod --json\n'
         '  python -m pipelines wait-healthy percolate-reading --digest "$DIGEST" --stack-config Pulumi.prod.yaml '

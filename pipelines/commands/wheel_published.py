@@ -6,60 +6,38 @@ The rules are `pipelines.wheels.published`; the index is read through `pipelines
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pipelines.commands import add_command, path_argument
-from pipelines.core.catalog import TESTPYPI
-from pipelines.core.errors import InputError, NotFound
+from pipelines.commands.arguments import add_command, path_argument
+from pipelines.core.catalog import TESTPYPI, get_wheel_project
+from pipelines.core.errors import NotFound
 from pipelines.output import emit, progress
 
-if TYPE_CHECKING:
-    from pipelines.core.catalog import Project
-    from pipelines.core.versions import ProjectVersion
+
+@dataclass(frozen=True)
+class CheckUnpublishedRequest:
+    project: str
+    version: str
+    index: str
+    files: Path | None
+    json: bool
 
 
-def local_files(
-    project: Project,
-    version: ProjectVersion,
-    folder: Path,
-    *,
-    folder_fix: str = "pass the folder of the files to upload",
-) -> dict[str, str]:
-    """name -> sha256 of the files of `version` in --files `folder` (also what `wheels staging-record --files`
-    reads); InputError when it is no folder (`folder_fix` the hint), holds another file or none of the version."""
-    from pipelines.edges.files import file_sha256
-    from pipelines.wheels.published import files_of_version
-
-    if not folder.is_dir():
-        raise InputError(f"--files {folder} is not a folder", hint=folder_fix)
-    every = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    wanted = files_of_version(project, version, every)
-    strangers = sorted(set(every) - set(wanted))
-    if strangers:
-        raise InputError(
-            f"--files {folder} holds files that are not of this version: {', '.join(strangers)}",
-            hint="pass the folder of the files to upload, and nothing else",
-        )
-    if not wanted:
-        raise InputError(f"--files {folder} holds no wheel or sdist", hint="pass the folder of the files to upload")
-    return {name: file_sha256(folder / name) for name in wanted}
-
-
-def _check_unpublished(args: argparse.Namespace) -> int:
-    from pipelines.commands.wheels import wheel_project
+def _check_unpublished(request: CheckUnpublishedRequest) -> int:
     from pipelines.core.versions import parse_version
+    from pipelines.wheels.folder import local_files
     from pipelines.wheels.index import IndexFile, PackageIndex
     from pipelines.wheels.published import files_of_version, plan_upload, refuse_published
 
-    project = wheel_project(args.project)
-    version = parse_version(args.version)
+    project = get_wheel_project(request.project)
+    version = parse_version(request.version)
     distribution = project.distribution or project.name
     local: dict[str, str] | None = None
-    if args.files is not None:
-        local = local_files(project, version, args.files)
-    index = PackageIndex(args.index)
+    if request.files is not None:
+        local = local_files(project, version, request.files)
+    index = PackageIndex(request.index)
     progress(f"reading the files of {distribution} on {index.base_url}")
     listed: list[IndexFile]
     try:
@@ -78,7 +56,11 @@ def _check_unpublished(args: argparse.Namespace) -> int:
     }
     if local is None:
         refuse_published(project, version, published, index.base_url)
-        emit(args.json, data, f"no file of {project.name} {version} on {index.base_url}: this build may upload its own")
+        emit(
+            request.json,
+            data,
+            f"no file of {project.name} {version} on {index.base_url}: this build may upload its own",
+        )
         return 0
     plan = plan_upload(project, version, published, local, index.base_url)
     data["already_published"] = [{"filename": n, "sha256": local[n]} for n in plan.already_published]
@@ -89,7 +71,7 @@ def _check_unpublished(args: argparse.Namespace) -> int:
     ]
     lines += [f"  on the index, same sha256: {n}" for n in plan.already_published]
     lines += [f"  to upload: {n}" for n in plan.to_upload]
-    emit(args.json, data, "\n".join(lines))
+    emit(request.json, data, "\n".join(lines))
     return 0
 
 
@@ -106,7 +88,8 @@ def register_check_unpublished(group: Any) -> None:
         "half-way): every file of DIR the index already has must have the same sha256 there, and the index\n"
         "must hold no file of VERSION that DIR lacks (exit 1 otherwise: two builds would mix); --json lists\n"
         "already_published (skip them) and to_upload. Exit 1 also when the index cannot be read; 2 for bad input.",
-        handler=_check_unpublished,
+        request=CheckUnpublishedRequest,
+        run=_check_unpublished,
         examples="  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0rc1\n"
         "  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0rc1 --files dist --json\n"
         "  python -m pipelines wheels check-unpublished percolate-rocks 0.2.0 --index https://pypi.org/simple/",

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.commands import add_command
-from pipelines.core.catalog import TESTPYPI, Project
+from pipelines.commands.arguments import add_command
+from pipelines.core.catalog import TESTPYPI, Project, get_wheel_project
 from pipelines.core.errors import InputError, RuleRefused
 from pipelines.core.tags import format_tag
 from pipelines.core.versions import ProjectVersion
@@ -26,6 +27,18 @@ from pipelines.staging.wheel_record import RECORD_ASSET, RESULTS, WheelStagingRe
 
 if TYPE_CHECKING:
     from pipelines.wheels.index import IndexFile
+
+
+@dataclass(frozen=True)
+class StagingRecordRequest:
+    project: str
+    version: str
+    result: str
+    out: Path
+    index: str
+    run_url: str | None
+    files: Path | None
+    json: bool
 
 
 def add_staging_options(find: argparse.ArgumentParser) -> None:
@@ -82,25 +95,24 @@ def require_staging(
     return require_passed(record, asset.uploader, tag=tag, project=project.name, version=version, files=files)
 
 
-def _staging_record(args: argparse.Namespace) -> int:
+def _staging_record(request: StagingRecordRequest) -> int:
     from packaging.version import InvalidVersion, Version
 
-    from pipelines.commands.wheels import wheel_project
     from pipelines.edges.files import atomic_write_text
     from pipelines.staging.wheel_record import make_record, record_json
     from pipelines.wheels.index import PackageIndex
     from pipelines.wheels.select import parse_filename
 
-    project = wheel_project(args.project)
+    project = get_wheel_project(request.project)
     try:
-        version = Version(args.version)
+        version = Version(request.version)
     except InvalidVersion:
-        raise InputError(f"{args.version!r} is not a version", hint="give the RC's version, e.g. 0.2.0rc1") from None
+        raise InputError(f"{request.version!r} is not a version", hint="give the RC's version, e.g. 0.2.0rc1") from None
     if version.pre is None or version.pre[0] != "rc":
-        raise InputError(f"{args.version} is no release candidate", hint="give X.Y.ZrcN, e.g. 0.2.0rc1")
+        raise InputError(f"{request.version} is no release candidate", hint="give X.Y.ZrcN, e.g. 0.2.0rc1")
     distribution = project.distribution or project.name
-    built = _built_files(project, args.version, args.files) if args.files is not None else None
-    index = PackageIndex(args.index)
+    built = _built_files(project, request.version, request.files) if request.files is not None else None
+    index = PackageIndex(request.index)
     progress(f"reading the files of {distribution} {version} on {index.base_url}")
     served = []
     for file in index.project_files(distribution):
@@ -111,7 +123,7 @@ def _staging_record(args: argparse.Namespace) -> int:
         if named.parsed_version == version:
             served.append(file)
     if built is not None:
-        _require_exactly_built(project, args.version, served, built, index.base_url)
+        _require_exactly_built(project, request.version, served, built, index.base_url)
     files = {file.filename: file.sha256 for file in served if not file.yanked and file.sha256 is not None}
     if not files:
         raise InputError(
@@ -121,23 +133,23 @@ def _staging_record(args: argparse.Namespace) -> int:
     record = make_record(
         project.name,
         str(version),
-        args.result,
+        request.result,
         files,
         index=index.base_url,
-        run_url=args.run_url,
+        run_url=request.run_url,
         now=datetime.now(UTC),
     )
-    atomic_write_text(args.out, record_json(record))
-    data: dict[str, Any] = {**record.to_dict(), "out": str(args.out)}
-    lines = [f"staging {record.result}: {distribution} {version}, {len(files)} files, written to {args.out}"]
-    emit(args.json, data, "\n".join(lines))
+    atomic_write_text(request.out, record_json(record))
+    data: dict[str, Any] = {**record.to_dict(), "out": str(request.out)}
+    lines = [f"staging {record.result}: {distribution} {version}, {len(files)} files, written to {request.out}"]
+    emit(request.json, data, "\n".join(lines))
     return 0
 
 
 def _built_files(project: Project, version: str, folder: Path) -> dict[str, str]:
     """name -> sha256 of the run's own files of `version` in --files."""
-    from pipelines.commands.wheel_published import local_files
     from pipelines.core.versions import parse_version
+    from pipelines.wheels.folder import local_files
 
     return local_files(
         project, parse_version(version), folder, folder_fix="pass the folder of the files this run built"
@@ -169,7 +181,8 @@ def register_staging_record(group: Any) -> None:
         "result of its integration tests, run on clean runners against the files installed from the index,\n"
         "and the name and sha256 of every file the index serves for VERSION. The RC build attaches it to\n"
         f"the RC's GitHub release as {RECORD_ASSET}; `wheels find-rc --require-staging` reads it there.",
-        handler=_staging_record,
+        request=StagingRecordRequest,
+        run=_staging_record,
         examples="  python -m pipelines wheels staging-record percolate-rocks 0.2.0rc1 --result passed "
         "--out staging-record.json",
     )

@@ -7,19 +7,20 @@ when every file is written and verified, so a failure leaves no `--to` behind.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands import add_command, add_group, add_root_option, optional_checkout
+from pipelines.commands.arguments import add_command, add_group, add_root_option
+from pipelines.commands.checkout import optional_checkout
 from pipelines.commands.wheel_published import register_check_unpublished
 from pipelines.commands.wheel_staging import add_staging_options, register_staging_record, require_staging
-from pipelines.core.catalog import PROJECTS, TESTPYPI, Project, get_project
+from pipelines.core.catalog import PROJECTS, TESTPYPI, Project, get_wheel_project
 from pipelines.core.errors import InputError
 from pipelines.core.release_commit import CommitCheck, check_commit
 from pipelines.core.tags import format_tag
@@ -28,12 +29,27 @@ from pipelines.edges.files import file_sha256
 from pipelines.output import emit, progress
 
 
-def wheel_project(name: str) -> Project:
-    project = get_project(name)
-    if not project.ships_wheels:
-        wheel_projects = ", ".join(p.name for p in PROJECTS if p.ships_wheels)
-        raise InputError(f"{project.name} ships no wheels", hint=f"wheel projects are: {wheel_projects}")
-    return project
+@dataclass(frozen=True)
+class FindRcRequest:
+    project: str
+    version: str
+    index: str
+    source_dir: Path | None
+    to: Path
+    allow_commit_mismatch: bool
+    require_staging: bool
+    sigstore_trusted_root: Path | None
+    root: Path | None
+    json: bool
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    source_dir: Path
+    to: Path
+    version: str
+    project: str | None
+    json: bool
 
 
 def _default_wheel_project() -> str | None:
@@ -69,9 +85,9 @@ def _file_entry(path: Path, sha256: str) -> dict[str, Any]:
     return {"filename": path.name, "sha256": sha256, "size": path.stat().st_size}
 
 
-def _check_rc_commit(args: argparse.Namespace, project: Project, release: ProjectVersion, rc: int) -> CommitCheck:
+def _check_rc_commit(request: FindRcRequest, project: Project, release: ProjectVersion, rc: int) -> CommitCheck:
     """The release tag must sit on the commit the chosen RC was tagged on (its files were built there)."""
-    git = optional_checkout(args.root)
+    git = optional_checkout(request.root)
     rc_tag, release_tag = format_tag(project.name, release, rc), format_tag(project.name, release)
     return check_commit(
         f"RC {rc_tag}",
@@ -79,28 +95,28 @@ def _check_rc_commit(args: argparse.Namespace, project: Project, release: Projec
         release_tag,
         git.commit_of(f"refs/tags/{release_tag}") if git else None,
         in_checkout=git is not None,
-        allow_mismatch=args.allow_commit_mismatch,
+        allow_mismatch=request.allow_commit_mismatch,
     )
 
 
-def _find_rc(args: argparse.Namespace) -> int:
+def _find_rc(request: FindRcRequest) -> int:
     from pipelines.wheels.index import PackageIndex
     from pipelines.wheels.select import select_rc
 
-    project = wheel_project(args.project)
-    release = parse_release(args.version)
+    project = get_wheel_project(request.project)
+    release = parse_release(request.version)
     distribution = project.distribution or project.name
     fetch: Callable[[str, Path], str]
-    if args.source_dir is not None:
-        local = {p.name: p for p in _source_files(args.source_dir)}
-        names, source, yanked, verb = list(local), str(args.source_dir), [], "copying"
+    if request.source_dir is not None:
+        local = {p.name: p for p in _source_files(request.source_dir)}
+        names, source, yanked, verb = list(local), str(request.source_dir), [], "copying"
 
         def fetch(filename: str, target: Path) -> str:
             shutil.copyfile(local[filename], target)
             return file_sha256(target)
 
     else:
-        index = PackageIndex(args.index)
+        index = PackageIndex(request.index)
         progress(f"reading {distribution} on {index.base_url}")
         listed = index.project_files(distribution)
         remote = {f.filename: f for f in listed if not f.yanked}
@@ -112,20 +128,20 @@ def _find_rc(args: argparse.Namespace) -> int:
 
     selection = select_rc(project, release, names)
     chosen = selection.require()
-    commit = _check_rc_commit(args, project, release, chosen.rc)
+    commit = _check_rc_commit(request, project, release, chosen.rc)
     progress(f"commit check {commit.status.value}: {commit.detail}")
     files = []
     staged = None
-    with _staged(args.to) as staging:
+    with _staged(request.to) as staging:
         for name in chosen.files:
             progress(f"{verb} {name.filename}")
             target = staging / name.filename
             files.append(_file_entry(target, fetch(name.filename, target)))
-        if args.require_staging:
+        if request.require_staging:
             # Checked on the bytes downloaded, before any of them appears in --to.
             digests = {entry["filename"]: entry["sha256"] for entry in files}
             staged = require_staging(
-                project, release, chosen.rc, digests, trusted_root=args.sigstore_trusted_root
+                project, release, chosen.rc, digests, trusted_root=request.sigstore_trusted_root
             ).to_dict()
     skipped = [{"rc": c.rc, "missing": list(c.missing)} for c in selection.candidates if c.rc > chosen.rc]
     data = {
@@ -134,34 +150,34 @@ def _find_rc(args: argparse.Namespace) -> int:
         "rc": chosen.rc,
         "package_version": chosen.version,
         "source": source,
-        "to": str(args.to),
+        "to": str(request.to),
         "files": files,
         "skipped": skipped,
         "yanked": yanked,
         "commit_check": {"status": commit.status.value, "detail": commit.detail},
         "staging": staged,
     }
-    lines = [f"chose {distribution} {chosen.version} from {source} into {args.to}"]
+    lines = [f"chose {distribution} {chosen.version} from {source} into {request.to}"]
     lines += [f"  skipped rc{c.rc}: lacks {', '.join(c.missing)}" for c in selection.candidates if c.rc > chosen.rc]
     lines += [f"  {f['filename']}  sha256:{f['sha256']}  {f['size']} bytes" for f in files]
     if staged is not None:
         lines.append(f"  staging passed ({staged['recorded_at']}, {staged['run_url'] or 'no run URL'})")
-    emit(args.json, data, "\n".join(lines))
+    emit(request.json, data, "\n".join(lines))
     return 0
 
 
-def _promote(args: argparse.Namespace) -> int:
+def _promote(request: PromoteRequest) -> int:
     from pipelines.wheels.reversion import rewrite
     from pipelines.wheels.select import plan_promotion
 
-    if args.project is None:
+    if request.project is None:
         raise InputError("the catalog has more than one wheel project", hint="pass --project PROJECT")
-    project = wheel_project(args.project)
-    release = parse_release(args.version)
-    sources = {p.name: p for p in _source_files(args.source_dir)}
+    project = get_wheel_project(request.project)
+    release = parse_release(request.version)
+    sources = {p.name: p for p in _source_files(request.source_dir)}
     plan = plan_promotion(project, release, sources)
     files = []
-    with _staged(args.to) as staging:
+    with _staged(request.to) as staging:
         for rename in plan.renames:
             source = sources[rename.source.filename]
             progress(f"re-versioning {rename.source.filename} -> {rename.target.filename}")
@@ -180,17 +196,17 @@ def _promote(args: argparse.Namespace) -> int:
         "version": plan.to_version,
         "from_version": plan.from_version,
         "rc": plan.rc,
-        "to": str(args.to),
+        "to": str(request.to),
         "files": files,
     }
-    lines = [f"promoted {project.name} {plan.from_version} -> {plan.to_version} into {args.to}"]
+    lines = [f"promoted {project.name} {plan.from_version} -> {plan.to_version} into {request.to}"]
     for f in files:
         lines.append(f"  {f['filename']}  sha256:{f['sha256']}  {f['size']} bytes")
         lines.append(
             f"    {f['unchanged_members']} members byte for byte from {f['source']['filename']};"
             f" rewrote {', '.join(m.rsplit('/', 1)[-1] for m in f['rewritten_members'])}"
         )
-    emit(args.json, data, "\n".join(lines))
+    emit(request.json, data, "\n".join(lines))
     return 0
 
 
@@ -208,7 +224,8 @@ def register(subcommands: Any) -> None:
         "In a git checkout the chosen RC's tag must be on the release tag's commit (exit 1 otherwise,\n"
         "unless --allow-commit-mismatch): what is released is what was built and tested there.\n"
         "Exit 1 when no RC is complete, a download fails or a hash differs; 2 for bad input.",
-        handler=_find_rc,
+        request=FindRcRequest,
+        run=_find_rc,
         examples="  python -m pipelines wheels find-rc percolate-rocks 0.2.0 --to dist/rc\n"
         "  python -m pipelines wheels find-rc percolate-rocks 0.2.0 --from downloads/ --to dist/rc --json",
     )
@@ -245,7 +262,8 @@ def register(subcommands: Any) -> None:
         "Refused: files that are not exactly one rc of --version, files of another project, a set that\n"
         "lacks a platform or the sdist, a wheel whose RECORD does not match. --json lists each promoted\n"
         "file with its sha256 and size, for the GitHub release and attestations.",
-        handler=_promote,
+        request=PromoteRequest,
+        run=_promote,
         examples="  python -m pipelines wheels promote --from dist/rc --to dist/release --version 0.2.0\n"
         "  python -m pipelines wheels promote --from dist/rc --to dist/release --version 0.2.0 --json",
     )

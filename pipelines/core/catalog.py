@@ -7,10 +7,10 @@ CLI and the tests read it; workflow YAML is checked against it by the tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from pipelines.core.errors import InputError
+from pipelines.core.values import Value
 
 DEFAULT_REGISTRY = "ghcr.io/percolation-labs"
 PULUMI_PROJECT = "percolate-platform"
@@ -32,14 +32,17 @@ class ArtifactKind(str, Enum):
     IMAGE = "image"
 
 
-@dataclass(frozen=True)
-class PublishingIndex:
+class PublishingIndex(Value):
     """A package index the wheel project publishes to: TestPyPI for RC builds, PyPI for releases."""
 
+    __slots__ = ("name", "host", "upload_url", "simple_url")  # noqa: RUF023 (the order of the fields)
     name: str
     host: str
     upload_url: str
     simple_url: str
+
+    def __init__(self, name: str, host: str, upload_url: str, simple_url: str) -> None:
+        self._set(name, host, upload_url, simple_url)
 
 
 PYPI = PublishingIndex("pypi", "pypi.org", "https://upload.pypi.org/legacy/", "https://pypi.org/simple/")
@@ -48,37 +51,86 @@ TESTPYPI = PublishingIndex(
 )
 
 
-@dataclass(frozen=True)
-class WheelTarget:
+class WheelTarget(Value):
     """One platform a wheel is built for: the Actions runner that builds it, and the glob its platform tag matches."""
 
+    __slots__ = ("name", "build_runner", "platform_tag_glob")  # noqa: RUF023 (the order of the fields)
     name: str
     build_runner: str
     platform_tag_glob: str
 
+    def __init__(self, name: str, build_runner: str, platform_tag_glob: str) -> None:
+        self._set(name, build_runner, platform_tag_glob)
 
-@dataclass(frozen=True)
-class Project:
+
+class Project(Value):
     """One independently versioned project of the monorepo."""
 
+    __slots__ = (  # noqa: RUF023 (the order of the fields)
+        "name",
+        "directory",
+        "artifact",
+        "version_files",
+        "image_name",
+        "platforms",
+        "wheel_targets",
+        "distribution",
+        "argocd_application",
+        "extra_paths",
+        "argocd_rollout",
+        "benchmarks_dir",
+        "benchmark_threshold_pct",
+    )
     name: str
     directory: str
     artifact: ArtifactKind
     # Paths relative to the monorepo root; the first one is the version of record.
     version_files: tuple[str, ...]
-    image_name: str | None = None
-    platforms: tuple[str, ...] = ()
-    wheel_targets: tuple[WheelTarget, ...] = ()
-    distribution: str | None = None
-    argocd_application: str | None = None
+    image_name: str | None
+    platforms: tuple[str, ...]
+    wheel_targets: tuple[WheelTarget, ...]
+    distribution: str | None
+    argocd_application: str | None
     # Folders outside `directory` whose commits belong to this project's release notes too.
-    extra_paths: tuple[str, ...] = ()
+    extra_paths: tuple[str, ...]
     # The Argo Rollouts `Rollout` its manifests hold instead of a Deployment: only such a project can
     # roll out by canary steps (percolate-platform:canary).
-    argocd_rollout: str | None = None
+    argocd_rollout: str | None
     # Benchmarks the RC build runs (pytest-benchmark) and the slowdown of a median, in percent, that fails it.
-    benchmarks_dir: str | None = None
-    benchmark_threshold_pct: float | None = None
+    benchmarks_dir: str | None
+    benchmark_threshold_pct: float | None
+
+    def __init__(
+        self,
+        name: str,
+        directory: str,
+        artifact: ArtifactKind,
+        version_files: tuple[str, ...],
+        image_name: str | None = None,
+        platforms: tuple[str, ...] = (),
+        wheel_targets: tuple[WheelTarget, ...] = (),
+        distribution: str | None = None,
+        argocd_application: str | None = None,
+        extra_paths: tuple[str, ...] = (),
+        argocd_rollout: str | None = None,
+        benchmarks_dir: str | None = None,
+        benchmark_threshold_pct: float | None = None,
+    ) -> None:
+        self._set(
+            name,
+            directory,
+            artifact,
+            version_files,
+            image_name,
+            platforms,
+            wheel_targets,
+            distribution,
+            argocd_application,
+            extra_paths,
+            argocd_rollout,
+            benchmarks_dir,
+            benchmark_threshold_pct,
+        )
 
     @property
     def ships_images(self) -> bool:
@@ -168,6 +220,16 @@ def get_image_project(name: str) -> Project:
         raise InputError(
             f"{project.name} ships no container image",
             hint=f"image projects are: {', '.join(p.name for p in image_projects())}",
+        )
+    return project
+
+
+def get_wheel_project(name: str) -> Project:
+    """The wheel project called `name`, or an InputError naming the wheel projects."""
+    project = get_project(name)
+    if not project.ships_wheels:
+        raise InputError(
+            f"{project.name} ships no wheels", hint=f"wheel projects are: {', '.join(p.name for p in wheel_projects())}"
         )
     return project
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
 
 from pipelines.core.catalog import get_project, project_names
 from pipelines.core.errors import InputError, RuleRefused
+from pipelines.core.values import Value
 from pipelines.core.versions import ProjectVersion
 
 REFS_PREFIX = "refs/tags/"
@@ -31,13 +31,16 @@ class Stage(str, Enum):
     RELEASE = "release"
 
 
-@dataclass(frozen=True)
-class ReleaseTag:
+class ReleaseTag(Value):
     """A parsed tag: project, version and, for a release candidate, its rc number."""
 
+    __slots__ = ("project", "version", "rc")  # noqa: RUF023 (the order of the fields)
     project: str
     version: ProjectVersion  # always the final X.Y.Z; the rc number lives in `rc`
-    rc: int | None = None
+    rc: int | None
+
+    def __init__(self, project: str, version: ProjectVersion, rc: int | None = None) -> None:
+        self._set(project, version, rc)
 
     @property
     def stage(self) -> Stage:

@@ -14,13 +14,15 @@ boundary applies it to everything it prints; the commands it means to send
 
 from __future__ import annotations
 
-import unicodedata
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `tag parse` starts fast
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
-def _visible(char: str) -> str:
+def _visible(char: str, category: Callable[[str], str]) -> str:
     if char in "\n\t":
         return char
-    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+    if category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
         code = ord(char)
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
     return char
@@ -28,7 +30,12 @@ def _visible(char: str) -> str:
 
 def neutralise(text: str) -> str:
     """`text` with control characters shown as escapes and every workflow-command form broken."""
-    safe = text if text.isprintable() else "".join(_visible(char) for char in text)
+    if text.replace("\n", "").replace("\t", "").isprintable():  # nothing to show as an escape (the common case)
+        safe = text
+    else:
+        from unicodedata import category  # loaded for such text only
+
+        safe = "".join(_visible(char, category) for char in text)
     if "::" not in safe and "##[" not in safe:
         return safe
     lines = safe.replace("##[", "# #[").split("\n")  # no backslash: JSON on stdout stays JSON

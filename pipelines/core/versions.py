@@ -11,29 +11,33 @@ alpha, beta or rc number.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pipelines.core.errors import InputError
+from pipelines.core.values import Value
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `tag parse` starts fast
 if TYPE_CHECKING:
     from packaging.version import Version
 
 _NUMBER = r"(?:0|[1-9][0-9]*)"
-_CARGO = re.compile(rf"({_NUMBER})\.({_NUMBER})\.({_NUMBER})(?:-(alpha|beta|rc)\.([1-9][0-9]*))?")
+# Compiled on first use (re keeps it), not at import: `tag parse` never reads a Cargo version.
+_CARGO = rf"({_NUMBER})\.({_NUMBER})\.({_NUMBER})(?:-(alpha|beta|rc)\.([1-9][0-9]*))?"
 _CARGO_PRE = {"alpha": "a", "beta": "b", "rc": "rc"}
 _PEP440_PRE = {short: long for long, short in _CARGO_PRE.items()}
 _SUPPORTED = "MAJOR.MINOR.PATCH with an optional rcN, aN or bN (PEP 440) / -rc.N, -alpha.N, -beta.N (Cargo)"
 
 
-@dataclass(frozen=True)
-class ProjectVersion:
+class ProjectVersion(Value):
     """A version both PEP 440 and Cargo can spell: X.Y.Z with an optional (kind, number) pre-release."""
 
+    __slots__ = ("major", "minor", "patch", "pre")  # the order of the fields
     major: int
     minor: int
     patch: int
-    pre: tuple[str, int] | None = None  # kind is "a", "b" or "rc", as packaging names them
+    pre: tuple[str, int] | None  # kind is "a", "b" or "rc", as packaging names them
+
+    def __init__(self, major: int, minor: int, patch: int, pre: tuple[str, int] | None = None) -> None:
+        self._set(major, minor, patch, pre)
 
     @property
     def release(self) -> str:
@@ -93,7 +97,7 @@ def parse_pep440(text: str) -> ProjectVersion:
 
 def parse_cargo(text: str) -> ProjectVersion:
     """Parse a Cargo SemVer version such as `0.2.0` or `0.2.0-rc.1`."""
-    match = _CARGO.fullmatch(_bounded(text))
+    match = re.fullmatch(_CARGO, _bounded(text))
     if not match:
         raise InputError(f"{text!r} is not a Cargo version we can publish", hint=f"use {_SUPPORTED}")
     # The pattern admits only what PEP 440 spells too, so the groups are the version: no packaging needed,
@@ -105,7 +109,7 @@ def parse_cargo(text: str) -> ProjectVersion:
 
 def parse_version(text: str) -> ProjectVersion:
     """Parse either spelling: `0.2.0-rc.1` (Cargo) or `0.2.0rc1` (PEP 440)."""
-    return parse_cargo(text) if _CARGO.fullmatch(_bounded(text)) else parse_pep440(text)
+    return parse_cargo(text) if re.fullmatch(_CARGO, _bounded(text)) else parse_pep440(text)
 
 
 def parse_release(text: str) -> ProjectVersion:
