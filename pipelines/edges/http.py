@@ -11,7 +11,8 @@ Messages are our own words ("connection refused", "timed out"), never a lower la
 text, and URLs in them lose userinfo and query (`safe_url`): no credential reaches output.
 Not `requests`: importing it costs 45-110 ms of CLI start, and its read timeout applies per socket
 read, so a server sending a byte every few seconds stretches any timeout forever.
-Values and rules that hold no connection are in `http_parts`. A client is not thread-safe.
+Values and rules that hold no connection are in `http_rules`. A client may be used from several threads at
+once: requests sent together each hold a kept-alive connection of their own.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.errors import Corrupt, InputError, Unavailable
-from pipelines.edges.http_parts import (
+from pipelines.edges.http_rules import (
     Headers,
     Link,
     Proxy,
