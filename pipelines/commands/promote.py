@@ -26,8 +26,8 @@ from pipelines.images.prefetch import Prefetch
 from pipelines.output import actions_outputs, emit, progress
 
 if TYPE_CHECKING:
-    from pipelines.images.manifests import Manifest
     from pipelines.images.registry.client import RegistryClient
+    from pipelines.images.registry.manifests import Manifest
     from pipelines.images.rules import Build
     from pipelines.staging.record import StagingRecord
 

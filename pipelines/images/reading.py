@@ -17,8 +17,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 from pipelines.core.errors import NotFound
-from pipelines.images.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.registry.client import RegistryClient
+from pipelines.images.registry.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.rules import PlatformSource, check_index_image, source_from_image, source_from_index
 
 T = TypeVar("T")

@@ -19,10 +19,10 @@ from pipelines.core.catalog import Project, get_image_project
 from pipelines.core.errors import NotFound
 from pipelines.core.release_commit import check_commit
 from pipelines.core.versions import ProjectVersion
-from pipelines.images.manifests import Manifest
 from pipelines.images.prefetch import Prefetch
 from pipelines.images.reading import at_once, read_build
 from pipelines.images.registry.client import RegistryClient
+from pipelines.images.registry.manifests import Manifest
 from pipelines.images.rules import (
     Build,
     PromotionPlan,

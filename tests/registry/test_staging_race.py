@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from pipelines.core.errors import Corrupt, RuleRefused
-from pipelines.images.manifests import Manifest, referrers_tag
 from pipelines.images.registry.connect import connect
+from pipelines.images.registry.manifests import Manifest, referrers_tag
 from pipelines.staging.record import Outcome, require_passed
 from pipelines.staging.store import find_records, write_record
 from tests.registry.staging_builds import push_staged_build

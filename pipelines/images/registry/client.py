@@ -23,10 +23,10 @@ from urllib.parse import urlencode, urlsplit
 from pipelines.core.digests import is_digest, sha256_digest
 from pipelines.core.errors import Corrupt, NotFound, Unauthorized
 from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, join_url, status_error
-from pipelines.images.manifests import MANIFEST_MEDIA_TYPES, OCI_INDEX, Manifest, parse_manifest
 from pipelines.images.registry.auth import Authenticator, registry_errors
 from pipelines.images.registry.credentials import CREDENTIAL_SOURCES, Credentials
 from pipelines.images.registry.location import RegistryLocation
+from pipelines.images.registry.manifests import MANIFEST_MEDIA_TYPES, OCI_INDEX, Manifest, parse_manifest
 
 TAGS_PAGE_SIZE = 1000
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
