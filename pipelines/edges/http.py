@@ -150,6 +150,16 @@ class _TimedSocket:
             return True
 
 
+def _open_socket(
+    address: tuple[str, int], timeout: float | None, source_address: tuple[str, int] | None = None
+) -> socket.socket:
+    """`socket.create_connection`, given an ASCII host name as bytes: a str host name is first encoded with
+    the idna codec, and importing that codec (stringprep, unicodedata) costs more than a loopback request."""
+    host, port = address
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    return socket.create_connection((name, port), timeout, source_address)  # type: ignore[arg-type]
+
+
 class HttpClient:
     """Sends one client's requests under one retry policy and one deadline, over kept-alive connections."""
 
@@ -360,6 +370,7 @@ class HttpClient:
         else:
             connection = http.client.HTTPConnection(*address, timeout=left)
         connection.timeout = min(self.timeouts.connect, left)
+        connection._create_connection = _open_socket  # type: ignore[attr-defined]  # http.client's own hook
         if proxy is not None:
             connection.set_tunnel(host, port, headers=dict(proxy.headers))
         try:
