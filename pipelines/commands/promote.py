@@ -178,7 +178,7 @@ def _promote(args: argparse.Namespace) -> int:
         # The tag list is most of a promotion's round trips: its pages are fetched (and the likely
         # build read ahead) while the rest of the code loads and git answers.
         with (
-            Prefetch(client, repository, tag.version, project.platforms) as prefetch,
+            Prefetch(client, repository, tag.version, project.platforms, check=not args.require_staging) as prefetch,
             Background(partial(_checkout_commit, args.root, tag.name)) as checkout,
         ):
             from pipelines.images.release import promote_release
