@@ -8,9 +8,9 @@ are written as tag-only manifest PUTs of a few real images, so setting up takes 
 not hours.
 
 pipelines is measured the way the workflows install it: a plain, non-editable `pip install`
-of a copy of this checkout (pip compiles its bytecode), into a folder of its own that
-PYTHONPATH names; the commands run from a scratch folder, so neither this checkout nor an
-editable install in the venv is what they import (the script checks which one is).
+of a copy of this checkout (pip compiles its bytecode) into a fresh venv, whose commands run
+from a scratch folder, so neither this checkout nor an editable install in this venv is what
+they import (the script checks which one is).
 
 For each of several versions, fresh each time (builds without a build index, as before staging):
 - pipelines: `promote TAG` (one process): list the tags, choose the newest complete
@@ -30,7 +30,8 @@ builds, so promote reads the build while the last pages come in; the newest vers
 builds are on the last page, is measured apart (one run), without that help.
 Last, the path of a build since staging, through the proxy: `build-index` for the chosen build,
 then `promote` copying that index, with the requests each sends.
-Results go to benchmarks/results/promote.json.
+Results go to benchmarks/results/promote.json. `--source DIR` measures the pipelines of another
+checkout (e.g. `git archive` of an earlier commit) with this script, for a before/after.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -234,49 +236,63 @@ def build_index_then_promote(host: str, version: int, repo: Path, proxy: localre
     return {label: {"seconds": f["seconds"], "wire": f["wire"]} for label, f in figures.items()}
 
 
-INSTALLED: dict[str, Path] = {}  # "site": the folder pipelines is installed into, "cwd": where commands run
+INSTALLED: dict[str, Path] = {}  # "python" of the venv, "site": its site-packages, "cwd": where commands run
 
 
-def install(scratch: Path) -> None:
-    """`pip install` a copy of this checkout, not editable, into a folder of its own: what the commands import.
+def install(scratch: Path, checkout: Path = ROOT) -> None:
+    """`pip install` a copy of this checkout, not editable, into a venv of its own: what the commands run.
 
     The copy keeps pip's build (setuptools writes `build/` and `*.egg-info` beside the sources) out of
-    the checkout; its dependencies are those of this venv. Checks that a command started as the
-    benchmark starts them imports that install, not the checkout nor an editable install.
+    the checkout. The venv is a fresh one, as a workflow's: this venv's site-packages, where the
+    dependencies are, is on its path as a plain folder (a `.pth` line), so this venv's editable install
+    of a checkout (its `.pth` hook costs every start about 8 ms) is neither run nor imported. Checks that
+    a command started as the benchmark starts them imports the compiled install.
     """
-    source, site, cwd = scratch / "source", scratch / "site", scratch / "cwd"
+    source, venv, cwd = scratch / "source", scratch / "venv", scratch / "cwd"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for folder in ("pipelines", "infra"):
-        shutil.copytree(ROOT / folder, source / folder, ignore=ignore)
+        shutil.copytree(checkout / folder, source / folder, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
+        shutil.copy2(checkout / name, source / name)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
     subprocess.run([*pip, "--target", str(site), str(source)], check=True, capture_output=True)
+    (site / "bench-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     cwd.mkdir()
-    INSTALLED.update(site=site, cwd=cwd)
+    INSTALLED.update(python=python, site=site, cwd=cwd)
     imported = subprocess.run(
-        [sys.executable, "-c", "import pipelines; print(pipelines.__file__)"],
+        [
+            python,
+            "-c",
+            "import sys, pipelines; print(pipelines.__file__, any('editable' in repr(f) for f in sys.meta_path))",
+        ],
         cwd=cwd,
         env=command_env(),
         check=True,
         capture_output=True,
         text=True,
-    ).stdout.strip()
-    if not Path(imported).is_relative_to(site) or not list((site / "pipelines").glob("__pycache__/*.pyc")):
+    ).stdout.split()
+    compiled = list((site / "pipelines").glob("__pycache__/*.pyc"))
+    if not Path(imported[0]).is_relative_to(site) or imported[1] != "False" or not compiled:
         raise RuntimeError(f"the commands would import {imported}, not the compiled install in {site}")
 
 
 def command_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": str(INSTALLED["site"]),
-        "DOCKER_CONFIG": str(ROOT / ".no-docker"),  # anonymous: no Docker config
-    }
+    return {**os.environ, "DOCKER_CONFIG": str(ROOT / ".no-docker")}  # anonymous: no Docker config
 
 
 def pipelines(host: str, *args: str, namespace: str = NAMESPACE) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines", *args, "--registry", f"{host}/{namespace}", "--json"],
+        [INSTALLED["python"], "-m", "pipelines", *args, "--registry", f"{host}/{namespace}", "--json"],
         cwd=INSTALLED["cwd"],
         check=False,
         capture_output=True,
@@ -326,9 +342,11 @@ def report(title: str, result: dict, goal: float) -> None:
 
 
 def main() -> int:
+    # `--source DIR`: measure the pipelines of another checkout (an earlier commit's, for a before/after).
+    checkout = Path(sys.argv[sys.argv.index("--source") + 1]) if "--source" in sys.argv else ROOT
     with tempfile.TemporaryDirectory() as temp:
         scratch = Path(temp)
-        install(scratch)
+        install(scratch, checkout)
         sha = checkout(scratch / "checkout")
         repo = scratch / "checkout"
         registry = localregistry.LocalRegistry(scratch / "registry").start()
@@ -357,7 +375,7 @@ def main() -> int:
             # left to read them ahead during: the same comparison for it (one version, one run).
             newest = compare(proxy.host, range(VERSIONS, VERSIONS + 1), repo, proxy)
             startup = statistics.median(
-                timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)) for _ in range(RUNS)
+                timed(lambda: subprocess.run([INSTALLED["python"], "-c", "pass"], check=True)) for _ in range(RUNS)
             )
         finally:
             proxy.stop()
