@@ -343,10 +343,10 @@ def report(title: str, result: dict, goal: float) -> None:
 
 def main() -> int:
     # `--source DIR`: measure the pipelines of another checkout (an earlier commit's, for a before/after).
-    checkout = Path(sys.argv[sys.argv.index("--source") + 1]) if "--source" in sys.argv else ROOT
+    source = Path(sys.argv[sys.argv.index("--source") + 1]) if "--source" in sys.argv else ROOT
     with tempfile.TemporaryDirectory() as temp:
         scratch = Path(temp)
-        install(scratch, checkout)
+        install(scratch, source)
         sha = checkout(scratch / "checkout")
         repo = scratch / "checkout"
         registry = localregistry.LocalRegistry(scratch / "registry").start()
