@@ -160,8 +160,8 @@ def promote_release(
             say(f"build index {build.name}: {build_index.digest} (what staging ran); {version.release} gets its bytes")
         if gate is not None:
             gate(build, build_index)
-        # The checks the last read carried: by the read after the listing, or by a read ahead whose last round
-        # went out once the listing was complete (and the build index, if any, was read alongside).
+        # The checks the last read carried: by the read after the listing (the build index read alongside), or by
+        # a read ahead whose last round went out once the listing was complete (a build without an index).
         existing = dict(read.checked) if gate is None and (index_read is None or not prefetched) else {}
         if set(existing) != set(tags):  # none yet, or a gate ran since: checked now, the round trip before the writes
             heads = at_once(pool, [partial(client.head_manifest, repository, tag) for tag in tags])
