@@ -24,8 +24,8 @@ from pipelines.images.prefetch import Prefetch
 from pipelines.output import actions_outputs, emit, progress
 
 if TYPE_CHECKING:
-    from pipelines.images.manifests import Manifest
     from pipelines.images.registry.client import RegistryClient
+    from pipelines.images.registry.manifests import Manifest
     from pipelines.images.rules import Build
     from pipelines.staging.record import StagingRecord
 
@@ -192,7 +192,7 @@ def _promote(request: PromoteRequest) -> int:
         # The tag list is most of a promotion's round trips: its pages are fetched (and the likely
         # build read ahead) while the rest of the code loads and git answers.
         with (
-            Prefetch(client, repository, tag.version, project.platforms) as prefetch,
+            Prefetch(client, repository, tag.version, project.platforms, check=not request.require_staging) as prefetch,
             Background(partial(_checkout_commit, request.root, tag.name)) as checkout,
         ):
             from pipelines.images.release import promote_release

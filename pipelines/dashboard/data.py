@@ -28,7 +28,7 @@ from pipelines.core.json_text import load_json
 from pipelines.core.tags import ReleaseTag, parse_tag
 from pipelines.dashboard.model import Artifact, BenchmarkPoint, StagingRun
 from pipelines.edges.files import read_bytes
-from pipelines.edges.http_parts import shorten
+from pipelines.edges.http_rules import shorten
 from pipelines.perf.results import parse_results, parse_summary
 
 MAX_RECORD_BYTES = 5 * 1024 * 1024

@@ -32,6 +32,10 @@ class Background(Generic[T]):
         except BaseException as error:  # handed to the caller of result(), in its thread
             self._error = error
 
+    def done(self) -> bool:
+        """Whether the call has returned or raised (without waiting)."""
+        return not self._thread.is_alive()
+
     def wait(self) -> None:
         """Until the call has returned or raised."""
         self._thread.join()

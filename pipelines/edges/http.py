@@ -11,7 +11,8 @@ Messages are our own words ("connection refused", "timed out"), never a lower la
 text, and URLs in them lose userinfo and query (`safe_url`): no credential reaches output.
 Not `requests`: importing it costs 45-110 ms of CLI start, and its read timeout applies per socket
 read, so a server sending a byte every few seconds stretches any timeout forever.
-Values and rules that hold no connection are in `http_parts`. A client is not thread-safe.
+Values and rules that hold no connection are in `http_rules`. A client may be used from several threads at
+once: requests sent together each hold a kept-alive connection of their own.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.errors import Corrupt, InputError, Unavailable
-from pipelines.edges.http_parts import (
+from pipelines.edges.http_rules import (
     Headers,
     Link,
     Proxy,
@@ -147,6 +148,16 @@ class _TimedSocket:
             return bool(select.select([self._sock], [], [], 0)[0])
         except (OSError, ValueError):
             return True
+
+
+def _open_socket(
+    address: tuple[str, int], timeout: float | None, source_address: tuple[str, int] | None = None
+) -> socket.socket:
+    """`socket.create_connection`, given an ASCII host name as bytes: a str host name is first encoded with
+    the idna codec, and importing that codec (stringprep, unicodedata) costs more than a loopback request."""
+    host, port = address
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    return socket.create_connection((name, port), timeout, source_address)  # type: ignore[arg-type]
 
 
 class HttpClient:
@@ -359,6 +370,7 @@ class HttpClient:
         else:
             connection = http.client.HTTPConnection(*address, timeout=left)
         connection.timeout = min(self.timeouts.connect, left)
+        connection._create_connection = _open_socket  # type: ignore[attr-defined]  # http.client's own hook
         if proxy is not None:
             connection.set_tunnel(host, port, headers=dict(proxy.headers))
         try:

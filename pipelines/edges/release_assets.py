@@ -19,7 +19,7 @@ from urllib.parse import quote
 from pipelines.core.errors import Corrupt, NotFound
 from pipelines.edges.github import POLICY, TIMEOUTS, GitHubApi
 from pipelines.edges.http import HttpClient, safe_url, status_error
-from pipelines.edges.http_parts import origin
+from pipelines.edges.http_rules import origin
 
 MAX_ASSET_BYTES = 1 << 20  # a record is a few kilobytes
 READ_HINT = "check that the token may read the repository's releases (contents: read)"

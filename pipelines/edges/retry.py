@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,7 +112,8 @@ class Retrier:
     ) -> None:
         self.policy = policy
         self.deadline = deadline
-        self.retries = 0
+        self.retries = 0  # of every thread that sends under this policy
+        self._count = threading.Lock()
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._say = say or (lambda message: None)
@@ -134,7 +136,8 @@ class Retrier:
                 raise self.gave_up(what, outcome.fault, tries, hint)
             if delay > self.deadline.remaining():
                 raise self.gave_up(what, f"{outcome.fault}; the next try would pass the time limit", tries, hint)
-            self.retries += 1
+            with self._count:
+                self.retries += 1
             self._say(f"  {label or what}: {outcome.fault}; retrying in {delay:.1f}s")
             self._sleep(delay)
 

@@ -17,9 +17,9 @@ from typing import Any
 from pipelines.core.calver import check_build_stem
 from pipelines.core.catalog import Project, get_image_project
 from pipelines.core.errors import RuleRefused
-from pipelines.images.manifests import image_index
 from pipelines.images.reading import read_build
 from pipelines.images.registry.client import RegistryClient
+from pipelines.images.registry.manifests import image_index
 from pipelines.images.release import put_and_read_back
 from pipelines.images.rules import TagWrite, platform_entries
 

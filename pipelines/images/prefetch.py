@@ -7,7 +7,11 @@ the checks and the writes remain. A build is read ahead once a page shows its ve
 followed by others: in a registry's lexical order, which for CalVer tags is time order, its
 builds have ended. A guess that a later page overturns costs those reads and nothing else:
 promote then reads the build it chose. A one-page list reads nothing ahead, and nothing read
-ahead is written without the usual checks right before the writes.
+ahead is written without the usual checks right before the writes: when the last page is in
+before the read's last round goes out, the release tags are checked (HEAD) in that round, as a
+build read after the listing checks them, so promote writes one round trip sooner. A read whose
+last round left earlier, a build with its own index (read after the listing) and a promotion
+with a gate (`check=False`) leave the checks to promote, right before its writes.
 
 The command starts this before it imports the rest of promote, so the rules and reading
 modules are imported here only when a page calls for them.
@@ -34,12 +38,19 @@ class Prefetch:
     that waits for every read it started on the way out."""
 
     def __init__(
-        self, client: RegistryClient, repository: str, version: ProjectVersion, platforms: Iterable[str]
+        self,
+        client: RegistryClient,
+        repository: str,
+        version: ProjectVersion,
+        platforms: Iterable[str],
+        *,
+        check: bool = True,
     ) -> None:
         self._client = client
         self._repository = repository
         self._version = version
         self._platforms = tuple(platforms)
+        self._check = check  # False when something reads the registry between the reads and the writes
         self._marker = f"-v{version.release}-"
         self._seen = 0  # tags already looked at for the version's marker
         self._new_builds = False  # tags of the version arrived since the last choice
@@ -60,15 +71,24 @@ class Prefetch:
         except PipelineError:
             return  # no complete build yet: the last page may bring one, and promote reports it then
         if build.name not in self._ahead:
-            self._ahead[build.name] = Background(partial(self._read, build))
+            # A build with its own index has it read after the listing: promote checks right before writing.
+            check = self._check and build.name not in tags
+            self._ahead[build.name] = Background(partial(self._read, build, check=check))
 
-    def _read(self, build: Build) -> BuildRead:
+    def _read(self, build: Build, *, check: bool) -> BuildRead:
         from concurrent.futures import ThreadPoolExecutor
 
         from pipelines.images.reading import read_build
+        from pipelines.images.rules import release_tags
 
-        with ThreadPoolExecutor(max_workers=2 * len(self._platforms)) as pool:
-            return read_build(self._client, self._repository, build.platform_tags(self._platforms), pool)
+        tags = release_tags(self._version, self._platforms) if check else ()
+
+        def checks() -> tuple[str, ...]:
+            """The release tags, once the listing is complete: a check as fresh as promote's own would be."""
+            return tags if self._listing.done() else ()
+
+        with ThreadPoolExecutor(max_workers=2 * len(self._platforms) + len(tags)) as pool:
+            return read_build(self._client, self._repository, build.platform_tags(self._platforms), pool, check=checks)
 
     def listing(self) -> TagListing:
         """Every tag of the repository, once the last page is in; raises what listing raised."""

@@ -17,8 +17,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 from pipelines.core.errors import NotFound
-from pipelines.images.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.registry.client import RegistryClient
+from pipelines.images.registry.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.rules import PlatformSource, check_index_image, source_from_image, source_from_index
 
 T = TypeVar("T")
@@ -58,12 +58,14 @@ def read_build(
     build_tags: Mapping[str, str],
     pool: Executor,
     *,
-    check: Iterable[str] = (),
+    check: Iterable[str] | Callable[[], Iterable[str]] = (),
 ) -> BuildRead:
     """Read every platform of `build_tags` (arch -> CalVer tag) in three rounds, and HEAD `check` with the last.
 
-    A platform whose tag is absent is reported in `missing`, not raised: the caller knows whether
-    that is an incomplete build or a tag deleted since it listed them. Any other fault is raised.
+    `check` may be a function, asked for the tags as the last round goes out (a read ahead checks the
+    release tags only once the tag list is complete). A platform whose tag is absent is reported in
+    `missing`, not raised: the caller knows whether that is an incomplete build or a tag deleted since
+    it listed them. Any other fault is raised, the first by the order of the requests, never of their answers.
     """
     arches = list(build_tags)
     manifests = at_once(pool, [partial(_get_or_missing, client, repository, build_tags[a]) for a in arches])
@@ -74,7 +76,7 @@ def read_build(
     images = {**found, **dict(zip(claims, named, strict=True))}
     # The last round: every image's config, and the tags to check.
     configs = [pool.submit(_config_platform, client, repository, images[a], build_tags[a]) for a in found]
-    heads = {tag: pool.submit(client.head_manifest, repository, tag) for tag in check}
+    heads = {tag: pool.submit(client.head_manifest, repository, tag) for tag in (check() if callable(check) else check)}
     pending: list[Future[Any]] = [*configs, *heads.values()]
     wait(pending)
     platforms = dict(zip(found, (future.result() for future in configs), strict=True))

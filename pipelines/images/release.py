@@ -19,10 +19,10 @@ from pipelines.core.catalog import Project, get_image_project
 from pipelines.core.errors import NotFound
 from pipelines.core.release_commit import check_commit
 from pipelines.core.versions import ProjectVersion
-from pipelines.images.manifests import Manifest
 from pipelines.images.prefetch import Prefetch
 from pipelines.images.reading import at_once, read_build
 from pipelines.images.registry.client import RegistryClient
+from pipelines.images.registry.manifests import Manifest
 from pipelines.images.rules import (
     Build,
     PromotionPlan,
@@ -116,7 +116,7 @@ def promote_release(
     with ExitStack() as stack:
         if prefetch is None:
             say(f"listing the tags of {full_name}")
-            prefetch = stack.enter_context(Prefetch(client, repository, version, project.platforms))
+            prefetch = stack.enter_context(Prefetch(client, repository, version, project.platforms, check=gate is None))
         listing = prefetch.listing()
         say(f"  {len(listing.tags)} tags in {listing.pages} page(s)")
         choice = choose_build(listing.tags, version, project.platforms)
@@ -140,6 +140,7 @@ def promote_release(
         # The build index (when the listing has one) is read alongside the platforms' first round.
         index_read = pool.submit(client.get_manifest, repository, build.name) if build.name in listing.tags else None
         read = prefetch.read_of(build)
+        prefetched = read is not None
         if read is not None:
             say(f"read {', '.join(build_tags.values())} while the tags were listed")
         else:
@@ -159,8 +160,10 @@ def promote_release(
             say(f"build index {build.name}: {build_index.digest} (what staging ran); {version.release} gets its bytes")
         if gate is not None:
             gate(build, build_index)
-        existing = read.checked
-        if not existing:  # read ahead, or a gate ran since: checked now, the round trip before the writes
+        # The checks the last read carried: by the read after the listing (the build index read alongside), or by
+        # a read ahead whose last round went out once the listing was complete (a build without an index).
+        existing = dict(read.checked) if gate is None and (index_read is None or not prefetched) else {}
+        if set(existing) != set(tags):  # none yet, or a gate ran since: checked now, the round trip before the writes
             heads = at_once(pool, [partial(client.head_manifest, repository, tag) for tag in tags])
             existing = dict(zip(tags, heads, strict=True))
         plan = plan_promotion(build, version, read.sources, existing, build_index)

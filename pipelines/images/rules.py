@@ -24,7 +24,7 @@ from pipelines.core.calver import BuildTag, order_build_tags
 from pipelines.core.errors import Corrupt, NotFound, RuleRefused
 from pipelines.core.release_commit import CommitCheck
 from pipelines.core.versions import ProjectVersion
-from pipelines.images.manifests import REFERENCE_DIGEST, Descriptor, Manifest, Platform, image_index
+from pipelines.images.registry.manifests import REFERENCE_DIGEST, Descriptor, Manifest, Platform, image_index
 
 NEWEST_SHOWN = 3  # how many builds an error message lists
 

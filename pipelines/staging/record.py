@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError, RuleRefused
-from pipelines.images.manifests import Descriptor, Manifest, artifact_manifest, referrers_tag
+from pipelines.images.registry.manifests import Descriptor, Manifest, artifact_manifest, referrers_tag
 
 RECORD_TYPE = "application/vnd.percolate.staging-record.v1+json"
 CREATED = "org.opencontainers.image.created"

@@ -21,8 +21,8 @@ from datetime import datetime
 
 from pipelines.core.errors import CheckFailed, Corrupt, NotFound, RuleRefused, Unavailable
 from pipelines.edges.retry import Deadline, Retrier, Retry, RetryPolicy
-from pipelines.images.manifests import EMPTY_JSON, Descriptor, Manifest, referrers_tag, with_referrer
 from pipelines.images.registry.client import RegistryClient
+from pipelines.images.registry.manifests import EMPTY_JSON, Descriptor, Manifest, referrers_tag, with_referrer
 from pipelines.staging.record import (
     RECORD_TYPE,
     TITLE,

@@ -19,9 +19,9 @@ from pipelines.core.calver import order_build_tags
 from pipelines.core.catalog import Project, image_projects
 from pipelines.core.errors import Corrupt, Unavailable
 from pipelines.deploy.pins import ImagePin
-from pipelines.images.manifests import Manifest
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.connect import connect
+from pipelines.images.registry.manifests import Manifest
 from pipelines.images.rules import Build, group_builds
 
 NEWEST_REPORTED = 5  # how many passed-over builds a choice reports

@@ -3,6 +3,9 @@ redirects, header and body hygiene, keep-alive, TLS and proxies. Its pure parts:
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +20,7 @@ import pytest
 
 from pipelines.core.errors import Corrupt, InputError, Unavailable
 from pipelines.edges.http import Headers, HttpClient, RetryPolicy, Timeouts
+from tests.conftest import REPO_ROOT
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 FAST = RetryPolicy(max_time=30, base_delay=0.01, max_delay=0.02)
@@ -417,3 +421,45 @@ def test_a_proxy_echoing_its_credentials_never_gets_them_printed(capsys):
             for secret in (password, basic):
                 assert not [secret[i : i + 8] for i in range(len(secret) - 7) if secret[i : i + 8] in out + err]
     listener.close()
+
+
+_IDNA_PROBE = """
+import socket, sys, threading
+
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))  # an ASCII address as text: no codec here
+listener.listen()
+
+def answer():
+    connection, _ = listener.accept()
+    connection.recv(65536)
+    connection.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok")
+    connection.close()
+
+threading.Thread(target=answer, daemon=True).start()
+port = listener.getsockname()[1]
+before = "encodings.idna" in sys.modules
+if sys.argv[1] == "http-layer":
+    from pipelines.edges.http import HttpClient
+    with HttpClient() as client:
+        assert client.request("GET", f"http://127.0.0.1:{port}/").body == b"ok"
+else:  # the control: what http.client does with a host name as text
+    socket.create_connection(("127.0.0.1", port)).close()
+print(before, "encodings.idna" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("how", "imported"), [("http-layer", "False False"), ("control", "False True")])
+def test_a_loopback_request_does_not_import_the_idna_codec(how, imported):
+    """A str host name goes through the idna codec in getaddrinfo (stringprep, unicodedata: milliseconds of
+    every command's start); the HTTP layer hands ASCII names over as bytes. The control shows the probe sees it."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    probe = subprocess.run(
+        [sys.executable, "-c", _IDNA_PROBE, how],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+        env=environment,
+    )
+    assert probe.stdout.strip() == imported

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pipelines.core.calver import make_build_tag, order_build_tags
 from pipelines.core.errors import CheckFailed
 from pipelines.core.versions import ProjectVersion
-from pipelines.images.manifests import (
+from pipelines.images.registry.manifests import (
     OCI_INDEX,
     OCI_MANIFEST,
     Descriptor,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pipelines.core.calver import check_build_stem, make_build_tag, parse_build_tag
 from pipelines.core.digests import sha256_digest
 from pipelines.core.errors import Corrupt, InputError, RuleRefused
-from pipelines.images.manifests import OCI_INDEX, Descriptor, Manifest
+from pipelines.images.registry.manifests import OCI_INDEX, Descriptor, Manifest
 from pipelines.staging.record import (
     RECORD_TYPE,
     Outcome,

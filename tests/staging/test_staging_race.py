@@ -21,8 +21,8 @@ import pytest
 
 from kit.registry import Fault
 from pipelines.core.errors import Corrupt, RuleRefused
-from pipelines.images.manifests import Manifest, referrers_tag
 from pipelines.images.registry.connect import connect
+from pipelines.images.registry.manifests import Manifest, referrers_tag
 from pipelines.staging.record import Outcome, require_passed
 from pipelines.staging.store import find_records, write_record
 from tests.staging.staging_builds import push_staged_build

@@ -30,7 +30,7 @@ from typing import Any
 
 from pipelines.core.errors import InputError, Unauthorized
 from pipelines.core.secrets import remember
-from pipelines.edges.http_parts import clean_credential, shorten
+from pipelines.edges.http_rules import clean_credential, shorten
 from pipelines.edges.retry import Deadline
 from pipelines.health.kube.kubeconfig import FIX_HINT, ExecPlugin, kubeconfig_files, prepare
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from pipelines.core.errors import Corrupt, InputError, NotFound, Unauthorized
 from pipelines.core.json_text import load_json
-from pipelines.edges.http_parts import shorten
+from pipelines.edges.http_rules import shorten
 from pipelines.edges.retry import RETRYABLE_STATUS, Retrier, Retry, parse_retry_after
 from pipelines.health.kube.access import SERVICE_ACCOUNT_DIR, Access, load_access
 

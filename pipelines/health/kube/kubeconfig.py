@@ -32,7 +32,7 @@ from typing import Any
 
 from pipelines.core.errors import InputError
 from pipelines.edges.files import read_yaml
-from pipelines.edges.http_parts import require_secure_url
+from pipelines.edges.http_rules import require_secure_url
 from pipelines.health.kube import exec_limit
 
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")

@@ -12,6 +12,7 @@ document as people read it.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class Authenticator:
         self._tokens: dict[TokenKey, Token] = {}
         self._token_key: dict[str, TokenKey] = {}  # repository -> the token key that serves it
         self._basic = False
+        # Requests sent at once share one token: the first that finds none fetches it, the others wait for it.
+        self._fetching = threading.Lock()
 
     def header(self, repository: str) -> dict[str, str]:
         """The Authorization header for a request about `repository`: none until a challenge asked for one."""
@@ -112,7 +115,10 @@ class Authenticator:
             return {}
         token = self._tokens.get(key)
         if token is None or token.expires_at <= self._clock():
-            token = self._fetch_token(*key)
+            with self._fetching:
+                token = self._tokens.get(key)
+                if token is None or token.expires_at <= self._clock():
+                    token = self._fetch_token(*key)
         return {"Authorization": f"Bearer {token.value}"}
 
     def answer(self, response: Response, repository: str) -> None:

@@ -23,10 +23,10 @@ from urllib.parse import urlencode, urlsplit
 from pipelines.core.digests import is_digest, sha256_digest
 from pipelines.core.errors import Corrupt, NotFound, Unauthorized
 from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, join_url, status_error
-from pipelines.images.manifests import MANIFEST_MEDIA_TYPES, OCI_INDEX, Manifest, parse_manifest
 from pipelines.images.registry.auth import Authenticator, registry_errors
 from pipelines.images.registry.credentials import CREDENTIAL_SOURCES, Credentials
 from pipelines.images.registry.location import RegistryLocation
+from pipelines.images.registry.manifests import MANIFEST_MEDIA_TYPES, OCI_INDEX, Manifest, parse_manifest
 
 TAGS_PAGE_SIZE = 1000
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
@@ -54,6 +54,11 @@ class RequestStats:
         """One request sent; called from every thread that sends for the client."""
         with self._lock:
             self.sent[kind] += 1
+
+    def add(self, name: str, amount: int = 1) -> None:
+        """Add to the counter `name` (auth_resends, blob_bytes_read, ...), from any thread."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
 
     @property
     def total(self) -> int:
@@ -155,7 +160,7 @@ class RegistryClient:
                 return TagListing((), 0)
             self._expect(response, f"list the tags of {repository}")
             pages += 1
-            self.stats.tag_list_pages += 1
+            self.stats.add("tag_list_pages")
             tags.extend(self._tags_of(response, repository))
             following = response.links.get("next")
             url = (join_url(response.url, following.target) or "invalid:") if following else ""
@@ -269,7 +274,7 @@ class RegistryClient:
         headers = {"Content-Type": "application/octet-stream"}
         stored = self._request("blob-upload", "PUT", url, repository, headers=headers, data=data)
         self._expect(stored, f"upload blob {digest} to {repository}")
-        self.stats.blob_bytes_written += len(data)
+        self.stats.add("blob_bytes_written", len(data))
         return digest
 
     def get_blob(self, repository: str, digest: str) -> bytes:
@@ -277,7 +282,7 @@ class RegistryClient:
         url = f"{self.location.base_url}/v2/{repository}/blobs/{digest}"
         response = self._request("blob-get", "GET", url, repository, max_body=MAX_BLOB_BYTES)
         self._expect(response, f"read blob {digest} of {repository}")
-        self.stats.blob_bytes_read += len(response.body)
+        self.stats.add("blob_bytes_read", len(response.body))
         if sha256_digest(response.body) != digest:
             raise Corrupt(f"blob {digest} of {repository} arrived with other content", hint="re-run promote")
         return response.body
@@ -304,7 +309,7 @@ class RegistryClient:
                 return response
             self._auth.answer(response, repository)
             answered = True
-            self.stats.auth_resends += 1
+            self.stats.add("auth_resends")
 
     def _send_token(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Response:
         return self._send("token", "GET", url, headers=headers, params=params)

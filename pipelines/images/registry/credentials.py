@@ -16,7 +16,7 @@ from typing import Any
 
 from pipelines.core.errors import InputError
 from pipelines.edges.files import open_regular
-from pipelines.edges.http_parts import clean_credential
+from pipelines.edges.http_rules import clean_credential
 from pipelines.images.registry.location import GHCR
 
 CREDENTIAL_SOURCES = (
