@@ -25,8 +25,10 @@ def assemble(
     records: Records,
     now: datetime,
     repository: str | None = None,
+    read_notes: Sequence[str] = (),
 ) -> Dashboard:
-    """The dashboard of this history at `now`; `repository` (OWNER/NAME) overrides the stack file's."""
+    """The dashboard of this history at `now`; `repository` (OWNER/NAME) overrides the stack file's;
+    `read_notes` say what reading the repository left out."""
     history = stack_history(stack_versions, STACK_CONFIG_FILE)
     releases = releases_from_tags(tags)
     tag_dates = {tag.name: tag.date for tag in tags}
@@ -66,7 +68,7 @@ def assemble(
         generated=now,
         repository=repository or history.repository or GITHUB_REPOSITORY,
         projects=tuple(views),
-        notes=tuple(history.notes + records.notes),
+        notes=(*read_notes, *history.notes, *records.notes),
     )
 
 
@@ -91,7 +93,8 @@ def collect(root: Path, data: Path | None, now: datetime, repository: str | None
     """Read the repository at `root` (and the records in `data`) and assemble the dashboard."""
     git = GitHistory(root)
     records = read_records(data) if data is not None else Records()
-    return assemble(git.tags(), git.file_versions(STACK_CONFIG_FILE), records, now, repository)
+    tags, versions = git.tags(), git.file_versions(STACK_CONFIG_FILE)
+    return assemble(tags, versions, records, now, repository, git.notes)
 
 
 def to_json(dashboard: Dashboard) -> dict[str, Any]:
