@@ -30,7 +30,7 @@ def assemble(
     """The dashboard of this history at `now`; `repository` (OWNER/NAME) overrides the stack file's;
     `read_notes` say what reading the repository left out."""
     history = stack_history(stack_versions, STACK_CONFIG_FILE)
-    releases = releases_from_tags(tags)
+    releases, tag_notes = releases_from_tags(tags)
     tag_dates = {tag.name: tag.date for tag in tags}
     views = []
     for project in PROJECTS:
@@ -68,7 +68,7 @@ def assemble(
         generated=now,
         repository=repository or history.repository or GITHUB_REPOSITORY,
         projects=tuple(views),
-        notes=(*read_notes, *history.notes, *records.notes),
+        notes=(*read_notes, *tag_notes, *history.notes, *records.notes),
     )
 
 

@@ -9,6 +9,7 @@ listed one line each, per year, each line still a link target. dashboard.json ke
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,8 @@ def verification(view: ProjectView, release: Release, repository: str) -> str:
 
     An image release names its images by the digests the stack file pinned, when it has them; a wheel release
     by its file names only (the files recorded for it may be its RC's, whose names and sums differ).
+    Every value put into them is checked on the way in (a slug, a tag, hex, digests); should one still need
+    shell quoting, the page shows no command rather than one a reader could not paste safely.
     """
     tag = parse_tag(str(release.tag))
     record = None
@@ -45,6 +48,9 @@ def verification(view: ProjectView, release: Release, repository: str) -> str:
     if view.kind == "image" and "index" in digests:
         index = digests.pop("index")
         record = {"repository": get_project(view.name).image_repository(), "index_digest": index, "platforms": digests}
+    values = [repository, tag.name, release.commit or "", *digests.values(), *(a.value for a in release.artifacts)]
+    if any(shlex.quote(value) != value for value in values if value):
+        return "(not shown: a value here would need shell quoting)"
     checks = verification_of(tag, repository, record, release.commit or COMMIT_PLACEHOLDER)
     return "\n".join(checks.signature_commands) if checks else ""
 
