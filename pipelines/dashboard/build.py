@@ -15,7 +15,7 @@ from pipelines.dashboard.export import SCHEMA_VERSION, levels_json, project_json
 from pipelines.dashboard.history import first_deploys, releases_from_tags, stack_history, with_deploys
 from pipelines.dashboard.metrics import dora, weekly, wheel_deploys
 from pipelines.dashboard.model import Dashboard, Deploy, ProjectView, Release
-from pipelines.dashboard.rcs import with_staging
+from pipelines.dashboard.rcs import index_runs, with_staging
 from pipelines.edges.git_history import FileVersion, GitHistory, TagRef
 
 
@@ -45,7 +45,7 @@ def assemble(
             ]
         else:
             deploys = wheel_deploys(mine)
-        runs = records.staging_runs.get(project.name, [])
+        runs = index_runs(records.staging_runs.get(project.name, []))
         mine = [with_staging(_with_recorded_artifacts(r, records), runs) for r in mine]
         candidates = [c for r in mine for c in r.candidates]
         by_version = {r.version: r for r in mine}
