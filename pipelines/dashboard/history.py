@@ -147,7 +147,8 @@ def stack_history(versions: Iterable[FileVersion], path: str) -> StackHistory:
         for name, pin in pins.items():
             before = previous.get(name)
             previous[name] = pin
-            newly = tuple(v for v in pin.blocked if v not in (before.blocked if before else ()))
+            already = set(before.blocked) if before else set()
+            newly = tuple(v for v in pin.blocked if v not in already)
             changed = before is None or (before.version, before.digest) != (pin.version, pin.digest)
             rollback = changed and before is not None and before.pinned and str(before.version) in newly
             for blocked in newly:

@@ -49,6 +49,15 @@ def table(caption: str, headers: Sequence[str], rows: Sequence[str], stack: bool
     )
 
 
+LIST_SHOWN = 12  # the items one row lists before "+N more" (a commit may block thousands of versions)
+
+
+def listed(items: Sequence[str], separator: str = ", ", shown: int = LIST_SHOWN) -> str:
+    """Already escaped `items` joined, the first `shown` of them, then how many more there are."""
+    more = len(items) - shown
+    return separator.join(items[:shown]) + (f'{separator}<span class="muted">+{more} more</span>' if more > 0 else "")
+
+
 def cell(label: str, content: str) -> str:
     """A data cell that names its column on a narrow screen."""
     return f'<td data-label="{label}">{content}</td>'

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC
 
 from pipelines.dashboard.charts import bar_chart
-from pipelines.dashboard.html import cell, link, short, table, text, when
+from pipelines.dashboard.html import cell, link, listed, short, table, text, when
 from pipelines.dashboard.levels import KEYS, REPORT, REPORT_BY, REPORT_URL, TABLE, rate
 from pipelines.dashboard.metrics import human_duration
 from pipelines.dashboard.model import Dashboard, ProjectView
@@ -83,8 +83,8 @@ def _where_table(dashboard: Dashboard) -> str:
     for view in dashboard.projects:
         prod = view.prod
         version = f'<span class="prod-version">{text(prod.version)}</span>' if prod else "not released"
-        blocked = ", ".join(
-            f'<a href="#{text(anchor(view.name, b.version))}">{text(b.version)}</a>' for b in view.blocked
+        blocked = listed(
+            [f'<a href="#{text(anchor(view.name, b.version))}">{text(b.version)}</a>' for b in view.blocked]
         )
         since = when(prod.date if prod else None) + (ROLLED_BACK if prod and prod.rollback else "")
         rows.append(
