@@ -158,7 +158,7 @@ def _staging_record(data: Mapping[str, Any], records: Records, where: str) -> No
         result=result,
         recorded_at=recorded,
         digest=digest if isinstance(digest, str) and is_digest(digest) else None,
-        run_url=run_url if isinstance(run_url, str) and run_url.startswith("https://") else None,
+        run_url=capped(run_url) if isinstance(run_url, str) and run_url else None,
     )
     records.staging_runs.setdefault(project, []).append(run)
     newest = records.staging.get(project)

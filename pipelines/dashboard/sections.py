@@ -62,23 +62,26 @@ def _change(deploy: Deploy, repository: str) -> str:
     return link(github(repository, "commit", deploy.commit), f"<code>{text(deploy.commit[:7])}</code>")
 
 
-def _version_link(project: str, version: str | None) -> str:
+def version_link(view: ProjectView, version: str | None) -> str:
+    """A version, linked to its release's row when it has one (a version deployed without a tag has none)."""
     if version is None:
         return "not released"
-    return f'<a href="#{text(anchor(project, version))}">{text(version)}</a>'
+    if version not in view.tagged:
+        return text(version)
+    return f'<a href="#{text(anchor(view.name, version))}">{text(version)}</a>'
 
 
 def _event_row(view: ProjectView, deploy: Deploy, repository: str, with_project: bool = False) -> str:
     if deploy.rollback:
         kind = '<span class="bad">↩ rollback</span>'
-        version = f"{_version_link(view.name, deploy.previous)} → {_version_link(view.name, deploy.version)}"
+        version = f"{version_link(view, deploy.previous)} → {version_link(view, deploy.version)}"
         blocked = listed([text(v) for v in deploy.blocked])
         detail = f"blocked {blocked}; restored {human_duration(deploy.restore_time)} after the failed deploy"
         if deploy.failed_at is None:
             detail = f"blocked {blocked}"
     else:
         kind = "deploy" if view.kind == "image" else "release to PyPI"
-        version = _version_link(view.name, deploy.version)
+        version = version_link(view, deploy.version)
         detail = ""
         if deploy.rolled_back_at is not None:
             detail = f'<span class="bad">rolled back</span> {human_duration(deploy.rolled_back_at - deploy.date)} later'
@@ -149,7 +152,7 @@ def _blocked(view: ProjectView, repository: str) -> list[str]:
     if not view.blocked:
         return ["<p>No version is blocked.</p>"]
     rows = [
-        f'<tr><th scope="row">{_version_link(view.name, b.version)}</th>{cell("since", when(b.since))}'
+        f'<tr><th scope="row">{version_link(view, b.version)}</th>{cell("since", when(b.since))}'
         f"{cell('by', ('a rollback, ' if b.by_rollback else 'hand, in ') + _change_of(b.commit, repository))}</tr>"
         for b in view.blocked[:LIST_SHOWN]
     ]
