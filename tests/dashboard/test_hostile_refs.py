@@ -43,3 +43,24 @@ def test_a_tag_named_like_a_ref_does_not_take_over_the_release(tmp_path):
     )
     assert release["released"].startswith("2025-10-01")
     assert f"--certificate-github-workflow-sha {real}" in built.page
+
+
+def test_a_verification_command_whose_values_would_need_quoting_is_not_shown():
+    """The second line of defence: every value is checked on the way in, and should one slip through, the page
+    shows no command rather than one that runs more than it says."""
+    import dataclasses
+
+    from pipelines.dashboard.model import Artifact, Release
+    from pipelines.dashboard.sections import verification
+
+    view = type("View", (), {"kind": "image", "name": "percolate"})()
+    release = Release("percolate", "0.1.0", (), tag="percolate-v0.1.0", commit="a" * 40)
+    release = dataclasses.replace(release, artifacts=(Artifact("index", "sha256:" + "b" * 64),))
+
+    assert "--certificate-github-workflow-repository example-org/mono" in verification(view, release, REPO)
+    assert verification(view, release, "example-org/mono;id") == "(not shown: a value here would need shell quoting)"
+    odd = dataclasses.replace(release, commit="a$(id)")
+    assert verification(view, odd, REPO) == "(not shown: a value here would need shell quoting)"
+
+
+REPO = "example-org/mono"
