@@ -10,7 +10,9 @@ repeated runs:
 - the peer run in the same script: git alone reading the same data the way a naive reader would
   (`git for-each-ref` plus one `git show` per stack-file version), the floor any reader pays without a
   batched read;
-- `assemble` + `render` in process (the pure part), to show where the time goes.
+- `assemble` + `render` in process (the pure part), to show where the time goes;
+- the whole command again with `--data`, as the Pages workflow always runs it: one staging record per RC
+  (2,000: an image record naming the build's CalVer stem, a wheel record the RC's version), same goal.
 Prints the figures and writes them to benchmarks/results/dashboard.json.
 """
 
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +113,29 @@ def make_history(root: Path) -> int:
     return mark
 
 
+def write_staging_records(folder: Path, sha7: str) -> int:
+    """One staging record per RC tag of `make_history` (recorded ten minutes after the RC); their count."""
+    start, step = 1_700_000_000, YEARS * 365 * 86400 // RELEASES
+    projects = ("percolate", "percolate-reading", "percolate-rocks")
+    count = 0
+    for number in range(RELEASES):
+        project, version = projects[number % 3], f"1.{number // 3}.0"
+        for rc in (1, 2):
+            when = datetime.fromtimestamp(start + number * step - 3600 * (3 - rc) + 600, UTC)
+            wheels = project == "percolate-rocks"
+            build = f"{version}rc{rc}" if wheels else f"{when:%Y.%m.%d.%H%M}-build.{number}{rc}-v{version}-{sha7}"
+            record = {
+                "kind": "wheel-staging-record" if wheels else "staging-record",
+                "project": project,
+                "build": build,
+                "result": "passed",
+                "recorded_at": when.isoformat(),
+            }
+            (folder / f"{project}-v{version}-rc{rc}.json").write_text(json.dumps(record))
+            count += 1
+    return count
+
+
 def median_seconds(action, runs: int = RUNS) -> float:
     action()  # warm the file cache once
     samples = []
@@ -130,6 +155,14 @@ def main() -> int:
         command = [sys.executable, "-m", "pipelines", "dashboard", "--out", str(out), "--root", str(root), "--at", now]
         env = {**ENV, "PYTHONPATH": str(ROOT)}
         whole = median_seconds(lambda: subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True))
+        data = Path(temp) / "records"
+        data.mkdir()
+        records = write_staging_records(data, git(root, "rev-parse", "HEAD")[:7])
+        with_data = [*command, "--data", str(data)]
+        whole_with_records = median_seconds(
+            lambda: subprocess.run(with_data, cwd=ROOT, env=env, check=True, capture_output=True)
+        )
+        size_with_records = (out / "index.html").stat().st_size
 
         def naive_git() -> None:
             git(root, "for-each-ref", "refs/tags")
@@ -140,6 +173,7 @@ def main() -> int:
         history = GitHistory(root)
         tags, versions = history.tags(), history.file_versions("Pulumi.prod.yaml")
         pure = median_seconds(lambda: render(assemble(tags, versions, Records(), datetime.fromisoformat(now))))
+        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
         size = (out / "index.html").stat().st_size
     figures = {
         "releases": RELEASES,
@@ -151,12 +185,16 @@ def main() -> int:
         "assemble_and_render_s": round(pure, 3),
         "page_bytes": size,
         "page_kb": round(size / 1024, 1),
+        "staging_records": records,
+        "dashboard_command_with_records_s": round(whole_with_records, 3),
+        "page_with_records_kb": round(size_with_records / 1024, 1),
         "goal_s": GOAL_SECONDS,
         "goal_page_kb": GOAL_PAGE_BYTES // 1024,
-        "meets_goal": whole <= GOAL_SECONDS and size <= GOAL_PAGE_BYTES,
+        "meets_goal": max(whole, whole_with_records) <= GOAL_SECONDS
+        and max(size, size_with_records) <= GOAL_PAGE_BYTES,
     }
     for key, value in figures.items():
-        print(f"{key:>28}: {value}")
+        print(f"{key:>34}: {value}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"written to {RESULTS.relative_to(ROOT)}")

@@ -15,7 +15,7 @@ from pipelines.dashboard.export import SCHEMA_VERSION, levels_json, project_json
 from pipelines.dashboard.history import first_deploys, releases_from_tags, stack_history, with_deploys
 from pipelines.dashboard.metrics import dora, weekly, wheel_deploys
 from pipelines.dashboard.model import Dashboard, Deploy, ProjectView, Release
-from pipelines.dashboard.rcs import with_staging
+from pipelines.dashboard.rcs import index_runs, with_staging
 from pipelines.edges.git_history import FileVersion, GitHistory, TagRef
 
 
@@ -25,10 +25,12 @@ def assemble(
     records: Records,
     now: datetime,
     repository: str | None = None,
+    read_notes: Sequence[str] = (),
 ) -> Dashboard:
-    """The dashboard of this history at `now`; `repository` (OWNER/NAME) overrides the stack file's."""
+    """The dashboard of this history at `now`; `repository` (OWNER/NAME) overrides the stack file's;
+    `read_notes` say what reading the repository left out."""
     history = stack_history(stack_versions, STACK_CONFIG_FILE)
-    releases = releases_from_tags(tags)
+    releases, tag_notes = releases_from_tags(tags)
     tag_dates = {tag.name: tag.date for tag in tags}
     views = []
     for project in PROJECTS:
@@ -43,7 +45,7 @@ def assemble(
             ]
         else:
             deploys = wheel_deploys(mine)
-        runs = records.staging_runs.get(project.name, [])
+        runs = index_runs(records.staging_runs.get(project.name, []))
         mine = [with_staging(_with_recorded_artifacts(r, records), runs) for r in mine]
         candidates = [c for r in mine for c in r.candidates]
         by_version = {r.version: r for r in mine}
@@ -66,7 +68,7 @@ def assemble(
         generated=now,
         repository=repository or history.repository or GITHUB_REPOSITORY,
         projects=tuple(views),
-        notes=tuple(history.notes + records.notes),
+        notes=(*read_notes, *tag_notes, *history.notes, *records.notes),
     )
 
 
@@ -91,7 +93,8 @@ def collect(root: Path, data: Path | None, now: datetime, repository: str | None
     """Read the repository at `root` (and the records in `data`) and assemble the dashboard."""
     git = GitHistory(root)
     records = read_records(data) if data is not None else Records()
-    return assemble(git.tags(), git.file_versions(STACK_CONFIG_FILE), records, now, repository)
+    tags, versions = git.tags(), git.file_versions(STACK_CONFIG_FILE)
+    return assemble(tags, versions, records, now, repository, git.notes)
 
 
 def to_json(dashboard: Dashboard) -> dict[str, Any]:

@@ -10,7 +10,8 @@ line series differ by marker shape as well as by colour. No script, no external 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
+
+from pipelines.dashboard.html import text
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 44
@@ -26,7 +27,7 @@ def _frame(chart_id: str, title: str, desc: str, body: list[str], size: tuple[in
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size[0]} {size[1]}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" class="{kind}">'
-        f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(desc)}</desc>'
+        f'<title id="{chart_id}-title">{text(title)}</title><desc id="{chart_id}-desc">{text(desc)}</desc>'
         + "".join(body)
         + "</svg>"
     )
@@ -42,7 +43,7 @@ def _axes(top_value: float, unit: str) -> list[str]:
         y = bottom - fraction * (bottom - TOP)
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(_number(top_value * fraction))}{escape(unit)}</text>"
+            f"{text(_number(top_value * fraction))}{text(unit)}</text>"
         )
     return parts
 
@@ -59,12 +60,10 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
         x = LEFT + index * slot + slot * 0.15
         body.append(
             f'<rect x="{x:.1f}" y="{bottom - height:.1f}" width="{slot * 0.7:.1f}" height="{height:.1f}" '
-            f'class="bar"><title>{escape(label)}: {escape(_number(value))}{escape(unit)}</title></rect>'
+            f'class="bar"><title>{text(label)}: {text(_number(value))}{text(unit)}</title></rect>'
         )
         if index % step == 0:
-            body.append(
-                f'<text x="{x + slot * 0.35:.1f}" y="{bottom + 16}" text-anchor="middle">{escape(label)}</text>'
-            )
+            body.append(f'<text x="{x + slot * 0.35:.1f}" y="{bottom + 16}" text-anchor="middle">{text(label)}</text>')
     desc = "; ".join(f"{label}: {_number(value)}{unit}" for label, value in zip(labels, values, strict=True))
     return _frame(chart_id, title, desc or "no data yet", body, (WIDTH, HEIGHT), "chart")
 
@@ -104,7 +103,7 @@ def line_chart(
             group += [_marker(number, x, y) for x, y in coordinates]
         legend_y = TOP + 14 + 16 * number
         group.append(_marker(number, LEFT + 12, legend_y - 4))
-        group.append(f'<text x="{LEFT + 22}" y="{legend_y}">{escape(name)}</text></g>')
+        group.append(f'<text x="{LEFT + 22}" y="{legend_y}">{text(name)}</text></g>')
         body += group
         shown = ", ".join(
             f"{label} {_number(v)}{unit}" for label, v in zip(labels, points, strict=True) if v is not None
@@ -112,8 +111,8 @@ def line_chart(
         descriptions.append(f"{name}: {shown}")
     if labels:
         body.append(
-            f'<text x="{LEFT}" y="{bottom + 16}">{escape(labels[0])}</text>'
-            f'<text x="{WIDTH - RIGHT}" y="{bottom + 16}" text-anchor="end">{escape(labels[-1])}</text>'
+            f'<text x="{LEFT}" y="{bottom + 16}">{text(labels[0])}</text>'
+            f'<text x="{WIDTH - RIGHT}" y="{bottom + 16}" text-anchor="end">{text(labels[-1])}</text>'
         )
     return _frame(chart_id, title, "; ".join(descriptions) or "no data yet", body, (WIDTH, HEIGHT), "chart")
 
@@ -131,10 +130,10 @@ def trend_bars(
     body = [f'<line x1="0" y1="{bottom}" x2="{SMALL_WIDTH}" y2="{bottom}" class="axis"/>']
     best = max(range(len(values)), key=lambda i: values[i] or 0.0, default=None)
     if best is not None and numbers:
-        body.append(f'<text x="0" y="11">max {escape(shown[best])}</text>')
+        body.append(f'<text x="0" y="11">max {text(shown[best])}</text>')
     for index, (label, value, words) in enumerate(zip(labels, values, shown, strict=True)):
         x = index * slot + slot * 0.15
-        tip = f"<title>{escape(label)}: {escape(words)}</title>"
+        tip = f"<title>{text(label)}: {text(words)}</title>"
         if value is None:
             body.append(
                 f'<rect x="{x:.1f}" y="{bottom - 1}" width="{slot * 0.7:.1f}" height="2" class="none">{tip}</rect>'
@@ -147,8 +146,8 @@ def trend_bars(
         )
     if labels:
         body.append(
-            f'<text x="0" y="{SMALL_HEIGHT - 4}">{escape(labels[0])}</text>'
-            f'<text x="{SMALL_WIDTH}" y="{SMALL_HEIGHT - 4}" text-anchor="end">{escape(labels[-1])}</text>'
+            f'<text x="0" y="{SMALL_HEIGHT - 4}">{text(labels[0])}</text>'
+            f'<text x="{SMALL_WIDTH}" y="{SMALL_HEIGHT - 4}" text-anchor="end">{text(labels[-1])}</text>'
         )
     desc = "; ".join(f"{label}: {words}" for label, words in zip(labels, shown, strict=True))
     return _frame(chart_id, title, desc or "no data yet", body, (SMALL_WIDTH, SMALL_HEIGHT), "spark")

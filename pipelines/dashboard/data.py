@@ -46,6 +46,14 @@ class Records:
     notes: list[str] = field(default_factory=list)
 
 
+TEXT_LIMIT = 200  # the characters of one string from a record the page keeps
+
+
+def capped(value: str, limit: int = TEXT_LIMIT) -> str:
+    """`value`, or its first `limit` characters and how many were cut: one record field cannot fill the page."""
+    return value if len(value) <= limit else f"{value[:limit]}… (+{len(value) - limit} characters)"
+
+
 class _Unfit(ValueError):
     """A record field of the wrong shape; the message names the field."""
 
@@ -87,12 +95,12 @@ def _artifacts(data: Mapping[str, Any]) -> tuple[Artifact, ...]:
         digest = _text(item, "digest", f"images[{index}]")
         if not is_digest(digest):
             raise _Unfit(f"images[{index}].digest is not a sha256 digest")
-        artifacts.append(Artifact(_text(item, "platform", f"images[{index}]"), digest))
+        artifacts.append(Artifact(capped(_text(item, "platform", f"images[{index}]")), digest))
     for index, item in enumerate(_items(data, "files")):
         digest = f"sha256:{_text(item, 'sha256', f'files[{index}]')}"
         if not is_digest(digest):
             raise _Unfit(f"files[{index}].sha256 is not 64 hex digits")
-        artifacts.append(Artifact(_text(item, "name", f"files[{index}]"), digest))
+        artifacts.append(Artifact(capped(_text(item, "name", f"files[{index}]")), digest))
     return tuple(artifacts)
 
 
@@ -121,7 +129,7 @@ def _build_record(data: Mapping[str, Any], records: Records, where: str) -> None
     try:
         artifacts = _artifacts(data)
         benchmarks = [] if data.get("benchmarks") is None else data["benchmarks"]
-        medians = [(r.name, r.median) for r in parse_summary(benchmarks, source="the record")]
+        medians = [(capped(r.name), r.median) for r in parse_summary(benchmarks, source="the record")]
     except (_Unfit, InputError) as error:
         reason = error.message if isinstance(error, InputError) else str(error)
         records.notes.append(f"{where}: build record of {tag} does not hold together ({reason}); skipped")
@@ -146,11 +154,11 @@ def _staging_record(data: Mapping[str, Any], records: Records, where: str) -> No
         return
     digest, run_url = data.get("digest"), data.get("run_url")
     run = StagingRun(
-        build=build,
+        build=capped(build),
         result=result,
         recorded_at=recorded,
         digest=digest if isinstance(digest, str) and is_digest(digest) else None,
-        run_url=run_url if isinstance(run_url, str) and run_url.startswith("https://") else None,
+        run_url=capped(run_url) if isinstance(run_url, str) and run_url else None,
     )
     records.staging_runs.setdefault(project, []).append(run)
     newest = records.staging.get(project)
@@ -189,7 +197,7 @@ def read_records(folder: Path) -> Records:
             except InputError as error:
                 records.notes.append(f"{error.message}; skipped")
                 continue
-            records.benchmarks[tag.name] = tuple((r.name, r.median) for r in run.results)
+            records.benchmarks[tag.name] = tuple((capped(r.name), r.median) for r in run.results)
         elif "tag" in data and ("files" in data or "images" in data):
             _build_record(data, records, where)
         else:

@@ -25,6 +25,7 @@ from typing import Any
 
 from pipelines.core.catalog import REPOSITORY_KEY, image_projects
 from pipelines.core.errors import InputError
+from pipelines.core.names import GITHUB_SLUG
 from pipelines.core.tags import parse_tag
 from pipelines.dashboard.model import Artifact, Blocked, Candidate, Deploy, Release
 from pipelines.deploy.pins import IMAGES_KEY, ImagePin, parse_images
@@ -65,13 +66,20 @@ def pull_request_of(subject: str) -> int | None:
     return int(found.group(1) or found.group(2)) if found else None
 
 
-def releases_from_tags(tags: Iterable[TagRef]) -> dict[str, list[Release]]:
-    """Every version that has a tag, per project, newest version first; foreign tags are skipped."""
+def releases_from_tags(tags: Iterable[TagRef]) -> tuple[dict[str, list[Release]], list[str]]:
+    """Every version that has a tag, per project, newest version first, and notes; foreign tags are skipped.
+    A ref is a release or RC only when its name is the tag's name exactly: a pushed tag named
+    `refs/tags/percolate-v0.1.0` (which `parse_tag` would read as percolate-v0.1.0) is skipped with a note,
+    so it never takes that release's date, commit or digests."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    notes: list[str] = []
     for ref in tags:
         try:
             tag = parse_tag(ref.name)
         except InputError:
+            continue
+        if tag.name != ref.name:
+            notes.append(f"tag {ref.name[:120]!a} is named like release tag {tag.name}, but is not it; skipped")
             continue
         entry = found.setdefault((tag.project, tag.version.release), {"candidates": [], "release": None})
         if tag.rc is None:
@@ -94,7 +102,7 @@ def releases_from_tags(tags: Iterable[TagRef]) -> dict[str, list[Release]]:
         )
     for project_releases in releases.values():
         project_releases.sort(key=lambda r: tuple(int(part) for part in r.version.split(".")), reverse=True)
-    return releases
+    return releases, notes
 
 
 def _images_and_repository(text: str, path: str) -> tuple[dict[str, ImagePin], str | None]:
@@ -107,6 +115,15 @@ def _images_and_repository(text: str, path: str) -> tuple[dict[str, ImagePin], s
     if isinstance(repository, Mapping) and all(isinstance(repository.get(key), str) for key in ("owner", "name")):
         slug = f"{repository['owner']}/{repository['name']}"
     return parse_images(config.get(IMAGES_KEY)), slug
+
+
+def _checked_slug(slug: str | None, path: str, notes: list[str]) -> str | None:
+    """The stack file's OWNER/NAME when it is one (`core.names.GITHUB_SLUG`); anything else would land in the
+    links and the commands the page shows, so it is ignored with a note."""
+    if slug is None or GITHUB_SLUG.fullmatch(slug):
+        return slug
+    notes.append(f"{path}: {REPOSITORY_KEY} {slug[:120]!a} is not a GitHub OWNER/NAME; ignored")
+    return None
 
 
 def stack_history(versions: Iterable[FileVersion], path: str) -> StackHistory:
@@ -130,7 +147,8 @@ def stack_history(versions: Iterable[FileVersion], path: str) -> StackHistory:
         for name, pin in pins.items():
             before = previous.get(name)
             previous[name] = pin
-            newly = tuple(v for v in pin.blocked if v not in (before.blocked if before else ()))
+            already = set(before.blocked) if before else set()
+            newly = tuple(v for v in pin.blocked if v not in already)
             changed = before is None or (before.version, before.digest) != (pin.version, pin.digest)
             rollback = changed and before is not None and before.pinned and str(before.version) in newly
             for blocked in newly:
@@ -154,6 +172,7 @@ def stack_history(versions: Iterable[FileVersion], path: str) -> StackHistory:
             if rollback:
                 change = _roll_back(history, change)
             history.append(change)
+    repository = _checked_slug(repository, path, notes)
     return StackHistory(deploys, previous, pins_by_version, blocked_since, repository, notes)
 
 

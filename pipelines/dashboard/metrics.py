@@ -78,11 +78,10 @@ def wheel_deploys(releases: Iterable[Release]) -> list[Deploy]:
 
 
 def human_duration(value: timedelta | None) -> str:
-    """`3 d 4 h`, `5 h 10 min`, `12 min`; an em dash for none."""
-    if value is None:
+    """`3 d 4 h`, `5 h 10 min`, `12 min`; an em dash for none, and for a negative span (dates out of order: a
+    tag's date is its tagger's word, and can be forged)."""
+    if value is None or value < timedelta(0):
         return "—"
-    if value < timedelta(0):
-        return f"-{human_duration(-value)}"
     minutes = int(value.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)

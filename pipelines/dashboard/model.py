@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,11 @@ class ProjectView:
     trend: tuple[Dora, ...] = ()  # the same keys per week, oldest week first
     blocked: tuple[Blocked, ...] = ()
     benchmarks: tuple[BenchmarkPoint, ...] = ()
+
+    @cached_property
+    def tagged(self) -> frozenset[str]:
+        """The versions that have a row on the page (a link target): those with a tag."""
+        return frozenset(release.version for release in self.releases)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from collections import Counter
 from datetime import UTC
 
 from pipelines.dashboard.charts import bar_chart
-from pipelines.dashboard.html import cell, link, short, table, text, when
+from pipelines.dashboard.html import cell, link, listed, run_link, short, table, text, when
 from pipelines.dashboard.levels import KEYS, REPORT, REPORT_BY, REPORT_URL, TABLE, rate
 from pipelines.dashboard.metrics import human_duration
 from pipelines.dashboard.model import Dashboard, ProjectView
-from pipelines.dashboard.sections import anchor, latest_events, months_up_to, project_section
+from pipelines.dashboard.sections import latest_events, months_up_to, project_section, version_link
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 STYLE = """
@@ -83,27 +83,25 @@ def _where_table(dashboard: Dashboard) -> str:
     for view in dashboard.projects:
         prod = view.prod
         version = f'<span class="prod-version">{text(prod.version)}</span>' if prod else "not released"
-        blocked = ", ".join(
-            f'<a href="#{text(anchor(view.name, b.version))}">{text(b.version)}</a>' for b in view.blocked
-        )
+        blocked = listed([version_link(view, b.version) for b in view.blocked])
         since = when(prod.date if prod else None) + (ROLLED_BACK if prod and prod.rollback else "")
         rows.append(
             f'<tr data-project="{text(view.name)}"><th scope="row">{text(view.name)}</th><td>{version}</td>'
             f"{cell('prod digest', short(prod.digest) if prod and prod.digest else ('PyPI' if prod else '—'))}"
             f"{cell('in prod since', since)}"
-            f"{cell('staging', _staging(view))}"
+            f"{cell('staging', _staging(view, dashboard.repository))}"
             f"{cell('blocked', blocked or '—')}</tr>"
         )
     headers = ["project", "prod version", "prod digest", "in prod since", "staging", "blocked"]
     return table("What runs in prod and in staging now", headers, rows, stack=True)
 
 
-def _staging(view: ProjectView) -> str:
+def _staging(view: ProjectView, repository: str) -> str:
     parts = []
     if view.staging is not None:
         run = view.staging
         result = f'<span class="{text(run.result)}">{text(run.result)}</span>'
-        url = f" ({link(run.run_url, 'run')})" if run.run_url else ""
+        url = f" ({run_link(run.run_url, repository)})" if run.run_url else ""
         parts.append(f"<code>{text(run.build)}</code>: {result} at {when(run.recorded_at)}{url}")
     if view.newest_rc is not None and (view.kind == "wheels" or view.staging is None):
         where = "on TestPyPI" if view.kind == "wheels" else "newest RC, no staging record"

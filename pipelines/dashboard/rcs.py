@@ -5,13 +5,18 @@ A staging record names what it tested: an image record its build's CalVer stem
 the RC's version (`0.2.0rc2`). A run belongs to the RC of that version whose commit starts with the stem's
 SHA7 (several RCs on one commit: the newest tagged before the run); a run whose commit matches no RC
 goes to the newest RC of the version tagged before it, else it is left out (it tested nothing tagged).
+
+Each run is read once (`index_runs`: per version) and each release matches only its version's runs, by
+bisection over its RCs in tag order: linear in runs and RCs, not their product.
 Pure.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from pipelines.core.calver import check_build_stem, parse_build_tag
 from pipelines.core.errors import InputError
@@ -19,11 +24,20 @@ from pipelines.core.versions import parse_version
 from pipelines.dashboard.model import Candidate, Release, StagingRun
 
 
-def _subject(run: StagingRun) -> tuple[str, int | None, str | None] | None:
-    """(version, rc number or None, commit prefix or None) of what `run` tested; None when unreadable."""
+@dataclass(frozen=True)
+class Tested:
+    """A staging run and what it names: its version's rc number (a wheel record) or commit prefix (an image)."""
+
+    run: StagingRun
+    rc: int | None
+    sha: str | None
+
+
+def _subject(run: StagingRun) -> tuple[str, Tested] | None:
+    """(version, what `run` tested); None when unreadable."""
     try:
         build = parse_build_tag(f"{check_build_stem(run.build)}-any")
-        return build.version.release, None, build.sha
+        return build.version.release, Tested(run, None, build.sha)
     except InputError:
         pass
     try:
@@ -31,32 +45,63 @@ def _subject(run: StagingRun) -> tuple[str, int | None, str | None] | None:
     except InputError:
         return None
     rc = version.pre[1] if version.pre is not None and version.pre[0] == "rc" else None
-    return (version.release, rc, None) if rc is not None else None
+    return (version.release, Tested(run, rc, None)) if rc is not None else None
 
 
-def _candidate(release: Release, run: StagingRun) -> Candidate | None:
-    subject = _subject(run)
-    if subject is None or subject[0] != release.version:
-        return None
-    _, rc, sha = subject
-    if rc is not None:
-        return next((c for c in release.candidates if c.rc == rc), None)
-    before = [c for c in release.candidates if c.date <= run.recorded_at]
-    same = [c for c in before if sha is not None and c.commit.startswith(sha)]
-    return max(same or before, key=lambda c: (c.date, c.rc), default=None)
-
-
-def with_staging(release: Release, runs: Iterable[StagingRun]) -> Release:
-    """`release` with each RC's staging runs (oldest first)."""
-    found: dict[str, list[StagingRun]] = {}
+def index_runs(runs: Iterable[StagingRun]) -> dict[str, list[Tested]]:
+    """Every readable run, parsed once, per version it tested (X.Y.Z)."""
+    index: dict[str, list[Tested]] = {}
     for run in runs:
-        candidate = _candidate(release, run)
+        subject = _subject(run)
+        if subject is not None:
+            index.setdefault(subject[0], []).append(subject[1])
+    return index
+
+
+class _Candidates:
+    """A release's RCs in tag order (date, rc), with lookups by rc number and by commit prefix."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        self.ordered = sorted(candidates, key=lambda c: (c.date, c.rc))
+        self.by_rc = {c.rc: c for c in candidates}
+        self.by_prefix: dict[tuple[int, str], list[Candidate]] = {}
+        self.lengths: set[int] = set()
+
+    def _with_prefix(self, sha: str) -> list[Candidate]:
+        if len(sha) not in self.lengths:  # one pass per prefix length: the grammar gives SHA7 only
+            self.lengths.add(len(sha))
+            for candidate in self.ordered:
+                self.by_prefix.setdefault((len(sha), candidate.commit[: len(sha)]), []).append(candidate)
+        return self.by_prefix.get((len(sha), sha), [])
+
+    def of(self, tested: Tested) -> Candidate | None:
+        """The RC `tested` belongs to: by rc number, else the newest tagged before the run on its commit, else
+        the newest tagged before it."""
+        if tested.rc is not None:
+            return self.by_rc.get(tested.rc)
+        at = tested.run.recorded_at
+        for group in (self._with_prefix(tested.sha) if tested.sha else [], self.ordered):
+            count = bisect_right(group, at, key=lambda c: c.date)
+            if count:
+                return group[count - 1]
+        return None
+
+
+def with_staging(release: Release, index: Mapping[str, Sequence[Tested]]) -> Release:
+    """`release` with each RC's staging runs (oldest first), from `index_runs`' index."""
+    runs = index.get(release.version, ())
+    if not runs or not release.candidates:
+        return release
+    candidates = _Candidates(release.candidates)
+    found: dict[str, list[StagingRun]] = {}
+    for tested in runs:
+        candidate = candidates.of(tested)
         if candidate is not None:
-            found.setdefault(candidate.tag, []).append(run)
+            found.setdefault(candidate.tag, []).append(tested.run)
     if not found:
         return release
-    candidates = tuple(
+    staged = tuple(
         dataclasses.replace(c, staging=tuple(sorted(found.get(c.tag, []), key=lambda r: r.recorded_at)))
         for c in release.candidates
     )
-    return dataclasses.replace(release, candidates=candidates)
+    return dataclasses.replace(release, candidates=staged)

@@ -9,6 +9,7 @@ listed one line each, per year, each line still a link target. dashboard.json ke
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pipelines.core.catalog import get_project
 from pipelines.core.tags import parse_tag
 from pipelines.dashboard.charts import line_chart, trend_bars
-from pipelines.dashboard.html import cell, github, link, short, table, text, when
+from pipelines.dashboard.html import LIST_SHOWN, cell, github, link, listed, short, table, text, when
 from pipelines.dashboard.metrics import human_duration
 from pipelines.dashboard.model import Candidate, Deploy, ProjectView, Release
 from pipelines.notes.verification import COMMIT_PLACEHOLDER, verification_of
@@ -38,6 +39,8 @@ def verification(view: ProjectView, release: Release, repository: str) -> str:
 
     An image release names its images by the digests the stack file pinned, when it has them; a wheel release
     by its file names only (the files recorded for it may be its RC's, whose names and sums differ).
+    Every value put into them is checked on the way in (a slug, a tag, hex, digests); should one still need
+    shell quoting, the page shows no command rather than one a reader could not paste safely.
     """
     tag = parse_tag(str(release.tag))
     record = None
@@ -45,6 +48,9 @@ def verification(view: ProjectView, release: Release, repository: str) -> str:
     if view.kind == "image" and "index" in digests:
         index = digests.pop("index")
         record = {"repository": get_project(view.name).image_repository(), "index_digest": index, "platforms": digests}
+    values = [repository, tag.name, release.commit or "", *digests.values(), *(a.value for a in release.artifacts)]
+    if any(shlex.quote(value) != value for value in values if value):
+        return "(not shown: a value here would need shell quoting)"
     checks = verification_of(tag, repository, record, release.commit or COMMIT_PLACEHOLDER)
     return "\n".join(checks.signature_commands) if checks else ""
 
@@ -56,23 +62,26 @@ def _change(deploy: Deploy, repository: str) -> str:
     return link(github(repository, "commit", deploy.commit), f"<code>{text(deploy.commit[:7])}</code>")
 
 
-def _version_link(project: str, version: str | None) -> str:
+def version_link(view: ProjectView, version: str | None) -> str:
+    """A version, linked to its release's row when it has one (a version deployed without a tag has none)."""
     if version is None:
         return "not released"
-    return f'<a href="#{text(anchor(project, version))}">{text(version)}</a>'
+    if version not in view.tagged:
+        return text(version)
+    return f'<a href="#{text(anchor(view.name, version))}">{text(version)}</a>'
 
 
 def _event_row(view: ProjectView, deploy: Deploy, repository: str, with_project: bool = False) -> str:
     if deploy.rollback:
         kind = '<span class="bad">↩ rollback</span>'
-        version = f"{_version_link(view.name, deploy.previous)} → {_version_link(view.name, deploy.version)}"
-        blocked = ", ".join(text(v) for v in deploy.blocked)
+        version = f"{version_link(view, deploy.previous)} → {version_link(view, deploy.version)}"
+        blocked = listed([text(v) for v in deploy.blocked])
         detail = f"blocked {blocked}; restored {human_duration(deploy.restore_time)} after the failed deploy"
         if deploy.failed_at is None:
             detail = f"blocked {blocked}"
     else:
         kind = "deploy" if view.kind == "image" else "release to PyPI"
-        version = _version_link(view.name, deploy.version)
+        version = version_link(view, deploy.version)
         detail = ""
         if deploy.rolled_back_at is not None:
             detail = f'<span class="bad">rolled back</span> {human_duration(deploy.rolled_back_at - deploy.date)} later'
@@ -110,8 +119,9 @@ def _older_events(view: ProjectView, older: list[Deploy]) -> str:
         rollbacks = [d for d in events if d.rollback]
         versions = [d.version for d in reversed(deploys) if d.version]  # oldest first
         span = f"{text(versions[0])} to {text(versions[-1])}" if versions else "—"
-        undone = "; ".join(
-            f"{when(d.date)}: {text(d.previous or '—')} → {text(d.version or 'not released')}" for d in rollbacks
+        undone = listed(
+            [f"{when(d.date)}: {text(d.previous or '—')} → {text(d.version or 'not released')}" for d in rollbacks],
+            "; ",
         )
         rows.append(
             f'<tr><th scope="row">{text(quarter)}</th>{cell("deploys", str(len(deploys)))}'
@@ -142,11 +152,13 @@ def _blocked(view: ProjectView, repository: str) -> list[str]:
     if not view.blocked:
         return ["<p>No version is blocked.</p>"]
     rows = [
-        f'<tr><th scope="row">{_version_link(view.name, b.version)}</th>{cell("since", when(b.since))}'
+        f'<tr><th scope="row">{version_link(view, b.version)}</th>{cell("since", when(b.since))}'
         f"{cell('by', ('a rollback, ' if b.by_rollback else 'hand, in ') + _change_of(b.commit, repository))}</tr>"
-        for b in view.blocked
+        for b in view.blocked[:LIST_SHOWN]
     ]
     caption = f"Versions of {text(view.name)} blocked now: automation never deploys them again"
+    if len(view.blocked) > LIST_SHOWN:
+        caption += f" (the newest {LIST_SHOWN} of {len(view.blocked)}; dashboard.json lists all)"
     return [table(caption, ["version", "blocked since", "blocked by"], rows, stack=True)]
 
 
@@ -200,9 +212,11 @@ def _candidate(c: Candidate) -> str:
     results = [
         f'<span class="{"good" if r.result == "passed" else "bad"}">'
         f"{'✓' if r.result == 'passed' else '✗'} staging {text(r.result)}</span>"
-        for r in c.staging
+        for r in c.staging[-LIST_SHOWN:]
     ]
-    return f"rc{c.rc} ({when(c.date)})" + (": " + ", ".join(results) if results else "")
+    earlier = len(c.staging) - len(results)
+    runs = (f'<span class="muted">{earlier} earlier runs</span>, ' if earlier else "") + ", ".join(results)
+    return f"rc{c.rc} ({when(c.date)})" + (": " + runs if results else "")
 
 
 def _release_row(view: ProjectView, release: Release, repository: str) -> str:
@@ -211,12 +225,21 @@ def _release_row(view: ProjectView, release: Release, repository: str) -> str:
         version = link(github(repository, "releases", "tag", release.tag), version)
     if release.blocked:
         version += ' <span class="bad badge">blocked</span>'
-    rcs = "<br>".join(_candidate(c) for c in release.candidates) or "—"
+    newest = release.candidates[-LIST_SHOWN:]
+    earlier = len(release.candidates) - len(newest)
+    rcs = (f'<span class="muted">{earlier} earlier RCs</span><br>' if earlier else "") + "<br>".join(
+        _candidate(c) for c in newest
+    ) or "—"
     build_to_staging, staging_to_release, release_to_deploy = release.stages
     deploy = human_duration(release_to_deploy) if view.kind == "image" else "at release (PyPI)"
     details = "—"
     if release.tag:
-        items = "".join(f"<li>{text(a.label)}: <code>{text(a.value)}</code></li>" for a in release.artifacts)
+        items = "".join(
+            f"<li>{text(a.label)}: <code>{text(a.value)}</code></li>" for a in release.artifacts[:LIST_SHOWN]
+        )
+        if len(release.artifacts) > LIST_SHOWN:
+            items += f'<li class="muted">+{len(release.artifacts) - LIST_SHOWN} more (dashboard.json lists all)</li>'
+
         details = (
             f"<details><summary>{len(release.artifacts)} {'digests' if view.kind == 'image' else 'files'}"
             f"</summary><ul>{items}</ul><pre>{text(verification(view, release, repository))}</pre></details>"

@@ -4,18 +4,63 @@ committed version of a file, each in a fixed number of `git` processes however l
 `git for-each-ref` lists the tags in one call; a file's versions are one `git log` and one
 `git cat-file --batch` (all versions through one pipe, not one `git show` per commit); the dashboard and
 `rollback` both read the stack file's history here.
+
+Whatever a contributor can push is read without a crash: records are split only where git separates them
+(a line feed between refs, which no ref name holds; a NUL between commits), fields by NUL, and dates are
+read from git's raw form (`SECONDS +HHMM`) by `git_date`, which refuses what no calendar here holds. A tag
+or commit that does not fit is left out, with a note in `notes`.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from pipelines.core.errors import InputError, Unavailable
+from pipelines.core.tags import parse_tag
 
-_SEPARATOR = "\x1f"  # unit separator: cannot occur in a ref name or an ISO date
+_FIELD = "%00"  # NUL: in no ref name, object name or date
+_RAW_DATE = re.compile(r"(-?[0-9]{1,20}) ([+-])([0-9]{2})([0-9]{2})")
+# One commit of `git log -z --date=raw --format="%H %cd %s"`: records end at NUL, which no subject holds.
+_LOG_RECORD = re.compile(r"([0-9a-f]{40}(?:[0-9a-f]{24})?) (-?[0-9]+ [+-][0-9]{4}) (.*)", re.DOTALL)
+# The dates the page can compute with: from the epoch to a year before datetime's end (a week or a year
+# added to the newest date still fits).
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9998, 12, 31, tzinfo=UTC)
+
+
+def git_date(raw: str) -> datetime | None:
+    """A date in git's raw form (`1700000000 +0200`) with its zone; None when it is no such date, its zone is
+    none (`+9959`) or it lies outside the years the page computes with (a tag with no tagger has no date)."""
+    found = _RAW_DATE.fullmatch(raw.strip())
+    if found is None:
+        return None
+    seconds, sign, hours, minutes = found.groups()
+    if int(hours) > 23 or int(minutes) > 59:
+        return None
+    offset = timedelta(hours=int(hours), minutes=int(minutes)) * (-1 if sign == "-" else 1)
+    try:
+        utc = _EARLIEST + timedelta(seconds=int(seconds))
+        if not _EARLIEST <= utc <= _LATEST:
+            return None
+        return utc.astimezone(timezone(offset))
+    except (ValueError, OverflowError):
+        return None
+
+
+def is_release_tag(name: str) -> bool:
+    """Whether `name` is a release or RC tag's name exactly (`refs/tags/percolate-v0.1.0` is not)."""
+    try:
+        return parse_tag(name).name == name
+    except InputError:
+        return False
+
+
+def _printable(name: str) -> str:
+    return ascii(name[:120])
 
 
 @dataclass(frozen=True)
@@ -41,10 +86,11 @@ class FileVersion:
 
 
 class GitHistory:
-    """Read-only history queries on the repository at `root`."""
+    """Read-only history queries on the repository at `root`; `notes` collects what was left out and why."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.notes: list[str] = []
 
     def _run(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         try:
@@ -61,12 +107,22 @@ class GitHistory:
 
     def _tag_fields(self, *fields: str) -> list[list[str]]:
         """`fields` of every tag, in one `git for-each-ref`: the one tag lister (fetch tags first in CI: a shallow
-        clone has none). A root that is no git checkout is bad input."""
-        result = self._run("for-each-ref", f"--format={_SEPARATOR.join(fields)}", "refs/tags")
+        clone has none). One line per ref (no ref name holds a line feed), fields split at NUL; a line with
+        another number of fields is left out with a note. A root that is no git checkout is bad input."""
+        result = self._run("for-each-ref", f"--format={_FIELD.join(fields)}", "refs/tags")
         if result.returncode != 0:
             message = result.stderr.decode("utf-8", "replace").strip()
             raise InputError(f"cannot list git tags in {self.root}: {message}", hint="pass --root DIR")
-        return [line.split(_SEPARATOR) for line in result.stdout.decode("utf-8", "replace").splitlines()]
+        rows = []
+        for line in result.stdout.decode("utf-8", "replace").split("\n"):
+            row = line.split("\x00")
+            if not line:
+                continue
+            if len(row) == len(fields):
+                rows.append(row)
+            else:
+                self.notes.append(f"git tag line {_printable(line)} does not read as a tag; skipped")
+        return rows
 
     def tag_names(self) -> list[str]:
         """Every tag's name, sorted (what `Git.tags` gives)."""
@@ -74,46 +130,77 @@ class GitHistory:
 
     def tags(self) -> list[TagRef]:
         """Every tag with its date and commit. `%(*…)` peels a tag once: a tag of a tag peels to the inner tag,
-        which has no committer date, so those few are peeled to their commit by `git show` (one call each: they
-        are rare). A tag that ends at no commit (a tagged tree or blob) is left out: it names no release."""
+        which has no committer date, so those are peeled to their commit in one `git cat-file` (release tags
+        only: another name is no release). A tag that ends at no commit (a tagged tree or blob) is left out:
+        it names no release; so is a tag whose date or commit date no calendar holds, with a note."""
         fields = (
             "%(refname:strip=2)",
-            "%(creatordate:iso-strict)",
+            "%(creatordate:raw)",
             "%(*objecttype)",
             "%(*objectname)",
             "%(objectname)",
-            "%(*committerdate:iso-strict)",
-            "%(committerdate:iso-strict)",
+            "%(*committerdate:raw)",
+            "%(committerdate:raw)",
         )
         rows = self._tag_fields(*fields)
-        nested = [name for name, _, peeled_type, *_ in rows if peeled_type == "tag"]
+        nested = [name for name, _, peeled_type, *_ in rows if peeled_type == "tag" and is_release_tag(name)]
         commits = self._commits_of(nested)
         refs = []
-        for name, date, peeled_type, peeled, target, peeled_date, own_date in rows:
-            commit, commit_date = commits.get(name, ("", "")) if peeled_type == "tag" else (peeled or target, "")
-            commit_date = commit_date or peeled_date or own_date
-            if not commit_date:
-                continue  # a tag of a tree or a blob (or a chain ending at one) names no commit
-            refs.append(TagRef(name, datetime.fromisoformat(date), commit, datetime.fromisoformat(commit_date)))
+        for name, raw_date, peeled_type, peeled, target, peeled_date, own_date in rows:
+            if peeled_type == "tag":
+                if name not in commits:
+                    continue  # a chain ending at a tree or a blob, or no release tag
+                commit, commit_date = commits[name]
+            else:
+                commit, commit_date = peeled or target, git_date(peeled_date or own_date)
+                if not (peeled_date or own_date):
+                    continue  # a tag of a tree or a blob names no commit
+            date = git_date(raw_date)
+            if date is None or commit_date is None:
+                which = "date" if date is None else "commit's date"
+                self.notes.append(f"tag {_printable(name)}: its {which} ({raw_date or 'none'}) is no date; skipped")
+                continue
+            refs.append(TagRef(name, date, commit, commit_date))
         return refs
 
-    def _commits_of(self, names: list[str]) -> dict[str, tuple[str, str]]:
-        """The commit (and its committer date) each of these tags finally points at; a tag whose chain ends at a
-        tree or a blob is left out."""
-        found: dict[str, tuple[str, str]] = {}
+    def _commits_of(self, names: list[str]) -> dict[str, tuple[str, datetime | None]]:
+        """The commit (and its committer date, None when no date) each of these tags finally points at, in one
+        `git cat-file --batch`; a tag whose chain ends at a tree or a blob is left out."""
+        if not names:
+            return {}
+        out = self._git("cat-file", "--batch", stdin="".join(f"refs/tags/{n}^{{commit}}\n" for n in names).encode())
+        found: dict[str, tuple[str, datetime | None]] = {}
+        offset = 0
         for name in names:
-            result = self._run("show", "-s", f"--format=%H{_SEPARATOR}%cI", f"refs/tags/{name}^{{commit}}", "--")
-            if result.returncode == 0:
-                sha, date = result.stdout.decode().strip().split(_SEPARATOR)
-                found[name] = (sha, date)
+            end = out.index(b"\n", offset)
+            header = out[offset:end].decode("utf-8", "replace").split(" ")
+            offset = end + 1
+            if len(header) != 3 or header[1] != "commit":
+                continue  # `… missing`: no commit at the end of the chain
+            body = out[offset : offset + int(header[2])]
+            offset += int(header[2]) + 1
+            committer = next((line for line in body.split(b"\n") if line.startswith(b"committer ")), b"")
+            raw = committer.decode("utf-8", "replace").rpartition(">")[2]
+            found[name] = (header[0], git_date(raw))
         return found
 
     def file_versions(self, path: str) -> list[FileVersion]:
-        """Every committed version of `path` reachable from HEAD, oldest first."""
+        """Every committed version of `path` reachable from HEAD, oldest first; a commit whose date no calendar
+        holds is left out with a note."""
         out = self._git(
-            "log", "--reverse", f"--format=%H{_SEPARATOR}%cI{_SEPARATOR}%s", "--end-of-options", "HEAD", "--", path
+            "log", "-z", "--reverse", "--date=raw", "--format=%H %cd %s", "--end-of-options", "HEAD", "--", path
         )
-        commits = [line.split(_SEPARATOR, 2) for line in out.decode("utf-8", "replace").splitlines() if line]
+        commits: list[tuple[str, datetime, str]] = []
+        for record in out.decode("utf-8", "replace").split("\x00"):
+            found = _LOG_RECORD.fullmatch(record)
+            date = git_date(found.group(2)) if found else None
+            if found is None:
+                if record:
+                    self.notes.append(f"git log record {_printable(record)} does not read as a commit; skipped")
+            elif date is None:
+                self.notes.append(f"{path} at {found.group(1)[:7]}: its date ({found.group(2)}) is no date; skipped")
+            else:
+                commits.append((found.group(1), date, found.group(3)))
         if not commits:
             return []
         blobs = self._git("cat-file", "--batch", stdin="".join(f"{sha}:{path}\n" for sha, _, _ in commits).encode())
@@ -132,5 +219,5 @@ class GitHistory:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
                     text = None
-            versions.append(FileVersion(sha, datetime.fromisoformat(date), subject, text, deleted))
+            versions.append(FileVersion(sha, date, subject, text, deleted))
         return versions

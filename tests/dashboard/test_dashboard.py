@@ -287,7 +287,8 @@ def test_untrusted_text_is_escaped(story, tmp_path, cli):
     )
     assert result.code == 0, result.stderr
     html = (out / "index.html").read_text()
-    assert "<script" not in html and "<img" not in html and "<b>" not in html and "javascript:" not in html
+    assert "<script" not in html and "<img" not in html and "<b>" not in html and 'href="javascript:' not in html
+    assert "run <code>javascript:alert(3)</code>" in html  # shown, never linked
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in html
     assert "&lt;b&gt;bold.json: not a JSON object; skipped" in html
 
