@@ -5,9 +5,7 @@ from records are cut visibly; only release tags are peeled, all in one git call.
 
 from __future__ import annotations
 
-import gc
 import json
-import time
 
 from kit.git import git
 from pipelines.dashboard.history import _images_and_repository, stack_history
@@ -32,29 +30,19 @@ def test_a_commit_blocking_5000_versions_lists_a_few_and_counts_the_rest(tmp_pat
     assert "+4988 more" in built.page and "(the newest 12 of 5000; dashboard.json lists all)" in built.page
 
 
-def test_many_commits_each_blocking_thousands_cost_little_more_than_reading_them(tmp_path):
-    """60 commits each blocking 3,000 versions took 7.5 s: each commit's list was compared with the previous one
-    item by item. Here (15 commits of 6,000) the history costs about what reading the stack files does; it cost
-    seven times that before. Timed without the garbage collector, each part once."""
+def test_many_commits_each_blocking_thousands_are_all_read_and_dated(tmp_path):
+    """60 commits each blocking 3,000 versions took 7.5 s (each list was compared with the previous one item by
+    item; now as sets). How long it takes is bench_dashboard.py's to measure, not a test's: here every version
+    is read, and each blocked version is dated by the commit that blocked it."""
     root = base_repo(tmp_path / "repo")
     for number in range(15):
         versions = [f"{number + 1}.{n // 100}.{n % 100}" for n in range(6000)]
         commit_stack(root, blocked_stack("0.1.0", versions), f"block {number}", at="2025-10-03T10:00:00+00:00")
     versions = GitHistory(root).file_versions("Pulumi.prod.yaml")
 
-    gc.collect()
-    gc.disable()
-    try:
-        begin = time.perf_counter()
-        read = [_images_and_repository(str(version.text), "Pulumi.prod.yaml") for version in versions]
-        reading = time.perf_counter() - begin
-        begin = time.perf_counter()
-        found = stack_history(versions, "Pulumi.prod.yaml")
-        whole = time.perf_counter() - begin
-    finally:
-        gc.enable()
+    read = [_images_and_repository(str(version.text), "Pulumi.prod.yaml") for version in versions]
+    found = stack_history(versions, "Pulumi.prod.yaml")
 
-    assert whole < 3 * reading, (whole, reading)
     assert len(read) == 16 and len(found.blocked("percolate")) == 6000 and len(found.blocked_since) == 90_000
 
 
