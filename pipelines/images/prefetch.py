@@ -97,16 +97,14 @@ class Prefetch:
     def read_of(self, build: Build) -> BuildRead | None:
         """The read of `build` done ahead, or None when none was started or it did not find every platform.
 
-        A read ahead that failed is not reported here: the caller reads the build itself and meets
-        the fault again, where its message belongs.
+        A read ahead that failed raises its error here: it sent the requests the caller's own read would send,
+        in the same order, and already spent the retries and the time the client's one deadline allows, so a
+        second read would only fail on the deadline, naming a request that had been answered.
         """
         ahead = self._ahead.get(build.name)
         if ahead is None:
             return None
-        try:
-            read = ahead.result()
-        except PipelineError:
-            return None
+        read = ahead.result()
         return None if read.missing else read
 
     def __enter__(self) -> Prefetch:

@@ -17,7 +17,7 @@ import pytest
 
 from kit.registry import Fault
 from pipelines.core.catalog import get_project
-from pipelines.core.errors import CheckFailed
+from pipelines.core.errors import CheckFailed, Unavailable
 from pipelines.core.versions import ProjectVersion
 from pipelines.edges.http import Headers, Response
 from pipelines.edges.retry import RetryPolicy
@@ -174,8 +174,8 @@ def test_threads_that_find_no_token_at_once_fetch_one(monkeypatch):
 def test_a_check_that_fails_among_requests_sent_at_once_gives_the_error_it_gave_alone(
     cli, area, released, clean_env, fault_proxy, page_size
 ):
-    """The read ahead meets the fault first and is dropped; promote's own read meets it again and reports it
-    with the same cause and words as a promotion that read nothing ahead. Nothing is written."""
+    """The read ahead meets the fault first and reports it, with the same cause and words as a promotion that
+    read nothing ahead. Nothing is written."""
     paged_build(area, released)
     proxy = fault_proxy(page_size=page_size)
     repository = area.repository(PROJECT)
@@ -231,3 +231,28 @@ def test_the_first_error_of_requests_sent_at_once_is_the_first_by_their_order_no
 
     assert raised.value.cause == "not-found" and amd64 in raised.value.message
     assert by_time == [arm64, amd64]  # the control: by time, arm64's error would have been the one reported
+
+
+@pytest.mark.parametrize("page_size", [None, 7], ids=["no-read-ahead", "read-ahead"])
+def test_a_platform_that_stays_unavailable_is_named_whether_or_not_it_was_read_ahead(
+    area, released, fault_proxy, page_size
+):
+    """The read ahead spends the client's one deadline on a platform that answers 503 to the end: its error is
+    the one reported (a second read would only fail on the spent deadline, naming a request already answered)."""
+    paged_build(area, released)
+    proxy = fault_proxy(page_size=page_size)
+    repository = area.repository(PROJECT)
+    arm64 = area.build_tag(version="0.1.0", sha=released.head, number=1, at="2025-10-25T14:30:00+00:00", arch="arm64")
+    proxy.inject("status", method="GET", path=f"/v2/{repository}/manifests/{arm64}", status=503, times=10_000)
+    policy = RetryPolicy(max_time=1, max_attempts=10_000, base_delay=0.01, max_delay=0.05)
+    project = get_project(PROJECT)
+    with (
+        RegistryClient(parse_registry(area.registry(proxy.host)), push=True, policy=policy) as client,
+        Prefetch(client, repository, VERSION, project.platforms) as prefetch,
+        pytest.raises(Unavailable) as raised,
+    ):
+        promote_release(
+            project, VERSION, client, release_tag=TAG, release_commit=None, in_checkout=False, prefetch=prefetch
+        )
+    assert arm64 in raised.value.message and "HTTP 503" in raised.value.message, raised.value.message
+    assert not any(entry.method == "PUT" for entry in proxy.log)
