@@ -52,17 +52,19 @@ SECRET_ENDINGS = (
 
 def spellings(secret: str) -> set[str]:
     """The forms `secret` may travel in: raw, percent-decoded, percent-encoded (upper and lower hex, once and
-    twice), JSON-escaped, HTML-escaped (named and numeric entities), and base64 at each of its three alignments
-    (inside `user:password` or a longer header)."""
+    twice), form-encoded (a space as `+`, as a token service's form body carries a password), JSON-escaped,
+    HTML-escaped (named and numeric entities), and base64 and base64url at each of its three alignments (inside
+    `user:password` or a longer header)."""
     import json
     from html import escape
-    from urllib.parse import quote, unquote
+    from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
-    forms = {secret, unquote(secret)}
+    forms = {secret, unquote(secret), unquote_plus(secret)}
     for form in list(forms):
         encoded = quote(form, safe="", errors="surrogateescape")
         twice = quote(encoded, safe="")
-        forms |= {encoded, _lower_hex(encoded), twice, _lower_hex(twice)}
+        plus = quote_plus(form, safe="", errors="surrogateescape")
+        forms |= {encoded, _lower_hex(encoded), twice, _lower_hex(twice), plus, _lower_hex(plus)}
         forms |= {quote(form, safe="/:@", errors="surrogateescape")}
         forms |= {escape(form), "".join(c if c.isalnum() else f"&#{ord(c)};" for c in form)}
     for form in list(forms):
@@ -80,8 +82,8 @@ def _base64_forms(secret: str) -> set[str]:
     data = secret.encode("utf-8", errors="surrogateescape")
     forms = set()
     for offset in range(3):
-        encoded = base64.b64encode(bytes(offset) + data).decode()
-        forms.add(encoded[4 if offset else 0 : -4])
+        encoded = base64.b64encode(bytes(offset) + data).decode()[4 if offset else 0 : -4]
+        forms |= {encoded, encoded.replace("+", "-").replace("/", "_")}
     return {form for form in forms if len(form) >= WINDOW}
 
 
