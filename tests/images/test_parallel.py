@@ -256,3 +256,27 @@ def test_a_platform_that_stays_unavailable_is_named_whether_or_not_it_was_read_a
         )
     assert arm64 in raised.value.message and "HTTP 503" in raised.value.message, raised.value.message
     assert not any(entry.method == "PUT" for entry in proxy.log)
+
+
+@pytest.mark.parametrize("late_401_names_the_old_token", [True, False], ids=["late 401", "control: a fresh 401"])
+def test_a_late_401_of_a_request_sent_at_once_keeps_the_token_fetched_since(late_401_names_the_old_token):
+    """Tokens revoked: one request's 401 gets a new token; the 401 of another request sent with the old token at
+    the same time, arriving later, must not throw the new one away (the control: a 401 for the new one does)."""
+    fetched: list[int] = []
+
+    def send(url: str, params: Any, headers: Any) -> Response:
+        fetched.append(1)
+        body = b'{"token": "t0ken-%d", "expires_in": 300}' % len(fetched)
+        return Response(200, "OK", Headers([("Content-Type", "application/json")]), body, url)
+
+    auth = Authenticator("127.0.0.1:5000", Credentials(USER, PASSWORD, "test"), push=False, send=send)
+    challenge = Headers([("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:5000/token",scope="repository:x:pull"')])
+    refused = Response(401, "Unauthorized", challenge, b"", "http://127.0.0.1:5000/v2/x/manifests/a")
+    auth.answer(refused, "x")
+    old = auth.header("x")["Authorization"]  # both requests go out with it; then the tokens are revoked
+    auth.answer(refused, "x", old)  # the first 401
+    new = auth.header("x")["Authorization"]
+    auth.answer(refused, "x", old if late_401_names_the_old_token else new)  # the second, later 401
+
+    assert auth.header("x")["Authorization"] == (new if late_401_names_the_old_token else "Bearer t0ken-3")
+    assert len(fetched) == (2 if late_401_names_the_old_token else 3)

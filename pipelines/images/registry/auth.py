@@ -121,8 +121,12 @@ class Authenticator:
                     token = self._fetch_token(*key)
         return {"Authorization": f"Bearer {token.value}"}
 
-    def answer(self, response: Response, repository: str) -> None:
-        """Take in a 401's challenge so that the request can be sent again with `header(repository)`."""
+    def answer(self, response: Response, repository: str, refused: str | None = None) -> None:
+        """Take in a 401's challenge so that the request can be sent again with `header(repository)`.
+
+        `refused` is the Authorization the 401 answered: only that token is dropped, so a late 401 of a request
+        sent at once with others does not throw away the token another thread has fetched since.
+        """
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge.scheme == "basic":
             if self.credentials is None:
@@ -138,7 +142,10 @@ class Authenticator:
         if self._push and scope.startswith("repository:") and scope.endswith(":pull"):
             scope += ",push"
         key = (challenge.params["realm"], challenge.params.get("service", ""), scope)
-        self._tokens.pop(key, None)  # a 401 means the token we sent, if any, no longer serves
+        with self._fetching:  # a 401 means the token we sent, if any, no longer serves
+            current = self._tokens.get(key)
+            if current is not None and refused == f"Bearer {current.value}":
+                del self._tokens[key]
         self._token_key[repository] = key
 
     def credentials_needed(self, what: str) -> Unauthorized:

@@ -307,7 +307,7 @@ class RegistryClient:
             response = self._send(kind, method, url, headers=sent, body=data, max_body=max_body)
             if response.status != 401 or answered:
                 return response
-            self._auth.answer(response, repository)
+            self._auth.answer(response, repository, sent.get("Authorization"))
             answered = True
             self.stats.add("auth_resends")
 
