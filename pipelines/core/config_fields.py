@@ -83,7 +83,8 @@ class ConfigObject:
 
     def integer(self, field: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
         value = self.raw(field, default, str(default))
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum and value > maximum):
+        too_big = maximum is not None and isinstance(value, int) and value > maximum
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or too_big:
             bounds = f"of at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
             raise config_error(self.where(field), f"{value!r} is not a whole number {bounds}", f"e.g. {default}")
         return value
