@@ -61,7 +61,11 @@ def describe(plan: Plan) -> str:
 def _commit(request: PlanRequest, git: Git, tag_name: str) -> str:
     """--sha, else $GITHUB_SHA, else the commit the tag points at, else HEAD."""
     if request.sha is not None and not _HEX_SHA.fullmatch(request.sha):
-        shown = request.sha if len(request.sha) <= 80 else f"{request.sha[:80]}…"
+        from pipelines.core.secrets import redact
+
+        # Redacted before it is cut, as every text a message quotes: a cut never leaves half a secret behind.
+        text = redact(request.sha)
+        shown = text if len(text) <= 80 else f"{text[:80]}…"
         raise InputError(
             f"--sha {shown!r} is not a hex commit SHA (7 to 64 hex digits)",
             hint="pass the commit's full SHA, e.g. $GITHUB_SHA",
