@@ -77,22 +77,27 @@ REPOSITORY = f"{NAMESPACE}/{PROJECT.image_name}"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def checkout(folder: Path) -> str:
-    """A git checkout whose one commit every RC build was built from, with every release tag on it."""
+def checkout(folder: Path) -> dict[int, str]:
+    """A git checkout with a commit per version, made the day its RC builds ran, and its release tag on it;
+    returns each version's commit."""
     folder.mkdir()
     git(folder, "init", "-q", "-b", "main")
-    git(folder, "commit", "-q", "--allow-empty", "-m", "release")
+    commits = {}
     for version in range(1, VERSIONS + 1):
+        made = (START + timedelta(days=version)).isoformat()
+        git(folder, "commit", "-q", "--allow-empty", "-m", f"0.{version}.0", at=made)
         git(folder, "tag", f"{PROJECT.name}-v0.{version}.0")
-    return git(folder, "rev-parse", "HEAD")
+        commits[version] = git(folder, "rev-parse", "HEAD")
+    return commits
 
 
 def build_tag(version: int, build: int, sha: str, arch: str) -> str:
+    """The tag of `build` of `version`: its RC builds run, a minute apart, after the version's commit."""
     at = START + timedelta(days=version, minutes=build)
     return make_build_tag(version=f"0.{version}.0", sha=sha, arch=arch, build=version * 1000 + build, at=at).tag
 
 
-def fill(registry: localregistry.LocalRegistry, sha: str, namespace: str = NAMESPACE) -> int:
+def fill(registry: localregistry.LocalRegistry, commits: dict[int, str], namespace: str = NAMESPACE) -> int:
     """Push a few real images per platform, then point every CalVer tag at one of them; returns the tag count.
 
     In NAMESPACE the images are buildx-shaped (a per-arch index and its attestation), elsewhere plain OCI images.
@@ -108,7 +113,7 @@ def fill(registry: localregistry.LocalRegistry, sha: str, namespace: str = NAMES
         for build in range(1, BUILDS + 2):
             arches = PROJECT.platforms if build <= BUILDS else ("amd64",)  # the newest build lacks arm64
             for arch in arches:
-                work.append((build_tag(version, build, sha, arch), images[arch][build % IMAGES_PER_ARCH]))
+                work.append((build_tag(version, build, commits[version], arch), images[arch][build % IMAGES_PER_ARCH]))
     sessions = threading.local()
 
     def put(item: tuple[str, localregistry.Pushed]) -> None:
@@ -333,14 +338,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as temp:
         scratch = Path(temp)
         install(scratch, source)
-        sha = checkout(scratch / "checkout")
+        commits = checkout(scratch / "checkout")
         repo = scratch / "checkout"
         registry = localregistry.LocalRegistry(scratch / "registry").start()
         proxy = localregistry.FaultProxy(registry.host, page_size=1000, latency=LATENCY).start()
         try:
             setup = time.perf_counter()
-            tag_count = fill(registry, sha)
-            fill(registry, sha, OCI_NAMESPACE)
+            tag_count = fill(registry, commits)
+            fill(registry, commits, OCI_NAMESPACE)
             setup = time.perf_counter() - setup
             print(f"registry {registry.host}: {tag_count} CalVer tags pushed in {setup:.1f}s")
             # The fill leaves the disk writing back 10,000 tag folders: wait for it, then warm both tools

@@ -1,9 +1,9 @@
 """A small HTTP proxy in front of a registry (on the kit's loopback server), for what distribution 2.8 does not do.
 
-It paginates tag lists (from a snapshot, as a database-backed registry would), demands Bearer tokens from its
-own token service, answers the OCI 1.1 referrers API, adds latency, and injects 429/5xx with Retry-After,
-dropped connections, tampered answers and another client's writes on request; every request passing it is
-logged.
+It paginates tag lists (from a snapshot, as a database-backed registry would; in lexical order, or newest
+first as GHCR does), demands Bearer tokens from its own token service, answers the OCI 1.1 referrers API, adds
+latency, and injects 429/5xx with Retry-After, dropped connections, tampered answers and another client's
+writes on request; every request passing it is logged.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from kit.loopback import LoopbackServer, reply
 
 @dataclass
 class Fault:
-    """Answer the next `times` requests whose method and path match with a failure instead of the registry.
+    """Answer the next `times` requests whose method, path and query match with a failure instead of the registry.
 
     action `status`: that HTTP status (with Retry-After when given); `drop`: close the
     connection without an answer; `drop-after`: pass the request on, then drop the answer;
@@ -47,9 +47,15 @@ class Fault:
     retry_after: str | None = None
     times: int = 1
     run: Callable[[], None] | None = None
+    query: str = ""  # a part of the query string the request must have
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and (self.method is None or self.method == method) and self.path in path
+    def matches(self, method: str, path: str, query: str) -> bool:
+        return (
+            self.times > 0
+            and (self.method is None or self.method == method)
+            and self.path in path
+            and self.query in query
+        )
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,15 @@ class FaultProxy:
 
     upstream: str
     page_size: int | None = None  # paginate tag lists with pages of at most this many tags
+    newest_first: bool = False  # list tags in reverse lexical order (newest CalVer first), as GHCR lists by time
     credentials: tuple[str, str] | None = None  # demand Bearer tokens obtained with these
     realm: str | None = None  # the token service named in challenges (default: this proxy's /token)
     latency: float = 0.0  # seconds added before each answer, as a registry across a network would take
     faults: list[Fault] = field(default_factory=list)
     log: list[Logged] = field(default_factory=list)
     requested_page_sizes: list[int] = field(default_factory=list)
-    tag_snapshots: dict[str, list[str]] = field(default_factory=dict)
+    # (repository, the `last` of a Link this proxy sent) -> the tags its listing read: what a page after it reads
+    tag_snapshots: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     tokens: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # token -> repository -> actions
     rewrite_location: bool = True  # False: upload sessions point straight at the registry, past the proxy
     referrers_api: bool = False  # answer the OCI 1.1 referrers API, as registries newer than distribution 2.8 do
@@ -120,10 +128,10 @@ class FaultProxy:
         with self._lock:
             self.tokens.clear()
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
+    def take_fault(self, method: str, path: str, query: str = "") -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, query):
                     fault.times -= 1
                     return fault
         return None
@@ -164,7 +172,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _route(self, path: str, query: str, body: bytes) -> str:
             if path == "/token":
                 return self._token(parse_qs(query))
-            fault = proxy.take_fault(self.command, path)
+            fault = proxy.take_fault(self.command, path, query)
             if fault is not None and fault.action == "before" and fault.run is not None:
                 fault.run()
             if fault is not None and fault.action == "drop":
@@ -244,18 +252,25 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             proxy.requested_page_sizes.append(requested)
             size = min(requested, page_size)
             last = params.get("last", [None])[0]
-            # The first page reads the registry; later pages read the same snapshot, as a database-backed
-            # registry would, instead of listing every tag again.
-            tags = proxy.tag_snapshots.get(repository) if last is not None else None
+            # A listing reads the registry once; the pages after it read that snapshot, as a database-backed
+            # registry would, instead of listing every tag again. A `last` this proxy never put in a Link starts
+            # a listing of its own (the tail of the list, say), on the registry as it is now.
+            tags = proxy.tag_snapshots.get((repository, last)) if last is not None else None
             if tags is None:
                 upstream = requests.get(f"http://{proxy.upstream}/v2/{repository}/tags/list", timeout=30)
                 if upstream.status_code != 200:
                     return self._send(upstream.status_code, {"Content-Type": "application/json"}, upstream.content)
-                tags = proxy.tag_snapshots[repository] = sorted(upstream.json().get("tags") or [])
-            start = bisect.bisect_right(tags, last) if last is not None else 0
+                tags = sorted(upstream.json().get("tags") or [], reverse=proxy.newest_first)
+            if last is None:
+                start = 0
+            elif proxy.newest_first:  # after `last` in this order: the first tag below it
+                start = next((i for i, tag in enumerate(tags) if tag < last), len(tags))
+            else:
+                start = bisect.bisect_right(tags, last)
             page, more = tags[start : start + size], len(tags) > start + size
             headers = {"Content-Type": "application/json"}
             if more:
+                proxy.tag_snapshots[(repository, page[-1])] = tags
                 headers["Link"] = f'</v2/{repository}/tags/list?n={requested}&last={quote(page[-1])}>; rel="next"'
             return self._send(200, headers, json.dumps({"name": repository, "tags": page}).encode())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from pipelines.core.catalog import STACK_CONFIG_FILE, get_image_project, get_pro
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
 from pipelines.edges.background import Background
-from pipelines.images.prefetch import Prefetch
+from pipelines.images.prefetch import Prefetch, tail_start
 from pipelines.output import actions_outputs, emit, progress
 
 if TYPE_CHECKING:
@@ -62,11 +63,18 @@ def _release_tag(text: str) -> ReleaseTag:
     return tag
 
 
-def _checkout_commit(root: Path | None, release_tag: str) -> tuple[bool, str | None]:
+def _checkout_commit(root: Path | None, release_tag: str) -> tuple[bool, str | None, datetime | None]:
     """Whether there is a checkout (at --root or around the working directory), and the commit of
-    `release_tag` in it (None when the tag is not there)."""
+    `release_tag` in it and its committer time (None when the tag is not there)."""
     git = optional_checkout(root)
-    return git is not None, git.commit_of(f"refs/tags/{release_tag}") if git is not None else None
+    found = git.commit_and_time(f"refs/tags/{release_tag}") if git is not None else None
+    return git is not None, *(found or (None, None))
+
+
+def _tail_after(checkout: Background[tuple[bool, str | None, datetime | None]]) -> str | None:
+    """Where the tag list's tail starts for the release commit's builds (in the tail's thread); None: no tail."""
+    committed_at = checkout.result()[2]
+    return tail_start(committed_at) if committed_at is not None else None
 
 
 def staging_reads(records: int) -> int:
@@ -192,12 +200,19 @@ def _promote(request: PromoteRequest) -> int:
         # The tag list is most of a promotion's round trips: its pages are fetched (and the likely
         # build read ahead) while the rest of the code loads and git answers.
         with (
-            Prefetch(client, repository, tag.version, project.platforms, check=not request.require_staging) as prefetch,
             Background(partial(_checkout_commit, request.root, tag.name)) as checkout,
+            Prefetch(
+                client,
+                repository,
+                tag.version,
+                project.platforms,
+                check=not request.require_staging,
+                tail_after=partial(_tail_after, checkout),
+            ) as prefetch,
         ):
             from pipelines.images.release import promote_release
 
-            in_checkout, commit = checkout.result()
+            in_checkout, commit, _ = checkout.result()
             gate = (
                 _staging_gate(
                     client, repository, project.name, request.staging_record, lambda: prefetch.listing().tags, staging

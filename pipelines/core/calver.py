@@ -125,3 +125,9 @@ def order_build_tags(texts: Iterable[str]) -> OrderedBuildTags:
             unparsed.append(UnparsedTag(text, error.message))
     parsed.sort(key=lambda tag: (tag.order_key, tag.sha, tag.arch))
     return OrderedBuildTags(tuple(parsed), tuple(unparsed))
+
+
+def stamp(at: datetime) -> str:
+    """The `YYYY.MM.DD.HHMM` a build tag of `at` (UTC) starts with: every build tag of that minute or later sorts
+    after it as text, every earlier one before it."""
+    return f"{at.astimezone(UTC):%Y.%m.%d.%H%M}"

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.core.errors import InputError, Unauthorized, Unavailable
@@ -80,6 +81,15 @@ class Git:
         """The full SHA of the commit `ref` points at (through annotated tags), or None when unknown."""
         result = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
         return result.stdout.strip() if result.returncode == 0 else None
+
+    def commit_and_time(self, ref: str) -> tuple[str, datetime] | None:
+        """The full SHA of the commit `ref` points at (through annotated tags) and its committer time, or None
+        when unknown: one process, where `commit_of` and a second query would be two."""
+        result = self._run("log", "-1", "--no-walk", "--format=%H %ct", "--end-of-options", f"{ref}^{{commit}}", "--")
+        sha, _, seconds = result.stdout.strip().partition(" ")
+        if result.returncode != 0 or not seconds.isdigit():
+            return None
+        return sha, datetime.fromtimestamp(int(seconds), UTC)
 
     def subjects(self, revisions: str, path: str) -> list[str]:
         """`SHA7 subject` of each commit in `revisions` that touched `path`, newest first."""

@@ -1,17 +1,33 @@
-"""What promote reads before it chooses: the tag list, in a thread, and the build it will likely choose.
+"""What promote reads before it chooses: the tag list, in threads, and the build it will likely choose.
 
 Behind latency most of a promotion's round trips are the tag list's pages, one after another.
+Two listings may run at once:
+- the full one, every page from the first: always right, and what promote goes by unless
+- the tail, when the caller knows the release commit's time and the full listing has a second
+  page (most lists have one page: nothing to gain, and the registry is spared a second listing):
+  only the tags lexically after the CalVer stamp a day before that commit (the distribution
+  API's `last`). A build's stamp is the runner's clock when it ran, after its commit was made, so
+  the builds of the release commit are in the tail, and so is every build newer than any build in
+  it; the day leaves room for a committer's clock that runs ahead. When the tail is complete and
+  holds a complete build of the version, the newest complete build of the whole list is in it
+  too: promote chooses from the tail, and the full listing stops after the page it is reading.
+  Otherwise (no complete build in the tail, a registry that ignores `last` or does not list in
+  lexical order, a tail that failed) promote goes by the full listing, which never waited for the
+  tail: that costs requests, never time. What else promote takes from the list is in the tail
+  too: the build index shares its build's stamp, and staging records' tags (`sha256-…`) sort
+  after every stamp.
 While the later pages come in, the newest complete build of the version seen so far is read
 (each platform's tag, image and config), so that when the last page confirms the choice only
 the checks and the writes remain. A build is read ahead once a page shows its version's tags
 followed by others: in a registry's lexical order, which for CalVer tags is time order, its
-builds have ended. A guess that a later page overturns costs those reads and nothing else:
-promote then reads the build it chose. A one-page list reads nothing ahead, and nothing read
-ahead is written without the usual checks right before the writes: when the last page is in
-before the read's last round goes out, the release tags are checked (HEAD) in that round, as a
-build read after the listing checks them, so promote writes one round trip sooner. A read whose
-last round left earlier, a build with its own index (read after the listing) and a promotion
-with a gate (`check=False`) leave the checks to promote, right before its writes.
+builds have ended; both listings' pages are read for that, and a build they both name is read
+once. A guess that a later page overturns costs those reads and nothing
+else: promote then reads the build it chose. A one-page list reads nothing ahead, and nothing
+read ahead is written without the usual checks right before the writes: when the listing is
+known before the read's last round goes out, the release tags are checked (HEAD) in that round,
+as a build read after the listing checks them, so promote writes one round trip sooner. A read
+whose last round left earlier, a build with its own index (read after the listing) and a
+promotion with a gate (`check=False`) leave the checks to promote, right before its writes.
 
 The command starts this before it imports the rest of promote, so the rules and reading
 modules are imported here only when a page calls for them.
@@ -19,7 +35,9 @@ modules are imported here only when a page calls for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -33,9 +51,30 @@ if TYPE_CHECKING:
     from pipelines.images.rules import Build
 
 
+CLOCK_MARGIN = timedelta(days=1)  # how far ahead of the runners' clocks a committer's may run
+
+
+def tail_start(committed_at: datetime) -> str:
+    """The tag after which the builds of a commit made at `committed_at` are listed: the CalVer stamp a day before."""
+    from pipelines.core.calver import stamp  # in the tail's thread, once git has answered
+
+    return stamp(committed_at - CLOCK_MARGIN)
+
+
+class _Pages:
+    """What one listing's pages showed of the version so far, for reading ahead."""
+
+    def __init__(self) -> None:
+        self.seen = 0  # tags already looked at for the version's marker
+        self.new_builds = False  # tags of the version arrived since the last choice
+
+
 class Prefetch:
-    """Lists `repository`'s tags in a thread, reading ahead the likely build of `version`; a context manager
-    that waits for every read it started on the way out."""
+    """Lists `repository`'s tags in threads, reading ahead the likely build of `version`; a context manager
+    that waits for every request it started on the way out.
+
+    `tail_after`, called in the tail's thread, gives the tag after which the tail is listed (None: no tail).
+    """
 
     def __init__(
         self,
@@ -45,6 +84,7 @@ class Prefetch:
         platforms: Iterable[str],
         *,
         check: bool = True,
+        tail_after: Callable[[], str | None] | None = None,
     ) -> None:
         self._client = client
         self._repository = repository
@@ -52,28 +92,73 @@ class Prefetch:
         self._platforms = tuple(platforms)
         self._check = check  # False when something reads the registry between the reads and the writes
         self._marker = f"-v{version.release}-"
-        self._seen = 0  # tags already looked at for the version's marker
-        self._new_builds = False  # tags of the version arrived since the last choice
         self._ahead: dict[str, Background[BuildRead]] = {}
-        self._listing = Background(partial(client.list_tags, repository, on_page=self._on_page))
+        self._ahead_lock = threading.Lock()
+        self._chosen = threading.Event()  # the tail holds the choice: the full listing sends no further page
+        self._tail_pages, self._full_pages = _Pages(), _Pages()
+        self._started = threading.Event()  # each thread reads the other's state: both exist before either goes on
+        self._first_page = threading.Event()  # the full listing's first page is in
+        self._full = Background(self._list_full)
+        self._tail = Background(partial(self._list_tail, tail_after)) if tail_after is not None else None
+        self._started.set()
 
-    def _on_page(self, tags: tuple[str, ...]) -> None:
-        """In the listing's thread, after a page that another follows."""
-        new, self._seen = tags[self._seen :], len(tags)
-        self._new_builds = self._new_builds or any(self._marker in tag for tag in new)
-        if not self._new_builds or self._marker in tags[-1]:
+    def _list_full(self) -> TagListing:
+        self._started.wait()
+        try:
+            on_page = partial(self._on_page, self._full_pages)
+            return self._client.list_tags(self._repository, on_page=on_page, stop=self._chosen.is_set)
+        finally:
+            self._first_page.set()  # a listing that ended (or failed) on its first page: the tail has nothing to add
+
+    def _list_tail(self, tail_after: Callable[[], str | None]) -> TagListing | None:
+        """In the tail's thread: the tail when it holds a complete build of the version, else None."""
+        self._started.wait()
+        try:
+            after = tail_after()
+            self._first_page.wait()  # a list of one page (most, and all the registries that answer every tag at once)
+            if after is None or self._full.done():  # needs no tail, nor the registry listing it a second time
+                return None
+            tail = self._client.list_tags_after(
+                self._repository,
+                after,
+                on_page=partial(self._on_page, self._tail_pages),
+                stop=self._full.done,
+            )
+        except PipelineError:
+            return None  # the full listing is what promote goes by; it reports the registry's faults itself
+        if tail is None or not tail.complete or not self._holds_choice(tail.tags):
+            return None
+        self._chosen.set()
+        return tail
+
+    def _holds_choice(self, tags: tuple[str, ...]) -> bool:
+        from pipelines.images.rules import choose_build
+
+        try:
+            choose_build(tags, self._version, self._platforms)
+        except PipelineError:
+            return False
+        return True
+
+    def _on_page(self, pages: _Pages, tags: tuple[str, ...]) -> None:
+        """In a listing's thread, after a page that another follows."""
+        self._first_page.set()
+        new, pages.seen = tags[pages.seen :], len(tags)
+        pages.new_builds = pages.new_builds or any(self._marker in tag for tag in new)
+        if not pages.new_builds or self._marker in tags[-1]:
             return  # nothing new of the version, or its builds may go on in the next page
-        self._new_builds = False
+        pages.new_builds = False
         from pipelines.images.rules import choose_build
 
         try:
             build = choose_build(tags, self._version, self._platforms).build
         except PipelineError:
             return  # no complete build yet: the last page may bring one, and promote reports it then
-        if build.name not in self._ahead:
-            # A build with its own index has it read after the listing: promote checks right before writing.
-            check = self._check and build.name not in tags
-            self._ahead[build.name] = Background(partial(self._read, build, check=check))
+        # A build with its own index has it read after the listing: promote checks right before writing.
+        check = self._check and build.name not in tags
+        with self._ahead_lock:  # both listings' pages may name the same build: it is read once
+            if build.name not in self._ahead:
+                self._ahead[build.name] = Background(partial(self._read, build, check=check))
 
     def _read(self, build: Build, *, check: bool) -> BuildRead:
         from concurrent.futures import ThreadPoolExecutor
@@ -84,15 +169,20 @@ class Prefetch:
         tags = release_tags(self._version, self._platforms) if check else ()
 
         def checks() -> tuple[str, ...]:
-            """The release tags, once the listing is complete: a check as fresh as promote's own would be."""
-            return tags if self._listing.done() else ()
+            """The release tags, once the listing is known: a check as fresh as promote's own would be."""
+            return tags if self._listed() else ()
 
         with ThreadPoolExecutor(max_workers=2 * len(self._platforms) + len(tags)) as pool:
             return read_build(self._client, self._repository, build.platform_tags(self._platforms), pool, check=checks)
 
+    def _listed(self) -> bool:
+        """Whether the listing promote goes by is in: the tail holding the choice, or the full one."""
+        return self._chosen.is_set() or self._full.done()
+
     def listing(self) -> TagListing:
-        """Every tag of the repository, once the last page is in; raises what listing raised."""
-        return self._listing.result()
+        """The tail when it holds the choice, else every tag of the repository; raises what listing raised."""
+        tail = self._tail.result() if self._tail is not None else None
+        return tail if tail is not None else self._full.result()
 
     def read_of(self, build: Build) -> BuildRead | None:
         """The read of `build` done ahead, or None when none was started or it did not find every platform.
@@ -111,6 +201,8 @@ class Prefetch:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._listing.wait()  # first: no page adds a read ahead after this
+        if self._tail is not None:
+            self._tail.wait()  # first: no page adds a read ahead after these
+        self._full.wait()
         for ahead in self._ahead.values():
             ahead.wait()

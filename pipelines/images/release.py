@@ -118,7 +118,8 @@ def promote_release(
             say(f"listing the tags of {full_name}")
             prefetch = stack.enter_context(Prefetch(client, repository, version, project.platforms, check=gate is None))
         listing = prefetch.listing()
-        say(f"  {len(listing.tags)} tags in {listing.pages} page(s)")
+        after = f" after {listing.after} (the release commit's builds and all later)" if listing.after else ""
+        say(f"  {len(listing.tags)} tags{after} in {listing.pages} page(s)")
         choice = choose_build(listing.tags, version, project.platforms)
         skipped = describe_skipped(choice, project.platforms)
         for line in skipped:

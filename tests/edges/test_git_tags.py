@@ -3,6 +3,7 @@ git checkout fails the same way through both: bad input (exit 2), naming the roo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,20 @@ def test_a_root_that_is_no_checkout_is_bad_input_through_both(tmp_path: Path, mo
         tags(tmp_path)
     assert raised.value.message.startswith(f"cannot list git tags in {tmp_path}: fatal: not a git repository")
     assert raised.value.hint == "pass --root DIR"
+
+
+def test_a_tags_commit_and_its_committer_time_through_a_tag_of_a_tag(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "commit", "-q", "--allow-empty", "-m", "first", at="2025-10-25T14:30:59+02:00")
+    head = git(tmp_path, "rev-parse", "HEAD")
+    git(tmp_path, "tag", "light")
+    git(tmp_path, "tag", "-a", "-m", "rc", "annotated")
+    git(tmp_path, "tag", "-a", "-m", "of a tag", "tagged", "annotated")
+    git(tmp_path, "tag", "tree", "HEAD^{tree}")  # a tag of no commit
+    checkout = Git(tmp_path)
+
+    for name in ("light", "annotated", "tagged"):
+        assert checkout.commit_and_time(f"refs/tags/{name}") == (head, datetime(2025, 10, 25, 12, 30, 59, tzinfo=UTC))
+    assert checkout.commit_and_time("refs/tags/tree") is None
+    assert checkout.commit_and_time("refs/tags/missing") is None
+    assert checkout.commit_and_time("--all") is None  # an option is read as a name, never obeyed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -47,6 +48,13 @@ def release_digests(area: Any) -> dict[str, str]:
     return {tag: area.digest(PROJECT, tag) for tag in ("0.1.0-amd64", "0.1.0-arm64", "0.1.0") if tag in present}
 
 
+def is_tail(entry: Any) -> bool:
+    """Whether a logged request lists the tail of the tags: after a CalVer stamp, not after a tag a Link named."""
+    return (
+        re.fullmatch(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}", parse_qs(entry.query).get("last", [""])[0]) is not None
+    )
+
+
 def client_for(area: Any, proxy: Any, credentials: Credentials | None = None, **options: Any) -> RegistryClient:
     return RegistryClient(parse_registry(area.registry(proxy.host)), credentials, policy=FAST, **options)
 
@@ -62,8 +70,11 @@ def test_tag_lists_follow_link_pages_asking_for_1000_tags(cli, area, released, c
 
     assert result.code == 0, result.stderr
     pages = math.ceil(tag_count / 7)
-    assert result.json()["requests"]["tag_list_pages"] == pages == proxy.count("GET", "/tags/list")
-    assert proxy.requested_page_sizes == [1000] * pages
+    full_listing = [entry for entry in proxy.log if entry.path.endswith("/tags/list") and not is_tail(entry)]
+    assert len(full_listing) == pages
+    # With the tail after the release commit's day when it was sent (no build is that new here: read, not used).
+    assert result.json()["requests"]["tag_list_pages"] == proxy.count("GET", "/tags/list") in (pages, pages + 1)
+    assert set(proxy.requested_page_sizes) == {1000}
     assert release_digests(area)["0.1.0-amd64"] == pushed["amd64"].digest
 
 

@@ -52,3 +52,18 @@ def test_any_registry_answer_ends_in_our_error_and_writes_nothing(server: Answer
         )
     assert SECRET not in str(raised.value)
     assert "PUT" not in [seen.method for seen in server.seen]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answer=answers(keys=("tags", "errors", "name")))
+def test_any_answer_to_a_tail_listing_is_in_order_none_or_our_error(server: AnswerServer, answer: Answer) -> None:
+    """The tail of the tag list (`last`): whatever the registry answers, the client returns tags in lexical order
+    after the tag asked for, None (the registry does not list so), or raises one of our errors."""
+    server.answer, server.seen = answer, []
+    after = "2025.10.24.1200"
+    with RegistryClient(parse_registry(f"{server.host}/ns"), policy=FAST, environ={}) as client:
+        try:
+            tail = client.list_tags_after("ns/percolate", after)
+        except PipelineError:
+            return
+    assert tail is None or all(earlier < tag for earlier, tag in zip((after, *tail.tags), tail.tags, strict=False))

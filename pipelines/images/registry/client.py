@@ -1,23 +1,21 @@
 """A client for the OCI distribution API, on the one HTTP layer (`pipelines.edges.http`).
 
-Owns the registry's requests: tag lists that follow `Link` pagination, manifest GET/HEAD/PUT
-with their exact bytes and digest checks, small blob reads checked against their digest,
-the re-send of a request once its 401 challenge is answered (`auth.py`), and `RequestStats`,
-a count of every request sent, by kind (retries and re-sends included). Timeouts, retries
-with backoff and Retry-After, and the total time limit are the HTTP layer's. Where the
-registry is lives in `location.py`, who we are in `credentials.py`. It knows nothing of
-builds or releases.
+Owns the registry's requests: tag lists that follow `Link` pagination (all of a repository's
+tags, or those after one, in lexical order as the distribution API's `last` promises), manifest
+GET/HEAD/PUT with their exact bytes and digest checks, small blob reads checked against their
+digest, and the re-send of a request once its 401 challenge is answered (`auth.py`); each
+request is counted (`stats.py`). Timeouts, retries with backoff and Retry-After, and the total
+time limit are the HTTP layer's. Where the registry is lives in `location.py`, who we are in
+`credentials.py`. It knows nothing of builds or releases.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from itertools import pairwise
 from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.digests import is_digest, sha256_digest
@@ -27,6 +25,7 @@ from pipelines.images.registry.auth import Authenticator, registry_errors
 from pipelines.images.registry.credentials import CREDENTIAL_SOURCES, Credentials
 from pipelines.images.registry.location import RegistryLocation
 from pipelines.images.registry.manifests import MANIFEST_MEDIA_TYPES, OCI_INDEX, Manifest, parse_manifest
+from pipelines.images.registry.stats import RequestStats
 
 TAGS_PAGE_SIZE = 1000
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
@@ -36,44 +35,6 @@ GAVE_UP_HINT = (
     "the registry is failing or rate-limiting; run promote again later: it completes what this run "
     "left, and never moves a tag it wrote"
 )
-
-
-@dataclass
-class RequestStats:
-    """Every request a client sent, by kind; retries and re-sends after a 401 are counted in there too."""
-
-    sent: Counter[str] = field(default_factory=Counter)
-    retries: int = 0
-    auth_resends: int = 0
-    tag_list_pages: int = 0
-    blob_bytes_read: int = 0
-    blob_bytes_written: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count(self, kind: str) -> None:
-        """One request sent; called from every thread that sends for the client."""
-        with self._lock:
-            self.sent[kind] += 1
-
-    def add(self, name: str, amount: int = 1) -> None:
-        """Add to the counter `name` (auth_resends, blob_bytes_read, ...), from any thread."""
-        with self._lock:
-            setattr(self, name, getattr(self, name) + amount)
-
-    @property
-    def total(self) -> int:
-        return sum(self.sent.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "by_kind": dict(sorted(self.sent.items())),
-            "retries": self.retries,
-            "auth_resends": self.auth_resends,
-            "tag_list_pages": self.tag_list_pages,
-            "blob_bytes_read": self.blob_bytes_read,
-            "blob_bytes_written": self.blob_bytes_written,
-        }
 
 
 @dataclass(frozen=True)
@@ -86,8 +47,18 @@ class StoredManifest:
 
 @dataclass(frozen=True)
 class TagListing:
+    """The tags a listing read, in the registry's order: all of them, or those lexically after `after`;
+    `complete` is False when the caller stopped it before its last page."""
+
     tags: tuple[str, ...]
     pages: int
+    after: str | None = None
+    complete: bool = True
+
+
+def _in_order(previous: str, page: list[str]) -> bool:
+    """Whether every tag of `page` comes lexically after the one before it, the first after `previous`."""
+    return all(earlier < tag for earlier, tag in pairwise([previous, *page]))
 
 
 class RegistryClient:
@@ -143,25 +114,68 @@ class RegistryClient:
         response = self._request("ping", "GET", f"{self.location.base_url}/v2/", "")
         self._expect(response, "open its API (/v2/)")
 
-    def list_tags(self, repository: str, *, on_page: Callable[[tuple[str, ...]], None] | None = None) -> TagListing:
+    def list_tags(
+        self,
+        repository: str,
+        *,
+        on_page: Callable[[tuple[str, ...]], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> TagListing:
         """Every tag of `repository`, following `Link` pages of up to 1000; an unknown repository has none.
 
-        `on_page` sees the tags so far after each page that another follows (a caller reading ahead).
+        `on_page` sees the tags so far after each page that another follows (a caller reading ahead); when
+        `stop` says so before a next page, the listing ends there, marked incomplete.
         """
+        url = f"{self.location.base_url}/v2/{repository}/tags/list?n={TAGS_PAGE_SIZE}"
+        listing = self._list(repository, url, after=None, on_page=on_page, stop=stop)
+        assert listing is not None  # only a listing after a tag can be refused
+        return listing
+
+    def list_tags_after(
+        self,
+        repository: str,
+        after: str,
+        *,
+        on_page: Callable[[tuple[str, ...]], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> TagListing | None:
+        """The tags of `repository` lexically after `after` (the distribution API's `last`), as `list_tags`.
+
+        None when the registry does not answer `last` that way: a page holds a tag at or before `after`,
+        or at or before the tag listed before it (it ignored `last`, or it lists in another order, as
+        GHCR does, newest first). The caller then has only the full listing to go by.
+        """
+        url = f"{self.location.base_url}/v2/{repository}/tags/list?{urlencode({'n': TAGS_PAGE_SIZE, 'last': after})}"
+        return self._list(repository, url, after=after, on_page=on_page, stop=stop)
+
+    def _list(
+        self,
+        repository: str,
+        url: str,
+        *,
+        after: str | None,
+        on_page: Callable[[tuple[str, ...]], None] | None,
+        stop: Callable[[], bool] | None,
+    ) -> TagListing | None:
+        """The pages from `url` on; with `after`, None as soon as a page breaks lexical order after it."""
         base = self.location.base_url
-        url = f"{base}/v2/{repository}/tags/list?n={TAGS_PAGE_SIZE}"
         tags: list[str] = []
         visited: set[str] = set()
         pages = 0
         while url:
+            if stop is not None and stop():
+                return TagListing(tuple(tags), pages, after=after, complete=False)
             visited.add(url)
             response = self._request("tags", "GET", url, repository)
             if response.status == 404 and pages == 0:
-                return TagListing((), 0)
+                return TagListing((), 0, after=after)
             self._expect(response, f"list the tags of {repository}")
             pages += 1
             self.stats.add("tag_list_pages")
-            tags.extend(self._tags_of(response, repository))
+            page = self._tags_of(response, repository)
+            if after is not None and not _in_order(tags[-1] if tags else after, page):
+                return None
+            tags.extend(page)
             following = response.links.get("next")
             url = (join_url(response.url, following.target) or "invalid:") if following else ""
             if url and (urlsplit(url).netloc != urlsplit(base).netloc or url in visited):
@@ -170,11 +184,11 @@ class RegistryClient:
                     "another host or a page already read",
                     hint="the registry's pagination is broken; report it to the registry's operators",
                 )
-            if url:
-                self._say(f"  {len(tags)} tags so far ({pages} pages)")
+            if url and not (stop is not None and stop()):
+                self._say(f"  {len(tags)} tags{f' after {after}' if after else ''} so far ({pages} pages)")
                 if on_page is not None:
                     on_page(tuple(tags))
-        return TagListing(tuple(tags), pages)
+        return TagListing(tuple(tags), pages, after=after)
 
     def _tags_of(self, response: Response, repository: str) -> list[str]:
         """The `tags` of one tag-list page: a list of strings (null for none), else Corrupt."""

@@ -1,0 +1,216 @@
+"""Promote lists the tail of a long tag list: the tags after the release commit's day (pipelines/images/prefetch.py).
+
+The full listing runs beside it and is what promote goes by whenever the tail does not hold a complete build
+of the version; the rule that makes the tail enough is a property of the choosing rule, tested here with
+hypothesis. The CLI runs through the fault proxy (which pages, and honours `last` as the distribution API
+says, or lists newest first as GHCR does) in front of the real registry; skopeo checks what was written.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kit.fault_proxy import Fault
+from kit.git import git
+from pipelines.core.calver import make_build_tag, stamp
+from pipelines.core.catalog import get_project
+from pipelines.core.errors import PipelineError
+from pipelines.core.versions import parse_release
+from pipelines.edges.retry import RetryPolicy
+from pipelines.images.prefetch import tail_start
+from pipelines.images.registry.client import RegistryClient
+from pipelines.images.registry.location import parse_registry
+from pipelines.images.rules import choose_build
+from pipelines.staging.record import RECORD_TAG_MARK, referrers_tag
+
+PROJECT = "percolate"
+TAG = "percolate-v0.1.0"
+PLATFORMS = get_project(PROJECT).platforms
+COMMITTED = "2025-10-25T12:00:00+00:00"
+TAIL_START = "2025.10.24.1200"  # the CalVer stamp a day before COMMITTED
+FAST = RetryPolicy(max_time=30, base_delay=0.01, max_delay=0.05)
+
+
+def dated_release(monorepo: Any, at: str = COMMITTED) -> str:
+    """The release commit, made at `at`, with TAG on it; returns its SHA."""
+    git(monorepo.root, "commit", "-q", "--allow-empty", "-m", "release", at=at)
+    monorepo.tag(TAG)
+    return monorepo.head
+
+
+def push_builds(area: Any, sha: str) -> dict[str, Any]:
+    """Days before the tail, six builds of 0.0.9 and an older complete build of 0.1.0 (from another commit); after
+    the commit, 0.1.0's complete build 7 and its newer incomplete build 8. Returns build 7."""
+    for number in range(1, 7):
+        area.push_build(PROJECT, sha=sha, number=number, version="0.0.9", at=f"2025-10-20T1{number}:00:00+00:00")
+    area.push_build(PROJECT, sha="0bd0000", number=9, at="2025-10-20T18:00:00+00:00")
+    complete = area.push_build(PROJECT, sha=sha, number=7, at="2025-10-25T13:00:00+00:00")
+    area.push_build(PROJECT, sha=sha, number=8, at="2025-10-25T14:00:00+00:00", arches=("amd64",))
+    return complete
+
+
+def is_tail(entry: Any) -> bool:
+    """Whether a logged request lists the tail: after a CalVer stamp, not after a tag a Link named."""
+    last = parse_qs(entry.query).get("last", [""])[0]
+    return re.fullmatch(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}", last) is not None
+
+
+def promote(cli: Any, area: Any, monorepo: Any, env: dict[str, str], proxy: Any) -> Any:
+    return cli("promote", TAG, "--registry", area.registry(proxy.host), "--root", str(monorepo.root), "--json", env=env)
+
+
+def assert_promoted_build_7(result: Any, area: Any, complete: dict[str, Any]) -> None:
+    assert result.code == 0, result.stderr
+    assert result.json()["source"].startswith("2025.10.25.1300-build.7-")
+    assert any("build.8-" in skipped for skipped in result.json()["skipped_builds"])
+    assert {arch: area.digest(PROJECT, f"0.1.0-{arch}") for arch in PLATFORMS} == {
+        arch: pushed.digest for arch, pushed in complete.items()
+    }
+
+
+def hold_the_second_page_for_the_tail(proxy: Any, area: Any) -> None:
+    """The full listing's second page waits until the tail's first page is answered: the tail is not outrun."""
+
+    def until_the_tail_is_answered() -> None:
+        for _ in range(1000):
+            if any(is_tail(entry) for entry in proxy.log):
+                return
+            time.sleep(0.01)
+
+    end_of_first_page = sorted(area.tags(PROJECT), reverse=proxy.newest_first)[proxy.page_size - 1]
+    proxy.add(Fault("before", "GET", "/tags/list", run=until_the_tail_is_answered, query=f"last={end_of_first_page}"))
+
+
+def test_the_tail_after_the_release_commits_day_holds_the_choice(cli, area, monorepo, clean_env, fault_proxy):
+    complete = push_builds(area, dated_release(monorepo))
+    proxy = fault_proxy(page_size=4)
+    hold_the_second_page_for_the_tail(proxy, area)
+
+    result = promote(cli, area, monorepo, clean_env, proxy)
+
+    assert_promoted_build_7(result, area, complete)
+    assert f"3 tags after {TAIL_START} (the release commit's builds and all later) in 1 page(s)" in result.stderr
+    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [[TAIL_START]]
+    requests = result.json()["requests"]
+    assert requests["tag_list_pages"] == proxy.count("GET", "/tags/list")  # the full listing's pages counted too
+
+
+def test_a_registry_listing_newest_first_gets_the_full_listing(cli, area, monorepo, clean_env, fault_proxy):
+    complete = push_builds(area, dated_release(monorepo))
+    # As GHCR lists: its answer to `last` is the tags below it, newest first (one page), which hold the old
+    # complete build 9: a tail that seems to hold a choice, and is refused for its order.
+    proxy = fault_proxy(page_size=15, newest_first=True)
+    hold_the_second_page_for_the_tail(proxy, area)
+
+    result = promote(cli, area, monorepo, clean_env, proxy)
+
+    assert_promoted_build_7(result, area, complete)
+    assert "tags after" not in result.stderr
+    assert "17 tags in 2 page(s)" in result.stderr
+    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [[TAIL_START]]
+
+
+def test_builds_older_than_their_commit_by_over_a_day_are_found_in_the_full_listing(
+    cli, area, monorepo, clean_env, fault_proxy
+):
+    """A committer's clock two days ahead: the tail holds no build of the version, the full listing does."""
+    complete = push_builds(area, dated_release(monorepo, at="2025-10-27T12:00:00+00:00"))
+    proxy = fault_proxy(page_size=4)
+
+    result = promote(cli, area, monorepo, clean_env, proxy)
+
+    assert_promoted_build_7(result, area, complete)
+    assert "tags after" not in result.stderr
+    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [["2025.10.26.1200"]]
+
+
+def test_a_list_of_one_page_sends_no_tail(cli, area, monorepo, clean_env, fault_proxy):
+    complete = push_builds(area, dated_release(monorepo))
+    proxy = fault_proxy(page_size=100)
+
+    result = promote(cli, area, monorepo, clean_env, proxy)
+
+    assert_promoted_build_7(result, area, complete)
+    assert proxy.count("GET", "/tags/list") == 1 and not any(is_tail(entry) for entry in proxy.log)
+
+
+def test_the_client_lists_after_a_tag_only_in_lexical_order(area, monorepo, fault_proxy):
+    push_builds(area, dated_release(monorepo))
+    repository = area.repository(PROJECT)
+    every = sorted(area.tags(PROJECT))
+    lexical, newest_first = fault_proxy(page_size=3), fault_proxy(page_size=3, newest_first=True)
+
+    def client(proxy: Any) -> RegistryClient:
+        return RegistryClient(parse_registry(area.registry(proxy.host)), policy=FAST)
+
+    with client(lexical) as reader:
+        tail = reader.list_tags_after(repository, TAIL_START)
+        assert tail is not None and tail.complete
+        assert list(tail.tags) == [tag for tag in every if tag > TAIL_START] and tail.after == TAIL_START
+        before = reader.stats.tag_list_pages
+        stopped = reader.list_tags(repository, stop=lambda: reader.stats.tag_list_pages - before >= 2)
+        assert (stopped.tags, stopped.pages, stopped.complete) == (tuple(every[:6]), 2, False)
+    with client(newest_first) as reader:
+        assert reader.list_tags_after(repository, TAIL_START) is None
+        assert reader.stats.tag_list_pages == 1  # refused on its first page
+        assert sorted(reader.list_tags(repository).tags) == every  # the full listing still reads every page
+
+
+# -- the rule that makes the tail enough -------------------------------------------------------------------------
+
+START = datetime(2025, 10, 1, tzinfo=UTC)
+minutes = st.integers(min_value=0, max_value=3 * 24 * 60)
+builds = st.lists(
+    st.tuples(
+        minutes,
+        st.integers(min_value=1, max_value=30),  # build number
+        st.sampled_from(["0.1.0", "0.2.0"]),
+        st.sampled_from(["abc1234", "def5678"]),
+        st.sets(st.sampled_from(PLATFORMS), min_size=1),
+    ),
+    max_size=25,
+)
+
+
+def tags_of(found: list[tuple[int, int, str, str, set[str]]]) -> list[str]:
+    return [
+        make_build_tag(version=version, sha=sha, arch=arch, build=number, at=START + timedelta(minutes=minute)).tag
+        for minute, number, version, sha, arches in found
+        for arch in sorted(arches)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(found=builds, committed=minutes)
+def test_when_the_tail_holds_a_complete_build_it_holds_the_choice_of_the_whole_list(found, committed):
+    every = [*tags_of(found), "0.1.0", "0.1.0-amd64", "latest", referrers_tag("sha256:" + "a" * 64)]
+    after = tail_start(START + timedelta(minutes=committed))
+    tail = [tag for tag in every if tag > after]  # what a registry answers to `last`
+    version = parse_release("0.1.0")
+    try:
+        from_tail = choose_build(tail, version, PLATFORMS)
+    except PipelineError:
+        return  # promote goes by the full listing
+    assert from_tail == choose_build(every, version, PLATFORMS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(built=minutes, committed=st.integers(min_value=0, max_value=3 * 24 * 60 * 60))
+def test_a_stamp_splits_build_tags_at_its_minute(built, committed):
+    at = START + timedelta(seconds=committed)
+    tag = make_build_tag(version="0.1.0", sha="abc1234", arch="amd64", build=1, at=START + timedelta(minutes=built))
+    assert (tag.tag > stamp(at)) is (tag.built_at >= at.replace(second=0, microsecond=0))
+    assert referrers_tag("sha256:" + "0" * 64) + RECORD_TAG_MARK > stamp(at)  # staging records' tags: in every tail
+
+
+@pytest.mark.parametrize("committed", ["2025-10-25T12:00:00+00:00", "2025-10-25T14:00:00+02:00"])
+def test_the_tail_starts_a_day_before_the_commit_in_utc(committed):
+    assert tail_start(datetime.fromisoformat(committed)) == TAIL_START
