@@ -98,6 +98,8 @@ class Prefetch:
         self._tail_pages, self._full_pages = _Pages(), _Pages()
         self._started = threading.Event()  # each thread reads the other's state: both exist before either goes on
         self._first_page = threading.Event()  # the full listing's first page is in
+        self._full_ended = threading.Event()  # the full listing returned or raised
+        self._ended = threading.Semaphore(0)  # released by each listing as it ends: `listing` waits for the first
         self._full = Background(self._list_full)
         self._tail = Background(partial(self._list_tail, tail_after)) if tail_after is not None else None
         self._started.set()
@@ -108,28 +110,31 @@ class Prefetch:
             on_page = partial(self._on_page, self._full_pages)
             return self._client.list_tags(self._repository, on_page=on_page, stop=self._chosen.is_set)
         finally:
+            self._full_ended.set()
             self._first_page.set()  # a listing that ended (or failed) on its first page: the tail has nothing to add
+            self._ended.release()
 
     def _list_tail(self, tail_after: Callable[[], str | None]) -> TagListing | None:
         """In the tail's thread: the tail when it holds a complete build of the version, else None."""
         self._started.wait()
+        tail = None
         try:
-            after = tail_after()
-            self._first_page.wait()  # a list of one page (most, and all the registries that answer every tag at once)
-            if after is None or self._full.done():  # needs no tail, nor the registry listing it a second time
-                return None
-            tail = self._client.list_tags_after(
-                self._repository,
-                after,
-                on_page=partial(self._on_page, self._tail_pages),
-                stop=self._full.done,
-            )
+            tail = self._tail_holding_the_choice(tail_after())
         except PipelineError:
-            return None  # the full listing is what promote goes by; it reports the registry's faults itself
-        if tail is None or not tail.complete or not self._holds_choice(tail.tags):
-            return None
-        self._chosen.set()
+            pass  # the full listing is what promote goes by; it reports the registry's faults itself
+        finally:
+            if tail is not None:
+                self._chosen.set()
+            self._ended.release()
         return tail
+
+    def _tail_holding_the_choice(self, after: str | None) -> TagListing | None:
+        self._first_page.wait()  # a list of one page (most, and all the registries that answer every tag at once)
+        if after is None or self._full_ended.is_set():  # needs no tail, nor the registry listing it a second time
+            return None
+        on_page = partial(self._on_page, self._tail_pages)
+        tail = self._client.list_tags_after(self._repository, after, on_page=on_page, stop=self._full_ended.is_set)
+        return tail if tail is not None and tail.complete and self._holds_choice(tail.tags) else None
 
     def _holds_choice(self, tags: tuple[str, ...]) -> bool:
         from pipelines.images.rules import choose_build
@@ -177,12 +182,20 @@ class Prefetch:
 
     def _listed(self) -> bool:
         """Whether the listing promote goes by is in: the tail holding the choice, or the full one."""
-        return self._chosen.is_set() or self._full.done()
+        return self._chosen.is_set() or self._full_ended.is_set()
 
     def listing(self) -> TagListing:
-        """The tail when it holds the choice, else every tag of the repository; raises what listing raised."""
-        tail = self._tail.result() if self._tail is not None else None
-        return tail if tail is not None else self._full.result()
+        """The tail when it holds the choice, else every tag of the repository; raises what listing raised.
+
+        Never waits for a tail once the full listing is in: a registry slow to answer `last` costs no time.
+        """
+        if self._tail is not None:
+            self._ended.acquire()  # one listing has ended
+            if self._chosen.is_set():
+                tail = self._tail.result()
+                assert tail is not None  # chosen: the tail it returned holds the choice
+                return tail
+        return self._full.result()
 
     def read_of(self, build: Build) -> BuildRead | None:
         """The read of `build` done ahead, or None when none was started or it did not find every platform.

@@ -132,6 +132,27 @@ def test_builds_older_than_their_commit_by_over_a_day_are_found_in_the_full_list
     assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [["2025.10.26.1200"]]
 
 
+def test_a_tail_slow_to_answer_holds_up_nothing(cli, area, monorepo, clean_env, fault_proxy):
+    """The full listing decides (the tail holds no build: the commit is two days after them), and promote writes
+    while the registry is still answering the tail: its answer waits for the first release tag's PUT."""
+    complete = push_builds(area, dated_release(monorepo, at="2025-10-27T12:00:00+00:00"))
+    proxy = fault_proxy(page_size=4)
+
+    def until_a_release_tag_is_written() -> None:
+        for _ in range(1000):
+            if proxy.count("PUT", "/manifests/0.1.0"):
+                return
+            time.sleep(0.01)
+
+    proxy.add(Fault("before", "GET", "/tags/list", run=until_a_release_tag_is_written, query="last=2025.10.26.1200"))
+
+    result = promote(cli, area, monorepo, clean_env, proxy)
+
+    assert_promoted_build_7(result, area, complete)
+    written = min(i for i, entry in enumerate(proxy.log) if entry.method == "PUT")
+    assert written < next(i for i, entry in enumerate(proxy.log) if is_tail(entry))  # the tail's answer came after
+
+
 def test_a_list_of_one_page_sends_no_tail(cli, area, monorepo, clean_env, fault_proxy):
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=100)
