@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -23,6 +22,7 @@ from pipelines.edges.retry import RetryPolicy
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.credentials import Credentials
 from pipelines.images.registry.location import parse_registry
+from tests.support.tail_listing import is_tail
 
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
@@ -46,13 +46,6 @@ def release_digests(area: Any) -> dict[str, str]:
     """What the release tags hold now, read by skopeo straight from the registry (absent tags left out)."""
     present = set(area.tags(PROJECT))
     return {tag: area.digest(PROJECT, tag) for tag in ("0.1.0-amd64", "0.1.0-arm64", "0.1.0") if tag in present}
-
-
-def is_tail(entry: Any) -> bool:
-    """Whether a logged request lists the tail of the tags: after a CalVer stamp, not after a tag a Link named."""
-    return (
-        re.fullmatch(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}", parse_qs(entry.query).get("last", [""])[0]) is not None
-    )
 
 
 def client_for(area: Any, proxy: Any, credentials: Credentials | None = None, **options: Any) -> RegistryClient:

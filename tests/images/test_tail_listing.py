@@ -8,7 +8,6 @@ says, or lists newest first as GHCR does) in front of the real registry; skopeo 
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.location import parse_registry
 from pipelines.images.rules import choose_build
 from pipelines.staging.record import RECORD_TAG_MARK, referrers_tag
+from tests.support.tail_listing import hold_the_second_page_for_the_tail, is_tail
 
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
@@ -57,12 +57,6 @@ def push_builds(area: Any, sha: str) -> dict[str, Any]:
     return complete
 
 
-def is_tail(entry: Any) -> bool:
-    """Whether a logged request lists the tail: after a CalVer stamp, not after a tag a Link named."""
-    last = parse_qs(entry.query).get("last", [""])[0]
-    return re.fullmatch(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}", last) is not None
-
-
 def promote(cli: Any, area: Any, monorepo: Any, env: dict[str, str], proxy: Any) -> Any:
     return cli("promote", TAG, "--registry", area.registry(proxy.host), "--root", str(monorepo.root), "--json", env=env)
 
@@ -74,19 +68,6 @@ def assert_promoted_build_7(result: Any, area: Any, complete: dict[str, Any]) ->
     assert {arch: area.digest(PROJECT, f"0.1.0-{arch}") for arch in PLATFORMS} == {
         arch: pushed.digest for arch, pushed in complete.items()
     }
-
-
-def hold_the_second_page_for_the_tail(proxy: Any, area: Any) -> None:
-    """The full listing's second page waits until the tail's first page is answered: the tail is not outrun."""
-
-    def until_the_tail_is_answered() -> None:
-        for _ in range(1000):
-            if any(is_tail(entry) for entry in proxy.log):
-                return
-            time.sleep(0.01)
-
-    end_of_first_page = sorted(area.tags(PROJECT), reverse=proxy.newest_first)[proxy.page_size - 1]
-    proxy.add(Fault("before", "GET", "/tags/list", run=until_the_tail_is_answered, query=f"last={end_of_first_page}"))
 
 
 def test_the_tail_after_the_release_commits_day_holds_the_choice(cli, area, monorepo, clean_env, fault_proxy):

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from kit.git import git
+from tests.support.tail_listing import hold_the_second_page_for_the_tail
+
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
 AT = "2025-10-25T14:30:00+00:00"
@@ -194,6 +197,28 @@ def test_promote_releases_a_build_that_passed_and_checks_the_verified_record(cli
     data = accepted.json()
     assert data["staging_record"]["digest"] == passed and data["staging_record"]["result"] == "passed"
     assert data["requests"]["total"] <= data["requests"]["budget"] + 2  # + each platform's config blob
+    assert release_tags(area) == {"0.1.0-amd64", "0.1.0-arm64", "0.1.0"}
+
+
+def test_the_tail_of_a_long_tag_list_holds_the_records_promote_checks(cli, area, monorepo, clean_env, fault_proxy):
+    """Promote chooses from the tail of the list (after the release commit's day): the build, its index and its
+    staging records' own tags (`sha256-…`) are all in it."""
+    git(monorepo.root, "commit", "-q", "--allow-empty", "-m", "release", at="2025-10-25T12:00:00+00:00")
+    monorepo.tag(TAG)
+    for number in range(1, 4):  # older builds, days before the tail: pages of their own
+        area.push_build(PROJECT, sha=monorepo.head, number=number, version="0.0.9", at=f"2025-10-20T1{number}:00Z")
+    (passed,) = staged_build(cli, area, monorepo, clean_env, 14, "passed")
+    proxy = fault_proxy(page_size=4)
+    hold_the_second_page_for_the_tail(proxy, area)
+
+    accepted = cli(
+        "promote", TAG, "--registry", area.registry(proxy.host), "--root", str(monorepo.root), "--json",
+        "--require-staging", "--staging-record", passed, env=clean_env,
+    )  # fmt: skip
+
+    assert accepted.code == 0, accepted.stderr
+    assert "tags after 2025.10.24.1200" in accepted.stderr
+    assert accepted.json()["staging_record"]["digest"] == passed and accepted.json()["from_build_index"] is True
     assert release_tags(area) == {"0.1.0-amd64", "0.1.0-arm64", "0.1.0"}
 
 
