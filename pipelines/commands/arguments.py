@@ -44,9 +44,9 @@ def request_of(request: type[Request], args: argparse.Namespace) -> Request:
 
 
 def field_names(request: type[Any]) -> tuple[str, ...]:
-    """The fields of a request, in order: a dataclass's, or a `Value`'s slots."""
+    """The fields of a request, in order: a dataclass's, or a `Value`'s."""
     if issubclass(request, Value):
-        return request.__slots__
+        return request._value_fields
     return tuple(field.name for field in fields(request))
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pipelines.core.errors import InputError
+from pipelines.core.values import Value
 from pipelines.core.versions import ProjectVersion, parse_release
 
 MAX_TAG_LENGTH = 128  # the OCI distribution spec's limit for a tag
@@ -33,8 +33,7 @@ _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 _ARCH = re.compile(r"[a-z0-9]+")
 
 
-@dataclass(frozen=True)
-class BuildTag:
+class BuildTag(Value):
     """One platform image of one RC build, as its CalVer tag says."""
 
     built_at: datetime  # UTC, whole minutes
@@ -100,14 +99,12 @@ def check_build_stem(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class UnparsedTag:
+class UnparsedTag(Value):
     tag: str
     reason: str
 
 
-@dataclass(frozen=True)
-class OrderedBuildTags:
+class OrderedBuildTags(Value):
     """The build tags found among a repository's tags, oldest first, and the tags that are not build tags."""
 
     tags: tuple[BuildTag, ...]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, wait
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
 from pipelines.core.errors import NotFound
+from pipelines.core.values import Value
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.rules import PlatformSource, check_index_image, source_from_image, source_from_index
@@ -31,8 +31,7 @@ def at_once(pool: Executor, calls: Iterable[Callable[[], T]]) -> list[T]:
     return [future.result() for future in futures]
 
 
-@dataclass(frozen=True)
-class BuildRead:
+class BuildRead(Value):
     """What the registry holds of one build's platforms, and of the tags checked with the last read."""
 
     sources: tuple[PlatformSource, ...]  # in the order of the platforms asked for, those found

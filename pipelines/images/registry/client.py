@@ -16,12 +16,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.digests import is_digest, sha256_digest
 from pipelines.core.errors import Corrupt, NotFound, Unauthorized
+from pipelines.core.values import Value
 from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, join_url, status_error
 from pipelines.images.registry.auth import Authenticator, registry_errors
 from pipelines.images.registry.credentials import CREDENTIAL_SOURCES, Credentials
@@ -38,17 +38,17 @@ GAVE_UP_HINT = (
 )
 
 
-@dataclass
 class RequestStats:
     """Every request a client sent, by kind; retries and re-sends after a 401 are counted in there too."""
 
-    sent: Counter[str] = field(default_factory=Counter)
-    retries: int = 0
-    auth_resends: int = 0
-    tag_list_pages: int = 0
-    blob_bytes_read: int = 0
-    blob_bytes_written: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    def __init__(self) -> None:
+        self.sent: Counter[str] = Counter()
+        self.retries = 0
+        self.auth_resends = 0
+        self.tag_list_pages = 0
+        self.blob_bytes_read = 0
+        self.blob_bytes_written = 0
+        self._lock = threading.Lock()
 
     def count(self, kind: str) -> None:
         """One request sent; called from every thread that sends for the client."""
@@ -76,16 +76,14 @@ class RequestStats:
         }
 
 
-@dataclass(frozen=True)
-class StoredManifest:
+class StoredManifest(Value):
     """A manifest the registry accepted; `subject` is its OCI-Subject answer (a registry with a referrers API)."""
 
     digest: str
     subject: str | None
 
 
-@dataclass(frozen=True)
-class TagListing:
+class TagListing(Value):
     tags: tuple[str, ...]
     pages: int
 
