@@ -76,8 +76,6 @@ class Prefetch:
             self._ahead[build.name] = Background(partial(self._read, build, check=check))
 
     def _read(self, build: Build, *, check: bool) -> BuildRead:
-        from concurrent.futures import ThreadPoolExecutor
-
         from pipelines.images.reading import read_build
         from pipelines.images.rules import release_tags
 
@@ -87,8 +85,7 @@ class Prefetch:
             """The release tags, once the listing is complete: a check as fresh as promote's own would be."""
             return tags if self._listing.done() else ()
 
-        with ThreadPoolExecutor(max_workers=2 * len(self._platforms) + len(tags)) as pool:
-            return read_build(self._client, self._repository, build.platform_tags(self._platforms), pool, check=checks)
+        return read_build(self._client, self._repository, build.platform_tags(self._platforms), check=checks)
 
     def listing(self) -> TagListing:
         """Every tag of the repository, once the last page is in; raises what listing raised."""
