@@ -79,6 +79,9 @@ class Value:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         names = self._value_fields
+        if len(args) == len(names) and not kwargs:  # the common call, every field by position
+            self.__dict__.update(zip(names, args, strict=True))  # not through __setattr__, which refuses any change
+            return
         given = dict(zip(names, args, strict=False))
         if len(args) > len(names) or any(name not in names or name in given for name in kwargs):
             raise TypeError(
@@ -89,10 +92,10 @@ class Value:
         if len(values) < len(names):
             missing = ", ".join(name for name in names if name not in values)
             raise TypeError(f"{self.__class__.__name__}() is missing the field(s) {missing}")
-        self.__dict__.update(values)  # not through __setattr__, which refuses every change
+        self.__dict__.update(values)
 
     def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._value_fields)
+        return tuple(map(self.__dict__.__getitem__, self._value_fields))
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
