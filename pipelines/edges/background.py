@@ -62,11 +62,18 @@ def wait_all(runs: Iterable[Background[Any]]) -> None:
 
 
 def at_once(calls: Iterable[Callable[[], T]]) -> list[T]:
-    """Run `calls` at the same time, each in a thread of its own; their values, in the order of the calls.
+    """Run `calls` at the same time, the first in the caller's thread (which would wait idle otherwise) and each
+    other in a thread of its own; their values, in the order of the calls.
 
     Every call has finished before an error is raised, and the error raised is the first by the order of the
     calls, never of their ending: a run that fails gives the same error however its requests are answered.
     """
-    runs = [Background(call) for call in calls]
-    wait_all(runs)
-    return [run.result() for run in runs]
+    calls = list(calls)
+    if not calls:
+        return []
+    runs = [Background(call) for call in calls[1:]]
+    try:
+        value = calls[0]()
+    finally:
+        wait_all(runs)
+    return [value, *(run.result() for run in runs)]

@@ -53,6 +53,7 @@ def test_calls_at_once_run_together_and_give_their_values_in_order():
         return value
 
     assert at_once([lambda: call(1), lambda: call(2)]) == [1, 2]
+    assert at_once([]) == []
 
 
 def test_at_once_raises_the_first_error_by_order_once_every_call_has_finished():
