@@ -9,7 +9,7 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def sha256_digest(data: bytes) -> str:
-    # Imported on first use: its OpenSSL binding takes ~2 ms to load, and what a command does before its first
+    # Imported on first use: its OpenSSL binding takes 1-2 ms to load, and what a command does before its first
     # request (promote's tag list) hashes nothing.
     import hashlib
 

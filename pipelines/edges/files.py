@@ -241,7 +241,7 @@ def locked(path: Path, *, timeout: float) -> Iterator[None]:
 
 def file_sha256(path: Path) -> str:
     """The hex sha256 of a file, read in chunks of 1 MiB."""
-    import hashlib  # here, as in `pipelines.core.digests`: its OpenSSL binding takes ~2 ms to load
+    import hashlib  # here, as in `pipelines.core.digests`: its OpenSSL binding takes 1-2 ms to load
 
     digest = hashlib.sha256()
     with open_regular(path, fix="pass a regular file") as handle:
