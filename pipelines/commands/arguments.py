@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pipelines.core.catalog import DEFAULT_REGISTRY
@@ -44,9 +43,11 @@ def request_of(request: type[Request], args: argparse.Namespace) -> Request:
 
 
 def field_names(request: type[Any]) -> tuple[str, ...]:
-    """The fields of a request, in order: a dataclass's, or a `Value`'s slots."""
+    """The fields of a request, in order: a dataclass's, or a `Value`'s."""
     if issubclass(request, Value):
-        return request.__slots__
+        return request._value_fields
+    from dataclasses import fields  # only for a dataclass request, whose module loaded dataclasses already
+
     return tuple(field.name for field in fields(request))
 
 

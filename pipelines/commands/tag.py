@@ -20,22 +20,14 @@ if TYPE_CHECKING:
 
 
 class TagParseRequest(Value):
-    __slots__ = ("tag", "json")  # noqa: RUF023 (the order of the fields)
     tag: str
     json: bool
 
-    def __init__(self, tag: str, json: bool) -> None:
-        self._set(tag, json)
-
 
 class NextRcRequest(Value):
-    __slots__ = ("project", "root", "json")  # noqa: RUF023 (the order of the fields)
     project: str
     root: Path | None
     json: bool
-
-    def __init__(self, project: str, root: Path | None, json: bool) -> None:
-        self._set(project, root, json)
 
 
 def tag_fields(tag: ReleaseTag) -> dict[str, Any]:

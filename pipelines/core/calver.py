@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pipelines.core.errors import InputError
+from pipelines.core.values import Value
 from pipelines.core.versions import ProjectVersion, parse_release
 
 MAX_TAG_LENGTH = 128  # the OCI distribution spec's limit for a tag
@@ -28,13 +28,12 @@ _STEM_PATTERN = (
     r"-([0-9a-f]{7})"
 )
 _TAG = re.compile(_STEM_PATTERN + r"-([a-z0-9]+)")
-_STEM = re.compile(_STEM_PATTERN)
-_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
-_ARCH = re.compile(r"[a-z0-9]+")
+# Compiled on first use (re keeps them), not at import: promote, which parses tags, never makes one or reads a stem.
+_SHA = r"[0-9a-fA-F]{7,64}"
+_ARCH = r"[a-z0-9]+"
 
 
-@dataclass(frozen=True)
-class BuildTag:
+class BuildTag(Value):
     """One platform image of one RC build, as its CalVer tag says."""
 
     built_at: datetime  # UTC, whole minutes
@@ -62,9 +61,9 @@ class BuildTag:
 
 def make_build_tag(*, version: str, sha: str, arch: str, build: int, at: datetime) -> BuildTag:
     """Validate the parts of a build tag and put them together; the time is taken to UTC minutes."""
-    if not _SHA.fullmatch(sha):
+    if not re.fullmatch(_SHA, sha):
         raise InputError(f"commit {sha!r} is not a hex SHA of at least 7 digits", hint="pass the full commit SHA")
-    if not _ARCH.fullmatch(arch):
+    if not re.fullmatch(_ARCH, arch):
         raise InputError(f"architecture {arch!r} is not lower-case letters and digits", hint="e.g. amd64 or arm64")
     if build < 1:
         raise InputError(f"build number {build} is below 1", hint="pass the Actions run number (GITHUB_RUN_NUMBER)")
@@ -92,7 +91,7 @@ def parse_build_tag(text: str) -> BuildTag:
 
 def check_build_stem(text: str) -> str:
     """A build's name, its tags without the architecture (where its multi-arch build index lives); else InputError."""
-    if not _STEM.fullmatch(text):
+    if not re.fullmatch(_STEM_PATTERN, text):
         raise InputError(
             f"{text!r} is not a build's CalVer stem",
             hint="give the build tag without its architecture, e.g. 2025.10.25.1430-build.123-v0.1.0-abc1234",
@@ -100,14 +99,12 @@ def check_build_stem(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class UnparsedTag:
+class UnparsedTag(Value):
     tag: str
     reason: str
 
 
-@dataclass(frozen=True)
-class OrderedBuildTags:
+class OrderedBuildTags(Value):
     """The build tags found among a repository's tags, oldest first, and the tags that are not build tags."""
 
     tags: tuple[BuildTag, ...]

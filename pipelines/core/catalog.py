@@ -35,14 +35,10 @@ class ArtifactKind(str, Enum):
 class PublishingIndex(Value):
     """A package index the wheel project publishes to: TestPyPI for RC builds, PyPI for releases."""
 
-    __slots__ = ("name", "host", "upload_url", "simple_url")  # noqa: RUF023 (the order of the fields)
     name: str
     host: str
     upload_url: str
     simple_url: str
-
-    def __init__(self, name: str, host: str, upload_url: str, simple_url: str) -> None:
-        self._set(name, host, upload_url, simple_url)
 
 
 PYPI = PublishingIndex("pypi", "pypi.org", "https://upload.pypi.org/legacy/", "https://pypi.org/simple/")
@@ -54,83 +50,32 @@ TESTPYPI = PublishingIndex(
 class WheelTarget(Value):
     """One platform a wheel is built for: the Actions runner that builds it, and the glob its platform tag matches."""
 
-    __slots__ = ("name", "build_runner", "platform_tag_glob")  # noqa: RUF023 (the order of the fields)
     name: str
     build_runner: str
     platform_tag_glob: str
-
-    def __init__(self, name: str, build_runner: str, platform_tag_glob: str) -> None:
-        self._set(name, build_runner, platform_tag_glob)
 
 
 class Project(Value):
     """One independently versioned project of the monorepo."""
 
-    __slots__ = (  # noqa: RUF023 (the order of the fields)
-        "name",
-        "directory",
-        "artifact",
-        "version_files",
-        "image_name",
-        "platforms",
-        "wheel_targets",
-        "distribution",
-        "argocd_application",
-        "extra_paths",
-        "argocd_rollout",
-        "benchmarks_dir",
-        "benchmark_threshold_pct",
-    )
     name: str
     directory: str
     artifact: ArtifactKind
     # Paths relative to the monorepo root; the first one is the version of record.
     version_files: tuple[str, ...]
-    image_name: str | None
-    platforms: tuple[str, ...]
-    wheel_targets: tuple[WheelTarget, ...]
-    distribution: str | None
-    argocd_application: str | None
+    image_name: str | None = None
+    platforms: tuple[str, ...] = ()
+    wheel_targets: tuple[WheelTarget, ...] = ()
+    distribution: str | None = None
+    argocd_application: str | None = None
     # Folders outside `directory` whose commits belong to this project's release notes too.
-    extra_paths: tuple[str, ...]
+    extra_paths: tuple[str, ...] = ()
     # The Argo Rollouts `Rollout` its manifests hold instead of a Deployment: only such a project can
     # roll out by canary steps (percolate-platform:canary).
-    argocd_rollout: str | None
+    argocd_rollout: str | None = None
     # Benchmarks the RC build runs (pytest-benchmark) and the slowdown of a median, in percent, that fails it.
-    benchmarks_dir: str | None
-    benchmark_threshold_pct: float | None
-
-    def __init__(
-        self,
-        name: str,
-        directory: str,
-        artifact: ArtifactKind,
-        version_files: tuple[str, ...],
-        image_name: str | None = None,
-        platforms: tuple[str, ...] = (),
-        wheel_targets: tuple[WheelTarget, ...] = (),
-        distribution: str | None = None,
-        argocd_application: str | None = None,
-        extra_paths: tuple[str, ...] = (),
-        argocd_rollout: str | None = None,
-        benchmarks_dir: str | None = None,
-        benchmark_threshold_pct: float | None = None,
-    ) -> None:
-        self._set(
-            name,
-            directory,
-            artifact,
-            version_files,
-            image_name,
-            platforms,
-            wheel_targets,
-            distribution,
-            argocd_application,
-            extra_paths,
-            argocd_rollout,
-            benchmarks_dir,
-            benchmark_threshold_pct,
-        )
+    benchmarks_dir: str | None = None
+    benchmark_threshold_pct: float | None = None
 
     @property
     def ships_images(self) -> bool:

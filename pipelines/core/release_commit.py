@@ -4,10 +4,10 @@ the promoted RC was built from. Image promotion and wheel promotion both apply i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from pipelines.core.errors import RuleRefused
+from pipelines.core.values import Value
 
 
 class CommitStatus(str, Enum):
@@ -16,8 +16,7 @@ class CommitStatus(str, Enum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
-class CommitCheck:
+class CommitCheck(Value):
     status: CommitStatus
     detail: str
     release_commit: str | None = None

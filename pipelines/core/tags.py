@@ -34,13 +34,9 @@ class Stage(str, Enum):
 class ReleaseTag(Value):
     """A parsed tag: project, version and, for a release candidate, its rc number."""
 
-    __slots__ = ("project", "version", "rc")  # noqa: RUF023 (the order of the fields)
     project: str
     version: ProjectVersion  # always the final X.Y.Z; the rc number lives in `rc`
-    rc: int | None
-
-    def __init__(self, project: str, version: ProjectVersion, rc: int | None = None) -> None:
-        self._set(project, version, rc)
+    rc: int | None = None
 
     @property
     def stage(self) -> Stage:

@@ -30,14 +30,10 @@ _SUPPORTED = "MAJOR.MINOR.PATCH with an optional rcN, aN or bN (PEP 440) / -rc.N
 class ProjectVersion(Value):
     """A version both PEP 440 and Cargo can spell: X.Y.Z with an optional (kind, number) pre-release."""
 
-    __slots__ = ("major", "minor", "patch", "pre")  # the order of the fields
     major: int
     minor: int
     patch: int
-    pre: tuple[str, int] | None  # kind is "a", "b" or "rc", as packaging names them
-
-    def __init__(self, major: int, minor: int, patch: int, pre: tuple[str, int] | None = None) -> None:
-        self._set(major, minor, patch, pre)
+    pre: tuple[str, int] | None = None  # kind is "a", "b" or "rc", as packaging names them
 
     @property
     def release(self) -> str:

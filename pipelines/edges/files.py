@@ -8,12 +8,10 @@ a socket or a device where a file belongs is refused at once instead of blocking
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -46,6 +44,8 @@ def _write_text(temp: Path, text: str) -> None:
 
 def _temp_beside(path: Path, write: Callable[[Path], None]) -> Path:
     """A temp file beside `path` that `write` filled, synced to disk, with `path`'s mode; none left on failure."""
+    import tempfile  # here: it loads shutil and the compression modules, which a command that only reads never needs
+
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     temp = Path(name)
@@ -241,6 +241,8 @@ def locked(path: Path, *, timeout: float) -> Iterator[None]:
 
 def file_sha256(path: Path) -> str:
     """The hex sha256 of a file, read in chunks of 1 MiB."""
+    import hashlib  # here, as in `pipelines.core.digests`: its OpenSSL binding takes 1-2 ms to load
+
     digest = hashlib.sha256()
     with open_regular(path, fix="pass a regular file") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

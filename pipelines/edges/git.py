@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.core.errors import InputError, Unauthorized, Unavailable
-from pipelines.edges.git_history import GitHistory
 
 # Who commits when the machine has no git identity (a fresh Actions runner).
 BOT_NAME = "github-actions[bot]"
@@ -25,7 +24,8 @@ _LOG_FIELDS = "%H%x00%P%x00%an%x00%ae%x00%B"
 # What git prints when the remote refused its credentials: a 401 it could not answer (a token sent as an
 # extra header is not git's own credential, so git asks for a username, and never may: no prompt here),
 # credentials it sent and had refused, or a 403 (a token that may not do this, e.g. a read-only one pushing).
-_REFUSED = re.compile(
+# Compiled on first use (re keeps it): only a failed fetch or push reads it.
+_REFUSED = (
     r"could not read (?:Username|Password) for|Authentication failed for|"
     r"The requested URL returned error: 40[13]\b|Permission to \S+ denied to"
 )
@@ -75,6 +75,8 @@ class Git:
 
     def tags(self) -> list[str]:
         """Every tag name of the repository, sorted, from the one tag lister (`GitHistory`)."""
+        from pipelines.edges.git_history import GitHistory  # here: the commands that read one commit never need it
+
         return GitHistory(self.root).tag_names()
 
     def commit_of(self, ref: str) -> str | None:
@@ -155,7 +157,7 @@ class Git:
         if result.returncode == 0:
             return
         said = result.stderr.strip()
-        if _REFUSED.search(said):
+        if re.search(_REFUSED, said):
             raise Unauthorized(
                 f"git {command} of {remote} was refused: the credentials are invalid, expired or lack a right "
                 f"(git said: {said})",

@@ -26,13 +26,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from random import Random
 from typing import Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.errors import Corrupt, InputError, Unavailable
+from pipelines.core.values import Value
 from pipelines.edges.http_rules import (
     Headers,
     Link,
@@ -89,8 +89,7 @@ _CHUNK = 64 << 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-@dataclass(frozen=True)
-class Timeouts:
+class Timeouts(Value):
     """Seconds to wait: for a connection, for any one socket read, and for a whole request with its redirects."""
 
     connect: float = 10.0

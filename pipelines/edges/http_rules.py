@@ -21,13 +21,13 @@ import socket
 import ssl
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from pipelines.core.errors import CheckFailed, Corrupt, InputError, NotFound, Unauthorized, Unavailable
 from pipelines.core.json_text import load_json
 from pipelines.core.secrets import redact, remember
+from pipelines.core.values import Value, field
 from pipelines.edges.retry import RETRYABLE_STATUS
 
 TLS_HINT = "check the server's certificate and host name; for a private CA set SSL_CERT_FILE to its PEM bundle"
@@ -145,8 +145,7 @@ class TransportError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(Value):
     """One link of an RFC 8288 `Link` header: its target as written (maybe relative) and its parameters."""
 
     target: str
@@ -198,8 +197,7 @@ class Headers(Mapping[str, str]):
         return f"Headers({sorted(self._fields)})"  # names only: values may be credentials
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(Value):
     """One final answer: status, reason, headers, the body's bytes, and the URL that gave it."""
 
     status: int
@@ -238,13 +236,12 @@ class Response:
         return shorten(self.body.decode("utf-8", errors="replace"), limit) or self.reason or "no details"
 
 
-@dataclass(frozen=True)
-class Proxy:
+class Proxy(Value):
     """An HTTP proxy that tunnels https with CONNECT; `headers` carry its credentials, if any."""
 
     host: str
     port: int
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    headers: Mapping[str, str] = field(repr=False)
 
 
 def _bypasses(rules: str, host: str, port: int) -> bool:

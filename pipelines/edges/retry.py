@@ -18,11 +18,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from pipelines.core.errors import Unavailable
+from pipelines.core.values import Value
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -33,8 +33,7 @@ _MAX_EXPONENT = 62
 _MAX_RETRY_AFTER_DIGITS = 15
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(Value):
     """How long to keep trying: per request, between attempts, and for the whole run."""
 
     max_time: float = 300.0  # seconds for everything one client does
@@ -90,8 +89,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-@dataclass(frozen=True)
-class Retry:
+class Retry(Value):
     """What an attempt returns when it failed in a way that trying again may fix."""
 
     fault: str  # for people: "HTTP 503 (UNAVAILABLE: …)", "connection failed (timed out)"

@@ -10,7 +10,6 @@ is never moved (a platform was pushed again after it was written).
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,9 +57,8 @@ def write_build_index(
     build_tags = {arch: f"{stem}-{arch}" for arch in project.platforms}
     for arch, tag in build_tags.items():
         say(f"reading {arch}: {tag}")
-    with ThreadPoolExecutor(max_workers=2 * len(build_tags) + 1) as pool:
-        # The stem is checked with the last read: as fresh as a check right before the write.
-        read = read_build(client, repository, build_tags, pool, check=(stem,))
+    # The stem is checked with the last read: as fresh as a check right before the write.
+    read = read_build(client, repository, build_tags, check=(stem,))
     if read.missing:
         raise RuleRefused(
             f"build {stem} of {project.name} is incomplete: no image at "

@@ -166,8 +166,6 @@ class Prefetch:
                 self._ahead[build.name] = Background(partial(self._read, build, check=check))
 
     def _read(self, build: Build, *, check: bool) -> BuildRead:
-        from concurrent.futures import ThreadPoolExecutor
-
         from pipelines.images.reading import read_build
         from pipelines.images.rules import release_tags
 
@@ -177,8 +175,7 @@ class Prefetch:
             """The release tags, once the listing is known: a check as fresh as promote's own would be."""
             return tags if self._listed() else ()
 
-        with ThreadPoolExecutor(max_workers=2 * len(self._platforms) + len(tags)) as pool:
-            return read_build(self._client, self._repository, build.platform_tags(self._platforms), pool, check=checks)
+        return read_build(self._client, self._repository, build.platform_tags(self._platforms), check=checks)
 
     def _listed(self) -> bool:
         """Whether the listing promote goes by is in: the tail holding the choice, or the full one."""

@@ -11,28 +11,17 @@ answer is then as fresh as a check sent right before the writes, one round trip 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor, Future, wait
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
 
 from pipelines.core.errors import NotFound
+from pipelines.core.values import Value
+from pipelines.edges.background import Background, at_once, wait_all
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.manifests import Manifest, Platform, platform_of_config
 from pipelines.images.rules import PlatformSource, check_index_image, source_from_image, source_from_index
 
-T = TypeVar("T")
 
-
-def at_once(pool: Executor, calls: Iterable[Callable[[], T]]) -> list[T]:
-    """Send independent requests at the same time; every one has finished before the first error is raised."""
-    futures = [pool.submit(call) for call in calls]
-    wait(futures)
-    return [future.result() for future in futures]
-
-
-@dataclass(frozen=True)
-class BuildRead:
+class BuildRead(Value):
     """What the registry holds of one build's platforms, and of the tags checked with the last read."""
 
     sources: tuple[PlatformSource, ...]  # in the order of the platforms asked for, those found
@@ -56,7 +45,6 @@ def read_build(
     client: RegistryClient,
     repository: str,
     build_tags: Mapping[str, str],
-    pool: Executor,
     *,
     check: Iterable[str] | Callable[[], Iterable[str]] = (),
 ) -> BuildRead:
@@ -68,18 +56,18 @@ def read_build(
     it listed them. Any other fault is raised, the first by the order of the requests, never of their answers.
     """
     arches = list(build_tags)
-    manifests = at_once(pool, [partial(_get_or_missing, client, repository, build_tags[a]) for a in arches])
+    manifests = at_once([partial(_get_or_missing, client, repository, build_tags[a]) for a in arches])
     found = {arch: manifest for arch, manifest in zip(arches, manifests, strict=True) if manifest is not None}
     # An index's platform entry is only a claim: the image it names is read for its own config.
     claims = {arch: source_from_index(build_tags[arch], arch, m) for arch, m in found.items() if m.is_index}
-    named = at_once(pool, [partial(client.get_manifest, repository, claims[a].entry.digest) for a in claims])
+    named = at_once([partial(client.get_manifest, repository, claims[a].entry.digest) for a in claims])
     images = {**found, **dict(zip(claims, named, strict=True))}
     # The last round: every image's config, and the tags to check.
-    configs = [pool.submit(_config_platform, client, repository, images[a], build_tags[a]) for a in found]
-    heads = {tag: pool.submit(client.head_manifest, repository, tag) for tag in (check() if callable(check) else check)}
-    pending: list[Future[Any]] = [*configs, *heads.values()]
-    wait(pending)
-    platforms = dict(zip(found, (future.result() for future in configs), strict=True))
+    configs = [Background(partial(_config_platform, client, repository, images[a], build_tags[a])) for a in found]
+    tags = check() if callable(check) else check
+    heads = {tag: Background(partial(client.head_manifest, repository, tag)) for tag in tags}
+    wait_all([*configs, *heads.values()])
+    platforms = dict(zip(found, (run.result() for run in configs), strict=True))
     sources = []
     for arch, manifest in found.items():
         if arch in claims:
@@ -90,5 +78,5 @@ def read_build(
     return BuildRead(
         sources=tuple(sources),
         missing=tuple(arch for arch in arches if arch not in found),
-        checked={tag: future.result() for tag, future in heads.items()},
+        checked={tag: run.result() for tag, run in heads.items()},
     )

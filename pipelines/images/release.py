@@ -11,7 +11,6 @@ right digest, so a run that failed half-way is completed by the next one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack
 from functools import partial
 
@@ -19,8 +18,9 @@ from pipelines.core.catalog import Project, get_image_project
 from pipelines.core.errors import NotFound
 from pipelines.core.release_commit import check_commit
 from pipelines.core.versions import ProjectVersion
+from pipelines.edges.background import Background, at_once
 from pipelines.images.prefetch import Prefetch
-from pipelines.images.reading import at_once, read_build
+from pipelines.images.reading import read_build
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.manifests import Manifest
 from pipelines.images.rules import (
@@ -55,7 +55,7 @@ def put_and_read_back(
 
 
 def write_release_tags(
-    client: RegistryClient, repository: str, plan: PromotionPlan, pool: Executor, say: Callable[[str], None]
+    client: RegistryClient, repository: str, plan: PromotionPlan, say: Callable[[str], None]
 ) -> None:
     """The platform tags at once; then, once they all read back right, the index that lists them (what deploys pin).
 
@@ -69,11 +69,11 @@ def write_release_tags(
     index = next((write for write in plan.to_write if write.tag == index_tag), None)
     for write in platforms:
         say(f"writing {write.tag} -> {write.manifest.digest}")
-    at_once(pool, [partial(client.put_manifest, repository, w.tag, w.manifest) for w in platforms])
+    at_once([partial(client.put_manifest, repository, w.tag, w.manifest) for w in platforms])
     read_back = [write.tag for write in platforms]
     if platforms and index is not None:
         read_back.append(index.tag)  # its check, the round trip right before its PUT
-    heads = at_once(pool, [partial(client.head_manifest, repository, tag) for tag in read_back])
+    heads = at_once([partial(client.head_manifest, repository, tag) for tag in read_back])
     now = dict(zip(read_back, heads, strict=True))
     for write in platforms:
         if now[write.tag] != write.manifest.digest:
@@ -137,9 +137,12 @@ def promote_release(
         say(f"commit check {commit.status.value}: {commit.detail}")
         tags = release_tags(version, project.platforms)
         build_tags = build.platform_tags(project.platforms)
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=2 * len(project.platforms) + 2))
         # The build index (when the listing has one) is read alongside the platforms' first round.
-        index_read = pool.submit(client.get_manifest, repository, build.name) if build.name in listing.tags else None
+        index_read = (
+            stack.enter_context(Background(partial(client.get_manifest, repository, build.name)))
+            if build.name in listing.tags
+            else None
+        )
         read = prefetch.read_of(build)
         prefetched = read is not None
         if read is not None:
@@ -149,7 +152,7 @@ def promote_release(
                 say(f"reading {arch}: {tag}")
             # The release tags are checked with the last read, right before the writes, unless a gate
             # reads the registry in between.
-            read = read_build(client, repository, build_tags, pool, check=() if gate else tags)
+            read = read_build(client, repository, build_tags, check=() if gate else tags)
         if read.missing:
             raise NotFound(
                 f"{', '.join(build_tags[arch] for arch in read.missing)} of build {build.name} vanished from "
@@ -165,7 +168,7 @@ def promote_release(
         # a read ahead whose last round went out once the listing was complete (a build without an index).
         existing = dict(read.checked) if gate is None and (index_read is None or not prefetched) else {}
         if set(existing) != set(tags):  # none yet, or a gate ran since: checked now, the round trip before the writes
-            heads = at_once(pool, [partial(client.head_manifest, repository, tag) for tag in tags])
+            heads = at_once([partial(client.head_manifest, repository, tag) for tag in tags])
             existing = dict(zip(tags, heads, strict=True))
         plan = plan_promotion(build, version, read.sources, existing, build_index)
         notes = tuple(source.note for source in plan.sources if source.note)
@@ -177,7 +180,7 @@ def promote_release(
             for write in plan.to_write:
                 say(f"would write {write.tag} -> {write.manifest.digest}")
         else:
-            write_release_tags(client, repository, plan, pool, say)
+            write_release_tags(client, repository, plan, say)
 
     return PromotionResult(
         project=project.name,

@@ -16,21 +16,20 @@ Pure functions over frozen values; the registry is read and written elsewhere
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pipelines.core.calver import BuildTag, order_build_tags
 from pipelines.core.errors import Corrupt, NotFound, RuleRefused
 from pipelines.core.release_commit import CommitCheck
+from pipelines.core.values import Value
 from pipelines.core.versions import ProjectVersion
 from pipelines.images.registry.manifests import REFERENCE_DIGEST, Descriptor, Manifest, Platform, image_index
 
 NEWEST_SHOWN = 3  # how many builds an error message lists
 
 
-@dataclass(frozen=True)
-class Build:
+class Build(Value):
     """One RC build: the platform images pushed under the same time, build number and commit."""
 
     built_at: datetime
@@ -84,8 +83,7 @@ def group_builds(tags: Iterable[BuildTag]) -> tuple[Build, ...]:
     return tuple(builds)
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(Value):
     """The build to promote, and the newer builds of the same version that were incomplete."""
 
     build: Build
@@ -133,8 +131,7 @@ def release_tags(version: ProjectVersion, platforms: Iterable[str]) -> tuple[str
     return (*(f"{version.release}-{arch}" for arch in platforms), version.release)
 
 
-@dataclass(frozen=True)
-class PlatformSource:
+class PlatformSource(Value):
     """One platform of the chosen build: its RC tag's manifest, and what the release index lists for it."""
 
     arch: str
@@ -229,8 +226,7 @@ def check_build_index(build: Build, build_index: Manifest, entries: Iterable[Des
     return build_index
 
 
-@dataclass(frozen=True)
-class TagWrite:
+class TagWrite(Value):
     """A release tag and the manifest it must hold; `existing` is the digest it holds now, None when absent."""
 
     tag: str
@@ -242,8 +238,7 @@ class TagWrite:
         return self.existing is None
 
 
-@dataclass(frozen=True)
-class PromotionPlan:
+class PromotionPlan(Value):
     build: Build
     sources: tuple[PlatformSource, ...]
     index: Manifest
@@ -298,8 +293,7 @@ def request_budget(platforms: int, tag_list_pages: int, *, build_index: bool = F
     return platforms + 3 * (platforms + 1) + 1 + tag_list_pages + int(build_index) + other_reads
 
 
-@dataclass(frozen=True)
-class PromotionResult:
+class PromotionResult(Value):
     """What a promotion did (or, for a dry run, would do); the write-back of digests starts from this."""
 
     project: str

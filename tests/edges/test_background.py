@@ -1,4 +1,4 @@
-"""`Background`: a call run in a thread, its value or its exception handed to the caller."""
+"""`Background`: a call run in a thread, its value or its error handed to the caller; `at_once`: calls run together."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from pipelines.core.errors import Unavailable
-from pipelines.edges.background import Background
+from pipelines.edges.background import Background, at_once
 
 
 def test_the_value_is_handed_over_and_the_call_ran_in_another_thread():
@@ -43,3 +43,33 @@ def test_leaving_the_block_on_an_error_waits_for_the_call():
         release.set()
         raise ValueError("the caller failed meanwhile")
     assert finished.is_set()  # a client the call uses is closed only after this point
+
+
+def test_calls_at_once_run_together_and_give_their_values_in_order():
+    both_started = threading.Barrier(2, timeout=10)  # each call waits for the other: they run at the same time
+
+    def call(value: int) -> int:
+        both_started.wait()
+        return value
+
+    assert at_once([lambda: call(1), lambda: call(2)]) == [1, 2]
+    assert at_once([]) == []
+
+
+def test_at_once_raises_the_first_error_by_order_once_every_call_has_finished():
+    finished = threading.Event()
+
+    def slow_failure() -> None:
+        time.sleep(0.2)
+        raise Unavailable("the first call failed", hint="try later")
+
+    def quick_failure() -> None:
+        raise ValueError("the second call failed first")
+
+    def slow_success() -> None:
+        time.sleep(0.3)
+        finished.set()
+
+    with pytest.raises(Unavailable, match="the first call failed"):
+        at_once([slow_failure, quick_failure, slow_success])
+    assert finished.is_set()

@@ -19,10 +19,10 @@ from kit.registry import Fault
 from pipelines.core.catalog import get_project
 from pipelines.core.errors import CheckFailed, Unavailable
 from pipelines.core.versions import ProjectVersion
+from pipelines.edges.background import at_once
 from pipelines.edges.http import Headers, Response
 from pipelines.edges.retry import RetryPolicy
 from pipelines.images.prefetch import Prefetch
-from pipelines.images.reading import at_once
 from pipelines.images.registry.auth import Authenticator
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.credentials import Credentials
@@ -224,7 +224,7 @@ def test_the_first_error_of_requests_sent_at_once_is_the_first_by_their_order_no
     ):
         hold_amd64_then_fail_arm64()
         with pytest.raises(CheckFailed) as raised:
-            at_once(pool, [lambda: read(amd64), lambda: read(arm64)])
+            at_once([lambda: read(amd64), lambda: read(arm64)])
         hold_amd64_then_fail_arm64()
         futures = {pool.submit(read, tag): tag for tag in (amd64, arm64)}
         by_time = [futures[future] for future in as_completed(futures)]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +310,21 @@ def test_help_describes_the_command_with_examples(cli):
 
     assert result.code == 0
     assert "newest RC build" in result.stdout and "examples:" in result.stdout and "--dry-run" in result.stdout
+
+
+def test_a_promotion_loads_neither_a_thread_pool_nor_logging(area, released, clean_env):
+    """Its requests go out at once on threads of its own (`at_once`): `concurrent.futures` would load `logging`,
+    which costs a fresh process more than the requests it starts."""
+    area.push_build(PROJECT, sha=released.head, number=12, at="2025-10-25T14:30:00+00:00", shape="buildx")
+    where = ["--registry", area.registry(), "--root", str(released.root)]
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pipelines", "promote", TAG, "--dry-run", "--json", *where],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **clean_env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert {"pipelines.images.release", "pipelines.images.reading"} <= imported  # the control: it did read
+    assert imported.isdisjoint({"concurrent.futures", "logging"})

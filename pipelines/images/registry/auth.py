@@ -15,11 +15,11 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pipelines.core.errors import Corrupt, Unauthorized
 from pipelines.core.secrets import remember
+from pipelines.core.values import Value, field
 from pipelines.edges.http import (
     Response,
     basic_authorization,
@@ -51,8 +51,7 @@ def registry_errors(response: Response) -> str:
     return shorten("; ".join(described)) or shorten(response.reason) or "no details"
 
 
-@dataclass(frozen=True)
-class Challenge:
+class Challenge(Value):
     scheme: str  # lower case: "bearer" or "basic"
     params: Mapping[str, str]
 
@@ -74,8 +73,7 @@ def parse_challenge(header: str) -> Challenge:
     return Challenge(scheme.lower(), params)
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(Value):
     value: str = field(repr=False)
     expires_at: float  # on the client's monotonic clock
 

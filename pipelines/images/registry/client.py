@@ -14,12 +14,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from itertools import pairwise
 from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.digests import is_digest, sha256_digest
 from pipelines.core.errors import Corrupt, NotFound, Unauthorized
+from pipelines.core.values import Value
 from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts, join_url, status_error
 from pipelines.images.registry.auth import Authenticator, registry_errors
 from pipelines.images.registry.credentials import CREDENTIAL_SOURCES, Credentials
@@ -37,16 +37,14 @@ GAVE_UP_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class StoredManifest:
+class StoredManifest(Value):
     """A manifest the registry accepted; `subject` is its OCI-Subject answer (a registry with a referrers API)."""
 
     digest: str
     subject: str | None
 
 
-@dataclass(frozen=True)
-class TagListing:
+class TagListing(Value):
     """The tags a listing read, in the registry's order: all of them, or those lexically after `after`;
     `complete` is False when the caller stopped it before its last page."""
 

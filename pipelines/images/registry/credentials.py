@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipelines.core.errors import InputError
+from pipelines.core.values import Value, field
 from pipelines.edges.files import open_regular
 from pipelines.edges.http_rules import clean_credential
 from pipelines.images.registry.location import GHCR
@@ -24,8 +24,7 @@ CREDENTIAL_SOURCES = (
 )
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(Value):
     """A user name and secret for one registry, and where they came from (never the secret itself)."""
 
     username: str

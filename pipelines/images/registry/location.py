@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
 from pipelines.core.errors import InputError
+from pipelines.core.values import Value
 from pipelines.edges.http import is_loopback_host
 
 GHCR = "ghcr.io"
@@ -35,8 +35,7 @@ def is_loopback(host: str) -> bool:
     return is_loopback_host(hostname_of(host))
 
 
-@dataclass(frozen=True)
-class RegistryLocation:
+class RegistryLocation(Value):
     """A registry host (with its port) and the namespace image repositories live under."""
 
     host: str

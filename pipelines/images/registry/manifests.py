@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from pipelines.core.digests import is_digest, sha256_digest
 from pipelines.core.errors import Corrupt
 from pipelines.core.json_text import load_json
+from pipelines.core.values import Value
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -42,8 +42,7 @@ def bare_media_type(content_type: str | None) -> str | None:
     return content_type.split(";", 1)[0].strip().lower() or None
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(Value):
     os: str
     architecture: str
     variant: str | None = None
@@ -62,8 +61,7 @@ class Platform:
         return "/".join(part for part in (self.os, self.architecture, self.variant) if part)
 
 
-@dataclass(frozen=True)
-class Descriptor:
+class Descriptor(Value):
     """A pointer to content by media type, digest and size, as indexes and manifests list them."""
 
     media_type: str
@@ -149,8 +147,7 @@ def parse_descriptor(value: Any, where: str) -> Descriptor:
     )
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(Value):
     """A manifest or index as the exact bytes a registry serves, with its media type."""
 
     media_type: str

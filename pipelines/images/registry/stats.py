@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
 class RequestStats:
     """Every request a client sent, by kind; retries and re-sends after a 401 are counted in there too."""
 
-    sent: Counter[str] = field(default_factory=Counter)
-    retries: int = 0
-    auth_resends: int = 0
-    tag_list_pages: int = 0
-    blob_bytes_read: int = 0
-    blob_bytes_written: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    def __init__(self) -> None:
+        self.sent: Counter[str] = Counter()
+        self.retries = 0
+        self.auth_resends = 0
+        self.tag_list_pages = 0
+        self.blob_bytes_read = 0
+        self.blob_bytes_written = 0
+        self._lock = threading.Lock()
 
     def count(self, kind: str) -> None:
         """One request sent; called from every thread that sends for the client."""
