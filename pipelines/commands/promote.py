@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -20,6 +19,7 @@ from pipelines.commands.checkout import check_root, optional_checkout
 from pipelines.core.catalog import STACK_CONFIG_FILE, get_image_project, get_project, image_projects
 from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
+from pipelines.core.values import Value
 from pipelines.edges.background import Background
 from pipelines.images.prefetch import Prefetch, tail_start
 from pipelines.output import actions_outputs, emit, progress
@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from pipelines.staging.record import StagingRecord
 
 
-@dataclass(frozen=True)
-class PromoteRequest:
+class PromoteRequest(Value):
     tag: str
     registry: str
     stack_config: Path | None
