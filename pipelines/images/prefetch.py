@@ -100,6 +100,7 @@ class Prefetch:
         self._first_page = threading.Event()  # the full listing's first page is in
         self._full_ended = threading.Event()  # the full listing returned or raised
         self._ended = threading.Semaphore(0)  # released by each listing as it ends: `listing` waits for the first
+        self._decided: TagListing | None = None  # what `listing` returned
         self._full = Background(self._list_full)
         self._tail = Background(partial(self._list_tail, tail_after)) if tail_after is not None else None
         self._started.set()
@@ -185,14 +186,17 @@ class Prefetch:
         """The tail when it holds the choice, else every tag of the repository; raises what listing raised.
 
         Never waits for a tail once the full listing is in: a registry slow to answer `last` costs no time.
+        Decided once: a later call (the staging gate's) gets the same listing without waiting again.
         """
-        if self._tail is not None:
-            self._ended.acquire()  # one listing has ended
+        if self._decided is None:
+            if self._tail is not None:
+                self._ended.acquire()  # one listing has ended
             if self._chosen.is_set():
-                tail = self._tail.result()
-                assert tail is not None  # chosen: the tail it returned holds the choice
-                return tail
-        return self._full.result()
+                self._decided = self._tail.result() if self._tail is not None else None
+                assert self._decided is not None  # chosen: the tail it returned holds the choice
+            else:
+                self._decided = self._full.result()
+        return self._decided
 
     def read_of(self, build: Build) -> BuildRead | None:
         """The read of `build` done ahead, or None when none was started or it did not find every platform.

@@ -8,6 +8,7 @@ says, or lists newest first as GHCR does) in front of the real registry; skopeo 
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.location import parse_registry
 from pipelines.images.rules import choose_build
 from pipelines.staging.record import RECORD_TAG_MARK, referrers_tag
-from tests.support.tail_listing import hold_the_second_page_for_the_tail, is_tail
+from tests.support.tail_listing import hold_the_full_listings_last_page, is_tail, release_tag_checked, tail_answered
 
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
@@ -73,7 +74,7 @@ def assert_promoted_build_7(result: Any, area: Any, complete: dict[str, Any]) ->
 def test_the_tail_after_the_release_commits_day_holds_the_choice(cli, area, monorepo, clean_env, fault_proxy):
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4)
-    hold_the_second_page_for_the_tail(proxy, area)
+    hold_the_full_listings_last_page(proxy, area, until=release_tag_checked(proxy))
 
     result = promote(cli, area, monorepo, clean_env, proxy)
 
@@ -89,7 +90,7 @@ def test_a_registry_listing_newest_first_gets_the_full_listing(cli, area, monore
     # As GHCR lists: its answer to `last` is the tags below it, newest first (one page), which hold the old
     # complete build 9: a tail that seems to hold a choice, and is refused for its order.
     proxy = fault_proxy(page_size=15, newest_first=True)
-    hold_the_second_page_for_the_tail(proxy, area)
+    hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
 
     result = promote(cli, area, monorepo, clean_env, proxy)
 
@@ -105,6 +106,7 @@ def test_builds_older_than_their_commit_by_over_a_day_are_found_in_the_full_list
     """A committer's clock two days ahead: the tail holds no build of the version, the full listing does."""
     complete = push_builds(area, dated_release(monorepo, at="2025-10-27T12:00:00+00:00"))
     proxy = fault_proxy(page_size=4)
+    hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
 
     result = promote(cli, area, monorepo, clean_env, proxy)
 
@@ -119,13 +121,17 @@ def test_a_tail_slow_to_answer_holds_up_nothing(cli, area, monorepo, clean_env, 
     complete = push_builds(area, dated_release(monorepo, at="2025-10-27T12:00:00+00:00"))
     proxy = fault_proxy(page_size=4)
 
+    tail_sent = threading.Event()
+
     def until_a_release_tag_is_written() -> None:
+        tail_sent.set()
         for _ in range(1000):
             if proxy.count("PUT", "/manifests/0.1.0"):
                 return
             time.sleep(0.01)
 
     proxy.add(Fault("before", "GET", "/tags/list", run=until_a_release_tag_is_written, query="last=2025.10.26.1200"))
+    hold_the_full_listings_last_page(proxy, area, until=tail_sent.is_set)
 
     result = promote(cli, area, monorepo, clean_env, proxy)
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kit.git import git
-from tests.support.tail_listing import hold_the_second_page_for_the_tail
+from tests.support.tail_listing import hold_the_full_listings_last_page, release_tag_checked
 
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
@@ -209,7 +209,7 @@ def test_the_tail_of_a_long_tag_list_holds_the_records_promote_checks(cli, area,
         area.push_build(PROJECT, sha=monorepo.head, number=number, version="0.0.9", at=f"2025-10-20T1{number}:00Z")
     (passed,) = staged_build(cli, area, monorepo, clean_env, 14, "passed")
     proxy = fault_proxy(page_size=4)
-    hold_the_second_page_for_the_tail(proxy, area)
+    hold_the_full_listings_last_page(proxy, area, until=release_tag_checked(proxy))
 
     accepted = cli(
         "promote", TAG, "--registry", area.registry(proxy.host), "--root", str(monorepo.root), "--json",
@@ -220,6 +220,9 @@ def test_the_tail_of_a_long_tag_list_holds_the_records_promote_checks(cli, area,
     assert "tags after 2025.10.24.1200" in accepted.stderr
     assert accepted.json()["staging_record"]["digest"] == passed and accepted.json()["from_build_index"] is True
     assert release_tags(area) == {"0.1.0-amd64", "0.1.0-arm64", "0.1.0"}
+    paths = [(entry.method, entry.path) for entry in proxy.log]
+    checked = paths.index(("HEAD", f"/v2/{area.repository(PROJECT)}/manifests/0.1.0-amd64"))
+    assert checked < max(i for i, (_, path) in enumerate(paths) if path.endswith("/tags/list"))  # no wait for it
 
 
 def test_a_build_without_index_cannot_pass_the_staging_requirement(cli, area, released, clean_env):
