@@ -53,7 +53,7 @@ class BuildTag(Value):
 
     @property
     def tag(self) -> str:
-        return f"{self.built_at:%Y.%m.%d.%H%M}-build.{self.build}-v{self.version.release}-{self.sha}-{self.arch}"
+        return f"{stamp(self.built_at)}-build.{self.build}-v{self.version.release}-{self.sha}-{self.arch}"
 
     def __str__(self) -> str:
         return self.tag

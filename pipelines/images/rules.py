@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pipelines.core.calver import BuildTag, order_build_tags
+from pipelines.core.calver import BuildTag, order_build_tags, stamp
 from pipelines.core.errors import Corrupt, NotFound, RuleRefused
 from pipelines.core.release_commit import CommitCheck
 from pipelines.core.values import Value
@@ -41,7 +41,7 @@ class Build(Value):
     @property
     def name(self) -> str:
         """The CalVer tag without its architecture: `2025.10.25.1430-build.123-v0.1.0-abc1234`."""
-        return f"{self.built_at:%Y.%m.%d.%H%M}-build.{self.number}-v{self.version.release}-{self.sha}"
+        return f"{stamp(self.built_at)}-build.{self.number}-v{self.version.release}-{self.sha}"
 
     @property
     def arches(self) -> tuple[str, ...]:
