@@ -21,7 +21,7 @@ from pipelines.core.errors import InputError
 from pipelines.core.tags import ReleaseTag, Stage, parse_tag
 from pipelines.core.values import Value
 from pipelines.edges.background import Background
-from pipelines.images.prefetch import Prefetch, tail_start
+from pipelines.images.prefetch import Prefetch
 from pipelines.output import actions_outputs, emit, progress
 
 if TYPE_CHECKING:
@@ -68,12 +68,6 @@ def _checkout_commit(root: Path | None, release_tag: str) -> tuple[bool, str | N
     git = optional_checkout(root)
     found = git.commit_and_time(f"refs/tags/{release_tag}") if git is not None else None
     return git is not None, *(found or (None, None))
-
-
-def _tail_after(checkout: Background[tuple[bool, str | None, datetime | None]]) -> str | None:
-    """Where the tag list's tail starts for the release commit's builds (in the tail's thread); None: no tail."""
-    committed_at = checkout.result()[2]
-    return tail_start(committed_at) if committed_at is not None else None
 
 
 def staging_reads(records: int) -> int:
@@ -206,7 +200,7 @@ def _promote(request: PromoteRequest) -> int:
                 tag.version,
                 project.platforms,
                 check=not request.require_staging,
-                tail_after=partial(_tail_after, checkout),
+                committed_at=lambda: checkout.result()[2],
             ) as prefetch,
         ):
             from pipelines.images.release import promote_release

@@ -19,6 +19,7 @@ from pipelines.core.errors import InputError, Unauthorized, Unavailable
 # Who commits when the machine has no git identity (a fresh Actions runner).
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1, or SHA-256 in a repository of that format
 # `git log -z` ends each commit with NUL; these end each field of one with NUL too, so a record is 5 fields.
 _LOG_FIELDS = "%H%x00%P%x00%an%x00%ae%x00%B"
 # What git prints when the remote refused its credentials: a 401 it could not answer (a token sent as an
@@ -84,14 +85,22 @@ class Git:
         result = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
         return result.stdout.strip() if result.returncode == 0 else None
 
-    def commit_and_time(self, ref: str) -> tuple[str, datetime] | None:
-        """The full SHA of the commit `ref` points at (through annotated tags) and its committer time, or None
-        when unknown: one process, where `commit_of` and a second query would be two."""
-        result = self._run("log", "-1", "--no-walk", "--format=%H %ct", "--end-of-options", f"{ref}^{{commit}}", "--")
-        sha, _, seconds = result.stdout.strip().partition(" ")
-        if result.returncode != 0 or not seconds.isdigit():
+    def commit_and_time(self, ref: str) -> tuple[str, datetime | None] | None:
+        """The full SHA of the commit `ref` points at (through annotated tags) and its committer time (None when
+        git's date does not make one), or None when unknown: one process, where `commit_of` and a second query
+        would be two. Signatures are not shown whatever the configuration (`log.showSignature` prints them
+        before the format)."""
+        result = self._run(
+            "-c", "log.showSignature=false", "log", "-1", "--no-walk", "--no-color", "--format=%H%x00%ct",
+            "--end-of-options", f"{ref}^{{commit}}", "--",
+        )  # fmt: skip
+        sha, _, seconds = result.stdout.strip().partition("\0")
+        if result.returncode != 0 or not _SHA.fullmatch(sha):
             return None
-        return sha, datetime.fromtimestamp(int(seconds), UTC)
+        try:
+            return sha, datetime.fromtimestamp(int(seconds), UTC)
+        except (ValueError, OverflowError, OSError):  # no number, or a year datetime cannot hold (git allows 99999)
+            return sha, None
 
     def subjects(self, revisions: str, path: str) -> list[str]:
         """`SHA7 subject` of each commit in `revisions` that touched `path`, newest first."""

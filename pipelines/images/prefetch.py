@@ -5,17 +5,22 @@ Two listings may run at once:
 - the full one, every page from the first: always right, and what promote goes by unless
 - the tail, when the caller knows the release commit's time and the full listing has a second
   page (most lists have one page: nothing to gain, and the registry is spared a second listing):
-  only the tags lexically after the CalVer stamp a day before that commit (the distribution
-  API's `last`). A build's stamp is the runner's clock when it ran, after its commit was made, so
-  the builds of the release commit are in the tail, and so is every build newer than any build in
-  it; the day leaves room for a committer's clock that runs ahead. When the tail is complete and
-  holds a complete build of the version, the newest complete build of the whole list is in it
-  too: promote chooses from the tail, and the full listing stops after the page it is reading.
-  Otherwise (no complete build in the tail, a registry that ignores `last` or does not list in
-  lexical order, a tail that failed) promote goes by the full listing, which never waited for the
-  tail: that costs requests, never time. What else promote takes from the list is in the tail
-  too: the build index shares its build's stamp, and staging records' tags (`sha256-…`) sort
-  after every stamp.
+  the tags lexically after the boundary, the CalVer stamp a day before that commit. A build's
+  stamp is the runner's clock when it ran, after its commit was made, so the builds of the
+  release commit are after the boundary, and so is every build newer than any build after it;
+  the day leaves room for a committer's clock that runs ahead. The registry is asked for the
+  tags after a stamp a day earlier still (the distribution API's `last`), and its answer counts
+  only when it shows it reaches back past the boundary, its first tag at or before it: a
+  registry may treat `last` as a tag it has and drop the first tag after it (distribution v3
+  does, and a stamp is never a tag), and a tag dropped before the boundary changes nothing after
+  it. Then the tags after the boundary are exactly the registry's, and when they hold a complete
+  build of the version, the newest complete build of the whole list is among them: promote
+  chooses from them, and the full listing stops after the page it is reading. Otherwise (no
+  complete build after the boundary, a quiet day before it, a registry that ignores `last` or
+  does not list in lexical order, a tail that failed) promote goes by the full listing, which
+  never waited for the tail: that costs requests, never time. What else promote takes from the
+  list is after the boundary too: the build index shares its build's stamp, and staging
+  records' tags (`sha256-…`) sort after every stamp.
 While the later pages come in, the newest complete build of the version seen so far is read
 (each platform's tag, image and config), so that when the last page confirms the choice only
 the checks and the writes remain. A build is read ahead once a page shows its version's tags
@@ -52,13 +57,16 @@ if TYPE_CHECKING:
 
 
 CLOCK_MARGIN = timedelta(days=1)  # how far ahead of the runners' clocks a committer's may run
+LOOKBACK = timedelta(days=1)  # how far before the boundary the tail is asked for, to show it reaches back
 
 
-def tail_start(committed_at: datetime) -> str:
-    """The tag after which the builds of a commit made at `committed_at` are listed: the CalVer stamp a day before."""
+def tail_bounds(committed_at: datetime) -> tuple[str, str]:
+    """For a release commit made at `committed_at`: the `last` the tail is asked after, and the boundary after
+    which its tags are taken (the CalVer stamps two days and a day before)."""
     from pipelines.core.calver import stamp  # in the tail's thread, once git has answered
 
-    return stamp(committed_at - CLOCK_MARGIN)
+    boundary = committed_at - CLOCK_MARGIN
+    return stamp(boundary - LOOKBACK), stamp(boundary)
 
 
 class _Pages:
@@ -73,7 +81,7 @@ class Prefetch:
     """Lists `repository`'s tags in threads, reading ahead the likely build of `version`; a context manager
     that waits for every request it started on the way out.
 
-    `tail_after`, called in the tail's thread, gives the tag after which the tail is listed (None: no tail).
+    `committed_at`, called in the tail's thread, gives the release commit's time (None: no tail).
     """
 
     def __init__(
@@ -84,7 +92,7 @@ class Prefetch:
         platforms: Iterable[str],
         *,
         check: bool = True,
-        tail_after: Callable[[], str | None] | None = None,
+        committed_at: Callable[[], datetime | None] | None = None,
     ) -> None:
         self._client = client
         self._repository = repository
@@ -102,7 +110,7 @@ class Prefetch:
         self._ended = threading.Semaphore(0)  # released by each listing as it ends: `listing` waits for the first
         self._decided: TagListing | None = None  # what `listing` returned
         self._full = Background(self._list_full)
-        self._tail = Background(partial(self._list_tail, tail_after)) if tail_after is not None else None
+        self._tail = Background(partial(self._list_tail, committed_at)) if committed_at is not None else None
         self._started.set()
 
     def _list_full(self) -> TagListing:
@@ -115,12 +123,12 @@ class Prefetch:
             self._first_page.set()  # a listing that ended (or failed) on its first page: the tail has nothing to add
             self._ended.release()
 
-    def _list_tail(self, tail_after: Callable[[], str | None]) -> TagListing | None:
-        """In the tail's thread: the tail when it holds a complete build of the version, else None."""
+    def _list_tail(self, committed_at: Callable[[], datetime | None]) -> TagListing | None:
+        """In the tail's thread: the tags after the boundary when they hold a complete build of the version."""
         self._started.wait()
         tail = None
         try:
-            tail = self._tail_holding_the_choice(tail_after())
+            tail = self._tail_holding_the_choice(committed_at())
         except PipelineError:
             pass  # the full listing is what promote goes by; it reports the registry's faults itself
         finally:
@@ -129,13 +137,19 @@ class Prefetch:
             self._ended.release()
         return tail
 
-    def _tail_holding_the_choice(self, after: str | None) -> TagListing | None:
+    def _tail_holding_the_choice(self, committed_at: datetime | None) -> TagListing | None:
         self._first_page.wait()  # a list of one page (most, and all the registries that answer every tag at once)
-        if after is None or self._full_ended.is_set():  # needs no tail, nor the registry listing it a second time
+        if committed_at is None or self._full_ended.is_set():  # needs no tail, nor a second listing of the registry
             return None
+        asked, boundary = tail_bounds(committed_at)
         on_page = partial(self._on_page, self._tail_pages)
-        tail = self._client.list_tags_after(self._repository, after, on_page=on_page, stop=self._full_ended.is_set)
-        return tail if tail is not None and tail.complete and self._holds_choice(tail.tags) else None
+        tail = self._client.list_tags_after(self._repository, asked, on_page=on_page, stop=self._full_ended.is_set)
+        if tail is None or not tail.complete or not tail.tags or tail.tags[0] > boundary:
+            return None  # not the registry's every tag after the boundary, or not shown to be
+        from pipelines.images.registry.client import TagListing
+
+        newer = tuple(tag for tag in tail.tags if tag > boundary)
+        return TagListing(newer, tail.pages, after=boundary) if self._holds_choice(newer) else None
 
     def _holds_choice(self, tags: tuple[str, ...]) -> bool:
         from pipelines.images.rules import choose_build

@@ -25,7 +25,7 @@ from pipelines.core.catalog import get_project
 from pipelines.core.errors import PipelineError
 from pipelines.core.versions import parse_release
 from pipelines.edges.retry import RetryPolicy
-from pipelines.images.prefetch import tail_start
+from pipelines.images.prefetch import tail_bounds
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.location import parse_registry
 from pipelines.images.rules import choose_build
@@ -36,7 +36,8 @@ PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
 PLATFORMS = get_project(PROJECT).platforms
 COMMITTED = "2025-10-25T12:00:00+00:00"
-TAIL_START = "2025.10.24.1200"  # the CalVer stamp a day before COMMITTED
+TAIL_START = "2025.10.24.1200"  # the boundary: the CalVer stamp a day before COMMITTED
+ASKED = "2025.10.23.1200"  # what the tail is asked after: a day before the boundary
 FAST = RetryPolicy(max_time=30, base_delay=0.01, max_delay=0.05)
 
 
@@ -48,10 +49,11 @@ def dated_release(monorepo: Any, at: str = COMMITTED) -> str:
 
 
 def push_builds(area: Any, sha: str) -> dict[str, Any]:
-    """Days before the tail, six builds of 0.0.9 and an older complete build of 0.1.0 (from another commit); after
-    the commit, 0.1.0's complete build 7 and its newer incomplete build 8. Returns build 7."""
+    """Six builds of 0.0.9, a day apart (the last one the day before the boundary), and an older complete build of
+    0.1.0 from another commit; after the commit, 0.1.0's complete build 7 and its newer incomplete build 8.
+    Returns build 7."""
     for number in range(1, 7):
-        area.push_build(PROJECT, sha=sha, number=number, version="0.0.9", at=f"2025-10-20T1{number}:00:00+00:00")
+        area.push_build(PROJECT, sha=sha, number=number, version="0.0.9", at=f"2025-10-{18 + number}T10:00:00+00:00")
     area.push_build(PROJECT, sha="0bd0000", number=9, at="2025-10-20T18:00:00+00:00")
     complete = area.push_build(PROJECT, sha=sha, number=7, at="2025-10-25T13:00:00+00:00")
     area.push_build(PROJECT, sha=sha, number=8, at="2025-10-25T14:00:00+00:00", arches=("amd64",))
@@ -79,8 +81,8 @@ def test_the_tail_after_the_release_commits_day_holds_the_choice(cli, area, mono
     result = promote(cli, area, monorepo, clean_env, proxy)
 
     assert_promoted_build_7(result, area, complete)
-    assert f"3 tags after {TAIL_START} (the release commit's builds and all later) in 1 page(s)" in result.stderr
-    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [[TAIL_START]]
+    assert f"3 tags after {TAIL_START} (the release commit's builds and all later) in 2 page(s)" in result.stderr
+    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [[ASKED]]
     requests = result.json()["requests"]
     assert requests["tag_list_pages"] == proxy.count("GET", "/tags/list")  # the full listing's pages counted too
 
@@ -97,7 +99,7 @@ def test_a_registry_listing_newest_first_gets_the_full_listing(cli, area, monore
     assert_promoted_build_7(result, area, complete)
     assert "tags after" not in result.stderr
     assert "17 tags in 2 page(s)" in result.stderr
-    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [[TAIL_START]]
+    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [[ASKED]]
 
 
 def test_builds_older_than_their_commit_by_over_a_day_are_found_in_the_full_listing(
@@ -112,7 +114,7 @@ def test_builds_older_than_their_commit_by_over_a_day_are_found_in_the_full_list
 
     assert_promoted_build_7(result, area, complete)
     assert "tags after" not in result.stderr
-    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [["2025.10.26.1200"]]
+    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [["2025.10.25.1200"]]
 
 
 def test_a_tail_slow_to_answer_holds_up_nothing(cli, area, monorepo, clean_env, fault_proxy):
@@ -130,7 +132,7 @@ def test_a_tail_slow_to_answer_holds_up_nothing(cli, area, monorepo, clean_env, 
                 return
             time.sleep(0.01)
 
-    proxy.add(Fault("before", "GET", "/tags/list", run=until_a_release_tag_is_written, query="last=2025.10.26.1200"))
+    proxy.add(Fault("before", "GET", "/tags/list", run=until_a_release_tag_is_written, query="last=2025.10.25.1200"))
     hold_the_full_listings_last_page(proxy, area, until=tail_sent.is_set)
 
     result = promote(cli, area, monorepo, clean_env, proxy)
@@ -197,16 +199,23 @@ def tags_of(found: list[tuple[int, int, str, str, set[str]]]) -> list[str]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(found=builds, committed=minutes)
-def test_when_the_tail_holds_a_complete_build_it_holds_the_choice_of_the_whole_list(found, committed):
-    every = [*tags_of(found), "0.1.0", "0.1.0-amd64", "latest", referrers_tag("sha256:" + "a" * 64)]
-    after = tail_start(START + timedelta(minutes=committed))
-    tail = [tag for tag in every if tag > after]  # what a registry answers to `last`
+@given(found=builds, committed=minutes, drops_the_first=st.booleans())
+def test_when_the_tags_after_the_boundary_hold_a_complete_build_they_hold_the_choice_of_the_whole_list(
+    found, committed, drops_the_first
+):
+    """Whatever the tags and the commit's time, and whether the registry drops the first tag after `last` (as
+    distribution v3 does for a `last` that is no tag): a tail promote takes chooses as the whole list does."""
+    every = sorted([*tags_of(found), "0.1.0", "0.1.0-amd64", "latest", referrers_tag("sha256:" + "a" * 64)])
+    asked, boundary = tail_bounds(START + timedelta(minutes=committed))
+    answer = [tag for tag in every if tag > asked][1 if drops_the_first else 0 :]  # what the registry answers
+    if not answer or answer[0] > boundary:
+        return  # not shown to reach back past the boundary: promote goes by the full listing
+    newer = [tag for tag in answer if tag > boundary]
     version = parse_release("0.1.0")
     try:
-        from_tail = choose_build(tail, version, PLATFORMS)
+        from_tail = choose_build(newer, version, PLATFORMS)
     except PipelineError:
-        return  # promote goes by the full listing
+        return  # no complete build after the boundary: promote goes by the full listing
     assert from_tail == choose_build(every, version, PLATFORMS)
 
 
@@ -220,5 +229,5 @@ def test_a_stamp_splits_build_tags_at_its_minute(built, committed):
 
 
 @pytest.mark.parametrize("committed", ["2025-10-25T12:00:00+00:00", "2025-10-25T14:00:00+02:00"])
-def test_the_tail_starts_a_day_before_the_commit_in_utc(committed):
-    assert tail_start(datetime.fromisoformat(committed)) == TAIL_START
+def test_the_tail_is_asked_two_days_and_taken_a_day_before_the_commit_in_utc(committed):
+    assert tail_bounds(datetime.fromisoformat(committed)) == (ASKED, TAIL_START)

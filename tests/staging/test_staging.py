@@ -205,8 +205,8 @@ def test_the_tail_of_a_long_tag_list_holds_the_records_promote_checks(cli, area,
     staging records' own tags (`sha256-…`) are all in it."""
     git(monorepo.root, "commit", "-q", "--allow-empty", "-m", "release", at="2025-10-25T12:00:00+00:00")
     monorepo.tag(TAG)
-    for number in range(1, 4):  # older builds, days before the tail: pages of their own
-        area.push_build(PROJECT, sha=monorepo.head, number=number, version="0.0.9", at=f"2025-10-20T1{number}:00Z")
+    for number in range(1, 4):  # older builds a day apart, the last the day before the boundary: pages of their own
+        area.push_build(PROJECT, sha=monorepo.head, number=number, version="0.0.9", at=f"2025-10-2{1 + number}T10:00Z")
     (passed,) = staged_build(cli, area, monorepo, clean_env, 14, "passed")
     proxy = fault_proxy(page_size=4)
     hold_the_full_listings_last_page(proxy, area, until=release_tag_checked(proxy))
