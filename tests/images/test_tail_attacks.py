@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -39,14 +40,19 @@ from tests.images.test_tail_listing import (
     TAIL_START,
     assert_promoted_build_7,
     dated_release,
-    hold_the_second_page_for_the_tail,
-    is_tail,
     promote,
     push_builds,
 )
+from tests.support.tail_listing import hold_the_full_listings_last_page, is_tail, tail_answered
+
+
+def hold_the_second_page_for_the_tail(proxy: Any, area: Any) -> None:
+    hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
+
 
 USER, PASSWORD = "ci-bot", "Tail-s3cret-Pa55word"
 VERSION = parse_release("0.1.0")
+COMMITTED_AT = datetime(2025, 10, 25, 12, tzinfo=UTC)
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
@@ -344,7 +350,7 @@ def test_a_second_listing_call_does_not_wait_for_the_tail(area, monorepo, fault_
     with client_for(area, proxy) as client:
         try:
             with Prefetch(
-                client, area.repository(PROJECT), VERSION, PLATFORMS, tail_after=lambda: TAIL_START
+                client, area.repository(PROJECT), VERSION, PLATFORMS, committed_at=lambda: COMMITTED_AT
             ) as prefetch:
                 first = prefetch.listing()  # the full listing: the tail is held
                 second = threading.Thread(target=lambda: calls.append(prefetch.listing()), daemon=True)
@@ -534,7 +540,7 @@ def promote_in_process(area: Any, proxy: Any, sha: str, *, tail: bool) -> tuple[
         try:
             repository = area.repository(PROJECT)
             with Prefetch(
-                client, repository, VERSION, project.platforms, tail_after=(lambda: TAIL_START) if tail else None
+                client, repository, VERSION, project.platforms, committed_at=(lambda: COMMITTED_AT) if tail else None
             ) as prefetch:
                 result = promote_release(
                     project,
