@@ -221,6 +221,7 @@ class HttpClient:
         on_attempt: Callable[[], None] | None = None,
         what: str | None = None,
         hint: str = RETRY_HINT,
+        stop: Callable[[], bool] | None = None,
     ) -> Response:
         """Send, retrying connection faults, timeouts, 429 and 5xx within the policy; any other answer is returned.
 
@@ -229,7 +230,8 @@ class HttpClient:
 
         A success's body goes to `sink` when given (rewound before each attempt), else into the
         Response. `on_attempt` runs before each attempt (to count them); `what` names the request
-        in the `Unavailable` raised when tries or time run out.
+        in the `Unavailable` raised when tries or time run out, or when `stop` says the caller no
+        longer needs the answer (checked before each attempt and while waiting for the next).
         """
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
@@ -254,7 +256,7 @@ class HttpClient:
             wait = parse_retry_after(response.headers.get("Retry-After"), self._now())
             return Retry(f"HTTP {response.status} ({self._describe(response)})", wait)
 
-        return self.retrier.run(attempt, what, hint, label=f"{method} {path}")
+        return self.retrier.run(attempt, what, hint, label=f"{method} {path}", stop=stop)
 
     def send(
         self,

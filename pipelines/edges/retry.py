@@ -96,6 +96,9 @@ class Retry(Value):
     retry_after: float | None = None
 
 
+STOP_POLL = 0.05  # seconds: how soon a wait for a retry notices that its caller stopped
+
+
 class Retrier:
     """Runs attempts under one policy and one deadline; counts the retries it made."""
 
@@ -116,15 +119,27 @@ class Retrier:
         self._rng = rng or random.Random()
         self._say = say or (lambda message: None)
 
-    def run(self, attempt: Callable[[], T | Retry], what: str, hint: str, *, label: str | None = None) -> T:
+    def run(
+        self,
+        attempt: Callable[[], T | Retry],
+        what: str,
+        hint: str,
+        *,
+        label: str | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> T:
         """The first result of `attempt` that is not a `Retry`; `Unavailable` naming `what` when time or tries run out.
 
-        `label` names the attempt in the progress line of each retry (default: `what`).
+        `label` names the attempt in the progress line of each retry (default: `what`). When `stop` says so
+        (its caller no longer needs the answer), no further attempt is made and the wait for one is cut
+        short: `Unavailable`, "no longer needed".
         """
         tries = 0
         while True:
             if self.deadline.expired():
                 raise self.gave_up(what, "the time limit was reached", tries, hint)
+            if stop is not None and stop():
+                raise self.gave_up(what, "stopped: no longer needed", tries, hint)
             outcome = attempt()
             tries += 1
             if not isinstance(outcome, Retry):
@@ -137,7 +152,17 @@ class Retrier:
             with self._count:
                 self.retries += 1
             self._say(f"  {label or what}: {outcome.fault}; retrying in {delay:.1f}s")
-            self._sleep(delay)
+            if stop is None:
+                self._sleep(delay)
+            else:
+                self._wait(delay, stop)
+
+    def _wait(self, delay: float, stop: Callable[[], bool]) -> None:
+        """Sleep `delay` in steps of at most STOP_POLL seconds, ending early once `stop` says so."""
+        while delay > 0 and not stop():
+            step = min(delay, STOP_POLL)
+            self._sleep(step)
+            delay -= step
 
     def gave_up(self, what: str, fault: str, attempts: int, hint: str) -> Unavailable:
         return Unavailable(

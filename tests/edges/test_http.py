@@ -82,6 +82,26 @@ def test_retry_after_in_seconds_sets_the_wait(serve):
     assert len(server.seen) == 2
 
 
+@pytest.mark.parametrize("stops_after", [1, 3, None])
+def test_a_caller_that_stops_cuts_the_wait_for_a_retry_short_and_sends_no_more(serve, stops_after):
+    """A request whose answer its caller no longer needs (promote's listing that lost): the wait for the retry
+    is slept in short steps, ending at the first step after the caller stops; no attempt follows."""
+    server = serve(failing(1, 429, {"Retry-After": "30"}))
+    waits: list[float] = []
+    with HttpClient(policy=RetryPolicy(max_time=60), sleep=waits.append) as client:
+        stop = (lambda: len(waits) >= stops_after) if stops_after else (lambda: False)
+        if stops_after is None:  # the control: never stopped, it waits the whole 30 s and is answered
+            assert client.request("GET", server.url, stop=stop).status == 200
+        else:
+            with pytest.raises(Unavailable, match="stopped: no longer needed") as raised:
+                client.request("GET", server.url, stop=stop)
+            assert "gave up after 1 attempt(s)" in raised.value.message
+    if stops_after is None:
+        assert sum(waits) == pytest.approx(30.0) and len(server.seen) == 2
+    else:
+        assert waits == [0.05] * stops_after and len(server.seen) == 1
+
+
 def test_retry_after_as_an_http_date_sets_the_wait(serve):
     server = serve(failing(1, 429, {"Retry-After": format_datetime(NOW + timedelta(seconds=42), usegmt=True)}))
     waits: list[float] = []

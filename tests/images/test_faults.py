@@ -17,7 +17,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from pipelines.core.errors import CheckFailed
+from kit.fault_proxy import Fault
+from pipelines.core.errors import CheckFailed, Unavailable
 from pipelines.edges.retry import RetryPolicy
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.credentials import Credentials
@@ -69,6 +70,23 @@ def test_tag_lists_follow_link_pages_asking_for_1000_tags(cli, area, released, c
     assert result.json()["requests"]["tag_list_pages"] == proxy.count("GET", "/tags/list") in (pages, pages + 1)
     assert set(proxy.requested_page_sizes) == {1000}
     assert release_digests(area)["0.1.0-amd64"] == pushed["amd64"].digest
+
+
+def test_a_listing_stopped_while_a_page_waits_for_its_retry_gives_it_up(area, released, fault_proxy):
+    """Promote stops the listing it no longer needs (the other one decided): a page being retried after a 429
+    with Retry-After: 10 is given up at the next step of the wait, and nothing more is sent."""
+    for number in range(1, 4):
+        area.push_build(PROJECT, sha=released.head, number=number)
+    proxy = fault_proxy(page_size=2)
+    first_page_end = sorted(area.tags(PROJECT))[1]
+    proxy.add(Fault("status", "GET", "/tags/list", status=429, retry_after="10", query=f"last={first_page_end}"))
+    waits: list[float] = []
+
+    with client_for(area, proxy, sleep=waits.append) as client, pytest.raises(Unavailable) as raised:
+        client.list_tags(area.repository(PROJECT), stop=lambda: bool(waits))
+
+    assert "stopped: no longer needed" in raised.value.message
+    assert waits == [0.05] and proxy.count("GET", "/tags/list") <= 2  # the 429 may be logged after we read it
 
 
 def test_the_likely_build_is_read_while_later_pages_come_and_the_tags_are_checked_after_the_last(

@@ -122,7 +122,8 @@ class RegistryClient:
         """Every tag of `repository`, following `Link` pages of up to 1000; an unknown repository has none.
 
         `on_page` sees the tags so far after each page that another follows (a caller reading ahead); when
-        `stop` says so before a next page, the listing ends there, marked incomplete.
+        `stop` says so before a next page, the listing ends there, marked incomplete, and a page being
+        retried is given up (`Unavailable`).
         """
         url = f"{self.location.base_url}/v2/{repository}/tags/list?n={TAGS_PAGE_SIZE}"
         listing = self._list(repository, url, after=None, on_page=on_page, stop=stop)
@@ -164,7 +165,7 @@ class RegistryClient:
             if stop is not None and stop():
                 return TagListing(tuple(tags), pages, after=after, complete=False)
             visited.add(url)
-            response = self._request("tags", "GET", url, repository)
+            response = self._request("tags", "GET", url, repository, stop=stop)
             if response.status == 404 and pages == 0:
                 return TagListing((), 0, after=after)
             self._expect(response, f"list the tags of {repository}")
@@ -311,12 +312,13 @@ class RegistryClient:
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
         max_body: int = MAX_MANIFEST_BYTES,
+        stop: Callable[[], bool] | None = None,
     ) -> Response:
-        """Send with authentication: on a 401, answer the challenge once and send again."""
+        """Send with authentication: on a 401, answer the challenge once and send again. `stop`: the HTTP layer's."""
         answered = False
         while True:
             sent = {**(headers or {}), **self._auth.header(repository)}
-            response = self._send(kind, method, url, headers=sent, body=data, max_body=max_body)
+            response = self._send(kind, method, url, headers=sent, body=data, max_body=max_body, stop=stop)
             if response.status != 401 or answered:
                 return response
             self._auth.answer(response, repository, sent.get("Authorization"))
@@ -336,6 +338,7 @@ class RegistryClient:
         body: bytes | None = None,
         params: Mapping[str, str] | None = None,
         max_body: int = MAX_MANIFEST_BYTES,
+        stop: Callable[[], bool] | None = None,
     ) -> Response:
         """One exchange, each attempt counted as a request of `kind`; retried by the HTTP layer."""
 
@@ -353,9 +356,10 @@ class RegistryClient:
                 on_attempt=count,
                 what=f"{self.location.host} did not complete {method} {urlsplit(url).path}",
                 hint=GAVE_UP_HINT,
+                stop=stop,
             )
         finally:
-            self.stats.retries = self._http.retries
+            self.stats.saw_retries(self._http.retries)
 
     def _expect(self, response: Response, what: str) -> None:
         """An error naming what failed and why, unless the response is a success."""

@@ -30,6 +30,12 @@ class RequestStats:
         with self._lock:
             setattr(self, name, getattr(self, name) + amount)
 
+    def saw_retries(self, total: int) -> None:
+        """The HTTP layer's count of retries so far, from any thread: it only grows, so an older count never
+        replaces a newer one."""
+        with self._lock:
+            self.retries = max(self.retries, total)
+
     @property
     def total(self) -> int:
         return sum(self.sent.values())
