@@ -125,8 +125,8 @@ def describe(data: dict[str, Any]) -> str:
     requests = data["requests"]
     lines.append(
         f"  requests    {requests['total']} (budget {requests['budget']}: 1 read per platform + 3 per tag written + "
-        f"the index checked again + {requests['tag_list_pages']} tag-list page(s)); {requests['retries']} retries; "
-        f"blob bytes read {requests['blob_bytes_read']}, written 0"
+        f"the index checked again + the platform tags read again + {requests['tag_list_pages']} tag-list "
+        f"page(s)); {requests['retries']} retries; blob bytes read {requests['blob_bytes_read']}, written 0"
     )
     lines.append(f"  deploy as   {data['image']}")
     return "\n".join(lines)

@@ -61,8 +61,10 @@ def write_release_tags(
 
     Another promote of the same version may run at once (a re-run, a second workflow). Every tag is
     checked in the round trip right before its PUT (the platform tags by the caller, the index again
-    with the platform tags' read-back) and read back after it, so that neither run silently moves
-    what the other wrote.
+    with the platform tags' read-back) and read back after it, and the index's read-back reads every
+    platform tag once more, so that neither run silently moves what the other wrote: a run whose
+    platform tags another run overwrote after their first read-back (its check came before our PUTs,
+    its PUTs after) fails instead of reporting a release whose index and platform tags disagree.
     """
     index_tag = plan.writes[-1].tag
     platforms = [write for write in plan.to_write if write.tag != index_tag]
@@ -85,7 +87,13 @@ def write_release_tags(
         if found != index.manifest.digest:
             raise moved_meanwhile(index.tag, found, index.manifest.digest, written=False)
         return  # another run of the same promotion wrote it meanwhile
-    put_and_read_back(client, repository, index, say)
+    say(f"writing {index.tag} -> {index.manifest.digest}")
+    client.put_manifest(repository, index.tag, index.manifest)
+    release = [index, *(write for write in plan.writes if write.tag != index_tag)]
+    heads = at_once([partial(client.head_manifest, repository, write.tag) for write in release])
+    for write, digest in zip(release, heads, strict=True):
+        if digest != write.manifest.digest:
+            raise moved_meanwhile(write.tag, digest, write.manifest.digest, written=True)
 
 
 def promote_release(

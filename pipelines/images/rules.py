@@ -286,11 +286,12 @@ def plan_promotion(
 
 def request_budget(platforms: int, tag_list_pages: int, *, build_index: bool = False, other_reads: int = 0) -> int:
     """The most requests a fresh promotion should take, besides reading each platform's config: per platform
-    its GET; per release tag (each platform's and the index) a check, the PUT and a read-back, and the index's
-    second check once the platform tags are written; the tag-list pages; the build index's GET when the build
-    has one; and `other_reads` (the staging records).
+    its GET; per release tag (each platform's and the index) a check, the PUT and a read-back, the index's
+    second check once the platform tags are written, and the platform tags read again with the index's
+    read-back; the tag-list pages; the build index's GET when the build has one; and `other_reads` (the
+    staging records).
     """
-    return platforms + 3 * (platforms + 1) + 1 + tag_list_pages + int(build_index) + other_reads
+    return platforms + 3 * (platforms + 1) + 1 + platforms + tag_list_pages + int(build_index) + other_reads
 
 
 class PromotionResult(Value):

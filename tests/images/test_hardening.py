@@ -286,6 +286,35 @@ def test_an_index_tag_written_by_another_run_while_our_platform_tags_were_writte
     assert proxy.count("PUT", "/manifests/0.1.0") == 2  # the platform tags only: the index was never sent
 
 
+def test_a_platform_tag_moved_by_another_run_after_its_read_back_is_reported_by_the_index_read_back(
+    cli, area, released, clean_env, fault_proxy
+):
+    """Another promote, whose check came before our PUTs, writes its build to 0.1.0-amd64 after our platform
+    tags read back right: right after our index PUT. The index's read-back reads the platform tags again, so
+    this run fails (exit 1) naming the tag and both digests, instead of reporting a release whose index and
+    platform tags disagree."""
+    theirs = area.push_build(PROJECT, sha=released.head, number=1, at="2025-10-25T14:30:00+00:00")
+    ours = area.push_build(PROJECT, sha=released.head, number=2, at="2025-10-25T15:30:00+00:00")
+    repository = area.repository(PROJECT)
+    proxy = fault_proxy()
+    puts = []
+    from kit.fault_proxy import Fault
+
+    def after_our_index_put() -> None:
+        puts.append(1)  # the platform PUTs come first, at once; the index's is the third
+        if len(puts) == 3:
+            area.pusher.manifest(repository, "0.1.0-amd64", theirs["amd64"])
+
+    proxy.add(Fault("after", "PUT", "/manifests/0.1.0", run=after_our_index_put, times=3))
+
+    result = promote(cli, area.registry(proxy.host), released, clean_env)
+
+    result.assert_clean(1)
+    error = result.json()["error"]
+    assert "0.1.0-amd64" in error and "after this run wrote it" in error
+    assert theirs["amd64"].digest in error and ours["amd64"].digest in error
+
+
 @pytest.mark.parametrize("status", [403, 503, 400])
 def test_a_registry_echoing_the_credentials_it_was_sent_never_gets_them_printed(
     cli, scripted, released, clean_env, status

@@ -83,8 +83,9 @@ def test_promote_copies_the_newest_complete_build_byte_for_byte_and_creates_the_
         "tags": 1,
         "manifest-get": 2 + image_reads,
         # Each release tag checked in the round trip right before its PUT and read back after it; the index
-        # is checked again alongside the platform tags' read-back, the round trip right before its PUT.
-        "manifest-head": 7,
+        # is checked again alongside the platform tags' read-back, the round trip right before its PUT, and
+        # the platform tags are read again alongside the index's read-back.
+        "manifest-head": 9,
         "manifest-put": 3,
         "blob-get": 2,
     }

@@ -207,7 +207,7 @@ def test_an_image_whose_config_has_another_arch_is_refused():
 
 
 def test_request_budget():
-    assert request_budget(2, 1) == 13 and request_budget(2, 10) == 22
+    assert request_budget(2, 1) == 15 and request_budget(2, 10) == 24
 
 
 @pytest.mark.parametrize(
