@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import subprocess
 import threading
 import time
@@ -32,7 +31,7 @@ from pipelines.images.prefetch import Prefetch
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.location import parse_registry
 from pipelines.images.release import promote_release
-from tests.images.test_tail_listing import (
+from tests.support.tail_listing import (
     FAST,
     PLATFORMS,
     PROJECT,
@@ -40,10 +39,13 @@ from tests.images.test_tail_listing import (
     TAIL_START,
     assert_promoted_build_7,
     dated_release,
+    hold_the_full_listings_last_page,
+    is_stamp,
+    is_tail,
     promote,
     push_builds,
+    tail_answered,
 )
-from tests.support.tail_listing import hold_the_full_listings_last_page, is_tail, tail_answered
 
 
 def hold_the_second_page_for_the_tail(proxy: Any, area: Any) -> None:
@@ -66,23 +68,14 @@ def upstream_tags(proxy: Any, repository: str) -> list[str]:
 def answer_tails(proxy: Any, answer: Callable[[Any, str, dict[str, list[str]]], str | None]) -> None:
     """Let `answer(handler, repository, params)` answer the proxy's tag-list requests that carry `last` (the tail's
     first page, and any page after it that this answer linked with `&tail=1`); None: the proxy answers as usual."""
-    handler = proxy._server._server.RequestHandlerClass
-    original = handler._tags_page
 
-    def _tags_page(self: Any, repository: str, params: dict[str, list[str]]) -> str:
+    def tail_pages(handler: Any, repository: str, params: dict[str, list[str]]) -> str | None:
         last = params.get("last", [None])[0]
         if last is not None and (is_stamp(last) or "tail" in params):
-            answered = answer(self, repository, params)
-            if answered is not None:
-                return answered
-        return original(self, repository, params)
+            return answer(handler, repository, params)
+        return None
 
-    handler._tags_page = _tags_page
-
-
-def is_stamp(text: str) -> bool:
-    """Whether `text` is a CalVer stamp (the tail's `last`), as tests/images/test_tail_listing.py's `is_tail` says."""
-    return re.fullmatch(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}", text) is not None
+    proxy.tag_pages = tail_pages
 
 
 def page(handler: Any, repository: str, tags: list[str], link: str | None = None, status: int = 200) -> str:
