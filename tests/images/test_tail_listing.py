@@ -45,6 +45,8 @@ from tests.support.tail_listing import (
 
 
 def test_the_tail_after_the_release_commits_day_holds_the_choice(cli, area, monorepo, clean_env, fault_proxy):
+    """The tail, asked after ASKED, reaches back past the boundary (the 0.0.9 build the day before) and holds a complete
+    build: promote chooses from its tags after the boundary, and counts both listings' pages."""
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4)
     hold_the_full_listings_last_page(proxy, area, until=release_tag_checked(proxy))
@@ -59,6 +61,7 @@ def test_the_tail_after_the_release_commits_day_holds_the_choice(cli, area, mono
 
 
 def test_a_registry_listing_newest_first_gets_the_full_listing(cli, area, monorepo, clean_env, fault_proxy):
+    """A registry that lists newest first (GHCR): its tail is refused for its order, and the full listing decides."""
     complete = push_builds(area, dated_release(monorepo))
     # As GHCR lists: its answer to `last` is the tags below it, newest first (one page), which hold the old
     # complete build 9: a tail that seems to hold a choice, and is refused for its order.
@@ -114,6 +117,7 @@ def test_a_tail_slow_to_answer_holds_up_nothing(cli, area, monorepo, clean_env, 
 
 
 def test_a_list_of_one_page_sends_no_tail(cli, area, monorepo, clean_env, fault_proxy):
+    """A tag list of one page: the full listing is all there is, and the registry is spared a second listing."""
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=100)
 
@@ -124,6 +128,7 @@ def test_a_list_of_one_page_sends_no_tail(cli, area, monorepo, clean_env, fault_
 
 
 def test_the_client_lists_after_a_tag_only_in_lexical_order(area, monorepo, fault_proxy):
+    """`list_tags_after` takes a registry's answer only in lexical order after `last`; `list_tags` stops when told."""
     push_builds(area, dated_release(monorepo))
     repository = area.repository(PROJECT)
     every = sorted(area.tags(PROJECT))
@@ -193,6 +198,7 @@ def test_when_the_tags_after_the_boundary_hold_a_complete_build_they_hold_the_ch
 @settings(max_examples=300, deadline=None)
 @given(built=minutes, committed=st.integers(min_value=0, max_value=3 * 24 * 60 * 60))
 def test_a_stamp_splits_build_tags_at_its_minute(built, committed):
+    """A CalVer stamp sorts before the build tags of its minute and after those before; staging records sort after."""
     at = START + timedelta(seconds=committed)
     tag = make_build_tag(version="0.1.0", sha="abc1234", arch="amd64", build=1, at=START + timedelta(minutes=built))
     assert (tag.tag > stamp(at)) is (tag.built_at >= at.replace(second=0, microsecond=0))
@@ -201,4 +207,5 @@ def test_a_stamp_splits_build_tags_at_its_minute(built, committed):
 
 @pytest.mark.parametrize("committed", ["2025-10-25T12:00:00+00:00", "2025-10-25T14:00:00+02:00"])
 def test_the_tail_is_asked_two_days_and_taken_a_day_before_the_commit_in_utc(committed):
+    """The bounds are the CalVer stamps two days and a day before the commit, in UTC whatever its zone."""
     assert tail_bounds(datetime.fromisoformat(committed)) == (ASKED, TAIL_START)
