@@ -3,7 +3,8 @@
 It paginates tag lists (from a snapshot, as a database-backed registry would; in lexical order, or newest
 first as GHCR does), demands Bearer tokens from its own token service, answers the OCI 1.1 referrers API, adds
 latency, and injects 429/5xx with Retry-After, dropped connections, tampered answers and another client's
-writes on request; every request passing it is logged.
+writes on request, or lets a test answer tag-list pages as another registry would (`tag_pages`); every request
+passing it is logged.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ class FaultProxy:
     rewrite_location: bool = True  # False: upload sessions point straight at the registry, past the proxy
     referrers_api: bool = False  # answer the OCI 1.1 referrers API, as registries newer than distribution 2.8 do
     referrers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # subject digest -> descriptors
+    # Another registry's answer to a paginated tag list: `tag_pages(handler, repository, params)` is asked first,
+    # and either answers (through the handler's `_send` or `_challenge`, returning the status they return) or
+    # returns None, and the proxy answers as usual. `params` is the request's parsed query.
+    tag_pages: Callable[[BaseHTTPRequestHandler, str, dict[str, list[str]]], str | None] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -247,6 +252,10 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             return response.status, kept, payload
 
         def _tags_page(self, repository: str, params: dict[str, list[str]]) -> str:
+            if proxy.tag_pages is not None:
+                answered = proxy.tag_pages(self, repository, params)
+                if answered is not None:
+                    return answered
             page_size = int(proxy.page_size or 0)
             requested = int(params.get("n", [page_size])[0])
             proxy.requested_page_sizes.append(requested)
@@ -271,7 +280,12 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             headers = {"Content-Type": "application/json"}
             if more:
                 proxy.tag_snapshots[(repository, page[-1])] = tags
-                headers["Link"] = f'</v2/{repository}/tags/list?n={requested}&last={quote(page[-1])}>; rel="next"'
+                # A listing from the first page says so in its Links (a client passes them back as they are), so
+                # that a fault can match its pages (`query="last=…&listing=whole"`) and not a page of a listing
+                # of the tail that ends at the same tag.
+                whole = "&listing=whole" if last is None or params.get("listing") == ["whole"] else ""
+                link = f"/v2/{repository}/tags/list?n={requested}&last={quote(page[-1])}{whole}"
+                headers["Link"] = f'<{link}>; rel="next"'
             return self._send(200, headers, json.dumps({"name": repository, "tags": page}).encode())
 
         def _challenge(self, scope: str | None) -> str:

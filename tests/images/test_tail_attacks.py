@@ -1,16 +1,17 @@
 """Adversarial tests of the tail listing (pipelines/images/prefetch.py, registry/client.py `list_tags_after`).
 
-Each test says what it attacks and whether it found a problem. A test that demonstrates a real problem is marked
+Each test says what it attacks and what promote does. A test that demonstrates a problem not yet fixed is marked
 `xfail(strict=True)`: it states what promote should do, and fails today. The others pass and stay as regression
 tests. Everything runs on 127.0.0.1: the CLI (in-process) or the library talks to the fault proxy in front of
-the real Debian docker-registry; a few attacks replace the proxy's answer to the tail (`answer_tails`).
+the real Debian docker-registry; a few attacks answer the tail in the proxy's place (`answer_tails`, through its
+`tag_pages` hook). Where a test says which listing decides, the full listing's last page is held until the tail is
+answered (a tail that must not count) or until promote checks the release tags (a tail that holds the choice).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 import subprocess
 import threading
 import time
@@ -32,7 +33,8 @@ from pipelines.images.prefetch import Prefetch
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.location import parse_registry
 from pipelines.images.release import promote_release
-from tests.images.test_tail_listing import (
+from tests.support.tail_listing import (
+    ASKED,
     FAST,
     PLATFORMS,
     PROJECT,
@@ -40,15 +42,15 @@ from tests.images.test_tail_listing import (
     TAIL_START,
     assert_promoted_build_7,
     dated_release,
+    hold_the_full_listings_last_page,
+    is_stamp,
+    is_tail,
     promote,
     push_builds,
+    release_tag_checked,
+    tail_answered,
+    tails_asked,
 )
-from tests.support.tail_listing import hold_the_full_listings_last_page, is_tail, tail_answered
-
-
-def hold_the_second_page_for_the_tail(proxy: Any, area: Any) -> None:
-    hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
-
 
 USER, PASSWORD = "ci-bot", "Tail-s3cret-Pa55word"
 VERSION = parse_release("0.1.0")
@@ -66,23 +68,14 @@ def upstream_tags(proxy: Any, repository: str) -> list[str]:
 def answer_tails(proxy: Any, answer: Callable[[Any, str, dict[str, list[str]]], str | None]) -> None:
     """Let `answer(handler, repository, params)` answer the proxy's tag-list requests that carry `last` (the tail's
     first page, and any page after it that this answer linked with `&tail=1`); None: the proxy answers as usual."""
-    handler = proxy._server._server.RequestHandlerClass
-    original = handler._tags_page
 
-    def _tags_page(self: Any, repository: str, params: dict[str, list[str]]) -> str:
+    def tail_pages(handler: Any, repository: str, params: dict[str, list[str]]) -> str | None:
         last = params.get("last", [None])[0]
         if last is not None and (is_stamp(last) or "tail" in params):
-            answered = answer(self, repository, params)
-            if answered is not None:
-                return answered
-        return original(self, repository, params)
+            return answer(handler, repository, params)
+        return None
 
-    handler._tags_page = _tags_page
-
-
-def is_stamp(text: str) -> bool:
-    """Whether `text` is a CalVer stamp (the tail's `last`), as tests/images/test_tail_listing.py's `is_tail` says."""
-    return re.fullmatch(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}", text) is not None
+    proxy.tag_pages = tail_pages
 
 
 def page(handler: Any, repository: str, tags: list[str], link: str | None = None, status: int = 200) -> str:
@@ -114,28 +107,39 @@ def client_for(area: Any, proxy: Any, **options: Any) -> RegistryClient:
     return RegistryClient(parse_registry(area.registry(proxy.host)), policy=FAST, **options)
 
 
+def wait_for(condition: Callable[[], bool]) -> None:
+    """Until `condition()` holds, at most 10 s (then the test's own assertions say what went wrong)."""
+    for _ in range(1000):
+        if condition():
+            return
+        time.sleep(0.01)
+
+
 # -- hostile or buggy registries: what the tail's pages hold -------------------------------------------------------
 
 
-# ATTACK: a registry whose answer to `last` is ascending, strictly after `last`, complete (no Link) and yet skips a
-# tag. This is not only a hostile registry: distribution v3's handler (registry/handlers/tags.go, some versions)
-# slices `tags[sort.SearchStrings(tags, last)+1:]`, which drops the first tag after `last` whenever `last` is not
-# itself a tag, and promote's `last` is a CalVer stamp, never a tag. Two builds of the release commit stamped in the
-# same minute (build.10 sorts before build.9 as text) lose build 10's amd64 tag: the tail sees build 10 incomplete,
-# build 9 complete, and promote chooses build 9 where the full listing chooses build 10.
-# FOUND A PROBLEM: every page passes `_in_order`, so the tail is trusted and the older build is promoted.
-@pytest.mark.xfail(strict=True, reason="a tail that skips a tag (distribution v3's off-by-one `last`) is trusted")
+# A registry that drops the first tag after `last` when `last` is not itself a tag, as distribution v3's handler
+# (registry/handlers/tags.go, some versions) does with `tags[sort.SearchStrings(tags, last)+1:]`; promote's `last` is
+# a CalVer stamp, never a tag: promote still chooses the newest complete build. Two builds of the release commit
+# stamped in the same minute after the boundary (build.10 sorts before build.9 as text) would lose build 10's amd64
+# tag if the tail began at the boundary. Asked a day earlier, the tag dropped is the day before's (a 0.0.9 build):
+# the answer still reaches back past the boundary and the tail chooses build 10. After a quiet day (no tag between
+# `last` and the boundary) the tag dropped is build 10's: the answer starts after the boundary, so it does not count,
+# and the full listing chooses build 10.
+@pytest.mark.parametrize("quiet_day", [False, True], ids=["a-build-the-day-before", "a-quiet-day-before"])
 def test_a_tail_that_drops_the_first_tag_after_last_does_not_change_the_build(
-    cli, area, monorepo, clean_env, fault_proxy
+    cli, area, monorepo, clean_env, fault_proxy, quiet_day
 ):
     sha = dated_release(monorepo)
-    for number in range(1, 7):  # older tags, so that the list has pages
-        area.push_build(PROJECT, sha=sha, number=number, version="0.0.9", at=f"2025-10-20T1{number}:00:00+00:00")
+    for number in range(1, 7):  # older tags, so that the list has pages; the last between ASKED and the boundary
+        at = f"2025-10-20T1{number}:00:00+00:00" if quiet_day else f"2025-10-{18 + number}T10:00:00+00:00"
+        area.push_build(PROJECT, sha=sha, number=number, version="0.0.9", at=at)
     newest = {}
     for number in (9, 10):  # one minute, two runs of the RC workflow on the release commit; 10 is the newer
         newest = area.push_build(PROJECT, sha=sha, number=number, at="2025-10-24T12:30:00+00:00")
     proxy = fault_proxy(page_size=4)
-    hold_the_second_page_for_the_tail(proxy, area)
+    until = tail_answered(proxy) if quiet_day else release_tag_checked(proxy)
+    hold_the_full_listings_last_page(proxy, area, until=until)
 
     def off_by_one(handler: Any, repository: str, params: dict[str, list[str]]) -> str:
         tags = upstream_tags(proxy, repository)
@@ -152,60 +156,45 @@ def test_a_tail_that_drops_the_first_tag_after_last_does_not_change_the_build(
     assert {arch: area.digest(PROJECT, f"0.1.0-{arch}") for arch in PLATFORMS} == {
         arch: pushed.digest for arch, pushed in newest.items()
     }
+    assert tails_asked(proxy) == [ASKED]
+    assert ("(the release commit's builds and all later)" in result.stderr) is not quiet_day
 
 
-# ATTACK: the same skipped tag, shown plainly: a tail that leaves out the newest complete build (ascending, after
-# `last`, complete) and keeps an older complete one.
-# FOUND A PROBLEM: promote promotes build 7 where the full listing (and the registry's real content) gives build 10.
-@pytest.mark.xfail(strict=True, reason="the tail is trusted without any cross-check against the full listing")
-def test_a_tail_that_leaves_out_the_newest_complete_build_is_not_trusted(cli, area, monorepo, clean_env, fault_proxy):
-    sha = dated_release(monorepo)
-    push_builds(area, sha)
-    newest = push_build_10(area, sha)
-    proxy = fault_proxy(page_size=4)
-    hold_the_second_page_for_the_tail(proxy, area)
-
-    def without_build_10(handler: Any, repository: str, params: dict[str, list[str]]) -> str:
-        last = params["last"][0]
-        tags = [t for t in upstream_tags(proxy, repository) if t > last and "-build.10-" not in t]
-        return page(handler, repository, tags)
-
-    answer_tails(proxy, without_build_10)
-
-    result = promote(cli, area, monorepo, clean_env, proxy)
-
-    assert result.code == 0, result.stderr
-    assert result.json()["source"].startswith("2025.10.25.1500-build.10-")
-    assert {arch: area.digest(PROJECT, f"0.1.0-{arch}") for arch in PLATFORMS} == {
-        arch: pushed.digest for arch, pushed in newest.items()
-    }
-
-
-# ATTACK: tails that break the promised order in every way the brief lists: `last` itself repeated, a tag equal to
-# the stamp, a page that starts again at the previous page's last tag, a page out of order, a Link back to a page
-# already read, a Link to another host, an empty page whose Link goes on to a page before `last`.
-# Found nothing: each is refused (None or a swallowed Corrupt) and the full listing decides (build 7, 8 skipped).
+# ATTACK: tails that break the promised order in every way the brief lists: `last` itself repeated, a page that
+# starts again at the previous page's last tag, a page out of order, a Link back to a page already read, a Link to
+# another host, an empty page whose Link goes on to a page before `last`; and a tail in order that does not reach back
+# past the boundary (its first tag after it: the tags between `last` and the boundary left out), which must not count.
+# Each tail holds the registry's real tags after `last` and a bogus complete build 99: were the tail trusted, build 99
+# would be chosen (and fail to read). Found nothing: each is refused (None or a swallowed Corrupt) and the full listing
+# decides (build 7, 8 skipped).
 @pytest.mark.parametrize(
     "shape",
-    ["last-itself", "equal-to-stamp", "repeat-across-pages", "descending", "link-back", "other-host", "empty-then-old"],
+    [
+        "last-itself",
+        "starts-after-the-boundary",
+        "repeat-across-pages",
+        "descending",
+        "link-back",
+        "other-host",
+        "empty-then-old",
+    ],
 )
 def test_a_tail_out_of_order_is_refused_and_the_full_listing_decides(
     cli, area, monorepo, clean_env, fault_proxy, shape
 ):
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4)
-    hold_the_second_page_for_the_tail(proxy, area)
-    # A bogus complete build 99 in the tail: if the tail were trusted, it would be chosen (and fail to read).
+    hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
     bogus = [f"2025.10.25.1600-build.99-v0.1.0-{'f' * 7}-{arch}" for arch in PLATFORMS]
+    assert min(t for t in area.tags(PROJECT) if t > ASKED) <= TAIL_START  # the real answer reaches back past it
 
     def hostile(handler: Any, repository: str, params: dict[str, list[str]]) -> str:
-        last = params["last"][0]
-        real = [t for t in upstream_tags(proxy, repository) if t > TAIL_START]
+        real = [t for t in upstream_tags(proxy, repository) if t > ASKED]  # what the registry answers to the tail
         second = "tail" in params
         if shape == "last-itself":
-            return page(handler, repository, [last, *real, *bogus])
-        if shape == "equal-to-stamp":
-            return page(handler, repository, [TAIL_START, *real, *bogus])
+            return page(handler, repository, [ASKED, *real, *bogus])
+        if shape == "starts-after-the-boundary":
+            return page(handler, repository, [t for t in [*real, *bogus] if t > TAIL_START])
         if shape == "repeat-across-pages":
             if not second:
                 return page(handler, repository, real[:2], tail_link(repository, real[1]))
@@ -228,18 +217,18 @@ def test_a_tail_out_of_order_is_refused_and_the_full_listing_decides(
 
     assert_promoted_build_7(result, area, complete)
     assert "(the release commit's builds and all later)" not in result.stderr
-    assert tail_requests(proxy)  # the tail was asked, and refused
+    assert tails_asked(proxy) == [ASKED]  # the tail was asked, and refused
 
 
 # ATTACK: tags that only look like CalVer build tags, huge tags, non-ASCII and control characters in a tail that is
-# otherwise in order (and holds the real builds), to make choose_build or the progress lines misbehave.
-# Found nothing: unparsed tags are ignored by both listings alike; no tag name is printed raw.
+# otherwise in order (and holds the real builds: it holds the choice), to make choose_build or the progress lines
+# misbehave. Found nothing: unparsed tags are ignored by both listings alike; no tag name is printed raw.
 def test_a_tail_of_lookalike_huge_and_control_character_tags_chooses_as_the_full_listing(
     cli, area, monorepo, clean_env, fault_proxy
 ):
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4)
-    hold_the_second_page_for_the_tail(proxy, area)
+    hold_the_full_listings_last_page(proxy, area, until=release_tag_checked(proxy))
     sha7 = "0bd0000"
     junk = [
         f"2025.10.25.1700-build.011-v0.1.0-{sha7}-amd64",  # a leading zero: not a build number
@@ -253,7 +242,7 @@ def test_a_tail_of_lookalike_huge_and_control_character_tags_chooses_as_the_full
     ]
 
     def lookalikes(handler: Any, repository: str, params: dict[str, list[str]]) -> str:
-        real = [t for t in upstream_tags(proxy, repository) if t > TAIL_START]
+        real = [t for t in upstream_tags(proxy, repository) if t > ASKED]
         return page(handler, repository, sorted({*real, *junk}))
 
     answer_tails(proxy, lookalikes)
@@ -268,30 +257,27 @@ def test_a_tail_of_lookalike_huge_and_control_character_tags_chooses_as_the_full
 
 
 # ATTACK: an empty tail page whose Link never ends (an endless tail, each page ascending): does the tail thread stop,
-# or keep the run (and the registry) busy? Found nothing: it stops before its next page once the full listing is in;
-# promote goes by the full listing and exits.
+# or keep the run (and the registry) busy? Its first page is answered at once; any later one once promote has written
+# a release tag, when the full listing is in for certain (it decided: the tail holds nothing). Found nothing: the tail
+# sends no page after that answer; promote goes by the full listing and exits.
 def test_an_endless_tail_stops_with_the_full_listing(cli, area, monorepo, clean_env, fault_proxy):
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4)
-    hold_the_second_page_for_the_tail(proxy, area)
-    counter = iter(range(10**9))
+    hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
+    answered: list[str] = []
 
     def endless(handler: Any, repository: str, params: dict[str, list[str]]) -> str:
-        time.sleep(0.01)
-        n = next(counter)
-        return page(handler, repository, [], tail_link(repository, f"zz{n:09d}"))
+        if answered:
+            wait_for(lambda: proxy.count("PUT", "/manifests/0.1.0") > 0)
+        answered.append(params["last"][0])
+        return page(handler, repository, [], tail_link(repository, f"zz{len(answered):09d}"))
 
     answer_tails(proxy, endless)
 
-    started = time.monotonic()
     result = promote(cli, area, monorepo, clean_env, proxy)
 
     assert_promoted_build_7(result, area, complete)
-    assert time.monotonic() - started < 5
-    count = len(tail_requests(proxy))
-    assert count >= 1
-    time.sleep(0.1)
-    assert len(tail_requests(proxy)) == count  # nothing left sending
+    assert answered[0] == ASKED and len(answered) <= 2, answered  # at most one page sent before the full listing ended
 
 
 # -- the tail's faults: time, output, credentials -------------------------------------------------------------------
@@ -326,55 +312,47 @@ def test_promote_does_not_wait_for_a_slow_tail_to_finish(cli, area, monorepo, cl
     assert not answered.is_set(), "promote returned only after the tail was answered"
 
 
-# ATTACK: `--require-staging`'s gate reads the tag list through a second `prefetch.listing()` call (promote.py,
-# `_staging_gate(... lambda: prefetch.listing().tags ...)`). `listing()` takes one release of a semaphore that each
-# listing releases once as it ends, so the second call waits for the *other* listing to end: when the full listing
-# ended first, the gate (before any write) waits for the tail, slow or retrying. It may also return another listing
-# than the first call did (the full one first, then the tail). The docstring: "Never waits for a tail once the full
-# listing is in".
-# FOUND A PROBLEM: the second call blocks until the tail is answered, and then returns the tail.
-@pytest.mark.xfail(strict=True, reason="a second Prefetch.listing() (the staging gate's) waits for the tail")
+# `--require-staging`'s gate reads the tag list through a second `prefetch.listing()` call (promote.py,
+# `_staging_gate(... lambda: prefetch.listing().tags ...)`), before any write. A tail the registry is slow to answer,
+# or retrying, after the full listing has decided: the second call returns at once, and the same listing as the first
+# ("Never waits for a tail once the full listing is in").
 def test_a_second_listing_call_does_not_wait_for_the_tail(area, monorepo, fault_proxy):
     push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4)
-    asked, release = threading.Event(), threading.Event()
+    asked, release, answered = threading.Event(), threading.Event(), threading.Event()
 
-    def hold() -> None:
+    def hold() -> None:  # the tail is held until the test releases it (at most 10 s)
         asked.set()
         release.wait(10)
+        answered.set()
 
-    proxy.add(Fault("before", "GET", "/tags/list", run=hold, query=f"last={TAIL_START}"))
+    proxy.add(Fault("before", "GET", "/tags/list", run=hold, query=f"last={ASKED}"))
     end_of_first_page = sorted(area.tags(PROJECT))[3]  # the full listing goes on once the tail is asked
     proxy.add(Fault("before", "GET", "/tags/list", run=lambda: asked.wait(5), query=f"last={end_of_first_page}"))
-    calls: list[Any] = []
     with client_for(area, proxy) as client:
         try:
             with Prefetch(
                 client, area.repository(PROJECT), VERSION, PLATFORMS, committed_at=lambda: COMMITTED_AT
             ) as prefetch:
                 first = prefetch.listing()  # the full listing: the tail is held
-                second = threading.Thread(target=lambda: calls.append(prefetch.listing()), daemon=True)
-                second.start()
-                second.join(0.5)
-                waited = second.is_alive()
+                second = prefetch.listing()
+                tail_still_held = not answered.is_set()
                 release.set()
-                second.join(10)
         finally:
             release.set()
-    assert first.after is None and first.complete
-    assert not waited, "the second listing() call waited for the tail"
-    assert calls[0] == first
+    assert asked.is_set() and first.after is None and first.complete
+    assert tail_still_held, "the second listing() call waited for the tail"
+    assert second == first
 
 
 # ATTACK: 503 answers only on the tail, whose error body is hostile: terminal escapes, a GitHub workflow command at
 # the start of a line, a bidi override, and the registry password in several spellings (raw, base64 of user:password,
 # percent-encoded, JSON-escaped). The tail's retries print a progress line quoting the registry's answer.
-# Found nothing: the run completes by the full listing (the tail retried), and the output boundary redacts and
-# neutralises all of it.
+# Found nothing: the tail retried and then held the choice, and the output boundary redacts and neutralises all of it.
 def test_a_failing_tail_prints_nothing_raw_and_no_credential(cli, area, monorepo, clean_env, fault_proxy):
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4, credentials=(USER, PASSWORD))
-    hold_the_second_page_for_the_tail(proxy, area)
+    hold_the_full_listings_last_page(proxy, area, until=release_tag_checked(proxy))
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     message = (
         f"\x1b[2J\n::add-mask::x\r\n::error::{PASSWORD}\u202e {basic} {quote(PASSWORD)} "
@@ -394,6 +372,7 @@ def test_a_failing_tail_prints_nothing_raw_and_no_credential(cli, area, monorepo
     result = promote(cli, area, monorepo, env, proxy)
 
     assert_promoted_build_7(result, area, complete)
+    assert "(the release commit's builds and all later)" in result.stderr
     output = result.stdout + result.stderr
     retry = next(line for line in output.splitlines() if "retrying" in line)  # the tail's 503 was reported
     assert "UNAVAILABLE" in retry and "***" in retry, retry  # quoting the registry, the password masked
@@ -408,7 +387,7 @@ def test_a_failing_tail_prints_nothing_raw_and_no_credential(cli, area, monorepo
 def test_a_tail_refused_with_401_leaves_the_full_listing_to_decide(cli, area, monorepo, clean_env, fault_proxy):
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4, credentials=(USER, PASSWORD))
-    hold_the_second_page_for_the_tail(proxy, area)
+    hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
 
     def refuse(handler: Any, repository: str, params: dict[str, list[str]]) -> str:
         return handler._challenge(f"repository:{repository}:pull")
@@ -428,12 +407,9 @@ def test_a_tail_refused_with_401_leaves_the_full_listing_to_decide(cli, area, mo
 # -- hostile git: the release commit's committer date ---------------------------------------------------------------
 
 
-# ATTACK: a release commit dated after year 9999 (`git commit --date=@253402300800` is accepted by git 2.39, and
-# `%ct` prints it). `Git.commit_and_time` (pipelines/edges/git.py) calls `datetime.fromtimestamp`, which raises
-# ValueError/OverflowError: not a PipelineError. In the checkout's thread it surfaces at `checkout.result()` in
-# `_promote`: a traceback and "a bug in pipelines", no JSON. Before the tail, the commit's date was never read.
-# FOUND A PROBLEM: promote crashes (exit 1, Traceback), where the full listing (and the commit check) would promote.
-@pytest.mark.xfail(strict=True, reason="commit_and_time lets datetime's ValueError out of a far-future commit date")
+# A release commit dated after year 9999 (`git commit --date=@253402300800` is accepted by git 2.39, and `%ct` prints
+# it), a time `datetime` cannot hold: promote still promotes, by the full listing (the commit's SHA without a time,
+# so no tail), where `datetime.fromtimestamp`'s ValueError/OverflowError once crashed it with a traceback.
 @pytest.mark.parametrize("date", ["@253402300800 +0000", "@99999999999999 +0000"])
 def test_a_commit_dated_after_9999_is_promoted_by_the_full_listing(cli, area, monorepo, clean_env, fault_proxy, date):
     complete = push_builds(area, dated_release(monorepo, at=date))
@@ -443,15 +419,14 @@ def test_a_commit_dated_after_9999_is_promoted_by_the_full_listing(cli, area, mo
 
     assert "Traceback" not in result.stderr
     assert_promoted_build_7(result, area, complete)
+    assert result.json()["commit_check"]["status"] == "match"
+    assert not tail_requests(proxy)
 
 
-# ATTACK: a release commit whose committer date is malformed (git writes it with `hash-object
-# --literally`, history imported from elsewhere has them): `git log --format=%ct` prints nothing for it, and
-# `commit_and_time` then returns None for the commit as well as for its time. `rev-parse` (the commit check's query
-# before this change) resolves the commit fine. So the commit check reports the release tag as missing from the
-# checkout (exit 1, or a skipped check with --allow-commit-mismatch), though it is there and matches.
-# FOUND A PROBLEM: a regression of the commit check, coupled to the new time query.
-@pytest.mark.xfail(strict=True, reason="commit_and_time drops the SHA when the committer date does not parse")
+# A release commit whose committer date is malformed (git writes it with `hash-object --literally`, history imported
+# from elsewhere has them), so that `git log --format=%ct` prints no time for it: promote still finds the commit and
+# its check still matches (`commit_and_time` keeps the SHA without a time), where the release tag was once reported
+# missing from the checkout.
 @pytest.mark.parametrize("date", ["garbage +0000", "1700000000"])  # no zone: git fsck calls it bad too
 def test_a_commit_with_a_malformed_date_still_passes_the_commit_check(
     cli, area, monorepo, clean_env, fault_proxy, date
@@ -472,13 +447,9 @@ def test_a_commit_with_a_malformed_date_still_passes_the_commit_check(
     assert result.json()["commit_check"]["status"] == "match"
 
 
-# ATTACK: a developer's (or a self-hosted runner's) global git config with `log.showSignature = true` and a signed
-# release commit: `git log` then prints the signature check ("No signature", "Good \"git\" signature ...") before
-# the `%H %ct` line, and `commit_and_time` takes the first word of the output as the SHA and the rest as the time:
-# not digits, so it returns None, and the commit check says the release tag is not in the checkout. `rev-parse`
-# (the query before the tail) ignores log.* settings.
-# FOUND A PROBLEM: exit 1, "percolate-v0.1.0 is not in this checkout", for a tag that is there and matches.
-@pytest.mark.xfail(strict=True, reason="commit_and_time parses git log output that log.showSignature prefixes")
+# A developer's (or a self-hosted runner's) global git config with `log.showSignature = true` and a signed release
+# commit, so that `git log` prints the signature check ("Good \"git\" signature ...") before its format: promote still
+# finds the commit and its check still matches, where "percolate-v0.1.0 is not in this checkout" once failed it.
 def test_a_global_log_show_signature_does_not_lose_the_release_commit(
     cli, area, monorepo, clean_env, fault_proxy, tmp_path
 ):
@@ -498,20 +469,25 @@ def test_a_global_log_show_signature_does_not_lose_the_release_commit(
     assert result.json()["commit_check"]["status"] == "match"
 
 
-# ATTACK: a release commit dated 1970 (the tail is every CalVer tag) or far in the future within range (9999: the
-# tail is empty): the tail either holds the whole choice or none. Found nothing: build 7 either way.
-@pytest.mark.parametrize("date", ["1970-01-01T00:00:00+00:00", "@253402300740 +0000"])  # the last: 9999-12-31 23:59
+# ATTACK: a release commit dated 1970 (the tail asked after 1969: every tag) or far in the future within range (9999:
+# an empty tail), the stamps at the ends of their range. Found nothing: neither tail reaches back past its boundary
+# (the first tag of the 1970 tail is 2025's), so neither counts, and the full listing chooses build 7.
+@pytest.mark.parametrize(
+    ("date", "asked"),
+    [("1970-01-01T00:00:00+00:00", "1969.12.30.0000"), ("@253402300740 +0000", "9999.12.29.2359")],  # 9999-12-31 23:59
+)
 def test_commit_dates_at_the_ends_of_the_range_choose_as_the_full_listing(
-    cli, area, monorepo, clean_env, fault_proxy, date
+    cli, area, monorepo, clean_env, fault_proxy, date, asked
 ):
     complete = push_builds(area, dated_release(monorepo, at=date))
     proxy = fault_proxy(page_size=4)
-    hold_the_second_page_for_the_tail(proxy, area)
+    hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
 
     result = promote(cli, area, monorepo, clean_env, proxy)
 
     assert_promoted_build_7(result, area, complete)
-    assert ("tags after 1969.12.31.0000" in result.stderr) is date.startswith("1970")
+    assert tails_asked(proxy) == [asked]
+    assert "(the release commit's builds and all later)" not in result.stderr
 
 
 # ATTACK: a release tag that points to a tree, not a commit (`git tag TAG HEAD^{tree}`): `commit_and_time` peels with
@@ -558,12 +534,15 @@ def promote_in_process(area: Any, proxy: Any, sha: str, *, tail: bool) -> tuple[
 
 # ATTACK: four promotes of one version at once through a latency proxy, two with a tail (which holds the choice) and
 # two without (the full listing only, as before the tail), sharing nothing but the registry; then four more
-# against release tags that another build already holds. Checks: every run agrees, no release tag moves, and every
-# run refused names the tag and both digests. Found nothing.
+# against release tags that another build already holds. Each run's full listing holds its last page until a tail is
+# answered, so the tails are sent. Checks: every run agrees, no release tag moves, and every run refused names the tag
+# and both digests. Found nothing.
 def test_concurrent_promotes_with_and_without_a_tail_agree_and_never_move_a_tag(area, monorepo, fault_proxy):
     sha = dated_release(monorepo)
     complete = push_builds(area, sha)
     proxy = fault_proxy(page_size=4, latency=0.01)
+    for _ in range(4):
+        hold_the_full_listings_last_page(proxy, area, until=tail_answered(proxy))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(lambda tail: promote_in_process(area, proxy, sha, tail=tail), [True, False] * 2))

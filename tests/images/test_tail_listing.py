@@ -12,68 +12,41 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kit.fault_proxy import Fault
-from kit.git import git
 from pipelines.core.calver import make_build_tag, stamp
-from pipelines.core.catalog import get_project
 from pipelines.core.errors import PipelineError
 from pipelines.core.versions import parse_release
-from pipelines.edges.retry import RetryPolicy
 from pipelines.images.prefetch import tail_bounds
 from pipelines.images.registry.client import RegistryClient
 from pipelines.images.registry.location import parse_registry
 from pipelines.images.rules import choose_build
 from pipelines.staging.record import RECORD_TAG_MARK, referrers_tag
-from tests.support.tail_listing import hold_the_full_listings_last_page, is_tail, release_tag_checked, tail_answered
-
-PROJECT = "percolate"
-TAG = "percolate-v0.1.0"
-PLATFORMS = get_project(PROJECT).platforms
-COMMITTED = "2025-10-25T12:00:00+00:00"
-TAIL_START = "2025.10.24.1200"  # the boundary: the CalVer stamp a day before COMMITTED
-ASKED = "2025.10.23.1200"  # what the tail is asked after: a day before the boundary
-FAST = RetryPolicy(max_time=30, base_delay=0.01, max_delay=0.05)
-
-
-def dated_release(monorepo: Any, at: str = COMMITTED) -> str:
-    """The release commit, made at `at`, with TAG on it; returns its SHA."""
-    git(monorepo.root, "commit", "-q", "--allow-empty", "-m", "release", at=at)
-    monorepo.tag(TAG)
-    return monorepo.head
-
-
-def push_builds(area: Any, sha: str) -> dict[str, Any]:
-    """Six builds of 0.0.9, a day apart (the last one the day before the boundary), and an older complete build of
-    0.1.0 from another commit; after the commit, 0.1.0's complete build 7 and its newer incomplete build 8.
-    Returns build 7."""
-    for number in range(1, 7):
-        area.push_build(PROJECT, sha=sha, number=number, version="0.0.9", at=f"2025-10-{18 + number}T10:00:00+00:00")
-    area.push_build(PROJECT, sha="0bd0000", number=9, at="2025-10-20T18:00:00+00:00")
-    complete = area.push_build(PROJECT, sha=sha, number=7, at="2025-10-25T13:00:00+00:00")
-    area.push_build(PROJECT, sha=sha, number=8, at="2025-10-25T14:00:00+00:00", arches=("amd64",))
-    return complete
-
-
-def promote(cli: Any, area: Any, monorepo: Any, env: dict[str, str], proxy: Any) -> Any:
-    return cli("promote", TAG, "--registry", area.registry(proxy.host), "--root", str(monorepo.root), "--json", env=env)
-
-
-def assert_promoted_build_7(result: Any, area: Any, complete: dict[str, Any]) -> None:
-    assert result.code == 0, result.stderr
-    assert result.json()["source"].startswith("2025.10.25.1300-build.7-")
-    assert any("build.8-" in skipped for skipped in result.json()["skipped_builds"])
-    assert {arch: area.digest(PROJECT, f"0.1.0-{arch}") for arch in PLATFORMS} == {
-        arch: pushed.digest for arch, pushed in complete.items()
-    }
+from tests.support.tail_listing import (
+    ASKED,
+    FAST,
+    PLATFORMS,
+    PROJECT,
+    TAIL_START,
+    assert_promoted_build_7,
+    dated_release,
+    hold_the_full_listings_last_page,
+    is_tail,
+    promote,
+    push_builds,
+    release_tag_checked,
+    tail_answered,
+    tails_asked,
+)
 
 
 def test_the_tail_after_the_release_commits_day_holds_the_choice(cli, area, monorepo, clean_env, fault_proxy):
+    """The tail, asked after ASKED, reaches back past the boundary (the 0.0.9 build the day before) and holds a complete
+    build: promote chooses from its tags after the boundary, and counts both listings' pages."""
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=4)
     hold_the_full_listings_last_page(proxy, area, until=release_tag_checked(proxy))
@@ -82,12 +55,13 @@ def test_the_tail_after_the_release_commits_day_holds_the_choice(cli, area, mono
 
     assert_promoted_build_7(result, area, complete)
     assert f"3 tags after {TAIL_START} (the release commit's builds and all later) in 2 page(s)" in result.stderr
-    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [[ASKED]]
+    assert tails_asked(proxy) == [ASKED]
     requests = result.json()["requests"]
     assert requests["tag_list_pages"] == proxy.count("GET", "/tags/list")  # the full listing's pages counted too
 
 
 def test_a_registry_listing_newest_first_gets_the_full_listing(cli, area, monorepo, clean_env, fault_proxy):
+    """A registry that lists newest first (GHCR): its tail is refused for its order, and the full listing decides."""
     complete = push_builds(area, dated_release(monorepo))
     # As GHCR lists: its answer to `last` is the tags below it, newest first (one page), which hold the old
     # complete build 9: a tail that seems to hold a choice, and is refused for its order.
@@ -99,7 +73,7 @@ def test_a_registry_listing_newest_first_gets_the_full_listing(cli, area, monore
     assert_promoted_build_7(result, area, complete)
     assert "tags after" not in result.stderr
     assert "17 tags in 2 page(s)" in result.stderr
-    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [[ASKED]]
+    assert tails_asked(proxy) == [ASKED]
 
 
 def test_builds_older_than_their_commit_by_over_a_day_are_found_in_the_full_listing(
@@ -114,7 +88,7 @@ def test_builds_older_than_their_commit_by_over_a_day_are_found_in_the_full_list
 
     assert_promoted_build_7(result, area, complete)
     assert "tags after" not in result.stderr
-    assert [parse_qs(entry.query)["last"] for entry in proxy.log if is_tail(entry)] == [["2025.10.25.1200"]]
+    assert tails_asked(proxy) == ["2025.10.25.1200"]
 
 
 def test_a_tail_slow_to_answer_holds_up_nothing(cli, area, monorepo, clean_env, fault_proxy):
@@ -143,6 +117,7 @@ def test_a_tail_slow_to_answer_holds_up_nothing(cli, area, monorepo, clean_env, 
 
 
 def test_a_list_of_one_page_sends_no_tail(cli, area, monorepo, clean_env, fault_proxy):
+    """A tag list of one page: the full listing is all there is, and the registry is spared a second listing."""
     complete = push_builds(area, dated_release(monorepo))
     proxy = fault_proxy(page_size=100)
 
@@ -153,6 +128,7 @@ def test_a_list_of_one_page_sends_no_tail(cli, area, monorepo, clean_env, fault_
 
 
 def test_the_client_lists_after_a_tag_only_in_lexical_order(area, monorepo, fault_proxy):
+    """`list_tags_after` takes a registry's answer only in lexical order after `last`; `list_tags` stops when told."""
     push_builds(area, dated_release(monorepo))
     repository = area.repository(PROJECT)
     every = sorted(area.tags(PROJECT))
@@ -222,6 +198,7 @@ def test_when_the_tags_after_the_boundary_hold_a_complete_build_they_hold_the_ch
 @settings(max_examples=300, deadline=None)
 @given(built=minutes, committed=st.integers(min_value=0, max_value=3 * 24 * 60 * 60))
 def test_a_stamp_splits_build_tags_at_its_minute(built, committed):
+    """A CalVer stamp sorts before the build tags of its minute and after those before; staging records sort after."""
     at = START + timedelta(seconds=committed)
     tag = make_build_tag(version="0.1.0", sha="abc1234", arch="amd64", build=1, at=START + timedelta(minutes=built))
     assert (tag.tag > stamp(at)) is (tag.built_at >= at.replace(second=0, microsecond=0))
@@ -230,4 +207,5 @@ def test_a_stamp_splits_build_tags_at_its_minute(built, committed):
 
 @pytest.mark.parametrize("committed", ["2025-10-25T12:00:00+00:00", "2025-10-25T14:00:00+02:00"])
 def test_the_tail_is_asked_two_days_and_taken_a_day_before_the_commit_in_utc(committed):
+    """The bounds are the CalVer stamps two days and a day before the commit, in UTC whatever its zone."""
     assert tail_bounds(datetime.fromisoformat(committed)) == (ASKED, TAIL_START)
