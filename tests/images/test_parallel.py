@@ -254,7 +254,8 @@ def test_a_platform_that_stays_unavailable_is_named_whether_or_not_it_was_read_a
         promote_release(
             project, VERSION, client, release_tag=TAG, release_commit=None, in_checkout=False, prefetch=prefetch
         )
-    assert arm64 in raised.value.message and "HTTP 503" in raised.value.message, raised.value.message
+    # The last try ended in a 503 or, on a loaded machine, cut by the deadline: either way, arm64's request.
+    assert f"did not complete GET /v2/{repository}/manifests/{arm64}" in raised.value.message, raised.value.message
     assert not any(entry.method == "PUT" for entry in proxy.log)
 
 
