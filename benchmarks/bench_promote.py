@@ -5,7 +5,9 @@ A real registry (Debian's docker-registry) on loopback holds, in each of two rep
 version: in one every build is shaped like buildx pushes it (a per-arch index of the image
 and its attestation), in the other each platform is a plain OCI image manifest. The tags
 are written as tag-only manifest PUTs of a few real images, so setting up takes seconds,
-not hours.
+not hours. Version N's builds ran, a minute apart, on day N after its commit, which the git
+checkout makes that day with the release tag on it (a build never predates its commit; promote
+lists the tail of the tag list from that day on, beside the full listing).
 
 pipelines is measured the way the workflows install it: a plain, non-editable `pip install`
 of a copy of this checkout (pip compiles its bytecode) into a fresh venv, whose commands run
@@ -26,8 +28,8 @@ on loopback, for both shapes (a CLI in Python as fast as skopeo's Go binary for 
 job), and at least 2.5 behind 50 ms of latency per request (fewer round trips), also for the
 newest version. The same versions go through a counting proxy for each tool, to count
 requests and blob bytes uploaded on the wire. The proxy's versions have later tags after their
-builds, so promote reads the build while the last pages come in; the newest version, whose
-builds are on the last page, is measured apart (one run), without that help.
+builds (the tail then runs over several pages, and promote reads the build while they come
+in); the newest version, whose builds are on the last page, is measured apart (one run).
 Last, the path of a build since staging, through the proxy: `build-index` for the chosen build,
 then `promote` copying that index, with the requests each sends.
 Results go to benchmarks/results/promote.json. `--source DIR` measures the pipelines of another
