@@ -14,9 +14,9 @@ median and fastest wall times, their ratios, and the top-level modules `tag pars
 Latest figures on this machine (2 cores, median of 60): interpreter floor 10.1 ms, tag parse 18.2 ms: 1.80x
 (goal at most 2.0x, met; fastest runs 8.5 and 15.9 ms, 1.86x); 0.08x of importing pulumi and requests
 (220 ms). The session before: 8.7 and 17.3 ms, 1.99x; since then the process skips its last garbage
-collections (`gc.freeze` before exit). Before tag parse went without argparse, typing and dataclasses: 32.7 ms against a floor of
-8.4 ms, 3.88x. Of what is left, `python -m` itself (runpy) costs about 3 ms, re and enum 2.3 ms (json
-needs them too) and json 0.9 ms.
+collections (`gc.freeze` before exit). Before tag parse went without argparse, typing and dataclasses:
+32.7 ms against a floor of 8.4 ms, 3.88x. Of what is left, `python -m` itself (runpy) costs about 3 ms, re
+and enum 2.3 ms (json needs them too) and json 0.9 ms.
 """
 
 from __future__ import annotations
