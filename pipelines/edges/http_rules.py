@@ -19,7 +19,6 @@ import ipaddress
 import re
 import socket
 import ssl
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -50,7 +49,7 @@ def clean_credential(value: str, what: str) -> str:
         value = value[:-2]
     elif value.endswith("\n"):
         value = value[:-1]
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+    if not is_clean_credential(value):
         raise InputError(
             f"{what} holds a line break, a control character or bytes that are not UTF-8",
             hint=f"set {what} again without them (a value pasted with an extra line?)",
@@ -60,7 +59,11 @@ def clean_credential(value: str, what: str) -> str:
 
 def is_clean_credential(value: str) -> bool:
     """Whether a credential a service handed us is one line of printable characters (no header injection)."""
-    return all(unicodedata.category(c) not in ("Cc", "Cs") for c in value)
+    if value.isprintable():  # no control character or surrogate among them (the common case)
+        return True
+    from unicodedata import category  # loaded for such text only: a format character (Cf) is still allowed
+
+    return all(category(c) not in ("Cc", "Cs") for c in value)
 
 
 def join_url(base: str, reference: str) -> str | None:

@@ -3,6 +3,7 @@ choice of proxy, and the Link and Retry-After parsers (properties with hypothesi
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -21,6 +22,7 @@ from pipelines.edges.http import (
     require_secure_url,
     safe_url,
 )
+from pipelines.edges.http_rules import is_clean_credential
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 FAST = RetryPolicy(max_time=30, base_delay=0.01, max_delay=0.02)
@@ -134,3 +136,12 @@ def test_retry_after_dates_count_from_now_and_never_go_negative(offset):
 def test_unreadable_retry_after_is_ignored_or_read_as_a_date(text):
     wait = parse_retry_after(text, NOW)
     assert wait is None or wait >= 0
+
+
+@given(st.text())
+def test_a_credential_is_clean_unless_it_holds_a_control_character_or_a_surrogate(text):
+    """The rule (no Cc, no Cs; a format character such as U+200B is allowed), whether or not the text is printable
+    (the check loads unicodedata only for text that is not)."""
+    assert is_clean_credential(text) is all(unicodedata.category(c) not in ("Cc", "Cs") for c in text)
+    assert is_clean_credential("t0ken\u200b")
+    assert not is_clean_credential("t0ken\r\n") and not is_clean_credential("\ud800")
