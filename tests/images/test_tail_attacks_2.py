@@ -72,6 +72,8 @@ class ScriptedRegistry:
         self.mangle: Callable[[str | None, list[str]], list[str]] = lambda last, page: page
         self.link_on_last_queries = True  # False: a `last` the client composed gets no Link, however full the page
         self.before_full_last_page: Callable[[], None] = lambda: None
+        self.before_tail: Callable[[], None] = lambda: None
+        self.unavailable: Callable[[str | None, bool], bool] = lambda last, composed: False  # answer 429 instead
 
     def answer(self, url: str) -> Response:
         parts = urlsplit(url)
@@ -85,6 +87,10 @@ class ScriptedRegistry:
         page = self.tags[start : start + self.page_size]
         more = start + self.page_size < len(self.tags)
         composed = last is not None and "linked" not in params  # the client's own `last`, not a Link's
+        if composed:
+            self.before_tail()
+        if self.unavailable(last, composed):
+            return Response(429, "Too Many Requests", Headers([("Retry-After", "30")]), b"{}", url)
         if composed:
             page = self.mangle(last, page)
         if last is not None and not composed and not more and "whole" in params:
@@ -101,12 +107,20 @@ class ScriptedRegistry:
 
 class ScriptedClient(RegistryClient):
     def __init__(self, registry: ScriptedRegistry) -> None:
-        super().__init__(parse_registry("127.0.0.1:9/test"), policy=RetryPolicy(max_time=5, base_delay=0.001))
+        super().__init__(parse_registry("127.0.0.1:9/test"), policy=RetryPolicy(max_time=60, base_delay=0.001))
         self.registry = registry
 
     def _request(self, kind: str, method: str, url: str, repository: str, **options: Any) -> Response:
-        self.stats.count(kind)
-        return self.registry.answer(url)
+        """As the HTTP layer sends: 429 and 5xx retried under the client's one Retrier, `stop` passed on."""
+
+        def attempt() -> Response | Retry:
+            self.stats.count(kind)
+            response = self.registry.answer(url)
+            if response.status in (429, 503):
+                return Retry(f"HTTP {response.status}", float(response.headers.get("Retry-After", "0")))
+            return response
+
+        return self._http.retrier.run(attempt, f"GET {url}", "hint", stop=options.get("stop"))
 
 
 def listing_of(registry: ScriptedRegistry) -> Any:
@@ -194,6 +208,50 @@ def test_a_tail_cut_at_a_full_page_without_a_link_chooses_as_the_full_listing():
     registry.link_on_last_queries = False
     listing = listing_of(registry)
     assert choose_build(listing.tags, VERSION, PLATFORMS).build.name == full_choice(registry)
+
+
+# ATTACK: the listing that is not chosen is in the middle of a 429's 30 s Retry-After when the other decides (the full
+# listing's second page, when the tail holds the choice; the tail's first page, when the full listing is in first).
+# Its stopped request must neither reach promote (an error, an exit code) nor hold the end of the run. Found nothing:
+# `listing()` returns the other listing, and the Prefetch's exit (which waits for both threads) comes within a poll
+# step or so, not 30 s; the stopped listing's "no longer needed" stays in its thread.
+@pytest.mark.parametrize("retrying", ["full", "tail"])
+def test_a_listing_stopped_in_a_retry_after_neither_fails_nor_holds_the_run(retrying):
+    registry = ScriptedRegistry(repository_tags(), page_size=40)
+    if retrying == "full":
+        registry.unavailable = lambda last, composed: last is not None and not composed
+
+        def after_the_full_listings_429() -> None:  # the tail is answered once the full listing is waiting
+            for _ in range(200):
+                if any("whole=1" in url for url in registry.log):
+                    time.sleep(0.02)
+                    return
+                time.sleep(0.005)
+
+        registry.before_tail = after_the_full_listings_429
+    else:
+        registry.unavailable = lambda last, composed: composed
+
+        def after_the_tails_429() -> None:  # the full listing ends once the tail is waiting
+            for _ in range(200):
+                if any("last=" in url and "linked" not in url for url in registry.log):
+                    time.sleep(0.02)
+                    return
+                time.sleep(0.005)
+
+        registry.before_full_last_page = after_the_tails_429
+    client = ScriptedClient(registry)
+    began = time.monotonic()
+    with Prefetch(client, REPOSITORY, VERSION, PLATFORMS, committed_at=lambda: COMMITTED_AT) as prefetch:
+        listing = prefetch.listing()
+        decided = time.monotonic() - began
+    ended = time.monotonic() - began
+    assert (listing.after == BOUNDARY) is (retrying == "full")
+    assert listing.complete
+    assert choose_build(listing.tags, VERSION, PLATFORMS).build.name == full_choice(registry)
+    assert decided < 1 and ended < 1
+    waited = [url for url in registry.log if ("whole=1" in url) is (retrying == "full") and "last=" in url]
+    assert waited  # the listing that lost was answered 429 (Retry-After: 30) and was waiting when stopped
 
 
 # -- the Retrier's stop ------------------------------------------------------------------------------------------------
