@@ -416,3 +416,46 @@ def test_is_clean_credential_is_the_cc_cs_rule_for_every_code_point():
     for odd in ("\u200b", "\ufeff", "\u2028", "\u00a0", "\ue000", "\U000e0001", "\u0378", "\u0085", "\ud800", "\x7f"):
         mixed = f"tok{odd}en"
         assert is_clean_credential(mixed) is (unicodedata.category(odd) not in ("Cc", "Cs"))
+
+
+class HeadingClient(RegistryClient):
+    """A client whose HEAD of a manifest is answered with `spelling` as its Docker-Content-Digest, and whose GET
+    answers the manifest's bytes with that header too (as a registry that spells its digests so would)."""
+
+    BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
+
+    def __init__(self, spelling: str | None) -> None:
+        super().__init__(parse_registry("127.0.0.1:9/test"), policy=RetryPolicy(max_time=5))
+        self.spelling = spelling
+
+    def _request(self, kind: str, method: str, url: str, repository: str, **options: Any) -> Response:
+        headers = [("Content-Type", "application/vnd.oci.image.index.v1+json")]
+        if self.spelling is not None:
+            headers.append(("Docker-Content-Digest", self.spelling))
+        return Response(200, "OK", Headers(headers), b"" if method == "HEAD" else self.BODY, url)
+
+
+# ATTACK: the final read-back through the real client, with a registry that answers HEAD with another spelling of the
+# right digest (upper-case hex, upper-case algorithm, a trailing blank, sha512 of the same bytes) or none. Found
+# nothing: a spelling that is not `sha256:` and 64 lower-case hex digits is never compared as if it were one; the
+# client reads the manifest and hashes it: the right digest (no header, or another algorithm, which the GET ignores),
+# or Corrupt naming the mismatch (a false alarm after the write: exit 1, never a wrong tag reported as right).
+@pytest.mark.parametrize("how", ["upper-hex", "upper-algorithm", "trailing-blank", "sha512", "none"])
+def test_a_head_spelling_the_digest_otherwise_is_never_taken_for_it(how):
+    from pipelines.core.digests import sha256_digest
+    from pipelines.core.errors import Corrupt
+
+    right = sha256_digest(HeadingClient.BODY)
+    spelling = {
+        "upper-hex": "sha256:" + right[7:].upper(),
+        "upper-algorithm": "SHA256:" + right[7:],
+        "trailing-blank": right + " ",
+        "sha512": "sha512:" + "ab" * 64,
+        "none": None,
+    }[how]
+    client = HeadingClient(spelling)
+    if how in ("upper-hex", "trailing-blank"):
+        with pytest.raises(Corrupt, match="the registry says digest"):
+            client.head_manifest(REPOSITORY, "0.1.0")
+    else:
+        assert client.head_manifest(REPOSITORY, "0.1.0") == right
