@@ -13,7 +13,10 @@ Two listings may run at once:
   only when it shows it reaches back past the boundary, its first tag at or before it: a
   registry may treat `last` as a tag it has and drop the first tag after it (distribution v3
   does, and a stamp is never a tag), and a tag dropped before the boundary changes nothing after
-  it. Then the tags after the boundary are exactly the registry's, and when they hold a complete
+  it. Its last page must also be shorter than the full listing's first: a page as full as the
+  registry's pages, with no `Link` after it, may have been cut (a registry that pages only the
+  listings it started itself would cut it so). Then the tags after the boundary are exactly the
+  registry's, and when they hold a complete
   build of the version, the newest complete build of the whole list is among them: promote
   chooses from them, and the full listing stops after the page it is reading. Otherwise (no
   complete build after the boundary, a quiet day before it, a registry that ignores `last` or
@@ -109,6 +112,7 @@ class Prefetch:
         self._full_ended = threading.Event()  # the full listing returned or raised
         self._ended = threading.Semaphore(0)  # released by each listing as it ends: `listing` waits for the first
         self._decided: TagListing | None = None  # what `listing` returned
+        self._page_size = 0  # the tags of the full listing's first page, when another followed: the registry's pages
         self._full = Background(self._list_full)
         self._tail = Background(partial(self._list_tail, committed_at)) if committed_at is not None else None
         self._started.set()
@@ -146,6 +150,8 @@ class Prefetch:
         tail = self._client.list_tags_after(self._repository, asked, on_page=on_page, stop=self._full_ended.is_set)
         if tail is None or not tail.complete or not tail.tags or tail.tags[0] > boundary:
             return None  # not the registry's every tag after the boundary, or not shown to be
+        if tail.last_page >= self._page_size:
+            return None  # a last page as full as the registry's pages may have been cut: no Link is no proof
         from pipelines.images.registry.client import TagListing
 
         newer = tuple(tag for tag in tail.tags if tag > boundary)
@@ -162,6 +168,8 @@ class Prefetch:
 
     def _on_page(self, pages: _Pages, tags: tuple[str, ...]) -> None:
         """In a listing's thread, after a page that another follows."""
+        if pages is self._full_pages and not self._page_size:
+            self._page_size = len(tags)  # set before the tail may start: it waits for `_first_page`
         self._first_page.set()
         new, pages.seen = tags[pages.seen :], len(tags)
         pages.new_builds = pages.new_builds or any(self._marker in tag for tag in new)

@@ -134,7 +134,7 @@ def test_a_tail_that_drops_the_first_tag_after_last_does_not_change_the_build(
     newest = {}
     for number in (9, 10):  # one minute, two runs of the RC workflow on the release commit; 10 is the newer
         newest = area.push_build(PROJECT, sha=sha, number=number, at="2025-10-24T12:30:00+00:00")
-    proxy = fault_proxy(page_size=4)
+    proxy = fault_proxy(page_size=8)  # the full listing's pages: the tail's answer, one page, is shorter
     until = tail_answered(proxy) if quiet_day else release_tag_checked(proxy)
     hold_the_full_listings_last_page(proxy, area, until=until)
 
@@ -224,7 +224,7 @@ def test_a_tail_of_lookalike_huge_and_control_character_tags_chooses_as_the_full
     cli, area, monorepo, clean_env, fault_proxy
 ):
     complete = push_builds(area, dated_release(monorepo))
-    proxy = fault_proxy(page_size=4)
+    proxy = fault_proxy(page_size=16)  # the full listing's pages: the tail's answer, one page of 13, is shorter
     hold_the_full_listings_last_page(proxy, area, until=release_tag_checked(proxy))
     sha7 = "0bd0000"
     junk = [

@@ -46,12 +46,13 @@ class StoredManifest(Value):
 
 class TagListing(Value):
     """The tags a listing read, in the registry's order: all of them, or those lexically after `after`;
-    `complete` is False when the caller stopped it before its last page."""
+    `complete` is False when the caller stopped it before its last page; `last_page`: how many tags that held."""
 
     tags: tuple[str, ...]
     pages: int
     after: str | None = None
     complete: bool = True
+    last_page: int = 0
 
 
 def _in_order(previous: str, page: list[str]) -> bool:
@@ -159,11 +160,12 @@ class RegistryClient:
         """The pages from `url` on; with `after`, None as soon as a page breaks lexical order after it."""
         base = self.location.base_url
         tags: list[str] = []
+        page: list[str] = []
         visited: set[str] = set()
         pages = 0
         while url:
             if stop is not None and stop():
-                return TagListing(tuple(tags), pages, after=after, complete=False)
+                return TagListing(tuple(tags), pages, after=after, complete=False, last_page=len(page))
             visited.add(url)
             response = self._request("tags", "GET", url, repository, stop=stop)
             if response.status == 404 and pages == 0:
@@ -187,7 +189,7 @@ class RegistryClient:
                 self._say(f"  {len(tags)} tags{f' after {after}' if after else ''} so far ({pages} pages)")
                 if on_page is not None:
                     on_page(tuple(tags))
-        return TagListing(tuple(tags), pages, after=after)
+        return TagListing(tuple(tags), pages, after=after, last_page=len(page))
 
     def _tags_of(self, response: Response, repository: str) -> list[str]:
         """The `tags` of one tag-list page: a list of strings (null for none), else Corrupt."""
