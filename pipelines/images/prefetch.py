@@ -107,7 +107,6 @@ class Prefetch:
         self._ahead_lock = threading.Lock()
         self._chosen = threading.Event()  # the tail holds the choice: the full listing sends no further page
         self._tail_pages, self._full_pages = _Pages(), _Pages()
-        self._started = threading.Event()  # each thread reads the other's state: both exist before either goes on
         self._first_page = threading.Event()  # the full listing's first page is in
         self._full_ended = threading.Event()  # the full listing returned or raised
         self._ended = threading.Semaphore(0)  # released by each listing as it ends: `listing` waits for the first
@@ -115,10 +114,8 @@ class Prefetch:
         self._page_size = 0  # the tags of the full listing's first page, when another followed: the registry's pages
         self._full = Background(self._list_full)
         self._tail = Background(partial(self._list_tail, committed_at)) if committed_at is not None else None
-        self._started.set()
 
     def _list_full(self) -> TagListing:
-        self._started.wait()
         try:
             on_page = partial(self._on_page, self._full_pages)
             return self._client.list_tags(self._repository, on_page=on_page, stop=self._chosen.is_set)
@@ -129,12 +126,11 @@ class Prefetch:
 
     def _list_tail(self, committed_at: Callable[[], datetime | None]) -> TagListing | None:
         """In the tail's thread: the tags after the boundary when they hold a complete build of the version."""
-        self._started.wait()
         tail = None
         try:
             tail = self._tail_holding_the_choice(committed_at())
         except PipelineError:
-            pass  # the full listing is what promote goes by; it reports the registry's faults itself
+            tail = None  # a tail that failed: the full listing decides, and reports the registry's faults itself
         finally:
             if tail is not None:
                 self._chosen.set()
@@ -168,9 +164,9 @@ class Prefetch:
 
     def _on_page(self, pages: _Pages, tags: tuple[str, ...]) -> None:
         """In a listing's thread, after a page that another follows."""
-        if pages is self._full_pages and not self._page_size:
-            self._page_size = len(tags)  # set before the tail may start: it waits for `_first_page`
-        self._first_page.set()
+        if pages is self._full_pages and not self._first_page.is_set():
+            self._page_size = len(tags)  # before the tail may start: it waits for `_first_page`
+            self._first_page.set()
         new, pages.seen = tags[pages.seen :], len(tags)
         pages.new_builds = pages.new_builds or any(self._marker in tag for tag in new)
         if not pages.new_builds or self._marker in tags[-1]:
