@@ -83,7 +83,7 @@ class RegistryClient:
     ) -> None:
         self.location = location
         self.credentials = credentials
-        self.stats = RequestStats()
+        self.stats = RequestStats(retries=lambda: self._http.retries)
         self._say = say or (lambda message: None)
         self._http = HttpClient(
             policy=policy,
@@ -347,21 +347,18 @@ class RegistryClient:
         def count() -> None:
             self.stats.count(kind)
 
-        try:
-            return self._http.request(
-                method,
-                url,
-                headers=headers,
-                body=body,
-                params=params,
-                max_body=max_body,
-                on_attempt=count,
-                what=f"{self.location.host} did not complete {method} {urlsplit(url).path}",
-                hint=GAVE_UP_HINT,
-                stop=stop,
-            )
-        finally:
-            self.stats.saw_retries(self._http.retries)
+        return self._http.request(
+            method,
+            url,
+            headers=headers,
+            body=body,
+            params=params,
+            max_body=max_body,
+            on_attempt=count,
+            what=f"{self.location.host} did not complete {method} {urlsplit(url).path}",
+            hint=GAVE_UP_HINT,
+            stop=stop,
+        )
 
     def _expect(self, response: Response, what: str) -> None:
         """An error naming what failed and why, unless the response is a success."""

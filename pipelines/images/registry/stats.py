@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 
 class RequestStats:
-    """Every request a client sent, by kind; retries and re-sends after a 401 are counted in there too."""
+    """Every request a client sent, by kind; retries and re-sends after a 401 are counted in there too.
 
-    def __init__(self) -> None:
+    `retries` reads the HTTP layer's own count (every thread's), so it is never a copy that another thread's
+    older figure could overwrite.
+    """
+
+    def __init__(self, retries: Callable[[], int] = lambda: 0) -> None:
         self.sent: Counter[str] = Counter()
-        self.retries = 0
+        self._retries = retries
         self.auth_resends = 0
         self.tag_list_pages = 0
         self.blob_bytes_read = 0
@@ -30,11 +35,9 @@ class RequestStats:
         with self._lock:
             setattr(self, name, getattr(self, name) + amount)
 
-    def saw_retries(self, total: int) -> None:
-        """The HTTP layer's count of retries so far, from any thread: it only grows, so an older count never
-        replaces a newer one."""
-        with self._lock:
-            self.retries = max(self.retries, total)
+    @property
+    def retries(self) -> int:
+        return self._retries()
 
     @property
     def total(self) -> int:
