@@ -82,14 +82,14 @@ class Git:
 
     def commit_of(self, ref: str) -> str | None:
         """The full SHA of the commit `ref` points at (through annotated tags), or None when unknown."""
-        result = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-        return result.stdout.strip() if result.returncode == 0 else None
+        found = self.commit_and_time(ref)
+        return found[0] if found is not None else None
 
     def commit_and_time(self, ref: str) -> tuple[str, datetime | None] | None:
         """The full SHA of the commit `ref` points at (through annotated tags) and its committer time (None when
-        git's date does not make one), or None when unknown: one process, where `commit_of` and a second query
-        would be two. Signatures are not shown whatever the configuration (`log.showSignature` prints them
-        before the format)."""
+        git's date does not make one), or None when unknown: the one query of a commit (`commit_of` reads its
+        SHA), in one process. Signatures are not shown whatever the configuration (`log.showSignature` prints
+        them before the format)."""
         result = self._run(
             "-c", "log.showSignature=false", "log", "-1", "--no-walk", "--no-color", "--format=%H%x00%ct",
             "--end-of-options", f"{ref}^{{commit}}", "--",
