@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from kit.git import git
-from tests.support.tail_listing import hold_the_full_listings_last_page, release_tag_checked
+from tests.support.tail_listing import dated_release, hold_the_full_listings_last_page, release_tag_checked
 
 PROJECT = "percolate"
 TAG = "percolate-v0.1.0"
@@ -203,8 +202,7 @@ def test_promote_releases_a_build_that_passed_and_checks_the_verified_record(cli
 def test_the_tail_of_a_long_tag_list_holds_the_records_promote_checks(cli, area, monorepo, clean_env, fault_proxy):
     """Promote chooses from the tail of the list (after the release commit's day): the build, its index and its
     staging records' own tags (`sha256-…`) are all in it."""
-    git(monorepo.root, "commit", "-q", "--allow-empty", "-m", "release", at="2025-10-25T12:00:00+00:00")
-    monorepo.tag(TAG)
+    dated_release(monorepo)  # TAG on a commit made 2025-10-25T12:00Z
     for number in range(1, 4):  # older builds a day apart, the last the day before the boundary: pages of their own
         area.push_build(PROJECT, sha=monorepo.head, number=number, version="0.0.9", at=f"2025-10-2{1 + number}T10:00Z")
     (passed,) = staged_build(cli, area, monorepo, clean_env, 14, "passed")
