@@ -1,4 +1,4 @@
-"""One HTTP layer for every client of the pipelines (registry, package index, GitHub), on `http.client`.
+"""One HTTP layer for every client of the pipelines (registry, package index, GitHub).
 
 It owns what those clients share: the https-or-loopback rule for every URL and redirect; the
 connection (user agent, connect and read timeouts, keep-alive per scheme/host/port, TLS always
@@ -11,24 +11,21 @@ Messages are our own words ("connection refused", "timed out"), never a lower la
 text, and URLs in them lose userinfo and query (`safe_url`): no credential reaches output.
 Not `requests`: importing it costs 45-110 ms of CLI start, and its read timeout applies per socket
 read, so a server sending a byte every few seconds stretches any timeout forever.
-Values and rules that hold no connection are in `http_rules`. A client may be used from several threads at
-once: requests sent together each hold a kept-alive connection of their own.
+Not `http.client` either: it loads `email` and `ssl` on import, even for a plain-http registry; the
+bytes on the wire are read and written by `http_wire`. Values and rules that hold no connection are in
+`http_rules`. A client may be used from several threads at once: requests sent together each hold a
+kept-alive connection of their own.
 """
 
 from __future__ import annotations
 
-import http.client
-import io
 import os
-import select
-import socket
-import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from random import Random
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.errors import Corrupt, InputError, Unavailable
@@ -55,7 +52,11 @@ from pipelines.edges.http_rules import (
     too_big,
     translate,
 )
+from pipelines.edges.http_wire import Connection, host_header
 from pipelines.edges.retry import RETRYABLE_STATUS, Deadline, Retrier, Retry, RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "MAX_BODY",
@@ -85,7 +86,6 @@ USER_AGENT = "percolate-pipelines"
 MAX_REDIRECTS = 5
 MAX_BODY = 32 << 20  # bytes of one answer kept in memory, unless the caller states its own cap
 RETRY_HINT = "the service is failing, rate-limiting or unreachable; run again later"
-_CHUNK = 64 << 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -95,68 +95,6 @@ class Timeouts(Value):
     connect: float = 10.0
     read: float = 60.0
     request: float = 300.0
-
-
-class _TimedSocket:
-    """A connected socket whose every read and write waits at most min(read timeout, time left to `until`).
-
-    `http.client` reads status line, headers and body through `makefile`, one `recv_into` at a
-    time; cutting each wait to the deadline bounds the whole request, however slowly bytes come.
-    """
-
-    def __init__(self, sock: socket.socket, read_timeout: float, clock: Callable[[], float], until: float) -> None:
-        self._sock, self._read_timeout, self._clock, self.until = sock, read_timeout, clock, until
-        self._files, self._closed = 0, False
-
-    def _wait(self) -> float:
-        left = self.until - self._clock()
-        if left <= 0:
-            raise TimeoutError("deadline")
-        return min(self._read_timeout, left)
-
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        self._sock.settimeout(self._wait())
-        # An SSL socket reads nothing when told 0 bytes, where a plain one fills the buffer: say how many.
-        return self._sock.recv_into(buffer, nbytes or memoryview(buffer).nbytes, flags)
-
-    def sendall(self, data: Any) -> None:
-        self._sock.settimeout(self._wait())
-        self._sock.sendall(data)
-
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        self._files += 1
-        return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
-
-    def _decref_socketios(self) -> None:
-        # As a socket does: closing waits until the last file made from it (a response's body) is closed.
-        self._files -= 1
-        if self._closed and self._files <= 0:
-            self._sock.close()
-
-    def close(self) -> None:
-        self._closed = True
-        if self._files <= 0:
-            self._sock.close()
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def dropped(self) -> bool:
-        """Whether an idle kept-alive connection was closed by the server: readable means EOF (or stray bytes)."""
-        try:
-            return bool(select.select([self._sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True
-
-
-def _open_socket(
-    address: tuple[str, int], timeout: float | None, source_address: tuple[str, int] | None = None
-) -> socket.socket:
-    """`socket.create_connection`, given an ASCII host name as bytes: a str host name is first encoded with
-    the idna codec, and importing that codec (stringprep, unicodedata) costs more than a loopback request."""
-    host, port = address
-    name: str | bytes = host.encode("ascii") if host.isascii() else host
-    return socket.create_connection((name, port), timeout, source_address)  # type: ignore[arg-type]
 
 
 class HttpClient:
@@ -187,7 +125,7 @@ class HttpClient:
         # Idle kept-alive connections per origin. A request takes one (or opens one) and gives it back
         # once its answer is read to the end, whichever thread sends the next: requests sent at once
         # each hold their own, and a TLS handshake is paid only when none is idle.
-        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
 
@@ -300,42 +238,36 @@ class HttpClient:
     ) -> Response:
         key, parts = origin(url), urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        answer: http.client.HTTPResponse | None = None
-        connection: http.client.HTTPConnection | None = None
+        connection: Connection | None = None
         try:
             connection = self._connection(key, until)
-            connection.request(method, target, body, dict(headers))
-            answer = connection.getresponse()
-            declared = answer.getheader("Content-Length") or ""
-            if declared.isascii() and declared.isdigit() and int(declared) > max_body:  # "²" is a digit too
+            connection.send_request(method, target, host_header(*key), headers, body)
+            answer = connection.read_answer(method)
+            if answer.length is not None and answer.length > max_body:
                 raise too_big(url, max_body)
-            data = self._read(answer, until, max_body, sink if 200 <= answer.status < 300 else None, url)
+            data = self._read(answer.body(), until, max_body, sink if 200 <= answer.status < 300 else None, url)
         except BaseException as error:
-            if answer is not None:
-                answer.close()  # its socket closes once the answer lets go of it
             if connection is not None:
                 connection.close()  # a connection that failed mid-exchange is in an unknown state
             fault = translate(error, key[1], late=self._clock() >= until)
             if fault is None:
                 raise
             raise fault from None
-        if answer.will_close:
-            connection.close()
-        else:
+        if answer.reusable:
             with self._lock:
                 self._idle.setdefault(key, []).append(connection)
-        return Response(answer.status, answer.reason, Headers(answer.getheaders()), data, url)
+        else:
+            connection.close()
+        return Response(answer.status, answer.reason, answer.headers, data, url)
 
-    def _read(
-        self, answer: http.client.HTTPResponse, until: float, max_body: int, sink: BinaryIO | None, url: str
-    ) -> bytes:
+    def _read(self, body: Iterator[bytes], until: float, max_body: int, sink: BinaryIO | None, url: str) -> bytes:
         """The body, one socket read at a time with the deadline checked between reads; refused past `max_body`."""
         chunks: list[bytes] = []
         size = 0
         if sink is not None:
             sink.seek(0)
             sink.truncate()
-        while chunk := answer.read1(_CHUNK):
+        for chunk in body:
             size += len(chunk)
             if size > max_body:
                 raise too_big(url, max_body)
@@ -345,47 +277,38 @@ class HttpClient:
                 sink.write(chunk)
             else:
                 chunks.append(chunk)
-        if answer.length:  # the server closed the connection before Content-Length bytes came
-            raise http.client.IncompleteRead(b"", answer.length)
-        answer.close()  # read to the end: the connection can carry the next request
         return b"".join(chunks)
 
-    def _connection(self, key: tuple[str, str, int], until: float) -> http.client.HTTPConnection:
+    def _connection(self, key: tuple[str, str, int], until: float) -> Connection:
         """An idle kept-alive connection to (scheme, host, port), or a new one (through the proxy, if any)."""
         with self._lock:
             idle = self._idle.get(key, [])
             while idle:
                 connection = idle.pop()
-                if isinstance(connection.sock, _TimedSocket) and not connection.sock.dropped():
-                    connection.sock.until = until
+                if not connection.dropped():
+                    connection.until = until
                     return connection
                 connection.close()
         scheme, host, port = key
-        left = until - self._clock()
-        if left <= 0:
-            raise TimeoutError("deadline")
-        proxy = proxy_for(host, port, self._environ) if scheme == "https" else None
-        address = (proxy.host, proxy.port) if proxy else (host, port)
-        if scheme == "https":
-            connection = http.client.HTTPSConnection(*address, timeout=left, context=self._tls_context())
-        else:
-            connection = http.client.HTTPConnection(*address, timeout=left)
-        connection.timeout = min(self.timeouts.connect, left)
-        connection._create_connection = _open_socket  # type: ignore[attr-defined]  # http.client's own hook
-        if proxy is not None:
-            connection.set_tunnel(host, port, headers=dict(proxy.headers))
-        try:
-            connection.connect()
-        except BaseException:
-            connection.close()
-            raise
-        connection.sock = _TimedSocket(connection.sock, self.timeouts.read, self._clock, until)
+        connection = Connection.open(
+            scheme,
+            host,
+            port,
+            proxy=proxy_for(host, port, self._environ) if scheme == "https" else None,
+            tls=self._tls_context,
+            connect_timeout=self.timeouts.connect,
+            read_timeout=self.timeouts.read,
+            clock=self._clock,
+            until=until,
+        )
         with self._lock:
             self.connections_opened += 1
         return connection
 
     def _tls_context(self) -> ssl.SSLContext:
         """Verified TLS: the system CA store, or the bundle REQUESTS_CA_BUNDLE or SSL_CERT_FILE names."""
+        import ssl  # only an https connection needs it, a few milliseconds of every command's start otherwise
+
         if self._tls is None:
             name = next((n for n in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE") if self._environ.get(n)), None)
             try:

@@ -14,11 +14,10 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import ipaddress
 import re
 import socket
-import ssl
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -31,7 +30,7 @@ from pipelines.edges.retry import RETRYABLE_STATUS
 
 TLS_HINT = "check the server's certificate and host name; for a private CA set SSL_CERT_FILE to its PEM bundle"
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
 _LINK_TARGET = re.compile(r"\s*<([^>]*)>")
 _LINK_PARAM = re.compile(r'\s*;\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^\s;,"]*))?')
 _LINK_NEXT = re.compile(r"\s*,")
@@ -146,6 +145,14 @@ class TransportError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TunnelRefused(Exception):
+    """A proxy answered CONNECT with something other than 2xx; its status and reason phrase (untrusted text)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(status)
+        self.status, self.reason = status, reason
 
 
 class Link(Value):
@@ -302,11 +309,11 @@ def origin(url: str) -> tuple[str, str, int]:
 
 
 def check_request(url: str, headers: Mapping[str, str]) -> None:
-    """Refuse what http.client would refuse with a message quoting the value (a header may be a credential)."""
+    """Refuse what cannot go on the wire as it is, with a message that never quotes a value (it may be a credential)."""
     if not url.isascii() or any(c <= " " or c == "\x7f" for c in url):
         raise InputError(f"{safe_url(url)!r} holds characters a URL may not", hint="percent-encode them")
     for name, value in headers.items():
-        if not _HEADER_NAME.fullmatch(name):
+        if not HEADER_NAME.fullmatch(name):
             raise InputError(f"{name!r} is not a valid HTTP header name", hint="header names are RFC 9110 tokens")
         if any(c in value for c in "\r\n\0") or not all(ord(c) < 256 for c in value):
             raise InputError(
@@ -322,37 +329,31 @@ def too_big(url: str, cap: int) -> Corrupt:
     )
 
 
-# Failures that trying again may fix, in our own words (never str() of the exception); order matters.
-REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
-    ((ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError), "the TLS connection was cut"),
-    (http.client.RemoteDisconnected, "the server closed the connection without an answer"),
-    (ConnectionRefusedError, "connection refused"),
-    (ConnectionError, "connection reset"),
-    (http.client.IncompleteRead, "the answer was cut short"),
-    (http.client.HTTPException, "the answer was not HTTP/1.x"),
-)
-
-
 def translate(error: BaseException, host: str, *, late: bool) -> Exception | None:
     """Our own words for a failed exchange: a TransportError to retry, Unavailable for TLS, None for the rest."""
-    if isinstance(error, ssl.SSLCertVerificationError):
-        reason = error.verify_message or "no reason given"
-        return Unavailable(f"TLS with {host} failed: TLS certificate verify failed: {reason}", hint=TLS_HINT)
-    for kind, words in REASONS:
-        if isinstance(error, kind):
-            return TransportError(words)
-    if isinstance(error, ssl.SSLError):
+    if isinstance(error, TransportError):
+        return error
+    if isinstance(error, TunnelRefused):
+        return Unavailable(
+            f"the proxy refused a tunnel to {host}: {shorten(f'{error.status} {error.reason}', 80)}",
+            hint="check HTTPS_PROXY (and the credentials in it) and NO_PROXY",
+        )
+    ssl = sys.modules.get("ssl")  # loaded for the first https connection: without it, no TLS error can occur
+    if ssl is not None and isinstance(error, ssl.SSLError):
+        if isinstance(error, ssl.SSLCertVerificationError):
+            reason = error.verify_message or "no reason given"
+            return Unavailable(f"TLS with {host} failed: TLS certificate verify failed: {reason}", hint=TLS_HINT)
+        if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+            return TransportError("the TLS connection was cut")
         return Unavailable(f"TLS with {host} failed: {error.reason or 'handshake failed'}", hint=TLS_HINT)
+    if isinstance(error, ConnectionRefusedError):
+        return TransportError("connection refused")
+    if isinstance(error, ConnectionError):
+        return TransportError("connection reset")
     if isinstance(error, TimeoutError):
         return TransportError("no whole answer within the time limit" if late else "timed out")
     if isinstance(error, socket.gaierror):
         return TransportError(f"cannot resolve {host}")
-    if isinstance(error, OSError) and str(error).startswith("Tunnel connection failed:"):
-        # http.client's text holds only the proxy's status line: "Tunnel connection failed: 407 Proxy ...".
-        return Unavailable(
-            f"the proxy refused a tunnel to {host}: {shorten(str(error).split(':', 1)[1], 80)}",
-            hint="check HTTPS_PROXY (and the credentials in it) and NO_PROXY",
-        )
     if isinstance(error, OSError):
         return TransportError(error.strerror.lower() if error.strerror else "network error")
     return None

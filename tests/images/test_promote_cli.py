@@ -313,9 +313,10 @@ def test_help_describes_the_command_with_examples(cli):
     assert "newest RC build" in result.stdout and "examples:" in result.stdout and "--dry-run" in result.stdout
 
 
-def test_a_promotion_loads_neither_a_thread_pool_nor_logging(area, released, clean_env):
+def test_a_promotion_loads_neither_a_thread_pool_nor_logging_nor_http_client(area, released, clean_env):
     """Its requests go out at once on threads of its own (`at_once`): `concurrent.futures` would load `logging`,
-    which costs a fresh process more than the requests it starts."""
+    which costs a fresh process more than the requests it starts. Its HTTP is `http_wire`'s: `http.client`
+    would load `email` and `ssl`, and a plain-http registry needs no TLS."""
     area.push_build(PROJECT, sha=released.head, number=12, at="2025-10-25T14:30:00+00:00", shape="buildx")
     where = ["--registry", area.registry(), "--root", str(released.root)]
     result = subprocess.run(
@@ -328,4 +329,4 @@ def test_a_promotion_loads_neither_a_thread_pool_nor_logging(area, released, cle
     assert result.returncode == 0, result.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert {"pipelines.images.release", "pipelines.images.reading"} <= imported  # the control: it did read
-    assert imported.isdisjoint({"concurrent.futures", "logging"})
+    assert imported.isdisjoint({"concurrent.futures", "logging", "http.client", "email", "ssl"})
