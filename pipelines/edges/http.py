@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 from pipelines.core.errors import Corrupt, InputError, Unavailable
+from pipelines.core.secrets import remember
 from pipelines.core.values import Value
 from pipelines.edges.http_rules import (
     Headers,
@@ -41,7 +42,9 @@ from pipelines.edges.http_rules import (
     clean_credential,
     is_clean_credential,
     is_loopback_host,
+    is_sendable_url,
     join_url,
+    message_url,
     origin,
     parse_link_header,
     proxy_for,
@@ -73,6 +76,7 @@ __all__ = [
     "is_clean_credential",
     "is_loopback_host",
     "join_url",
+    "message_url",
     "parse_link_header",
     "parse_retry_after",
     "proxy_for",
@@ -87,6 +91,7 @@ MAX_REDIRECTS = 5
 MAX_BODY = 32 << 20  # bytes of one answer kept in memory, unless the caller states its own cap
 RETRY_HINT = "the service is failing, rate-limiting or unreachable; run again later"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 
 class Timeouts(Value):
@@ -128,6 +133,7 @@ class HttpClient:
         self._idle: dict[tuple[str, str, int], list[Connection]] = {}
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
+        self._remembered: set[str] = set()
 
     @property
     def retries(self) -> int:
@@ -211,20 +217,28 @@ class HttpClient:
         sent = {**self._headers, **(headers or {})}
         require_secure_url(url, "URL", "an https URL")  # callers check first, naming the URL's role
         check_request(url, sent)
+        self._remember_credentials(sent)
         for _ in range(MAX_REDIRECTS + 1):
             response = self._once(method, url, sent, body, until, max_body, sink)
             location = response.headers.get("Location", "").strip()
             if method not in ("GET", "HEAD") or response.status not in _REDIRECTS or not location:
                 return response
             target = join_url(url, location)
-            if target is None:
-                raise Corrupt(f"{safe_url(url)} redirects to a URL that does not parse", hint="check the URL")
-            require_secure_url(target, f"the redirect target of {safe_url(url)}", "a server that redirects to https")
-            check_request(target, sent)
+            if target is None or not is_sendable_url(target):
+                raise Corrupt(f"{message_url(url)} redirects to a URL that does not parse", hint="check the URL")
+            require_secure_url(target, f"the redirect target of {message_url(url)}", "a server that redirects to https")
             if origin(target) != origin(url):  # credentials meant for one origin never go to another
                 sent = {name: value for name, value in sent.items() if name.lower() != "authorization"}
             url = target
-        raise Corrupt(f"{safe_url(url)} redirects more than {MAX_REDIRECTS} times", hint="check the URL")
+        raise Corrupt(f"{message_url(url)} redirects more than {MAX_REDIRECTS} times", hint="check the URL")
+
+    def _remember_credentials(self, headers: Mapping[str, str]) -> None:
+        """Add the credentials this request carries to the secrets no output shows, whoever set them: a server
+        echoing its request into an error's body is then redacted even where a caller forgot to remember."""
+        for name, value in headers.items():
+            if name.lower() in _CREDENTIAL_HEADERS and value not in self._remembered:
+                self._remembered.add(value)
+                remember(value.split(" ", 1)[-1])  # the credential without its scheme ("Bearer", "Basic")
 
     def _once(
         self,

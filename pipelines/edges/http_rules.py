@@ -225,7 +225,7 @@ class Response(Value):
         charset = re.search(r'charset="?([\w.:-]+)', self.headers.get("Content-Type", ""))
         try:
             return self.body.decode(charset.group(1) if charset else "utf-8", errors="replace")
-        except LookupError:
+        except (LookupError, ValueError):  # an unknown charset, or a codec without "replace" (idna)
             return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
@@ -243,7 +243,8 @@ class Response(Value):
 
     def excerpt(self, limit: int = 200) -> str:
         """The start of the body for a message (see `shorten`), else the reason phrase."""
-        return shorten(self.body.decode("utf-8", errors="replace"), limit) or self.reason or "no details"
+        body = shorten(self.body.decode("utf-8", errors="replace"), limit)
+        return body or shorten(self.reason, limit) or "no details"
 
 
 class Proxy(Value):
@@ -308,9 +309,19 @@ def origin(url: str) -> tuple[str, str, int]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def is_sendable_url(url: str) -> bool:
+    """Whether `url` can go into a request line as it is: ASCII, no space, no control character."""
+    return url.isascii() and not any(c <= " " or c == "\x7f" for c in url)
+
+
+def message_url(url: str) -> str:
+    """A URL a server chose (a redirect's target) as it enters a message: `safe_url`, then `shorten`ed."""
+    return shorten(safe_url(url), 120)
+
+
 def check_request(url: str, headers: Mapping[str, str]) -> None:
     """Refuse what cannot go on the wire as it is, with a message that never quotes a value (it may be a credential)."""
-    if not url.isascii() or any(c <= " " or c == "\x7f" for c in url):
+    if not is_sendable_url(url):
         raise InputError(f"{safe_url(url)!r} holds characters a URL may not", hint="percent-encode them")
     for name, value in headers.items():
         if not HEADER_NAME.fullmatch(name):
@@ -324,7 +335,7 @@ def check_request(url: str, headers: Mapping[str, str]) -> None:
 
 def too_big(url: str, cap: int) -> Corrupt:
     return Corrupt(
-        f"{safe_url(url)} answered with more than {cap} bytes, more than this kind of answer holds",
+        f"{message_url(url)} answered with more than {cap} bytes, more than this kind of answer holds",
         hint="check the URL; a server sending that much is not the one meant",
     )
 

@@ -8,9 +8,11 @@ needs, and refuses what it does not understand rather than guessing:
   (nothing here asks to switch protocols);
 - at most 100 header lines (folded lines count) of at most 64 KiB each; a folded line joins its
   field with one space (RFC 9112 5.2); a line that is no `name: value` field is refused;
-- the body framed as RFC 9112 6.3 says: none for HEAD, 1xx, 204 and 304; chunked when
-  Transfer-Encoding ends in `chunked`; else Content-Length (repeated only with one value); else
-  until the server closes;
+- the body framed as RFC 9112 6.3 says: none for HEAD, 1xx, 204 and 304; chunks when
+  Transfer-Encoding is `chunked` (any other transfer coding is refused: none was asked for, and
+  nothing here decodes one); else Content-Length (repeated only with one value; space and tab
+  around it, nothing else); else until the server closes;
+- at most 10 interim answers before the final one;
 - a connection is used again only when its answer was framed by length or chunks and read to
   its end, nothing followed it, and neither side said close (nor was Content-Length sent beside
   Transfer-Encoding, which RFC 9112 6.1 says ends the connection).
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 MAX_LINE = 64 << 10  # bytes of a status, header, chunk-size or trailer line
 MAX_LINES = 100  # header lines of an answer, and trailer lines of a chunked body
+MAX_INTERIM = 10  # 1xx answers before the final one
+BEYOND_ANY_CAP = 10**18  # the length of a body declared with more digits than that: far over every cap
 _READ = 64 << 10
 _STATUS_LINE = re.compile(rb"HTTP/1\.([0-9]) ([1-5][0-9][0-9])(?: (.*))?")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")  # under 2**60: beyond any body cap, never a huge int
@@ -136,12 +140,14 @@ class Connection:
 
     def read_answer(self, method: str) -> Answer:
         """The next final answer's status line and header fields; its body is read with `Answer.body`."""
-        while True:
+        for _ in range(MAX_INTERIM + 1):
             status, reason, headers = self._head()
             if not 100 <= status < 200:
                 break
             if status == 101:  # nothing here asks to switch protocols
                 raise TransportError(_NOT_HTTP)
+        else:
+            raise TransportError(_NOT_HTTP)  # a server sending only interim answers
         closes = "close" in _tokens(headers.get("Connection", ""))
         if self._minor == 0 and "keep-alive" not in _tokens(headers.get("Connection", "")):
             closes = True
@@ -149,17 +155,19 @@ class Connection:
         if method == "HEAD" or status in (204, 304):
             return Answer(self, status, reason, headers, "none", 0, closes)
         if coding is not None:
-            if _tokens(coding)[-1:] != ["chunked"]:
-                return Answer(self, status, reason, headers, "close", None, True)
+            if _tokens(coding) != ["chunked"]:  # we asked for none: gzip or any other would be bytes we cannot read
+                raise TransportError(_NOT_HTTP)
             # A length beside chunks, or chunks in HTTP/1.0, is faulty framing (RFC 9112 6.1): the connection ends.
             faulty = length is not None or self._minor == 0
             return Answer(self, status, reason, headers, "chunked", None, closes or faulty)
         if length is not None:
-            values = {value.strip() for value in length.split(",")}
+            values = {value.strip(" \t") for value in length.split(",")}
             declared = values.pop() if len(values) == 1 else ""
             if not (declared.isascii() and declared.isdigit()):  # "²" is a digit to str.isdigit, not to int
                 raise TransportError(_NOT_HTTP)
-            return Answer(self, status, reason, headers, "length", int(declared), closes)
+            digits = declared.lstrip("0") or "0"  # int() refuses more than 4,300 digits with a ValueError
+            size = int(digits) if len(digits) < 19 else BEYOND_ANY_CAP
+            return Answer(self, status, reason, headers, "length", size, closes)
         return Answer(self, status, reason, headers, "close", None, True)
 
     @property
@@ -305,4 +313,5 @@ class Answer:
 
 
 def _tokens(value: str) -> list[str]:
-    return [token.strip().lower() for token in value.split(",") if token.strip()]
+    # Space and tab only: str.strip() would also take "\x0b" or "\x85" off, and a framing field so spelt is wrong.
+    return [token.strip(" \t").lower() for token in value.split(",") if token.strip(" \t")]

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from pipelines.core.errors import Corrupt, NotFound
 from pipelines.edges.github import POLICY, TIMEOUTS, GitHubApi
-from pipelines.edges.http import HttpClient, safe_url, status_error
+from pipelines.edges.http import HttpClient, message_url, status_error
 from pipelines.edges.http_rules import origin
 
 MAX_ASSET_BYTES = 1 << 20  # a record is a few kilobytes
@@ -74,7 +74,7 @@ class ReleaseAssets:
             raise Corrupt(f"the asset {name} of {where} has no download URL", hint="check GITHUB_API_URL")
         if origin(url) != origin(self._api.api_url):  # the token goes with the request: only to the API itself
             raise Corrupt(
-                f"the asset {name} of {where} is to be downloaded from {safe_url(url)}, not from the API",
+                f"the asset {name} of {where} is to be downloaded from {message_url(url)}, not from the API",
                 hint="check GITHUB_API_URL: GitHub's asset URLs are on the API's own host",
             )
         response = self._http.request(

@@ -82,7 +82,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         from email.utils import parsedate_to_datetime
 
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year past what a datetime holds: no date
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

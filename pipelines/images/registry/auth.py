@@ -25,7 +25,7 @@ from pipelines.edges.http import (
     basic_authorization,
     is_clean_credential,
     is_loopback_host,
-    safe_url,
+    message_url,
     shorten,
     status_error,
 )
@@ -161,7 +161,7 @@ class Authenticator:
             ) from None
         if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname)):
             raise Unauthorized(
-                f"{self.host} sends us to the token service {safe_url(realm)}, which is not HTTPS",
+                f"{self.host} sends us to the token service {message_url(realm)}, which is not HTTPS",
                 hint="credentials only travel over HTTPS (plain HTTP only on loopback)",
             )
         params = {name: value for name, value in (("service", service), ("scope", scope)) if value}
@@ -180,7 +180,7 @@ class Authenticator:
         if not response.ok:
             raise status_error(
                 response.status,
-                f"could not get a token from {safe_url(realm)}: HTTP {response.status} from {self.host} "
+                f"could not get a token from {message_url(realm)}: HTTP {response.status} from {self.host} "
                 f"({registry_errors(response)})",
             )
         try:
@@ -190,11 +190,11 @@ class Authenticator:
         except (ValueError, AttributeError, TypeError, OverflowError):
             value = None
         if not isinstance(value, str) or not value:
-            raise Corrupt(f"the token service {safe_url(realm)} answered without a token", hint="re-run promote")
+            raise Corrupt(f"the token service {message_url(realm)} answered without a token", hint="re-run promote")
         if not is_clean_credential(value) or not value.isascii():
             # Never echoed: a token with a line break would smuggle headers into every request.
             raise Corrupt(
-                f"the token service {safe_url(realm)} answered with a token holding control or non-ASCII characters",
+                f"the token service {message_url(realm)} answered with a token holding control or non-ASCII characters",
                 hint="the token service is broken or not the registry's; check --registry",
             )
         remember(value)
