@@ -112,7 +112,8 @@ class Connection:
 
     def dropped(self) -> bool:
         """Whether an idle connection can no longer carry a request: the server closed it or sent unasked bytes."""
-        if self.unread:
+        pending = getattr(self._sock, "pending", None)  # a TLS socket's bytes decrypted but not yet read
+        if self.unread or (pending is not None and pending()):
             return True
         try:
             return bool(select.select([self._sock], [], [], 0)[0])
