@@ -71,14 +71,14 @@ def _parser_class(json_errors: bool) -> type[argparse.ArgumentParser]:
 def build_parser(command: str | None = None, *, json_errors: bool = False) -> argparse.ArgumentParser:
     """The parser of every command, or only of `command`'s module when it is a known command; with
     `json_errors`, its usage errors raise `InputError` instead of exiting."""
-    import argparse
+    from pipelines.commands.arguments import HelpFormatter
 
     parser = _parser_class(json_errors)(
         prog="python -m pipelines",
         description="Build and release logic of the Percolate monorepo: tags, versions, CalVer image tags,\n"
         "plans, promotion of tested RC artifacts, stack-config write-back and rollback.",
         epilog="Exit codes: 0 success, 1 a check failed, 2 bad usage or input.\nEvery command has --help and --json.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()

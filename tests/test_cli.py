@@ -151,6 +151,21 @@ def test_every_command_has_help(cli, command):
     assert len(result.stdout.splitlines()) > 4
 
 
+def test_help_is_as_wide_as_columns_says_else_80(cli):
+    """The width argparse would get from shutil, found without importing it: COLUMNS when it is a positive
+    number, else the terminal of stdout (none here: captured), else 80. The usage is wrapped to it (the
+    description is printed as written)."""
+
+    def usage(columns: str) -> list[str]:
+        result = cli("promote", "--help", env={"COLUMNS": columns})
+        assert result.code == 0
+        return result.stdout.split("\n\n", 1)[0].splitlines()
+
+    narrow, default, unreadable, wide = usage("60"), usage("0"), usage("many"), usage("200")
+    assert len(narrow) > len(default) > len(wide) and default == unreadable
+    assert max(map(len, default)) <= 80 < max(map(len, wide)) <= 200
+
+
 def test_versions_show_check_and_bump_on_a_real_checkout(cli, monorepo):
     shown = cli("versions", "show", "--json", cwd=monorepo.root)
     assert shown.code == 0, shown.stderr
