@@ -740,3 +740,64 @@ def test_a_plain_http_request_does_not_import_ssl_and_an_https_one_works_in_a_fr
     finally:
         plain.close()
     assert result == "False True"
+
+
+def test_a_tls_connection_is_kept_alive_across_requests(tls, certificates):
+    """TLS 1.3 session tickets arrive after the handshake: they must not make an idle connection look dropped."""
+    server = tls(answers(FRAMED))
+    with HttpClient(policy=ONCE, timeouts=QUICK, environ=trusting(certificates)) as http:
+        assert [http.request("GET", f"{server.url}/{i}").body for i in range(5)] == [b"good"] * 5
+        assert http.connections_opened == 1
+    assert server.connections == 1
+
+
+def test_a_handshake_trickled_a_byte_at_a_time_ends_at_the_connect_timeout(certificates):
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)  # the ClientHello
+            conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 KiB, then a byte every 20 ms
+            while not stop.wait(0.02):
+                conn.sendall(b"\x02")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+        result = outcome(url, certificates, timeouts=Timeouts(connect=0.3, read=0.3, request=3))
+    finally:
+        stop.set()
+        listener.close()
+    refused(result, "timed out")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 6: a remote https origin may redirect a GET to plain http on this machine (any local service): "
+    "followed, https downgraded to http, the local answer returned as the origin's",
+)
+def test_a_remote_origin_cannot_redirect_to_a_service_on_this_machine(tls, certificates, connect_proxy):
+    local = socket.create_server(("127.0.0.1", 0))
+    heard: list[bytes] = []
+
+    def serve() -> None:
+        try:
+            conn, _ = local.accept()
+        except OSError:
+            return
+        with conn:
+            heard.append(conn.recv(65536))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nlocal secrets")
+
+    threading.Thread(target=serve, daemon=True).start()
+    target = f"http://127.0.0.1:{local.getsockname()[1]}/v1/kv/"
+    server = tls(answers(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n".encode()))
+    environ = trusting(certificates, HTTPS_PROXY=f"http://127.0.0.1:{connect_proxy.port}")
+    try:
+        result = outcome(f"https://registry.test:{server.port}/v2/", certificates, environ=environ)
+    finally:
+        local.close()
+    assert isinstance(result, PipelineError), repr(result)
+    assert heard == []
