@@ -32,6 +32,7 @@ from pipelines.core.errors import Corrupt, InputError, Unavailable
 from pipelines.core.secrets import remember
 from pipelines.core.values import Value
 from pipelines.edges.http_rules import (
+    MAX_HEADER_VALUE,
     Headers,
     Link,
     Proxy,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_BODY",
+    "MAX_HEADER_VALUE",
     "Headers",
     "HttpClient",
     "Link",
@@ -227,10 +229,25 @@ class HttpClient:
             if target is None or not is_sendable_url(target):
                 raise Corrupt(f"{message_url(url)} redirects to a URL that does not parse", hint="check the URL")
             require_secure_url(target, f"the redirect target of {message_url(url)}", "a server that redirects to https")
+            self._check_redirect(url, target)
             if origin(target) != origin(url):  # credentials meant for one origin never go to another
                 sent = {name: value for name, value in sent.items() if name.lower() != "authorization"}
             url = target
         raise Corrupt(f"{message_url(url)} redirects more than {MAX_REDIRECTS} times", hint="check the URL")
+
+    @staticmethod
+    def _check_redirect(url: str, target: str) -> None:
+        """Refuse a redirect from https to plain http, and from a remote host to this machine: a server
+        elsewhere must not reach a local service through us and have its answer taken for its own."""
+        source, destination = urlsplit(url), urlsplit(target)
+        downgrade = source.scheme == "https" and destination.scheme != "https"
+        inward = not is_loopback_host(source.hostname) and is_loopback_host(destination.hostname)
+        if downgrade or inward:
+            raise Corrupt(
+                f"{message_url(url)} redirects to {message_url(target)}: "
+                + ("from https to plain http" if downgrade else "from a remote host to this machine"),
+                hint="check the URL; a registry, index or API never sends us there",
+            )
 
     def _remember_credentials(self, headers: Mapping[str, str]) -> None:
         """Add the credentials this request carries to the secrets no output shows, whoever set them: a server

@@ -28,6 +28,7 @@ from pipelines.core.secrets import redact, remember
 from pipelines.core.values import Value, field
 from pipelines.edges.retry import RETRYABLE_STATUS
 
+MAX_HEADER_VALUE = 16 << 10  # characters of a header value we send: a token of a few KiB fits
 TLS_HINT = "check the server's certificate and host name; for a private CA set SSL_CERT_FILE to its PEM bundle"
 
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
@@ -326,6 +327,11 @@ def check_request(url: str, headers: Mapping[str, str]) -> None:
     for name, value in headers.items():
         if not HEADER_NAME.fullmatch(name):
             raise InputError(f"{name!r} is not a valid HTTP header name", hint="header names are RFC 9110 tokens")
+        if len(value) > MAX_HEADER_VALUE:  # a credential is remembered in every spelling: bounded memory
+            raise InputError(
+                f"the value of header {name} is longer than {MAX_HEADER_VALUE} characters; nothing was sent",
+                hint=f"check where the {name} value comes from",
+            )
         if any(c in value for c in "\r\n\0") or not all(ord(c) < 256 for c in value):
             raise InputError(
                 f"the value of header {name} holds a line break, NUL or non-Latin-1 character; nothing was sent",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import select
 import socket
+import sys
 from collections.abc import Callable, Iterator, Mapping
 
 from pipelines.edges.http_rules import HEADER_NAME, Headers, Proxy, TransportError, TunnelRefused
@@ -101,7 +102,12 @@ class Connection:
                     raise TransportError(_NOT_HTTP)
             if scheme == "https":
                 sock.settimeout(min(connect_timeout, max(until - clock(), 0.001)))
-                sock = tls().wrap_socket(sock, server_hostname=host)
+                # An ASCII name as bytes: ssl would run a str through the idna codec (slow to import, and it
+                # raises its own UnicodeError for a label over 63 characters). A TCP close without TLS's
+                # close_notify is an error, not an end: anyone on the path can forge it, cutting a body
+                # that runs until the close.
+                name: str | bytes = host.encode("ascii") if host.isascii() else host
+                sock = tls().wrap_socket(sock, server_hostname=name, suppress_ragged_eofs=False)
         except BaseException:
             sock.close()
             raise
@@ -252,13 +258,23 @@ class Connection:
     def _fill(self) -> bool:
         """One read from the socket into the buffer, waiting no longer than the deadline allows; False at EOF."""
         self._sock.settimeout(self._wait())
-        data = self._sock.recv(_READ)
+        try:
+            data = self._sock.recv(_READ)
+        except OSError as error:
+            if _corrupt_tls(error):
+                raise TransportError("the TLS stream was corrupted") from None
+            raise
         self._buffer += data
         return bool(data)
 
     def _send(self, data: bytes) -> None:
         self._sock.settimeout(self._wait())
-        self._sock.sendall(data)
+        try:
+            self._sock.sendall(data)
+        except OSError as error:
+            if _corrupt_tls(error):
+                raise TransportError("the TLS stream was corrupted") from None
+            raise
 
     def _wait(self) -> float:
         left = self.until - self._clock()
@@ -311,6 +327,14 @@ class Answer:
     def reusable(self) -> bool:
         """Whether the connection may carry another request: the body read to its framed end and nothing after."""
         return self._ended and not self._closes and not self._connection.unread
+
+
+def _corrupt_tls(error: OSError) -> bool:
+    """Whether a read or write failed on a record no key made (injected, altered, an alert): a connection
+    fault like a reset, not the certificate problem a failed handshake is. A cut (EOF) stays a cut."""
+    ssl = sys.modules.get("ssl")  # loaded for the first https connection: without it, no TLS error can occur
+    cut = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError) if ssl else ()
+    return ssl is not None and isinstance(error, ssl.SSLError) and not isinstance(error, cut)
 
 
 def _tokens(value: str) -> list[str]:

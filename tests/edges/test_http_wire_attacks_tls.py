@@ -175,11 +175,6 @@ def assert_ours_after_collecting(attempt: Callable[[], Response | Exception]) ->
 # -- findings ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: a bare TCP close (no close_notify) ends a close-delimited https body as if whole: "
-    "wrap_socket's suppress_ragged_eofs=True turns OpenSSL's 'unexpected eof' into b''",
-)
 def test_a_close_delimited_https_body_cut_by_a_bare_tcp_close_is_not_taken_for_whole(tls, certificates):
     def answer(conn: ssl.SSLSocket, n: int, head: bytes) -> bool:
         conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b'{"digest": "sha256:aaaa')
@@ -190,12 +185,6 @@ def test_a_close_delimited_https_body_cut_by_a_bare_tcp_close_is_not_taken_for_w
     refused(result, "cut")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 2: a host name with a label over 63 characters (or an empty one), reached through a CONNECT "
-    "proxy, makes ssl's idna encoding of server_hostname raise UnicodeError out of HttpClient.request, and leaks "
-    "the detached socket",
-)
 @pytest.mark.parametrize("host", ["a" * 64 + ".test", "registry..test"])
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the SSLSocket it leaks
 def test_a_host_name_the_idna_codec_refuses_is_our_error_through_a_proxy(certificates, connect_proxy, host):
@@ -209,10 +198,6 @@ def test_a_host_name_the_idna_codec_refuses_is_our_error_through_a_proxy(certifi
         listener.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 2: a server behind HTTPS_PROXY can trigger it with a redirect: UnicodeError out of request",
-)
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the SSLSocket it leaks
 def test_a_redirect_to_a_host_name_the_idna_codec_refuses_is_our_error(tls, certificates, connect_proxy):
     long = "a" * 64 + ".test"
@@ -226,11 +211,6 @@ def test_a_redirect_to_a_host_name_the_idna_codec_refuses_is_our_error(tls, cert
     assert_ours_after_collecting(lambda: outcome(url, certificates, environ=environ))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 3: a credential header of any length is sent and remembered in every spelling: hundreds "
-    "of bytes of secrets per byte of value for the process's life (a 1 MB token: hundreds of MB, seconds of CPU)",
-)
 def test_a_huge_credential_header_is_refused_before_it_is_remembered(tls, certificates):
     server = tls(answers(FRAMED))
     token = secrets.token_urlsafe(48_000)[:64_000]
@@ -244,11 +224,6 @@ def test_a_huge_credential_header_is_refused_before_it_is_remembered(tls, certif
     assert server.heads == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 4: every https connection imports encodings.idna (stringprep, unicodedata): ssl encodes a "
-    "str server_hostname with the idna codec, the cost open_socket avoids on purpose",
-)
 def test_an_https_request_in_a_fresh_process_does_not_load_the_idna_codec(tls, certificates):
     server = tls(answers(FRAMED))
     result = fresh_process(
@@ -261,11 +236,6 @@ def test_an_https_request_in_a_fresh_process_does_not_load_the_idna_codec(tls, c
     assert result == "no idna"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 5: garbage inside the TLS stream after a good handshake (a corrupted or injected record) is "
-    "reported as a certificate problem with OpenSSL's mnemonic, and not retried like other cut connections",
-)
 def test_garbage_in_the_tls_stream_mid_answer_is_a_connection_fault_not_a_certificate_one(tls, certificates):
     def answer(conn: ssl.SSLSocket, n: int, head: bytes) -> bool:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
@@ -773,11 +743,6 @@ def test_a_handshake_trickled_a_byte_at_a_time_ends_at_the_connect_timeout(certi
     refused(result, "timed out")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 6: a remote https origin may redirect a GET to plain http on this machine (any local service): "
-    "followed, https downgraded to http, the local answer returned as the origin's",
-)
 def test_a_remote_origin_cannot_redirect_to_a_service_on_this_machine(tls, certificates, connect_proxy):
     local = socket.create_server(("127.0.0.1", 0))
     heard: list[bytes] = []

@@ -21,6 +21,7 @@ from pipelines.core.errors import Corrupt, Unauthorized
 from pipelines.core.secrets import remember
 from pipelines.core.values import Value, field
 from pipelines.edges.http import (
+    MAX_HEADER_VALUE,
     Response,
     basic_authorization,
     is_clean_credential,
@@ -191,6 +192,11 @@ class Authenticator:
             value = None
         if not isinstance(value, str) or not value:
             raise Corrupt(f"the token service {message_url(realm)} answered without a token", hint="re-run promote")
+        if len(value) > MAX_HEADER_VALUE:  # it is remembered in every spelling and sent with each request
+            raise Corrupt(
+                f"the token service {message_url(realm)} answered with a token over {MAX_HEADER_VALUE} characters",
+                hint="the token service is broken or not the registry's; check --registry",
+            )
         if not is_clean_credential(value) or not value.isascii():
             # Never echoed: a token with a line break would smuggle headers into every request.
             raise Corrupt(
