@@ -17,9 +17,10 @@ needs, and refuses what it does not understand rather than guessing:
   its end, nothing followed it, and neither side said close (nor was Content-Length sent beside
   Transfer-Encoding, which RFC 9112 6.1 says ends the connection).
 Every read and write waits at most min(read timeout, time left to `until`): a server sending a
-byte at a time cannot stretch a request past its deadline. `ssl` is imported for the first https
-connection only. Faults are `TransportError`, in our own words, or `TunnelRefused` when a proxy
-will not open a tunnel.
+byte at a time cannot stretch a request past its deadline. `ssl` is imported by the client for its
+first https connection only; over TLS, a TCP close without close_notify is a cut, never the end of
+a body, and a record no key made is a connection fault. Faults are `TransportError`, in our own
+words, or `TunnelRefused` when a proxy will not open a tunnel.
 """
 
 from __future__ import annotations
