@@ -30,12 +30,16 @@ import select
 import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 from pipelines.edges.http_rules import HEADER_NAME, Headers, Proxy, TransportError, TunnelRefused
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+
+Argument = TypeVar("Argument")
+Result = TypeVar("Result")
 
 MAX_LINE = 64 << 10  # bytes of a status, header, chunk-size or trailer line
 MAX_LINES = 100  # header lines of an answer, and trailer lines of a chunked body
@@ -223,7 +227,7 @@ class Connection:
                 if not fields:
                     raise TransportError(_NOT_HTTP)
                 name, value = fields[-1]
-                fields[-1] = (name, f"{value} {line.strip(_BLANK).decode('latin-1')}".strip())
+                fields[-1] = (name, f"{value} {line.strip(_BLANK).decode('latin-1')}".strip(" "))
                 continue
             name, colon, value = line.decode("latin-1").partition(":")
             if not colon or not HEADER_NAME.fullmatch(name):
@@ -258,30 +262,25 @@ class Connection:
 
     def _fill(self) -> bool:
         """One read from the socket into the buffer, waiting no longer than the deadline allows; False at EOF."""
-        self._sock.settimeout(self._wait())
-        try:
-            data = self._sock.recv(_READ)
-        except OSError as error:
-            if _corrupt_tls(error):
-                raise TransportError("the TLS stream was corrupted") from None
-            raise
+        data = self._within_deadline(self._sock.recv, _READ)
         self._buffer += data
         return bool(data)
 
     def _send(self, data: bytes) -> None:
-        self._sock.settimeout(self._wait())
+        self._within_deadline(self._sock.sendall, data)
+
+    def _within_deadline(self, operation: Callable[[Argument], Result], argument: Argument) -> Result:
+        """One socket operation, waiting at most min(read timeout, time left to the deadline)."""
+        left = self.until - self._clock()
+        if left <= 0:
+            raise TimeoutError("deadline")
+        self._sock.settimeout(min(self._read_timeout, left))
         try:
-            self._sock.sendall(data)
+            return operation(argument)
         except OSError as error:
             if _corrupt_tls(error):
                 raise TransportError("the TLS stream was corrupted") from None
             raise
-
-    def _wait(self) -> float:
-        left = self.until - self._clock()
-        if left <= 0:
-            raise TimeoutError("deadline")
-        return min(self._read_timeout, left)
 
     def _exactly(self, size: int) -> Iterator[bytes]:
         while size:
