@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from kit.loopback import RecordingHandler, RecordingServer
+from tests.support.scripted_server import Answer, ScriptedServer
 
 
 @pytest.fixture
@@ -140,3 +141,31 @@ def connect_proxy() -> Iterator[ConnectProxy]:
     proxy = ConnectProxy({"registry.test": "127.0.0.1"}).start()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[[Answer], ScriptedServer]]:
+    """raw(answer) starts a ScriptedServer speaking plain http; all are stopped after the test."""
+    started: list[ScriptedServer] = []
+
+    def start(answer: Answer) -> ScriptedServer:
+        started.append(ScriptedServer(answer))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def tls(certificates: Certificates) -> Iterator[Callable[[Answer], ScriptedServer]]:
+    """tls(answer) starts a ScriptedServer speaking TLS with the private CA's server certificate."""
+    started: list[ScriptedServer] = []
+
+    def start(answer: Answer) -> ScriptedServer:
+        started.append(ScriptedServer(answer, certificates.server_context()))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

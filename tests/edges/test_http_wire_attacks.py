@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import secrets
 import socket
-import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
@@ -21,84 +19,10 @@ import pytest
 from pipelines.core.errors import Corrupt, PipelineError, Unavailable
 from pipelines.core.secrets import remember
 from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts
+from tests.support.scripted_server import Answer, sends
 
 ONCE = RetryPolicy(max_attempts=1, max_time=5)
 QUICK = Timeouts(connect=1, read=1, request=3)
-
-# answer(connection, n, head): n counts the requests of the whole server; returns False to close the connection.
-Answer = Callable[[socket.socket, int, bytes], bool]
-
-
-class RawServer:
-    """A socket on 127.0.0.1 that reads request heads and lets a test write raw bytes back."""
-
-    def __init__(self, answer: Answer) -> None:
-        self._answer = answer
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.heads: list[bytes] = []
-        self.connections = 0
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def stop(self) -> None:
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buffer = b""
-        try:
-            conn.settimeout(5)
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, buffer = buffer.split(b"\r\n\r\n", 1)
-                with self._lock:
-                    self.heads.append(head)
-                    n = len(self.heads) - 1
-                if not self._answer(conn, n, head):
-                    return
-        except OSError:
-            return
-        finally:
-            conn.close()
-
-
-@pytest.fixture
-def raw() -> Iterator[Callable[[Answer], RawServer]]:
-    started: list[RawServer] = []
-
-    def start(answer: Answer) -> RawServer:
-        server = RawServer(answer)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def sends(*answers: bytes, keep: bool = True) -> Answer:
-    """An answer that writes answers[n] (the last one again for later requests); closes unless `keep`."""
-
-    def answer(conn: socket.socket, n: int, head: bytes) -> bool:
-        conn.sendall(answers[min(n, len(answers) - 1)])
-        return keep
-
-    return answer
 
 
 def outcome(url: str, method: str = "GET", max_body: int = 1 << 20, **client: object) -> Response | PipelineError:
@@ -440,25 +364,6 @@ def test_concurrent_requests_through_a_desyncing_server_each_get_their_own_answe
 # -- proxies -------------------------------------------------------------------------------------------
 
 
-def proxy_answering(reply: Callable[[bytes], bytes]) -> tuple[socket.socket, int]:
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                head = b""
-                while b"\r\n\r\n" not in head and (data := conn.recv(65536)):
-                    head += data
-                conn.sendall(reply(head))
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener, listener.getsockname()[1]
-
-
 @pytest.mark.parametrize(
     "reply",
     [
@@ -470,17 +375,14 @@ def proxy_answering(reply: Callable[[bytes], bytes]) -> tuple[socket.socket, int
         b"SSH-2.0-OpenSSH_9.0\r\n",
     ],
 )
-def test_a_hostile_proxy_gets_our_words(reply):
-    listener, port = proxy_answering(lambda head: reply)
-    try:
-        result = outcome("https://registry.test/v2/", environ={"HTTPS_PROXY": f"http://127.0.0.1:{port}"})
-    finally:
-        listener.close()
+def test_a_hostile_proxy_gets_our_words(raw, reply):
+    proxy = raw(sends(reply, keep=False))
+    result = outcome("https://registry.test/v2/", environ={"HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}"})
     assert isinstance(result, Unavailable), result
     assert "EXTRA" not in result.message and "hello" not in result.message
 
 
-def test_a_proxy_echoing_proxy_authorization_in_its_reason_never_shows_it():
+def test_a_proxy_echoing_proxy_authorization_in_its_reason_never_shows_it(raw):
     password = "Pr0xy" + secrets.token_hex(8)
 
     def reply(head: bytes) -> bytes:
@@ -494,12 +396,9 @@ def test_a_proxy_echoing_proxy_authorization_in_its_reason_never_shows_it():
             password.encode()[:12].replace(b"0", b"%30"),
         )
 
-    listener, port = proxy_answering(reply)
-    try:
-        environ = {"HTTPS_PROXY": f"http://puser:{password}@127.0.0.1:{port}"}
-        result = outcome("https://registry.test/v2/", environ=environ)
-    finally:
-        listener.close()
+    proxy = raw(lambda conn, n, head: conn.sendall(reply(head)) or False)
+    environ = {"HTTPS_PROXY": f"http://puser:{password}@127.0.0.1:{proxy.port}"}
+    result = outcome("https://registry.test/v2/", environ=environ)
     assert isinstance(result, Unavailable) and "proxy refused a tunnel" in result.message, result
     assert password not in result.message and password[:12] not in result.message
     assert "Basic" not in result.message or "cHVzZXI6" not in result.message

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,91 +34,11 @@ from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts
 from pipelines.edges.http_rules import Headers
 from pipelines.edges.http_wire import Connection
 from pipelines.edges.retry import parse_retry_after
+from tests.support.scripted_server import ScriptedServer, sends
 
 ONCE = RetryPolicy(max_attempts=1, max_time=5)
 QUICK = Timeouts(connect=1, read=1, request=3)
 ROOT = Path(__file__).resolve().parents[2]
-
-# answer(tls connection, n, head): n counts the requests of the whole server; returns False to close.
-Answer = Callable[[ssl.SSLSocket, int, bytes], bool]
-
-
-class TlsServer:
-    """A TLS socket on 127.0.0.1 that reads request heads and lets a test write what follows, raw or in records."""
-
-    def __init__(self, answer: Answer, context: ssl.SSLContext, bind: str = "127.0.0.1") -> None:
-        self._answer, self._context = answer, context
-        self._listener = socket.create_server((bind, 0))
-        self.port = self._listener.getsockname()[1]
-        self.url = f"https://{bind}:{self.port}"
-        self.heads: list[bytes] = []
-        self.connections = 0
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def stop(self) -> None:
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, raw: socket.socket) -> None:
-        buffer = b""
-        try:
-            raw.settimeout(5)
-            conn = self._context.wrap_socket(raw, server_side=True)
-        except (OSError, ValueError):
-            raw.close()
-            return
-        try:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, buffer = buffer.split(b"\r\n\r\n", 1)
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                while len(buffer) < length and (data := conn.recv(65536)):
-                    buffer += data
-                buffer = buffer[length:]
-                with self._lock:
-                    self.heads.append(head)
-                    n = len(self.heads) - 1
-                if not self._answer(conn, n, head):
-                    return
-        except (OSError, ValueError):
-            return
-        finally:
-            conn.close()
-
-
-@pytest.fixture
-def tls(certificates) -> Iterator[Callable[[Answer], TlsServer]]:
-    started: list[TlsServer] = []
-
-    def start(answer: Answer) -> TlsServer:
-        server = TlsServer(answer, certificates.server_context())
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def trusting(certificates, **environ: str) -> dict[str, str]:
@@ -138,14 +58,6 @@ def outcome(url: str, certificates, method: str = "GET", **client: object) -> Re
 def refused(result: Response | Exception, words: str) -> None:
     assert isinstance(result, Unavailable), repr(result)
     assert words in result.message, result.message
-
-
-def answers(*replies: bytes, keep: bool = True) -> Answer:
-    def answer(conn: ssl.SSLSocket, n: int, head: bytes) -> bool:
-        conn.sendall(replies[min(n, len(replies) - 1)])
-        return keep
-
-    return answer
 
 
 def ragged_close(conn: ssl.SSLSocket) -> None:
@@ -202,7 +114,7 @@ def test_a_host_name_the_idna_codec_refuses_is_our_error_through_a_proxy(certifi
 def test_a_redirect_to_a_host_name_the_idna_codec_refuses_is_our_error(tls, certificates, connect_proxy):
     long = "a" * 64 + ".test"
     server = tls(None)  # type: ignore[arg-type]
-    server._answer = answers(
+    server.answer = sends(
         f"HTTP/1.1 302 Found\r\nLocation: https://{long}:{server.port}/\r\nContent-Length: 0\r\n\r\n".encode()
     )
     connect_proxy.hosts[long] = "127.0.0.1"
@@ -212,7 +124,7 @@ def test_a_redirect_to_a_host_name_the_idna_codec_refuses_is_our_error(tls, cert
 
 
 def test_a_huge_credential_header_is_refused_before_it_is_remembered(tls, certificates):
-    server = tls(answers(FRAMED))
+    server = tls(sends(FRAMED))
     token = secrets.token_urlsafe(48_000)[:64_000]
     with (
         command_secrets() as remembered,
@@ -225,7 +137,7 @@ def test_a_huge_credential_header_is_refused_before_it_is_remembered(tls, certif
 
 
 def test_an_https_request_in_a_fresh_process_does_not_load_the_idna_codec(tls, certificates):
-    server = tls(answers(FRAMED))
+    server = tls(sends(FRAMED))
     result = fresh_process(
         certificates.ca,
         f"""
@@ -251,7 +163,7 @@ def test_garbage_in_the_tls_stream_mid_answer_is_a_connection_fault_not_a_certif
 
 
 def test_bytes_after_a_body_in_the_same_tls_record_end_the_connection(tls, certificates):
-    server = tls(answers(FRAMED + EVIL, FRAMED))
+    server = tls(sends(FRAMED + EVIL, FRAMED))
     with HttpClient(policy=ONCE, timeouts=QUICK, environ=trusting(certificates)) as http:
         assert http.request("GET", server.url + "/a").body == b"good"
         assert http.request("GET", server.url + "/b").body == b"good"
@@ -399,7 +311,7 @@ def test_a_server_trickling_after_the_handshake_cannot_stretch_the_deadline(tls,
 def test_a_certificate_for_another_name_is_refused(certificates):
     """127.0.0.2 is loopback too (no proxy, plain rules), and not among the certificate's names."""
     try:
-        server = TlsServer(answers(FRAMED), certificates.server_context(), bind="127.0.0.2")
+        server = ScriptedServer(sends(FRAMED), certificates.server_context(), bind="127.0.0.2")
     except OSError:
         pytest.skip("127.0.0.2 cannot be bound here")
     try:
@@ -414,7 +326,7 @@ def test_a_certificate_for_another_name_is_refused(certificates):
 
 
 def test_a_tunnel_to_an_origin_with_a_certificate_for_another_name_is_refused(tls, certificates, connect_proxy):
-    server = tls(answers(FRAMED))
+    server = tls(sends(FRAMED))
     connect_proxy.hosts["elsewhere.test"] = "127.0.0.1"
     password = "pw" + secrets.token_hex(8)
     environ = trusting(certificates, HTTPS_PROXY=f"http://u:{password}@127.0.0.1:{connect_proxy.port}")
@@ -424,33 +336,6 @@ def test_a_tunnel_to_an_origin_with_a_certificate_for_another_name_is_refused(tl
     assert connect_proxy.tunnels[0][0] == f"elsewhere.test:{server.port}"
     registry = outcome(f"https://registry.test:{server.port}/v2/", certificates, environ=environ)
     assert isinstance(registry, Response) and registry.body == b"good", repr(registry)
-
-
-def scripted_proxy(reply: Callable[[socket.socket], None]) -> tuple[socket.socket, int]:
-    """A proxy that reads a CONNECT head and lets `reply` write (and tunnel, see `tunnel_to`) what it will."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    def handle(conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(5)
-            head = b""
-            try:
-                while b"\r\n\r\n" not in head and (data := conn.recv(65536)):
-                    head += data
-                reply(conn)
-            except OSError:
-                return
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener, listener.getsockname()[1]
 
 
 def tunnel_to(port: int, status: bytes) -> Callable[[socket.socket], None]:
@@ -471,29 +356,29 @@ def tunnel_to(port: int, status: bytes) -> Callable[[socket.socket], None]:
     return reply
 
 
-def through(reply: Callable[[socket.socket], None], url: str, certificates) -> Response | Exception:
-    listener, port = scripted_proxy(reply)
-    try:
-        return outcome(url, certificates, environ=trusting(certificates, HTTPS_PROXY=f"http://127.0.0.1:{port}"))
-    finally:
-        listener.close()
+def through(raw, reply: Callable[[socket.socket], None], url: str, certificates) -> Response | Exception:
+    """`url` through a proxy that reads the CONNECT head and lets `reply` write (and tunnel) what it will."""
+    proxy = raw(lambda conn, n, head: reply(conn) or False)
+    return outcome(url, certificates, environ=trusting(certificates, HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}"))
 
 
-def test_a_proxy_closing_right_after_200_is_a_connection_fault(certificates):
-    result = through(lambda conn: conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n"), "https://registry.test/v2/", certificates)
+def test_a_proxy_closing_right_after_200_is_a_connection_fault(raw, certificates):
+    result = through(
+        raw, lambda conn: conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n"), "https://registry.test/v2/", certificates
+    )
     refused(result, "connection failed")
 
 
-def test_a_proxy_answering_connect_in_http_1_0_tunnels(tls, certificates):
-    server = tls(answers(FRAMED))
+def test_a_proxy_answering_connect_in_http_1_0_tunnels(raw, tls, certificates):
+    server = tls(sends(FRAMED))
     result = through(
-        tunnel_to(server.port, b"HTTP/1.0 200 OK\r\n\r\n"), f"https://registry.test:{server.port}/", certificates
+        raw, tunnel_to(server.port, b"HTTP/1.0 200 OK\r\n\r\n"), f"https://registry.test:{server.port}/", certificates
     )
     assert isinstance(result, Response) and result.body == b"good", repr(result)
 
 
 @pytest.mark.parametrize("split", [False, True])
-def test_a_2xx_to_connect_with_a_body_is_refused_whether_or_not_it_arrives_with_the_head(certificates, split):
+def test_a_2xx_to_connect_with_a_body_is_refused_whether_or_not_it_arrives_with_the_head(raw, certificates, split):
     """RFC 9110 9.3.6: a 2xx to CONNECT has no body; the bytes are the tunnel's, and no TLS server said them."""
 
     def reply(conn: socket.socket) -> None:
@@ -505,27 +390,20 @@ def test_a_2xx_to_connect_with_a_body_is_refused_whether_or_not_it_arrives_with_
         else:
             conn.sendall(head + b"hello")
 
-    result = through(reply, "https://registry.test/v2/", certificates)
+    result = through(raw, reply, "https://registry.test/v2/", certificates)
     assert isinstance(result, Unavailable), repr(result)
     assert "hello" not in result.message
 
 
-def test_a_407_with_a_huge_reason_enters_the_message_short(certificates):
+def test_a_407_with_a_huge_reason_enters_the_message_short(raw, certificates):
     password = "pw" + secrets.token_hex(8)
     reason = (b"denied " + password.encode() + b" ") * 5000  # about 140 KiB: over the line limit
     for phrase in (reason[: 60 << 10], reason):
-        listener, port = proxy_answering(b"HTTP/1.1 407 " + phrase + b"\r\nContent-Length: 0\r\n\r\n")
-        try:
-            environ = trusting(certificates, HTTPS_PROXY=f"http://user:{password}@127.0.0.1:{port}")
-            result = outcome("https://registry.test/v2/", certificates, environ=environ)
-        finally:
-            listener.close()
+        proxy = raw(sends(b"HTTP/1.1 407 " + phrase + b"\r\nContent-Length: 0\r\n\r\n", keep=False))
+        environ = trusting(certificates, HTTPS_PROXY=f"http://user:{password}@127.0.0.1:{proxy.port}")
+        result = outcome("https://registry.test/v2/", certificates, environ=environ)
         assert isinstance(result, Unavailable), repr(result)
         assert len(result.message) < 300 and password not in result.message
-
-
-def proxy_answering(reply: bytes) -> tuple[socket.socket, int]:
-    return scripted_proxy(lambda conn: conn.sendall(reply))
 
 
 # -- the fixes of the first round, again ----------------------------------------------------------------
@@ -542,14 +420,14 @@ def proxy_answering(reply: bytes) -> tuple[socket.socket, int]:
 )
 def test_a_redirect_target_enters_a_message_short_and_without_userinfo_or_query(tls, certificates, location):
     reply = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
-    result = outcome(tls(answers(reply)).url + "/", certificates)
+    result = outcome(tls(sends(reply)).url + "/", certificates)
     assert isinstance(result, PipelineError), repr(result)
     assert "s3cretpassword" not in result.message and len(result.message) < 400
     assert result.message.isprintable()
 
 
 def test_remembering_credentials_is_once_per_value_and_thread_safe(tls, certificates):
-    server = tls(answers(FRAMED))
+    server = tls(sends(FRAMED))
     token = "tok" + secrets.token_hex(16)
     with (
         command_secrets() as remembered,
@@ -685,7 +563,7 @@ def fresh_process(ca: Path, code: str) -> str:
 
 
 def test_a_plain_http_request_does_not_import_ssl_and_an_https_one_works_in_a_fresh_process(tls, certificates):
-    server = tls(answers(FRAMED))
+    server = tls(sends(FRAMED))
     plain = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -714,7 +592,7 @@ def test_a_plain_http_request_does_not_import_ssl_and_an_https_one_works_in_a_fr
 
 def test_a_tls_connection_is_kept_alive_across_requests(tls, certificates):
     """TLS 1.3 session tickets arrive after the handshake: they must not make an idle connection look dropped."""
-    server = tls(answers(FRAMED))
+    server = tls(sends(FRAMED))
     with HttpClient(policy=ONCE, timeouts=QUICK, environ=trusting(certificates)) as http:
         assert [http.request("GET", f"{server.url}/{i}").body for i in range(5)] == [b"good"] * 5
         assert http.connections_opened == 1
@@ -758,7 +636,7 @@ def test_a_remote_origin_cannot_redirect_to_a_service_on_this_machine(tls, certi
 
     threading.Thread(target=serve, daemon=True).start()
     target = f"http://127.0.0.1:{local.getsockname()[1]}/v1/kv/"
-    server = tls(answers(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n".encode()))
+    server = tls(sends(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n".encode()))
     environ = trusting(certificates, HTTPS_PROXY=f"http://127.0.0.1:{connect_proxy.port}")
     try:
         result = outcome(f"https://registry.test:{server.port}/v2/", certificates, environ=environ)
