@@ -91,7 +91,9 @@ class LoopbackServer:
     def __init__(
         self, handler: type[BaseHTTPRequestHandler], *, bind: str = LOOPBACK, tls: ssl.SSLContext | None = None
     ) -> None:
-        quiet = type(handler.__name__, (handler,), {"log_message": _quiet})
+        # Answers go out as written: a handler writes its head and its body separately, and with Nagle's
+        # algorithm the body would wait for the client's delayed ACK of the head (up to 40 ms an answer).
+        quiet = type(handler.__name__, (handler,), {"log_message": _quiet, "disable_nagle_algorithm": True})
         self._server = _Server((bind, 0), quiet)
         self._server.owner = self
         if tls is not None:
