@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.edges.http_rules import Headers, TransportError
-from pipelines.edges.http_wire import MAX_LINE, MAX_LINES, Answer, Connection, host_header
+from pipelines.edges.http_wire import MAX_LINE, MAX_LINES, Answer, Connection, host_header, open_socket
 
 NOT_HTTP = "the answer was not HTTP/1.x"
 CUT = "the answer was cut short"
@@ -71,6 +71,19 @@ def test_a_caller_s_own_host_is_not_sent_twice_nor_its_own_encoding_overridden()
     sent = sent_by("GET", "/", "right", {"Host": "wrong", "accept-encoding": "gzip"}, None)
     assert sent.count(b"Host:") == 1 and b"Host: right" in sent
     assert b"identity" not in sent and b"accept-encoding: gzip" in sent
+
+
+def test_a_connection_sends_without_nagles_algorithm():
+    """A body over one read's size goes out after its head; with Nagle's algorithm its last segment would wait for
+    the server's delayed ACK of the head. The control: a plain socket has the option off."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    with (
+        listener,
+        open_socket(listener.getsockname(), 5) as ours,
+        socket.create_connection(listener.getsockname()) as plain,
+    ):
+        assert ours.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert not plain.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 @pytest.mark.parametrize(
