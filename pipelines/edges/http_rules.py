@@ -96,8 +96,20 @@ def safe_url(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    host = f"[{host}]" if ":" in host else host
-    return urlunsplit((parts.scheme, f"{host}:{port}" if port else host, parts.path, "", ""))
+    return urlunsplit((parts.scheme, authority(host, port), parts.path, "", ""))
+
+
+def authority(host: str, port: int | None) -> str:
+    """`host[:port]` as a URL, a Host field or CONNECT spells it: an IPv6 address in brackets."""
+    name = f"[{host}]" if ":" in host else host
+    return f"{name}:{port}" if port else name
+
+
+def is_tls_cut(error: BaseException) -> bool:
+    """Whether `error` is a TLS stream that ended (no close_notify, a zero return, a failed read) rather than
+    one that failed: a cut connection to try again. Without `ssl` loaded, no TLS error can occur."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError))
 
 
 def require_secure_url(url: str, what: str, example: str) -> None:
@@ -360,7 +372,7 @@ def translate(error: BaseException, host: str, *, late: bool) -> Exception | Non
         if isinstance(error, ssl.SSLCertVerificationError):
             reason = error.verify_message or "no reason given"
             return Unavailable(f"TLS with {host} failed: TLS certificate verify failed: {reason}", hint=TLS_HINT)
-        if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+        if is_tls_cut(error):
             return TransportError("the TLS connection was cut")
         return Unavailable(f"TLS with {host} failed: {error.reason or 'handshake failed'}", hint=TLS_HINT)
     if isinstance(error, ConnectionRefusedError):

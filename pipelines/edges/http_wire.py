@@ -32,7 +32,15 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
-from pipelines.edges.http_rules import HEADER_NAME, Headers, Proxy, TransportError, TunnelRefused
+from pipelines.edges.http_rules import (
+    HEADER_NAME,
+    Headers,
+    Proxy,
+    TransportError,
+    TunnelRefused,
+    authority,
+    is_tls_cut,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,12 +62,9 @@ _CUT = "the answer was cut short"
 
 
 def open_socket(address: tuple[str, int], timeout: float) -> socket.socket:
-    """`socket.create_connection`, given an ASCII host name as bytes (a str host name is first encoded with
-    the idna codec, and importing that codec, stringprep and unicodedata, costs more than a loopback request),
-    without Nagle's algorithm."""
+    """`socket.create_connection` (the host name as `_ascii_name`), without Nagle's algorithm."""
     host, port = address
-    name: str | bytes = host.encode("ascii") if host.isascii() else host
-    sock = socket.create_connection((name, port), timeout)  # type: ignore[arg-type]
+    sock = socket.create_connection((_ascii_name(host), port), timeout)  # type: ignore[arg-type]
     # A body over one read's size goes out after its head: without this, its last segment would wait
     # for the server's delayed ACK of the head (Nagle's algorithm), up to 40 ms.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -68,8 +73,14 @@ def open_socket(address: tuple[str, int], timeout: float) -> socket.socket:
 
 def host_header(scheme: str, host: str, port: int) -> str:
     """The Host field: an IPv6 address in brackets, the port only when it is not the scheme's own."""
-    name = f"[{host}]" if ":" in host else host
-    return name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
+    return authority(host, None if port == (443 if scheme == "https" else 80) else port)
+
+
+def _ascii_name(host: str) -> str | bytes:
+    """An ASCII host name as bytes, as socket and ssl take it: given a str, both first run it through the idna
+    codec, whose import (stringprep, unicodedata) costs more than a loopback request, and which raises its
+    own UnicodeError for a label over 63 characters."""
+    return host.encode("ascii") if host.isascii() else host
 
 
 class Connection:
@@ -103,8 +114,8 @@ class Connection:
         try:
             if proxy is not None:
                 tunnel = cls(sock, read_timeout, clock, until)
-                authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-                tunnel.send_request("CONNECT", authority, authority, proxy.headers)
+                target = authority(host, port)
+                tunnel.send_request("CONNECT", target, target, proxy.headers)
                 status, reason, _ = tunnel._head()
                 if not 200 <= status < 300:
                     raise TunnelRefused(status, reason)
@@ -112,12 +123,9 @@ class Connection:
                     raise TransportError(_NOT_HTTP)
             if scheme == "https":
                 sock.settimeout(min(connect_timeout, max(until - clock(), 0.001)))
-                # An ASCII name as bytes: ssl would run a str through the idna codec (slow to import, and it
-                # raises its own UnicodeError for a label over 63 characters). A TCP close without TLS's
-                # close_notify is an error, not an end: anyone on the path can forge it, cutting a body
-                # that runs until the close.
-                name: str | bytes = host.encode("ascii") if host.isascii() else host
-                sock = tls().wrap_socket(sock, server_hostname=name, suppress_ragged_eofs=False)
+                # A TCP close without TLS's close_notify is an error, not an end: anyone on the path can
+                # forge it, cutting a body that runs until the close.
+                sock = tls().wrap_socket(sock, server_hostname=_ascii_name(host), suppress_ragged_eofs=False)
         except BaseException:
             sock.close()
             raise
@@ -165,12 +173,11 @@ class Connection:
                 raise TransportError(_NOT_HTTP)
         else:
             raise TransportError(_NOT_HTTP)  # a server sending only interim answers
-        closes = "close" in _tokens(headers.get("Connection", ""))
-        if self._minor == 0 and "keep-alive" not in _tokens(headers.get("Connection", "")):
-            closes = True
+        connection = _tokens(headers.get("Connection", ""))
+        closes = "close" in connection or (self._minor == 0 and "keep-alive" not in connection)
         coding, length = headers.get("Transfer-Encoding"), headers.get("Content-Length")
         if method == "HEAD" or status in (204, 304):
-            return Answer(self, status, reason, headers, "none", 0, closes)
+            return Answer(self, status, reason, headers, "none", None, closes)
         if coding is not None:
             if _tokens(coding) != ["chunked"]:  # we asked for none: gzip or any other would be bytes we cannot read
                 raise TransportError(_NOT_HTTP)
@@ -194,8 +201,8 @@ class Connection:
 
     def read_body(self, framing: str, length: int | None) -> Iterator[bytes]:
         """The body as `framing` ("none", "length", "chunked", "close") delimits it; TransportError if cut."""
-        if framing == "length":
-            yield from self._exactly(length or 0)
+        if framing == "length" and length is not None:
+            yield from self._exactly(length)
         elif framing == "chunked":
             while size := self._chunk_size():
                 yield from self._exactly(size)
@@ -319,7 +326,7 @@ class Answer:
         closes: bool,
     ) -> None:
         self.status, self.reason, self.headers = status, reason, headers
-        self.length = length if framing == "length" else None  # the body's declared length, when it has one
+        self.length = length  # the body's declared length, when it is framed by one
         self._connection, self._framing, self._closes = connection, framing, closes
         self._ended = False
 
@@ -338,8 +345,7 @@ def _corrupt_tls(error: OSError) -> bool:
     """Whether a read or write failed on a record no key made (injected, altered, an alert): a connection
     fault like a reset, not the certificate problem a failed handshake is. A cut (EOF) stays a cut."""
     ssl = sys.modules.get("ssl")  # loaded for the first https connection: without it, no TLS error can occur
-    cut = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError) if ssl else ()
-    return ssl is not None and isinstance(error, ssl.SSLError) and not isinstance(error, cut)
+    return ssl is not None and isinstance(error, ssl.SSLError) and not is_tls_cut(error)
 
 
 def _tokens(value: str) -> list[str]:
