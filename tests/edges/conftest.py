@@ -7,12 +7,10 @@ each server records what arrived (requests, headers, accepted connections, tunne
 
 from __future__ import annotations
 
-import select
 import shutil
 import socket
 import ssl
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from kit.loopback import RecordingHandler, RecordingServer
-from tests.support.scripted_server import Answer, ScriptedServer
+from tests.support.scripted_server import Answer, ScriptedServer, relay
 
 
 @pytest.fixture
@@ -87,53 +85,23 @@ class ConnectProxy:
     tunnels: list[tuple[str, str]] = field(default_factory=list)  # (CONNECT target, Proxy-Authorization)
 
     def start(self) -> ConnectProxy:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._server = ScriptedServer(self._tunnel)
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
-        self._listener.close()
+        self._server.stop()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
-
-    def _tunnel(self, client: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            data = client.recv(4096)
-            if not data:
-                client.close()
-                return
-            head += data
-        lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    def _tunnel(self, client: socket.socket, n: int, head: bytes) -> bool:
+        lines = head.decode("latin-1").split("\r\n")
         target = lines[0].split(" ")[1]
         fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
         self.tunnels.append((target, fields.get("Proxy-Authorization", "")))
         name, _, port = target.rpartition(":")
-        upstream = socket.create_connection((self.hosts.get(name, name), int(port)))
-        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        sockets = [client, upstream]
-        try:
-            while True:
-                readable, _, _ = select.select(sockets, [], [], 5)
-                if not readable:
-                    return
-                for source in readable:
-                    data = source.recv(65536)
-                    if not data:
-                        return
-                    (upstream if source is client else client).sendall(data)
-        except OSError:
-            return
-        finally:
-            client.close()
-            upstream.close()
+        with socket.create_connection((self.hosts.get(name, name), int(port))) as upstream:
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            relay(client, upstream)
+        return False  # the tunnel ended: the connection closes
 
 
 @pytest.fixture

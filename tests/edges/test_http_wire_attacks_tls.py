@@ -34,7 +34,7 @@ from pipelines.edges.http import HttpClient, Response, RetryPolicy, Timeouts
 from pipelines.edges.http_rules import Headers
 from pipelines.edges.http_wire import Connection
 from pipelines.edges.retry import parse_retry_after
-from tests.support.scripted_server import ScriptedServer, sends
+from tests.support.scripted_server import ScriptedServer, relay, sends
 
 ONCE = RetryPolicy(max_attempts=1, max_time=5)
 QUICK = Timeouts(connect=1, read=1, request=3)
@@ -340,16 +340,7 @@ def tunnel_to(port: int, status: bytes) -> Callable[[socket.socket], None]:
     def reply(conn: socket.socket) -> None:
         with socket.create_connection(("127.0.0.1", port)) as upstream:
             conn.sendall(status)
-            sockets = [conn, upstream]
-            while True:
-                readable, _, _ = select.select(sockets, [], [], 5)
-                for source in readable:
-                    data = source.recv(65536)
-                    if not data:
-                        return
-                    (upstream if source is conn else conn).sendall(data)
-                if not readable:
-                    return
+            relay(conn, upstream)
 
     return reply
 

@@ -9,6 +9,7 @@ connection. Given a TLS context, it speaks TLS first.
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
@@ -89,3 +90,17 @@ def sends(*replies: bytes, keep: bool = True) -> Answer:
         return keep
 
     return answer
+
+
+def relay(client: socket.socket, upstream: socket.socket, idle: float = 5) -> None:
+    """Copy bytes both ways (a proxy's tunnel) until either side closes or neither sends for `idle` seconds."""
+    sockets = [client, upstream]
+    while True:
+        readable, _, _ = select.select(sockets, [], [], idle)
+        if not readable:
+            return
+        for source in readable:
+            data = source.recv(65536)
+            if not data:
+                return
+            (upstream if source is client else client).sendall(data)
